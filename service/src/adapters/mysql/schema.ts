@@ -1,0 +1,61 @@
+/**
+ * Schema versions, applied in order and recorded in schema_migrations. Identifiers use an ASCII
+ * binary collation so that MySQL's lock order (index order) is the same byte order the service
+ * sorts by.
+ */
+export const migrations: ReadonlyArray<{
+  readonly version: number
+  readonly statements: string[]
+}> = [
+  {
+    version: 1,
+    statements: [
+      `CREATE TABLE IF NOT EXISTS students (
+          id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          name VARCHAR(100) NOT NULL,
+          email VARCHAR(255) NOT NULL,
+          password_hash VARCHAR(255) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          max_credits SMALLINT UNSIGNED NOT NULL DEFAULT 18,
+          PRIMARY KEY (id)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS courses (
+          id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          title VARCHAR(200) NOT NULL,
+          professor VARCHAR(100) NOT NULL,
+          credits TINYINT UNSIGNED NOT NULL,
+          capacity INT UNSIGNED NOT NULL,
+          enrolled INT UNSIGNED NOT NULL DEFAULT 0,
+          version BIGINT UNSIGNED NOT NULL DEFAULT 0,
+          PRIMARY KEY (id),
+          CONSTRAINT courses_enrolled_within_capacity CHECK (enrolled <= capacity)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4 COLLATE=utf8mb4_unicode_ci`,
+      `CREATE TABLE IF NOT EXISTS enrollments (
+          student_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          course_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          request_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
+          created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          notified_at DATETIME(3) NULL,
+          PRIMARY KEY (student_id, course_id),
+          UNIQUE KEY enrollments_request (request_id),
+          KEY enrollments_course (course_id),
+          KEY enrollments_unnotified (notified_at),
+          CONSTRAINT enrollments_student FOREIGN KEY (student_id) REFERENCES students (id) ON DELETE CASCADE,
+          CONSTRAINT enrollments_course FOREIGN KEY (course_id) REFERENCES courses (id) ON DELETE CASCADE
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `CREATE TABLE IF NOT EXISTS waitlist (
+          id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+          course_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          student_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          request_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          PRIMARY KEY (id),
+          UNIQUE KEY waitlist_course_student (course_id, student_id),
+          UNIQUE KEY waitlist_request (request_id),
+          CONSTRAINT waitlist_student FOREIGN KEY (student_id) REFERENCES students (id) ON DELETE CASCADE,
+          CONSTRAINT waitlist_course FOREIGN KEY (course_id) REFERENCES courses (id) ON DELETE CASCADE
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
+]
+
+export const latestVersion = migrations[migrations.length - 1]?.version ?? 0

@@ -1,0 +1,86 @@
+import { randomUUID } from 'node:crypto'
+import cookie from '@fastify/cookie'
+import underPressure from '@fastify/under-pressure'
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import type { Config } from './config.js'
+import type { AdmissionHooks } from './domain/admission-worker.js'
+import errors from './plugins/app/errors.js'
+import metrics from './plugins/app/metrics.js'
+import registration from './plugins/app/registration.js'
+import sessions from './plugins/app/sessions.js'
+import auth from './routes/api/auth.js'
+import courses from './routes/api/courses.js'
+import enrollments from './routes/api/enrollments.js'
+import health from './routes/health/index.js'
+import { ErrorResponse } from './schemas/common.js'
+
+export interface AppOptions {
+  readonly config: Config
+  readonly logger?: FastifyServerOptions['logger']
+  readonly hooks?: AdmissionHooks
+  /** Set false to run an instance without its own admission worker. */
+  readonly worker?: boolean
+}
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+
+/** Builds the whole service as one Fastify instance, not yet listening. */
+export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
+  const { config } = options
+  const app = Fastify({
+    logger: options.logger ?? {
+      level: config.logLevel,
+      // Passwords never reach the logger (bodies are not logged); cookies are redacted.
+      redact: {
+        paths: ['req.headers.cookie', 'req.headers.authorization', 'res.headers["set-cookie"]'],
+        censor: '[redacted]',
+      },
+    },
+    bodyLimit: config.bodyLimitBytes,
+    trustProxy: config.trustProxy,
+    requestIdHeader: 'x-request-id',
+    genReqId: (req) => {
+      const incoming = req.headers['x-request-id']
+      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+    },
+    ajv: {
+      // Unknown fields are rejected, never silently dropped; types are never coerced in bodies.
+      customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
+    },
+    return503OnClosing: true,
+  }).withTypeProvider<TypeBoxTypeProvider>()
+
+  // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
+  app.removeContentTypeParser('text/plain')
+  app.addSchema(ErrorResponse)
+  app.addHook('onSend', async (request, reply) => {
+    reply.header('x-request-id', request.id)
+  })
+
+  // External plugins, then the app's own, then routes.
+  await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
+  await app.register(underPressure, {
+    maxEventLoopDelay: config.maxEventLoopDelayMs,
+    retryAfter: 2,
+  })
+  await app.register(errors)
+  await app.register(metrics, { host: config.host, port: config.metricsPort })
+  await app.register(registration, {
+    config,
+    ...(options.hooks ? { hooks: options.hooks } : {}),
+    ...(options.worker === false ? { worker: false } : {}),
+  })
+  await app.register(sessions)
+
+  await app.register(health, { prefix: '/health' })
+  await app.register(
+    async (api) => {
+      await api.register(auth)
+      await api.register(courses)
+      await api.register(enrollments)
+    },
+    { prefix: '/api/v1' },
+  )
+  return app
+}

@@ -1,0 +1,123 @@
+import { parseArgs } from 'node:util'
+import { MysqlStore } from './adapters/mysql/store.js'
+import { loadConfig } from './config.js'
+import { ConfigError } from './errors.js'
+import { clearQueue, seed as seedData } from './seed.js'
+import { serve } from './server.js'
+
+const USAGE = `Usage: sugang <command> [options]
+
+Commands:
+  migrate   create or upgrade the database schema (idempotent)
+  seed      create demo or load-test students and courses
+  serve     run the service (HTTP API, admission worker, metrics)
+
+Run "sugang <command> --help" for a command's options. Configuration comes from the
+environment: DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, SESSION_SECRET, PORT, HOST,
+METRICS_PORT (see the README).`
+
+const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C --password P [--reset]
+
+Creates students S000001..S<N> (every one with password P, hashed with a cheap scrypt cost
+that is recorded in the hash; for demo and load-test data only) and courses C0001..C<M>
+with capacity C. --reset first deletes all students, courses, enrollments and waitlist
+entries, and the queue state in Redis when REDIS_URL is set.`
+
+function positive(value: string | undefined, name: string, max: number): number {
+  const n = Number(value)
+  if (value === undefined || !Number.isInteger(n) || n < 0 || n > max) {
+    throw new ConfigError(`--${name} must be an integer from 0 to ${max}`)
+  }
+  return n
+}
+
+async function seed(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      students: { type: 'string' },
+      courses: { type: 'string' },
+      capacity: { type: 'string' },
+      password: { type: 'string' },
+      reset: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(SEED_USAGE)
+    return
+  }
+  const students = positive(values.students, 'students', 999_999)
+  const courses = positive(values.courses, 'courses', 9_999)
+  const capacity = positive(values.capacity, 'capacity', 100_000)
+  if (!values.password) throw new ConfigError('--password is required')
+  const password = values.password
+
+  const config = loadConfig()
+  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 2 })
+  try {
+    await store.migrate()
+    await seedData(store.primary, { students, courses, capacity, password, reset: values.reset })
+    if (values.reset) await clearQueue(config.redisUrl, config.redisPrefix)
+    console.log(`seeded ${students} students and ${courses} courses of capacity ${capacity}`)
+  } finally {
+    await store.close()
+  }
+}
+
+async function migrate(argv: string[]): Promise<void> {
+  if (argv.includes('--help')) {
+    console.log(
+      'Usage: sugang migrate\n\nCreates or upgrades the schema in DATABASE_URL. Safe to run again.',
+    )
+    return
+  }
+  const config = loadConfig()
+  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 1 })
+  try {
+    await store.migrate()
+    console.log('schema is up to date')
+  } finally {
+    await store.close()
+  }
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  try {
+    switch (command) {
+      case 'migrate':
+        await migrate(rest)
+        return 0
+      case 'seed':
+        await seed(rest)
+        return 0
+      case 'serve':
+        if (rest.includes('--help')) {
+          console.log(
+            'Usage: sugang serve\n\nRuns the service. Configuration comes from the environment (see the README).',
+          )
+          return 0
+        }
+        await serve(loadConfig())
+        return 0
+      case undefined:
+      case '--help':
+      case 'help':
+        console.log(USAGE)
+        return command === undefined ? 1 : 0
+      default:
+        console.error(`Unknown command "${command}".\n\n${USAGE}`)
+        return 1
+    }
+  } catch (err) {
+    if (
+      err instanceof ConfigError ||
+      (err as { code?: string }).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION'
+    ) {
+      console.error(`sugang: ${(err as Error).message}`)
+      return 2
+    }
+    throw err
+  }
+}

@@ -1,0 +1,141 @@
+import { randomBytes } from 'node:crypto'
+import { ConfigError } from './errors.js'
+import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
+
+export interface Config {
+  readonly production: boolean
+  readonly host: string
+  readonly port: number
+  readonly metricsPort: number
+  readonly logLevel: string
+  readonly databaseUrl: string
+  readonly databaseReplicaUrl: string | undefined
+  readonly mysqlPoolSize: number
+  readonly redisUrl: string
+  readonly redisPrefix: string
+  /** Key material for signing session cookies. */
+  readonly sessionSecret: string
+  /** False when the secret was generated at start-up (sessions then die with the process). */
+  readonly sessionSecretProvided: boolean
+  readonly sessionTtlSeconds: number
+  /** Secure cookies: on in production, where the ALB terminates HTTPS. */
+  readonly cookieSecure: boolean
+  readonly trustProxy: boolean
+  readonly bodyLimitBytes: number
+  readonly rateLimit: { readonly max: number; readonly windowMs: number }
+  readonly loginRateLimit: { readonly max: number; readonly windowMs: number }
+  readonly registration: { readonly opensAt: Date | null; readonly closesAt: Date | null }
+  /** Seconds a decided request stays readable in Redis (MySQL keeps enrollments for good). */
+  readonly decidedTtlSeconds: number
+  readonly admission: AdmissionSettings
+  /** Event-loop delay (ms) above which requests are shed with 503. 0 turns shedding off. */
+  readonly maxEventLoopDelayMs: number
+}
+
+type Env = Readonly<Record<string, string | undefined>>
+
+function integer(env: Env, name: string, fallback: number, min = 0, max = 2 ** 31): number {
+  const raw = env[name]
+  if (raw === undefined || raw === '') return fallback
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer between ${min} and ${max}, got "${raw}"`)
+  }
+  return value
+}
+
+function date(env: Env, name: string): Date | null {
+  const raw = env[name]
+  if (!raw) return null
+  const value = new Date(raw)
+  if (Number.isNaN(value.getTime())) {
+    throw new ConfigError(`${name} must be an ISO 8601 date-time, got "${raw}"`)
+  }
+  return value
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const raw = env[name]
+  if (!raw) return undefined
+  let parsed: URL
+  try {
+    parsed = new URL(raw)
+  } catch {
+    throw new ConfigError(`${name} is not a valid URL`)
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(`${name} must start with ${protocols.map((p) => `${p}//`).join(' or ')}`)
+  }
+  return raw
+}
+
+/** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
+export function loadConfig(env: Env = process.env): Config {
+  const production = env.NODE_ENV === 'production'
+  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  if (!databaseUrl) {
+    throw new ConfigError(
+      'DATABASE_URL is not set. sugang needs MySQL, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang',
+    )
+  }
+  if (!redisUrl) {
+    throw new ConfigError(
+      'REDIS_URL is not set. sugang needs Redis for its queue, e.g. REDIS_URL=redis://127.0.0.1:6379',
+    )
+  }
+  let sessionSecret = env.SESSION_SECRET ?? ''
+  const sessionSecretProvided = sessionSecret !== ''
+  if (!sessionSecretProvided) {
+    if (production) {
+      throw new ConfigError('SESSION_SECRET is required in production (at least 32 bytes)')
+    }
+    sessionSecret = randomBytes(32).toString('base64url')
+  }
+  if (Buffer.byteLength(sessionSecret) < 32) {
+    throw new ConfigError('SESSION_SECRET must be at least 32 bytes long')
+  }
+  const admission: AdmissionSettings = {
+    ...defaultAdmissionSettings,
+    leaseMs: integer(env, 'ADMISSION_LEASE_MS', defaultAdmissionSettings.leaseMs, 100),
+    maxBatch: integer(env, 'ADMISSION_MAX_BATCH', defaultAdmissionSettings.maxBatch, 1, 10_000),
+    concurrency: integer(env, 'ADMISSION_CONCURRENCY', defaultAdmissionSettings.concurrency, 1, 64),
+  }
+  const mysqlPoolSize = integer(env, 'MYSQL_POOL_SIZE', 10, 1, 500)
+  if (admission.concurrency >= mysqlPoolSize) {
+    throw new ConfigError('ADMISSION_CONCURRENCY must be lower than MYSQL_POOL_SIZE')
+  }
+  return {
+    production,
+    host: env.HOST || '127.0.0.1',
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
+    logLevel: env.LOG_LEVEL || 'info',
+    databaseUrl,
+    databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['mysql:']),
+    mysqlPoolSize,
+    redisUrl,
+    redisPrefix: env.REDIS_PREFIX ?? 'sugang:',
+    sessionSecret,
+    sessionSecretProvided,
+    sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 8 * 3600, 60),
+    cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
+    trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY === 'true' : production,
+    bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256),
+    rateLimit: {
+      max: integer(env, 'RATE_LIMIT_MAX', 60, 1),
+      windowMs: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 10, 1) * 1000,
+    },
+    loginRateLimit: {
+      max: integer(env, 'LOGIN_RATE_LIMIT_MAX', 30, 1),
+      windowMs: integer(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1) * 1000,
+    },
+    registration: {
+      opensAt: date(env, 'REGISTRATION_OPENS_AT'),
+      closesAt: date(env, 'REGISTRATION_CLOSES_AT'),
+    },
+    decidedTtlSeconds: integer(env, 'DECIDED_TTL_SECONDS', 24 * 3600, 60),
+    admission,
+    maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
+  }
+}

@@ -1,0 +1,61 @@
+/** Reasons a request can be turned down, as the contract names them. */
+export type RejectReason = 'COURSE_FULL' | 'ALREADY_ENROLLED' | 'CREDIT_LIMIT' | 'TIME_CONFLICT'
+
+export type RequestStatus = 'queued' | 'waitlisted' | 'enrolled' | 'rejected'
+
+/** A request waiting in a course's queue, as the admission worker reads it. */
+export interface QueuedRequest {
+  readonly requestId: string
+  readonly studentId: string
+  readonly waitlist: boolean
+  /** Global arrival number: the queue's order, never a wall clock. */
+  readonly arrival: number
+}
+
+export type Decision =
+  | { readonly requestId: string; readonly studentId: string; readonly status: 'enrolled' }
+  | { readonly requestId: string; readonly studentId: string; readonly status: 'waitlisted' }
+  | {
+      readonly requestId: string
+      readonly studentId: string
+      readonly status: 'rejected'
+      readonly reason: RejectReason
+    }
+
+export interface Course {
+  readonly id: string
+  readonly title: string
+  readonly professor: string
+  readonly credits: number
+  readonly capacity: number
+  readonly enrolled: number
+}
+
+export interface Enrollment {
+  readonly courseId: string
+  readonly title: string
+  readonly credits: number
+  readonly enrolledAt: Date
+}
+
+export interface StudentAccount {
+  readonly id: string
+  readonly name: string
+  readonly passwordHash: string
+}
+
+/** What MySQL says about a request id, when Redis no longer knows it or holds a stale status. */
+export type DurableRequest =
+  | { readonly status: 'enrolled'; readonly courseId: string; readonly studentId: string }
+  | {
+      readonly status: 'waitlisted'
+      readonly courseId: string
+      readonly studentId: string
+      readonly position: number
+    }
+
+/** Seat count after a commit, with the course version that orders cache updates. */
+export interface SeatState {
+  readonly seatsLeft: number
+  readonly version: number
+}

@@ -1,0 +1,40 @@
+/**
+ * Errors the service maps to HTTP responses. Expected outcomes (course full, not enrolled) are
+ * values in the domain, not exceptions; these cover what a handler cannot turn into a value.
+ */
+export class HttpError extends Error {
+  readonly statusCode: number
+  readonly code: string
+  readonly headers: Readonly<Record<string, string>>
+
+  constructor(
+    statusCode: number,
+    code: string,
+    message: string,
+    headers: Record<string, string> = {},
+  ) {
+    super(message)
+    this.name = 'HttpError'
+    this.statusCode = statusCode
+    this.code = code
+    this.headers = headers
+  }
+}
+
+/** A database or the queue did not answer: the client should retry later (503). */
+export class DependencyUnavailableError extends Error {
+  readonly dependency: 'mysql' | 'redis'
+
+  constructor(dependency: 'mysql' | 'redis', cause: unknown) {
+    super(`${dependency} is unavailable`, { cause })
+    this.name = 'DependencyUnavailableError'
+    this.dependency = dependency
+  }
+}
+
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message)
+    this.name = 'ConfigError'
+  }
+}

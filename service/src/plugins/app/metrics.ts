@@ -1,0 +1,132 @@
+import { createServer, type Server } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import fp from 'fastify-plugin'
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+
+export interface Metrics {
+  readonly registry: Registry
+  readonly enrollmentRequests: Counter<'outcome'>
+  readonly admissions: Counter<'outcome'>
+  readonly admissionBatch: Histogram
+  readonly admissionErrors: Counter
+  readonly waitlistPromotions: Counter
+  readonly seatsLeft: Gauge<'course_id'>
+  readonly dependencyUp: Gauge<'dependency'>
+  /** The address the metrics listener is bound to, once listening. */
+  address(): AddressInfo | null
+}
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    metrics: Metrics
+  }
+}
+
+export interface MetricsOptions {
+  readonly host: string
+  readonly port: number
+}
+
+/**
+ * Prometheus metrics on their own listener (METRICS_PORT), never routed through the ALB. Each app
+ * instance has its own registry, so tests can run several instances in one process.
+ */
+export default fp<MetricsOptions>(
+  async (app, options) => {
+    const registry = new Registry()
+    collectDefaultMetrics({ register: registry })
+
+    const httpDuration = new Histogram({
+      name: 'http_request_duration_seconds',
+      help: 'HTTP request duration in seconds, by method, route template and status code.',
+      labelNames: ['method', 'route', 'status_code'],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+      registers: [registry],
+    })
+
+    const metrics: Metrics = {
+      registry,
+      enrollmentRequests: new Counter({
+        name: 'sugang_enrollment_requests_total',
+        help: 'Enrollment requests received, by outcome at the door (queued, existing, course_full, ...).',
+        labelNames: ['outcome'],
+        registers: [registry],
+      }),
+      admissions: new Counter({
+        name: 'sugang_admissions_total',
+        help: 'Requests decided by the admission worker, by outcome (enrolled, waitlisted, rejected).',
+        labelNames: ['outcome'],
+        registers: [registry],
+      }),
+      admissionBatch: new Histogram({
+        name: 'sugang_admission_batch_duration_seconds',
+        help: 'Duration of one admission transaction (lock, rules, insert, commit).',
+        buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
+        registers: [registry],
+      }),
+      admissionErrors: new Counter({
+        name: 'sugang_admission_errors_total',
+        help: 'Admission attempts that failed and will be retried.',
+        registers: [registry],
+      }),
+      waitlistPromotions: new Counter({
+        name: 'sugang_waitlist_promotions_total',
+        help: 'Waitlisted students who took a freed seat.',
+        registers: [registry],
+      }),
+      seatsLeft: new Gauge({
+        name: 'sugang_seats_left',
+        help: 'Seats left per course, as of the last admission or catalogue read.',
+        labelNames: ['course_id'],
+        registers: [registry],
+      }),
+      dependencyUp: new Gauge({
+        name: 'sugang_dependency_up',
+        help: '1 when the dependency (mysql, redis) answered the last check, else 0.',
+        labelNames: ['dependency'],
+        registers: [registry],
+      }),
+      address: () => {
+        const address = server?.address()
+        return address && typeof address === 'object' ? address : null
+      },
+    }
+    app.decorate('metrics', metrics)
+
+    app.addHook('onResponse', async (request, reply) => {
+      httpDuration.observe(
+        {
+          method: request.method,
+          route: request.routeOptions.url ?? 'unmatched',
+          status_code: String(reply.statusCode),
+        },
+        reply.elapsedTime / 1000,
+      )
+    })
+
+    let server: Server | null = null
+    app.addHook('onReady', async () => {
+      server = createServer((req, res) => {
+        if (req.method !== 'GET' || req.url?.split('?')[0] !== '/metrics') {
+          res.writeHead(404).end()
+          return
+        }
+        registry.metrics().then(
+          (body) => res.writeHead(200, { 'content-type': registry.contentType }).end(body),
+          (err: unknown) => {
+            app.log.error({ err }, 'metrics collection failed')
+            res.writeHead(500).end()
+          },
+        )
+      })
+      await new Promise<void>((resolve, reject) => {
+        server?.once('error', reject)
+        server?.listen(options.port, options.host, () => resolve())
+      })
+    })
+    app.addHook('onClose', async () => {
+      await new Promise<void>((resolve) => (server ? server.close(() => resolve()) : resolve()))
+    })
+  },
+  { name: 'metrics' },
+)

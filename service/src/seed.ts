@@ -1,0 +1,69 @@
+import { Redis } from 'ioredis'
+import type { Pool } from 'mysql2/promise'
+import { hashPassword, seedCost } from './domain/passwords.js'
+
+export interface SeedOptions {
+  readonly students: number
+  readonly courses: number
+  readonly capacity: number
+  readonly password: string
+  readonly reset: boolean
+  /** Credits of every seeded course (3 unless told). */
+  readonly credits?: number
+  /** Credit limit of every seeded student (18 unless told). */
+  readonly maxCredits?: number
+}
+
+export const studentId = (n: number): string => `S${String(n).padStart(6, '0')}`
+export const courseId = (n: number): string => `C${String(n).padStart(4, '0')}`
+
+/** Deletes every queue key under the prefix (used with --reset so Redis matches MySQL again). */
+export async function clearQueue(redisUrl: string, prefix: string): Promise<void> {
+  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+  try {
+    let cursor = '0'
+    do {
+      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+      cursor = next
+      if (keys.length > 0) await redis.del(...keys)
+    } while (cursor !== '0')
+  } finally {
+    redis.disconnect()
+  }
+}
+
+/** Demo and load-test data: students S000001.., courses C0001.., one password for all. */
+export async function seed(db: Pool, options: SeedOptions): Promise<void> {
+  if (options.reset) {
+    for (const table of ['waitlist', 'enrollments', 'courses', 'students']) {
+      await db.query(`DELETE FROM ${table}`)
+    }
+  }
+  const maxCredits = options.maxCredits ?? 18
+  const chunk = 1_000
+  for (let start = 1; start <= options.students; start += chunk) {
+    const rows: Array<[string, string, string, string, number]> = []
+    for (let i = start; i < Math.min(start + chunk, options.students + 1); i += 1) {
+      const id = studentId(i)
+      const hash = await hashPassword(options.password, seedCost)
+      rows.push([id, `Student ${i}`, `${id.toLowerCase()}@students.example.edu`, hash, maxCredits])
+    }
+    await db.query(
+      `INSERT INTO students (id, name, email, password_hash, max_credits) VALUES ?
+       ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), max_credits = VALUES(max_credits)`,
+      [rows],
+    )
+  }
+  const rows: Array<[string, string, string, number, number]> = []
+  for (let i = 1; i <= options.courses; i += 1) {
+    const professor = `Professor ${((i - 1) % 40) + 1}`
+    rows.push([courseId(i), `Course ${i}`, professor, options.credits ?? 3, options.capacity])
+  }
+  if (rows.length > 0) {
+    await db.query(
+      `INSERT INTO courses (id, title, professor, credits, capacity) VALUES ?
+       ON DUPLICATE KEY UPDATE capacity = GREATEST(VALUES(capacity), enrolled)`,
+      [rows],
+    )
+  }
+}
