@@ -4,12 +4,19 @@ import { loadConfig } from '../src/config.js'
 const base = { DATABASE_URL: 'mysql://u@h:3306/db', REDIS_URL: 'redis://h:6379' }
 
 t.test('missing DATABASE_URL or REDIS_URL stops start-up with a clear message', async (t) => {
-  t.throws(() => loadConfig({ REDIS_URL: base.REDIS_URL }), { name: 'ConfigError', message: /DATABASE_URL is not set/ })
-  t.throws(() => loadConfig({ DATABASE_URL: base.DATABASE_URL }), { message: /REDIS_URL is not set/ })
+  t.throws(() => loadConfig({ REDIS_URL: base.REDIS_URL }), {
+    name: 'ConfigError',
+    message: /DATABASE_URL is not set/,
+  })
+  t.throws(() => loadConfig({ DATABASE_URL: base.DATABASE_URL }), {
+    message: /REDIS_URL is not set/,
+  })
 })
 
 t.test('production refuses to run without a session secret', async (t) => {
-  t.throws(() => loadConfig({ ...base, NODE_ENV: 'production' }), { message: /SESSION_SECRET is required/ })
+  t.throws(() => loadConfig({ ...base, NODE_ENV: 'production' }), {
+    message: /SESSION_SECRET is required/,
+  })
   t.throws(() => loadConfig({ ...base, SESSION_SECRET: 'short' }), { message: /at least 32 bytes/ })
   const config = loadConfig({ ...base, NODE_ENV: 'production', SESSION_SECRET: 'x'.repeat(32) })
   t.equal(config.cookieSecure, true, 'cookies are Secure behind HTTPS')

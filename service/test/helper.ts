@@ -56,7 +56,10 @@ export async function clearPrefix(prefix: string, url = REDIS_URL): Promise<void
   }
 }
 
-export function configFrom(env: Record<string, string>, overrides: Record<string, string> = {}): Config {
+export function configFrom(
+  env: Record<string, string>,
+  overrides: Record<string, string> = {},
+): Config {
   return loadConfig({ ...env, ...overrides })
 }
 
@@ -66,7 +69,11 @@ export async function startInstance(
   config: Config,
   options: Omit<AppOptions, 'config'> = {},
 ): Promise<FastifyInstance> {
-  const app = await buildApp({ config, logger: false, ...options })
+  const app = await buildApp({
+    config,
+    logger: process.env.TEST_LOG ? { level: process.env.TEST_LOG } : false,
+    ...options,
+  })
   t.teardown(() => app.close())
   await app.ready()
   await app.sugang.startup()

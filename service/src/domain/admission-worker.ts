@@ -171,7 +171,7 @@ export class AdmissionWorker {
             continue
           }
         }
-        const size = this.#batchSize.get(courseId) ?? s.minBatch * 4
+        const size = this.#batchSize.get(courseId) ?? Math.min(s.maxBatch, s.minBatch * 4)
         const requests = await this.#queue.peek(courseId, this.#token, size)
         if (requests === null) {
           released = true
@@ -214,6 +214,6 @@ export class AdmissionWorker {
     let next = size
     if (ms < s.targetBatchMs / 2) next = size * 2
     else if (ms > s.targetBatchMs) next = Math.floor((size * s.targetBatchMs) / ms)
-    this.#batchSize.set(courseId, Math.max(s.minBatch, Math.min(s.maxBatch, next)))
+    this.#batchSize.set(courseId, Math.min(s.maxBatch, Math.max(s.minBatch, next)))
   }
 }

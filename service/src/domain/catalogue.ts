@@ -12,7 +12,6 @@ export class Catalogue {
   #byId = new Map<string, Course>()
   #loadedAt = 0
   #loading: Promise<Course[]> | null = null
-  readonly #missing = new Map<string, number>()
 
   constructor(store: RegistrationStore, ttlMs = 1_000) {
     this.#store = store
@@ -36,18 +35,13 @@ export class Catalogue {
     return this.#loading
   }
 
-  /** Whether a course exists, answered from memory whenever the list has been loaded once. */
+  /**
+   * Whether a course exists, answered from memory. A miss reloads the list at most once per TTL,
+   * shared by every request asking at that moment, rather than one query per request.
+   */
   async exists(courseId: string): Promise<boolean> {
     if (this.#byId.has(courseId)) return true
-    const missingSince = this.#missing.get(courseId)
-    if (missingSince !== undefined && Date.now() - missingSince < this.#ttlMs) return false
-    const course = await this.#store.findCourse(courseId)
-    if (course) {
-      this.#byId.set(courseId, course)
-      return true
-    }
-    if (this.#missing.size > 10_000) this.#missing.clear()
-    this.#missing.set(courseId, Date.now())
-    return false
+    await this.list()
+    return this.#byId.has(courseId)
   }
 }

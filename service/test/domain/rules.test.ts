@@ -32,8 +32,16 @@ t.test('admits in arrival order until the seats run out, then rejects as full', 
       ['r3', 'rejected'],
     ],
   )
-  t.same(out.decisions[2], { requestId: 'r3', studentId: 'S3', status: 'rejected', reason: 'COURSE_FULL' })
-  t.same(out.admitted.map((r) => r.requestId), ['r1', 'r2'])
+  t.same(out.decisions[2], {
+    requestId: 'r3',
+    studentId: 'S3',
+    status: 'rejected',
+    reason: 'COURSE_FULL',
+  })
+  t.same(
+    out.admitted.map((r) => r.requestId),
+    ['r1', 'r2'],
+  )
 })
 
 t.test('puts those who asked for it on the waitlist once the course is full', async (t) => {
@@ -42,7 +50,10 @@ t.test('puts those who asked for it on the waitlist once the course is full', as
     out.decisions.map((d) => d.status),
     ['enrolled', 'rejected', 'waitlisted', 'rejected'],
   )
-  t.same(out.waitlisted.map((r) => r.requestId), ['r3'])
+  t.same(
+    out.waitlisted.map((r) => r.requestId),
+    ['r3'],
+  )
 })
 
 t.test('a request recorded by a worker that crashed after COMMIT stays enrolled', async (t) => {
@@ -50,8 +61,15 @@ t.test('a request recorded by a worker that crashed after COMMIT stays enrolled'
     [req(1), req(2)],
     facts({ capacity: 2, enrolled: 1, enrolledBy: new Map([['S1', 'r1']]) }),
   )
-  t.same(out.decisions.map((d) => d.status), ['enrolled', 'enrolled'])
-  t.same(out.admitted.map((r) => r.requestId), ['r2'], 'only the new request takes a seat')
+  t.same(
+    out.decisions.map((d) => d.status),
+    ['enrolled', 'enrolled'],
+  )
+  t.same(
+    out.admitted.map((r) => r.requestId),
+    ['r2'],
+    'only the new request takes a seat',
+  )
 })
 
 t.test('a student enrolled through another request is rejected as already enrolled', async (t) => {
@@ -66,7 +84,10 @@ t.test('a student enrolled through another request is rejected as already enroll
 
 t.test('the same student twice in one batch gets one seat', async (t) => {
   const out = decideBatch([req(1, false, 'S1'), req(2, false, 'S1')], facts({ capacity: 5 }))
-  t.same(out.decisions.map((d) => d.status), ['enrolled', 'rejected'])
+  t.same(
+    out.decisions.map((d) => d.status),
+    ['enrolled', 'rejected'],
+  )
   t.equal(out.admitted.length, 1)
 })
 
@@ -82,8 +103,17 @@ t.test('the credit limit rejects without using a seat', async (t) => {
 })
 
 t.test('a student already waiting keeps the place under the new request', async (t) => {
-  const out = decideBatch([req(1, true)], facts({ capacity: 0, waitlistedBy: new Map([['S1', 'old']]) }))
-  t.same(out.decisions.map((d) => d.status), ['waitlisted'])
-  t.same(out.rehandled.map((r) => r.requestId), ['r1'])
+  const out = decideBatch(
+    [req(1, true)],
+    facts({ capacity: 0, waitlistedBy: new Map([['S1', 'old']]) }),
+  )
+  t.same(
+    out.decisions.map((d) => d.status),
+    ['waitlisted'],
+  )
+  t.same(
+    out.rehandled.map((r) => r.requestId),
+    ['r1'],
+  )
   t.equal(out.waitlisted.length, 0)
 })

@@ -39,7 +39,11 @@ t.test('sessions', async (t) => {
 
   t.test('a session made on instance A works on instance B', async (t) => {
     const cookie = await login(a, 'S000002')
-    const res = await b.inject({ method: 'GET', url: '/api/v1/me/enrollments', headers: { cookie } })
+    const res = await b.inject({
+      method: 'GET',
+      url: '/api/v1/me/enrollments',
+      headers: { cookie },
+    })
     t.equal(res.statusCode, 200)
     t.same(res.json(), { enrollments: [] })
   })
@@ -93,7 +97,8 @@ t.test('sessions', async (t) => {
         remoteAddress: '10.9.8.7',
       })
       statuses.push(res.statusCode)
-      if (res.statusCode === 429) t.ok(Number(res.headers['retry-after']) >= 1, 'Retry-After is set')
+      if (res.statusCode === 429)
+        t.ok(Number(res.headers['retry-after']) >= 1, 'Retry-After is set')
     }
     t.same(statuses, [401, 401, 401, 429, 429])
   })

@@ -42,7 +42,9 @@ function isConnectionError(err: unknown): boolean {
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true
   const message = err instanceof Error ? err.message : ''
-  return /Pool is closed|Connection lost|connect ETIMEDOUT|read-only/i.test(message)
+  return /Pool is closed|Connection lost|connect ETIMEDOUT|read-only|Queue limit reached/i.test(
+    message,
+  )
 }
 
 function isRetryableLockError(err: unknown): boolean {
