@@ -1,0 +1,98 @@
+import type { PlatformConfig } from './types.js'
+
+// ≤100 users: one AZ for everything that costs per hour, no replicas, the smallest sizes that
+// still run the service comfortably. Replace the account id, state bucket, domain, certificate and
+// GitHub repository with your own before the first deploy (infra/README.md, "Before the first deploy").
+export const small: PlatformConfig = {
+  project: 'sugang',
+  profile: 'small',
+  accountId: '111111111111',
+  region: 'ap-northeast-2',
+  tags: { Project: 'sugang', Profile: 'small', ManagedBy: 'cdktf' },
+  state: {
+    bucketName: 'sugang-small-tfstate-111111111111',
+    keyPrefix: 'sugang/small',
+    noncurrentVersionRetentionDays: 90,
+  },
+  network: {
+    vpcCidr: '10.20.0.0/16',
+    availabilityZones: ['ap-northeast-2a', 'ap-northeast-2c'],
+    appAvailabilityZoneCount: 1,
+    natGatewayPerAz: false,
+    flowLogRetentionDays: 14,
+  },
+  edge: {
+    domainName: 'sugang-small.example.ac.kr',
+    certificateArn:
+      'arn:aws:acm:ap-northeast-2:111111111111:certificate/00000000-0000-0000-0000-000000000000',
+    sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
+    deletionProtection: false,
+    rateLimitPer5Minutes: 2000,
+    accessLogRetentionDays: 30,
+    wafLogRetentionDays: 30,
+  },
+  compute: {
+    instanceType: 't3.small',
+    cpuArchitecture: 'x86_64',
+    minSize: 1,
+    maxSize: 2,
+    desiredCapacity: 1,
+    repository: 'service',
+    imageTag: 'bootstrap',
+    rootVolumeGiB: 20,
+    targetRequestsPerInstance: 3000,
+    targetCpuPercent: 60,
+    instanceWarmupSeconds: 120,
+    logRetentionDays: 14,
+    nodeExporterImage: 'quay.io/prometheus/node-exporter:v1.9.1',
+  },
+  registry: {
+    repositories: ['service'],
+    keepTaggedImages: 30,
+    untaggedImageExpiryDays: 7,
+  },
+  database: {
+    instanceClass: 'db.t4g.micro',
+    engineVersion: '8.0',
+    allocatedStorageGiB: 20,
+    maxAllocatedStorageGiB: 100,
+    multiAz: false,
+    backupRetentionDays: 7,
+    monitoringIntervalSeconds: 60,
+    performanceInsights: false,
+    databaseName: 'sugang',
+    masterUsername: 'sugang_admin',
+    logRetentionDays: 30,
+    requireSecureTransport: false,
+  },
+  cache: {
+    nodeType: 'cache.t4g.micro',
+    engineVersion: '7.1',
+    nodeCount: 1,
+    automaticFailover: false,
+    multiAz: false,
+    snapshotRetentionDays: 1,
+  },
+  notify: {
+    bundlePath: 'dist/notify/notify-email.zip',
+    senderDomain: 'example.ac.kr',
+    fromAddress: 'sugang@example.ac.kr',
+    scheduleExpression: 'rate(1 minute)',
+    timeoutSeconds: 50,
+    memoryMiB: 256,
+    logRetentionDays: 30,
+  },
+  monitoring: {
+    instanceType: 't3.small',
+    dataVolumeGiB: 30,
+    prometheusImage: 'quay.io/prometheus/prometheus:v3.5.0',
+    alertmanagerImage: 'quay.io/prometheus/alertmanager:v0.28.1',
+    grafanaImage: 'docker.io/grafana/grafana:12.1.0',
+    slackWebhookParameterName: '/sugang/small/alertmanager/slack-webhook-url',
+  },
+  ci: {
+    githubOrg: 'example-university',
+    githubRepo: 'sugang',
+    branch: 'main',
+  },
+}

@@ -1,0 +1,155 @@
+// The shape of a deployment profile. Every knob that differs between `small` and `ha` lives here,
+// so constructs take plain values and never look at the environment.
+
+export type ProfileName = 'small' | 'ha'
+
+export interface StateConfig {
+  /** S3 bucket holding every stack's Terraform state (created by the `state` stack). */
+  readonly bucketName: string
+  /** Key prefix inside the bucket; each stack writes `<prefix>/<stack>.tfstate`. */
+  readonly keyPrefix: string
+  /** Days a superseded state version is kept, for recovering from a bad apply. */
+  readonly noncurrentVersionRetentionDays: number
+}
+
+export interface NetworkConfig {
+  readonly vpcCidr: string
+  /**
+   * Always two: an ALB and an RDS subnet group are rejected by AWS with fewer than two AZs, even
+   * when everything else runs in one. Public and data subnets exist in both.
+   */
+  readonly availabilityZones: readonly [string, string]
+  /** AZs that run instances (app subnets, NAT gateways, interface endpoints): 1 or 2. */
+  readonly appAvailabilityZoneCount: 1 | 2
+  /** One NAT gateway per app AZ (survives an AZ outage) or a single shared one (cheaper). */
+  readonly natGatewayPerAz: boolean
+  readonly flowLogRetentionDays: number
+}
+
+export interface EdgeConfig {
+  /** Public host name of the service. */
+  readonly domainName: string
+  /** Route53 public hosted zone; when set, the certificate is DNS-validated there and an alias record is created. */
+  readonly hostedZoneId?: string
+  /** An existing ACM certificate; when unset, one is requested for `domainName` (needs `hostedZoneId`). */
+  readonly certificateArn?: string
+  /** ALB TLS policy; must not allow anything below TLS 1.2. */
+  readonly sslPolicy: string
+  readonly deletionProtection: boolean
+  /**
+   * Requests one client IP may send in any 5-minute window before WAF blocks it. A campus NAT puts
+   * many students behind one address during the rush: size this for the busiest shared address,
+   * not for one browser (which polls its request status about once a second).
+   */
+  readonly rateLimitPer5Minutes: number
+  readonly accessLogRetentionDays: number
+  readonly wafLogRetentionDays: number
+}
+
+export interface ComputeConfig {
+  readonly instanceType: string
+  /** Must match the architecture the container image is built for. */
+  readonly cpuArchitecture: 'x86_64' | 'arm64'
+  readonly minSize: number
+  readonly maxSize: number
+  readonly desiredCapacity: number
+  /** ECR repository (key of `registry.repositories`) the service image comes from. */
+  readonly repository: string
+  /** Image tag to run; the deploy pipeline overrides it with the commit SHA. */
+  readonly imageTag: string
+  readonly rootVolumeGiB: number
+  /** Target of the ALB requests-per-target scaling policy (requests per minute per instance). */
+  readonly targetRequestsPerInstance: number
+  readonly targetCpuPercent: number
+  readonly instanceWarmupSeconds: number
+  readonly logRetentionDays: number
+  readonly nodeExporterImage: string
+}
+
+export interface RegistryConfig {
+  /** Repository short names; each becomes `<project>-<profile>/<name>`. */
+  readonly repositories: readonly string[]
+  /** Tagged images kept per repository; older ones expire. */
+  readonly keepTaggedImages: number
+  readonly untaggedImageExpiryDays: number
+}
+
+export interface DatabaseConfig {
+  readonly instanceClass: string
+  readonly engineVersion: string
+  readonly allocatedStorageGiB: number
+  readonly maxAllocatedStorageGiB: number
+  readonly multiAz: boolean
+  /** Instance class of the read replica; no replica when unset. */
+  readonly replicaInstanceClass?: string
+  readonly backupRetentionDays: number
+  readonly monitoringIntervalSeconds: number
+  readonly performanceInsights: boolean
+  readonly databaseName: string
+  readonly masterUsername: string
+  readonly logRetentionDays: number
+  /**
+   * Whether MySQL refuses unencrypted connections. Off until the service's DATABASE_URL handling
+   * trusts the RDS CA bundle; traffic stays inside the VPC's data subnets meanwhile.
+   */
+  readonly requireSecureTransport: boolean
+}
+
+export interface CacheConfig {
+  readonly nodeType: string
+  readonly engineVersion: string
+  /** Nodes in the replication group: 1 (primary only) or more (primary + replicas). */
+  readonly nodeCount: number
+  readonly automaticFailover: boolean
+  readonly multiAz: boolean
+  readonly snapshotRetentionDays: number
+}
+
+export interface NotifyConfig {
+  /** Zip of the e-mail Lambda, relative to the infra workspace; built by the delivery pipeline. */
+  readonly bundlePath: string
+  readonly senderDomain: string
+  readonly fromAddress: string
+  readonly scheduleExpression: string
+  readonly timeoutSeconds: number
+  readonly memoryMiB: number
+  readonly logRetentionDays: number
+}
+
+export interface MonitoringConfig {
+  readonly instanceType: string
+  readonly dataVolumeGiB: number
+  readonly prometheusImage: string
+  readonly alertmanagerImage: string
+  readonly grafanaImage: string
+  /** SecureString parameter the operator fills with the Slack webhook URL (never in Terraform state). */
+  readonly slackWebhookParameterName: string
+}
+
+export interface CiConfig {
+  readonly githubOrg: string
+  readonly githubRepo: string
+  /** The only branch whose workflows may assume the deploy role. */
+  readonly branch: string
+  /** An account holds one GitHub OIDC provider; set this when another stack already created it. */
+  readonly existingOidcProviderArn?: string
+}
+
+export interface PlatformConfig {
+  readonly project: string
+  readonly profile: ProfileName
+  /** Terraform refuses to touch any other account: a guard against applying to the wrong one. */
+  readonly accountId: string
+  readonly region: string
+  readonly tags: Readonly<Record<string, string>>
+  readonly state: StateConfig
+  readonly network: NetworkConfig
+  readonly edge: EdgeConfig
+  readonly compute: ComputeConfig
+  readonly registry: RegistryConfig
+  readonly database: DatabaseConfig
+  readonly cache: CacheConfig
+  readonly notify: NotifyConfig
+  readonly monitoring: MonitoringConfig
+  readonly ci: CiConfig
+}

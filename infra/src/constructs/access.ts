@@ -1,0 +1,116 @@
+import {
+  CloudwatchLogGroup,
+  DataAwsSecretsmanagerRandomPassword,
+  IamInstanceProfile,
+  IamRole,
+  IamRolePolicy,
+  IamRolePolicyAttachment,
+  SsmParameter,
+} from '../aws.js'
+import { Construct } from '../cdktf.js'
+import { policyDocument, serviceTrustPolicy } from './iam.js'
+
+export interface AccessProps {
+  readonly name: string
+  readonly region: string
+  readonly accountId: string
+  /** ECR repositories the instances pull from. */
+  readonly repositoryArns: string[]
+  /** Secrets Manager secrets the service reads at boot (database credentials, Redis AUTH token). */
+  readonly secretArns: string[]
+  readonly logRetentionDays: number
+}
+
+export const SSM_MANAGED_INSTANCE_CORE = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'
+
+/**
+ * Who the app instances are and what they may read. Operators reach them only through SSM Session
+ * Manager: no key pair, no bastion, no port 22 (infra/README.md shows the commands).
+ */
+export class Access extends Construct {
+  readonly role: IamRole
+  readonly instanceProfile: IamInstanceProfile
+  readonly logGroup: CloudwatchLogGroup
+  /** SESSION_SECRET, a SecureString read at boot so it never appears in user data. */
+  readonly sessionSecret: SsmParameter
+
+  constructor(scope: Construct, id: string, props: AccessProps) {
+    super(scope, id)
+    const { name } = props
+
+    this.logGroup = new CloudwatchLogGroup(this, 'app-logs', {
+      name: `/${name}/app`,
+      retentionInDays: props.logRetentionDays,
+    })
+
+    // The value is generated once; ignore_changes keeps later plans (which draw a new random value)
+    // from rotating it and logging every student out.
+    const random = new DataAwsSecretsmanagerRandomPassword(this, 'session-secret-value', {
+      passwordLength: 64,
+      excludePunctuation: true,
+    })
+    this.sessionSecret = new SsmParameter(this, 'session-secret', {
+      name: `/${name}/app/session-secret`,
+      description: 'SESSION_SECRET of the sugang service',
+      type: 'SecureString',
+      value: random.randomPassword,
+      lifecycle: { ignoreChanges: ['value'] },
+    })
+
+    this.role = new IamRole(this, 'instance-role', {
+      name: `${name}-app-instance`,
+      description: 'sugang service instances: SSM, ECR pull, logs and the service secrets',
+      assumeRolePolicy: serviceTrustPolicy(this, 'instance-trust', 'ec2.amazonaws.com'),
+    })
+    new IamRolePolicyAttachment(this, 'ssm-core', {
+      role: this.role.name,
+      policyArn: SSM_MANAGED_INSTANCE_CORE,
+    })
+    new IamRolePolicy(this, 'instance-policy', {
+      name: 'sugang-app',
+      role: this.role.id,
+      policy: policyDocument(this, 'instance-permissions', [
+        {
+          sid: 'EcrLogin',
+          effect: 'Allow',
+          actions: ['ecr:GetAuthorizationToken'],
+          resources: ['*'],
+        },
+        {
+          sid: 'EcrPull',
+          effect: 'Allow',
+          actions: [
+            'ecr:BatchCheckLayerAvailability',
+            'ecr:BatchGetImage',
+            'ecr:GetDownloadUrlForLayer',
+          ],
+          resources: props.repositoryArns,
+        },
+        {
+          sid: 'ContainerLogs',
+          effect: 'Allow',
+          actions: ['logs:CreateLogStream', 'logs:PutLogEvents', 'logs:DescribeLogStreams'],
+          resources: [`${this.logGroup.arn}:*`],
+        },
+        {
+          sid: 'ServiceSecrets',
+          effect: 'Allow',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: props.secretArns,
+        },
+        {
+          // SESSION_SECRET and the runtime settings; by name, so the compute construct can add
+          // parameters without a dependency cycle.
+          sid: 'AppParameters',
+          effect: 'Allow',
+          actions: ['ssm:GetParameter'],
+          resources: [`arn:aws:ssm:${props.region}:${props.accountId}:parameter/${name}/app/*`],
+        },
+      ]).json,
+    })
+    this.instanceProfile = new IamInstanceProfile(this, 'instance-profile', {
+      name: `${name}-app-instance`,
+      role: this.role.name,
+    })
+  }
+}

@@ -1,0 +1,277 @@
+import {
+  DataAwsSecretsmanagerRandomPassword,
+  DataAwsSsmParameter,
+  IamInstanceProfile,
+  IamRole,
+  IamRolePolicy,
+  IamRolePolicyAttachment,
+  Instance,
+  S3Bucket,
+  S3BucketPolicy,
+  S3BucketPublicAccessBlock,
+  S3BucketServerSideEncryptionConfigurationA,
+  S3BucketVersioningA,
+  SecretsmanagerSecret,
+  SecretsmanagerSecretVersion,
+} from '../aws.js'
+import { Construct } from '../cdktf.js'
+import type { MonitoringConfig } from '../config/types.js'
+import { SSM_MANAGED_INSTANCE_CORE } from './access.js'
+import { METRICS_PORT, NODE_EXPORTER_PORT } from './app-user-data.js'
+import { amazonLinuxParameter } from './compute.js'
+import { allowFrom } from './firewall.js'
+import { denyInsecureTransport, policyDocument, serviceTrustPolicy } from './iam.js'
+
+export interface MonitoringHostProps {
+  readonly name: string
+  readonly region: string
+  readonly accountId: string
+  readonly config: MonitoringConfig
+  readonly subnetId: string
+  readonly securityGroupId: string
+  /** The app instances' group: node exporter and service metrics open to this host only. */
+  readonly appSecurityGroupId: string
+}
+
+/** Ports on the monitoring host; all bound to 127.0.0.1 and reached through SSM port forwarding. */
+export const MONITORING_PORTS = { grafana: 3000, prometheus: 9090, alertmanager: 9093 } as const
+
+/**
+ * One private instance running Prometheus, Alertmanager and Grafana from the files of the
+ * monitoring workspace, which the operator syncs to the config bucket (infra/README.md).
+ * A single instance, not an ASG of one: Prometheus keeps its TSDB on the root volume.
+ */
+export class MonitoringHost extends Construct {
+  readonly instance: Instance
+  readonly configBucket: S3Bucket
+  readonly grafanaAdminSecret: SecretsmanagerSecret
+
+  constructor(scope: Construct, id: string, props: MonitoringHostProps) {
+    super(scope, id)
+    const { name, config } = props
+
+    const sources = [{ name: 'monitoring', securityGroupId: props.securityGroupId }]
+    allowFrom(this, props.appSecurityGroupId, NODE_EXPORTER_PORT, sources)
+    allowFrom(this, props.appSecurityGroupId, METRICS_PORT, sources)
+
+    this.configBucket = new S3Bucket(this, 'config', { bucketPrefix: `${name}-monitoring-` })
+    new S3BucketPublicAccessBlock(this, 'config-public-access', {
+      bucket: this.configBucket.id,
+      blockPublicAcls: true,
+      blockPublicPolicy: true,
+      ignorePublicAcls: true,
+      restrictPublicBuckets: true,
+    })
+    new S3BucketVersioningA(this, 'config-versioning', {
+      bucket: this.configBucket.id,
+      versioningConfiguration: { status: 'Enabled' },
+    })
+    new S3BucketServerSideEncryptionConfigurationA(this, 'config-encryption', {
+      bucket: this.configBucket.id,
+      rule: [{ applyServerSideEncryptionByDefault: { sseAlgorithm: 'AES256' } }],
+    })
+    new S3BucketPolicy(this, 'config-policy', {
+      bucket: this.configBucket.id,
+      policy: policyDocument(this, 'config-policy-document', [
+        denyInsecureTransport(this.configBucket.arn),
+      ]).json,
+    })
+
+    const adminPassword = new DataAwsSecretsmanagerRandomPassword(this, 'grafana-admin-value', {
+      passwordLength: 32,
+      excludePunctuation: true,
+    })
+    this.grafanaAdminSecret = new SecretsmanagerSecret(this, 'grafana-admin', {
+      name: `${name}/grafana/admin-password`,
+      description: 'Grafana admin password on the sugang monitoring host',
+      recoveryWindowInDays: 7,
+    })
+    new SecretsmanagerSecretVersion(this, 'grafana-admin-version', {
+      secretId: this.grafanaAdminSecret.id,
+      secretString: adminPassword.randomPassword,
+      lifecycle: { ignoreChanges: ['secret_string'] },
+    })
+    const slackParameterArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.slackWebhookParameterName}`
+
+    const role = new IamRole(this, 'role', {
+      name: `${name}-monitoring`,
+      description: 'sugang monitoring host: SSM, EC2 service discovery, its config and secrets',
+      assumeRolePolicy: serviceTrustPolicy(this, 'trust', 'ec2.amazonaws.com'),
+    })
+    new IamRolePolicyAttachment(this, 'ssm-core', {
+      role: role.name,
+      policyArn: SSM_MANAGED_INSTANCE_CORE,
+    })
+    new IamRolePolicy(this, 'policy', {
+      name: 'sugang-monitoring',
+      role: role.id,
+      policy: policyDocument(this, 'permissions', [
+        {
+          sid: 'Ec2ServiceDiscovery',
+          effect: 'Allow',
+          actions: ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones'],
+          resources: ['*'],
+        },
+        {
+          sid: 'GrafanaCloudWatchReadOnly',
+          effect: 'Allow',
+          actions: [
+            'cloudwatch:GetMetricData',
+            'cloudwatch:ListMetrics',
+            'cloudwatch:DescribeAlarms',
+          ],
+          resources: ['*'],
+        },
+        {
+          sid: 'ReadConfig',
+          effect: 'Allow',
+          actions: ['s3:ListBucket', 's3:GetObject'],
+          resources: [this.configBucket.arn, `${this.configBucket.arn}/*`],
+        },
+        {
+          sid: 'GrafanaAdminPassword',
+          effect: 'Allow',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [this.grafanaAdminSecret.arn],
+        },
+        {
+          sid: 'SlackWebhook',
+          effect: 'Allow',
+          actions: ['ssm:GetParameter'],
+          resources: [slackParameterArn],
+        },
+      ]).json,
+    })
+    const profile = new IamInstanceProfile(this, 'profile', {
+      name: `${name}-monitoring`,
+      role: role.name,
+    })
+
+    const ami = new DataAwsSsmParameter(this, 'ami', { name: amazonLinuxParameter('x86_64') })
+    this.instance = new Instance(this, 'instance', {
+      ami: ami.value,
+      instanceType: config.instanceType,
+      subnetId: props.subnetId,
+      vpcSecurityGroupIds: [props.securityGroupId],
+      associatePublicIpAddress: false,
+      iamInstanceProfile: profile.name,
+      monitoring: true,
+      metadataOptions: {
+        httpEndpoint: 'enabled',
+        httpTokens: 'required',
+        httpPutResponseHopLimit: 1,
+      },
+      rootBlockDevice: {
+        volumeSize: config.dataVolumeGiB,
+        volumeType: 'gp3',
+        encrypted: true,
+        deleteOnTermination: false,
+      },
+      userData: renderMonitoringUserData({
+        region: props.region,
+        configBucket: this.configBucket.bucket,
+        grafanaAdminSecretArn: this.grafanaAdminSecret.arn,
+        slackWebhookParameterName: config.slackWebhookParameterName,
+        config,
+      }),
+      // A new AMI must not replace the host and its metrics history behind the operator's back.
+      lifecycle: { ignoreChanges: ['ami', 'user_data'] },
+      tags: { Name: `${name}-monitoring`, 'sugang:role': 'monitoring' },
+      volumeTags: { Name: `${name}-monitoring` },
+    })
+  }
+}
+
+interface MonitoringUserDataProps {
+  readonly region: string
+  readonly configBucket: string
+  readonly grafanaAdminSecretArn: string
+  readonly slackWebhookParameterName: string
+  readonly config: MonitoringConfig
+}
+
+// As in app-user-data.ts: no `${` or `%{` of the shell's own, Terraform would read them.
+function renderMonitoringUserData(p: MonitoringUserDataProps): string {
+  const { grafana, prometheus, alertmanager } = MONITORING_PORTS
+  const unit = (service: string, description: string, run: string) => `
+cat >/etc/systemd/system/${service}.service <<'UNIT'
+[Unit]
+Description=${description}
+After=docker.service sugang-monitoring-config.service
+Requires=docker.service sugang-monitoring-config.service
+
+[Service]
+Restart=always
+RestartSec=5
+ExecStartPre=-/usr/bin/docker rm -f ${service}
+ExecStart=/usr/bin/docker run --rm --name ${service} --net host ${run}
+ExecStop=/usr/bin/docker stop ${service}
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+`
+  return `#!/bin/bash
+# Monitoring host bootstrap. Containers use the host network: they listen on 127.0.0.1 only (reached
+# through SSM port forwarding), and Prometheus's EC2 discovery can use the instance role (IMDS hop
+# limit 1 blocks bridged containers).
+set -euo pipefail
+dnf install -y docker jq
+systemctl enable --now docker
+install -d -o 65534 -g 65534 /var/lib/prometheus /var/lib/alertmanager
+install -d -o 472 -g 0 /var/lib/grafana
+install -d -m 0755 /opt/sugang-monitoring
+
+cat >/usr/local/bin/sugang-monitoring-config <<'SCRIPT'
+#!/bin/bash
+# Pulls the monitoring workspace's files and the secrets they refer to; rerun after a config change.
+set -euo pipefail
+REGION='${p.region}'
+aws s3 sync --delete --region "$REGION" 's3://${p.configBucket}/monitoring/' /opt/sugang-monitoring/
+install -d -m 0750 -o 0 -g 65534 /opt/sugang-monitoring/secrets
+umask 027
+aws secretsmanager get-secret-value --region "$REGION" --secret-id '${p.grafanaAdminSecretArn}' \\
+  --query SecretString --output text >/opt/sugang-monitoring/secrets/grafana-admin-password
+if aws ssm get-parameter --region "$REGION" --name '${p.slackWebhookParameterName}' --with-decryption \\
+  --query Parameter.Value --output text >/opt/sugang-monitoring/secrets/slack-webhook-url.new; then
+  # Alertmanager runs as nobody (65534); Grafana as uid 472 in group 0, which owns its file.
+  chgrp 65534 /opt/sugang-monitoring/secrets/slack-webhook-url.new
+  mv /opt/sugang-monitoring/secrets/slack-webhook-url.new /opt/sugang-monitoring/secrets/slack-webhook-url
+else
+  rm -f /opt/sugang-monitoring/secrets/slack-webhook-url.new
+  echo 'slack webhook parameter not set yet; Alertmanager will not reach Slack' >&2
+fi
+SCRIPT
+chmod 0700 /usr/local/bin/sugang-monitoring-config
+
+cat >/etc/systemd/system/sugang-monitoring-config.service <<'UNIT'
+[Unit]
+Description=Fetch sugang monitoring configuration and secrets
+Wants=network-online.target
+After=network-online.target
+
+[Service]
+Type=oneshot
+RemainAfterExit=yes
+ExecStart=/usr/local/bin/sugang-monitoring-config
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+${unit(
+  'prometheus',
+  'Prometheus',
+  `-v /opt/sugang-monitoring/prometheus:/etc/prometheus:ro -v /var/lib/prometheus:/prometheus ${p.config.prometheusImage} --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:${prometheus}`,
+)}${unit(
+    'alertmanager',
+    'Alertmanager',
+    `-v /opt/sugang-monitoring/alertmanager:/etc/alertmanager:ro -v /opt/sugang-monitoring/secrets:/etc/alertmanager/secrets:ro -v /var/lib/alertmanager:/alertmanager ${p.config.alertmanagerImage} --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --web.listen-address=127.0.0.1:${alertmanager} --cluster.listen-address=`,
+  )}${unit(
+    'grafana',
+    'Grafana',
+    `-e GF_SERVER_HTTP_ADDR=127.0.0.1 -e GF_SERVER_HTTP_PORT=${grafana} -e GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-admin-password -e GF_PATHS_PROVISIONING=/etc/grafana/provisioning -v /opt/sugang-monitoring/grafana:/etc/grafana/provisioning:ro -v /opt/sugang-monitoring/secrets/grafana-admin-password:/run/secrets/grafana-admin-password:ro -v /var/lib/grafana:/var/lib/grafana ${p.config.grafanaImage}`,
+  )}
+systemctl daemon-reload
+systemctl enable --now sugang-monitoring-config.service prometheus.service alertmanager.service grafana.service
+`
+}

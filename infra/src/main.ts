@@ -1,0 +1,21 @@
+// Entry point for `npm run synth` and the cdktf CLI (cdktf.json). The only place that reads the
+// environment: SUGANG_PROFILE narrows synthesis to one profile, SUGANG_IMAGE_TAG sets the image the
+// app stack runs (the deploy pipeline passes the commit SHA).
+import { fileURLToPath } from 'node:url'
+import { App } from './cdktf.js'
+import { isProfileName, profiles, withImageTag } from './config/index.js'
+import { buildPlatform } from './platform.js'
+
+const infraDir = fileURLToPath(new URL('..', import.meta.url))
+const requested = process.env.SUGANG_PROFILE
+if (requested !== undefined && !isProfileName(requested)) {
+  throw new Error(`SUGANG_PROFILE must be one of ${Object.keys(profiles).join(', ')}`)
+}
+const imageTag = process.env.SUGANG_IMAGE_TAG
+
+const app = new App()
+for (const config of Object.values(profiles)) {
+  if (requested !== undefined && config.profile !== requested) continue
+  buildPlatform(app, imageTag ? withImageTag(config, imageTag) : config, { baseDir: infraDir })
+}
+app.synth()

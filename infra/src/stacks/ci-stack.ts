@@ -1,0 +1,25 @@
+import { type Construct, TerraformOutput } from '../cdktf.js'
+import type { PlatformConfig } from '../config/types.js'
+import { Ci } from '../constructs/ci.js'
+import { PlatformStack, stackName } from './platform-stack.js'
+import type { RegistryStack } from './registry-stack.js'
+
+export class CiStack extends PlatformStack {
+  readonly ci: Ci
+
+  constructor(scope: Construct, config: PlatformConfig, registry: RegistryStack) {
+    super(scope, 'ci', config)
+    this.ci = new Ci(this, 'github', {
+      name: this.prefix,
+      profile: config.profile,
+      region: config.region,
+      accountId: config.accountId,
+      config: config.ci,
+      repositoryArns: Object.values(registry.registry.repositories).map((r) => r.arn),
+      stateBucketName: config.state.bucketName,
+      stateKeyPrefix: config.state.keyPrefix,
+      deployStackName: stackName(config, 'app'),
+    })
+    new TerraformOutput(this, 'deploy_role_arn', { value: this.ci.deployRole.arn })
+  }
+}
