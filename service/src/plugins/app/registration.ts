@@ -78,7 +78,7 @@ export default fp<RegistrationOptions>(
     )
 
     // Gauges read at scrape time, so they show the queue as it is, whichever instance admits it.
-    const reported = new Set<string>()
+    // Every course is reported (0 when idle) so that dashboards see a queue drain to zero.
     new Gauge({
       name: 'sugang_queue_length',
       help: 'Requests waiting in each course queue.',
@@ -86,10 +86,13 @@ export default fp<RegistrationOptions>(
       registers: [metrics.registry],
       async collect() {
         this.reset()
-        const active = await queue.activeCourses().catch(() => [] as string[])
-        for (const courseId of active) reported.add(courseId)
+        const [courses, active] = await Promise.all([
+          catalogue.list().catch(() => []),
+          queue.activeCourses().catch(() => [] as string[]),
+        ])
+        const ids = new Set([...courses.map((c) => c.id), ...active])
         await Promise.all(
-          [...reported].map(async (courseId) => {
+          [...ids].map(async (courseId) => {
             const length = await queue.queueLength(courseId).catch(() => 0)
             this.set({ course_id: courseId }, length)
           }),

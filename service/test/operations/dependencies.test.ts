@@ -1,0 +1,130 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { createServer } from 'node:net'
+import t from 'tap'
+import { buildApp } from '../../src/app.js'
+import { configFrom, isolatedEnv, login, seedDatabase, startInstance, waitFor } from '../helper.js'
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()))
+    })
+  })
+}
+
+/** A Redis of the test's own, so stopping it disturbs nothing else. */
+function redisServer(port: number): ChildProcess {
+  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
+    stdio: 'ignore',
+  })
+}
+
+t.test('with Redis gone the service answers 503 with Retry-After, and recovers', async (t) => {
+  const port = await freePort()
+  let redis = redisServer(port)
+  t.teardown(() => {
+    redis.kill('SIGKILL')
+  })
+  const env = await isolatedEnv(t, 'redisdown')
+  const config = configFrom(env, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  await seedDatabase(config, { students: 2 })
+  await waitFor('redis to listen', async () => {
+    const probe = await fetch(`http://127.0.0.1:${port}`).catch((err: Error) => err)
+    return !(probe instanceof Error && /ECONNREFUSED/.test(String(probe.cause)))
+  })
+  const app = await startInstance(t, config)
+  const cookie = await login(app, 'S000001')
+  const enqueue = () =>
+    app.inject({ method: 'POST', url: '/api/v1/courses/C0001/enrollment-requests', headers: { cookie }, payload: {} })
+  t.equal((await enqueue()).statusCode, 202, 'works while Redis is up')
+
+  redis.kill('SIGKILL')
+  await new Promise((resolve) => redis.once('exit', resolve))
+
+  const res = await enqueue()
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error.code, 'SERVICE_UNAVAILABLE')
+  t.equal(res.headers['retry-after'], '2')
+  const loginRes = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { studentId: 'S000001', password: 'whatever' },
+  })
+  t.equal(loginRes.statusCode, 503, 'login too, rather than a 500')
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 503, 'the load balancer is told to stop sending traffic')
+  t.match(ready.json().error.message, /redis/)
+  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'but the process lives')
+
+  redis = redisServer(port)
+  await waitFor('the service to reconnect', async () => {
+    return (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200
+  })
+  // Redis kept nothing: the session is gone, so the student logs in again and re-submits.
+  t.equal((await enqueue()).statusCode, 401)
+  const again = await login(app, 'S000001')
+  const retry = await app.inject({
+    method: 'POST',
+    url: '/api/v1/courses/C0001/enrollment-requests',
+    headers: { cookie: again },
+    payload: {},
+  })
+  t.equal(retry.statusCode, 202)
+})
+
+t.test('with MySQL unreachable at start-up the service waits instead of crash-looping', async (t) => {
+  const env = await isolatedEnv(t, 'mysqldown')
+  const port = await freePort()
+  const config = configFrom(env, { DATABASE_URL: `mysql://root@127.0.0.1:${port}/nothing` })
+  const app = await buildApp({ config, logger: false })
+  t.teardown(() => app.close())
+  await app.ready()
+  void app.sugang.startup()
+  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  t.equal(ready.statusCode, 503)
+  t.match(ready.json().error.message, /mysql/)
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { studentId: 'S000001', password: 'x' },
+  })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error.code, 'SERVICE_UNAVAILABLE')
+  t.equal(app.sugang.started, false, 'the worker waits for the schema')
+})
+
+t.test('health and metrics', async (t) => {
+  const env = await isolatedEnv(t, 'metrics')
+  const config = configFrom(env)
+  await seedDatabase(config, { students: 3, capacity: 1 })
+  const app = await startInstance(t, config)
+  t.same((await app.inject({ method: 'GET', url: '/health/ready' })).json(), { status: 'ready' })
+  const cookies = [await login(app, 'S000001'), await login(app, 'S000002')]
+  for (const cookie of cookies) {
+    await app.inject({ method: 'POST', url: '/api/v1/courses/C0001/enrollment-requests', headers: { cookie }, payload: {} })
+  }
+  await waitFor('admission', async () => (await app.sugang.queue.queueLength('C0001')) === 0)
+  const address = app.metrics.address()
+  const text = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+  for (const line of [
+    /^http_request_duration_seconds_bucket\{.*method="POST".*route="\/api\/v1\/courses\/:courseId\/enrollment-requests".*status_code="202"/m,
+    /^sugang_enrollment_requests_total\{outcome="queued"\} 2$/m,
+    /^sugang_queue_length\{course_id="C0001"\} 0$/m,
+    /^sugang_admission_batch_duration_seconds_count \d+$/m,
+    /^sugang_enrolled_over_capacity 0$/m,
+    /^sugang_admissions_total\{outcome="enrolled"\} 1$/m,
+    /^sugang_admissions_total\{outcome="rejected"\} 1$/m,
+    /^sugang_seats_left\{course_id="C0001"\} 0$/m,
+    /^sugang_dependency_up\{dependency="redis"\} 1$/m,
+    /^nodejs_eventloop_lag_seconds /m,
+    /^process_resident_memory_bytes /m,
+  ]) {
+    t.match(text, line)
+  }
+  t.equal((await fetch(`http://127.0.0.1:${address?.port}/other`)).status, 404)
+  const api = await app.inject({ method: 'GET', url: '/metrics' })
+  t.equal(api.statusCode, 404, 'metrics are not served on the public port')
+})
