@@ -28,6 +28,8 @@ export interface Config {
   /** Seconds a decided request stays readable in Redis (MySQL keeps enrollments for good). */
   readonly decidedTtlSeconds: number
   readonly admission: AdmissionSettings
+  /** Whether this instance runs an admission worker (on unless ADMISSION_WORKER=false). */
+  readonly admissionWorker: boolean
   /** Event-loop delay (ms) above which requests are shed with 503. 0 turns shedding off. */
   readonly maxEventLoopDelayMs: number
 }
@@ -136,6 +138,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     decidedTtlSeconds: integer(env, 'DECIDED_TTL_SECONDS', 24 * 3600, 60),
     admission,
+    admissionWorker: env.ADMISSION_WORKER !== 'false',
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
   }
 }

@@ -9,16 +9,22 @@ async function freePort(): Promise<number> {
     const server = createServer()
     server.listen(0, '127.0.0.1', () => {
       const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject()))
+      server.close(() =>
+        typeof address === 'object' && address ? resolve(address.port) : reject(),
+      )
     })
   })
 }
 
 /** A Redis of the test's own, so stopping it disturbs nothing else. */
 function redisServer(port: number): ChildProcess {
-  return spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], {
-    stdio: 'ignore',
-  })
+  return spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+    {
+      stdio: 'ignore',
+    },
+  )
 }
 
 t.test('with Redis gone the service answers 503 with Retry-After, and recovers', async (t) => {
@@ -37,7 +43,12 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
   const app = await startInstance(t, config)
   const cookie = await login(app, 'S000001')
   const enqueue = () =>
-    app.inject({ method: 'POST', url: '/api/v1/courses/C0001/enrollment-requests', headers: { cookie }, payload: {} })
+    app.inject({
+      method: 'POST',
+      url: '/api/v1/courses/C0001/enrollment-requests',
+      headers: { cookie },
+      payload: {},
+    })
   t.equal((await enqueue()).statusCode, 202, 'works while Redis is up')
 
   redis.kill('SIGKILL')
@@ -56,7 +67,11 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
   const ready = await app.inject({ method: 'GET', url: '/health/ready' })
   t.equal(ready.statusCode, 503, 'the load balancer is told to stop sending traffic')
   t.match(ready.json().error.message, /redis/)
-  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200, 'but the process lives')
+  t.equal(
+    (await app.inject({ method: 'GET', url: '/health/live' })).statusCode,
+    200,
+    'but the process lives',
+  )
 
   redis = redisServer(port)
   await waitFor('the service to reconnect', async () => {
@@ -74,27 +89,30 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
   t.equal(retry.statusCode, 202)
 })
 
-t.test('with MySQL unreachable at start-up the service waits instead of crash-looping', async (t) => {
-  const env = await isolatedEnv(t, 'mysqldown')
-  const port = await freePort()
-  const config = configFrom(env, { DATABASE_URL: `mysql://root@127.0.0.1:${port}/nothing` })
-  const app = await buildApp({ config, logger: false })
-  t.teardown(() => app.close())
-  await app.ready()
-  void app.sugang.startup()
-  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
-  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
-  t.equal(ready.statusCode, 503)
-  t.match(ready.json().error.message, /mysql/)
-  const res = await app.inject({
-    method: 'POST',
-    url: '/api/v1/auth/login',
-    payload: { studentId: 'S000001', password: 'x' },
-  })
-  t.equal(res.statusCode, 503)
-  t.equal(res.json().error.code, 'SERVICE_UNAVAILABLE')
-  t.equal(app.sugang.started, false, 'the worker waits for the schema')
-})
+t.test(
+  'with MySQL unreachable at start-up the service waits instead of crash-looping',
+  async (t) => {
+    const env = await isolatedEnv(t, 'mysqldown')
+    const port = await freePort()
+    const config = configFrom(env, { DATABASE_URL: `mysql://root@127.0.0.1:${port}/nothing` })
+    const app = await buildApp({ config, logger: false })
+    t.teardown(() => app.close())
+    await app.ready()
+    void app.sugang.startup()
+    t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+    const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+    t.equal(ready.statusCode, 503)
+    t.match(ready.json().error.message, /mysql/)
+    const res = await app.inject({
+      method: 'POST',
+      url: '/api/v1/auth/login',
+      payload: { studentId: 'S000001', password: 'x' },
+    })
+    t.equal(res.statusCode, 503)
+    t.equal(res.json().error.code, 'SERVICE_UNAVAILABLE')
+    t.equal(app.sugang.started, false, 'the worker waits for the schema')
+  },
+)
 
 t.test('health and metrics', async (t) => {
   const env = await isolatedEnv(t, 'metrics')
@@ -104,7 +122,12 @@ t.test('health and metrics', async (t) => {
   t.same((await app.inject({ method: 'GET', url: '/health/ready' })).json(), { status: 'ready' })
   const cookies = [await login(app, 'S000001'), await login(app, 'S000002')]
   for (const cookie of cookies) {
-    await app.inject({ method: 'POST', url: '/api/v1/courses/C0001/enrollment-requests', headers: { cookie }, payload: {} })
+    await app.inject({
+      method: 'POST',
+      url: '/api/v1/courses/C0001/enrollment-requests',
+      headers: { cookie },
+      payload: {},
+    })
   }
   await waitFor('admission', async () => (await app.sugang.queue.queueLength('C0001')) === 0)
   const address = app.metrics.address()

@@ -43,7 +43,11 @@ t.test('writes go to the primary, the catalogue is read from the replica', async
   await primary.query(
     `INSERT INTO \`${database}\`.courses (id, title, professor, credits, capacity) VALUES ('C0777', 'New', 'P', 3, 5)`,
   )
-  const lagging = await app.inject({ method: 'GET', url: '/api/v1/courses/C0777', headers: { cookie } })
+  const lagging = await app.inject({
+    method: 'GET',
+    url: '/api/v1/courses/C0777',
+    headers: { cookie },
+  })
   t.equal(lagging.statusCode, 404, 'the catalogue read went to the (lagging) replica')
 
   const queued = await app.inject({
@@ -55,10 +59,18 @@ t.test('writes go to the primary, the catalogue is read from the replica', async
   t.equal(queued.statusCode, 202)
   const requestId = queued.json().requestId as string
   await waitFor('admission', async () => {
-    const res = await app.inject({ method: 'GET', url: `/api/v1/enrollment-requests/${requestId}`, headers: { cookie } })
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/enrollment-requests/${requestId}`,
+      headers: { cookie },
+    })
     return res.json().status === 'enrolled'
   })
-  const mine = await app.inject({ method: 'GET', url: '/api/v1/me/enrollments', headers: { cookie } })
+  const mine = await app.inject({
+    method: 'GET',
+    url: '/api/v1/me/enrollments',
+    headers: { cookie },
+  })
   t.same(
     mine.json().enrollments.map((e: { courseId: string }) => e.courseId),
     ['C0001'],
@@ -71,7 +83,11 @@ t.test('writes go to the primary, the catalogue is read from the replica', async
 
   await replica.query('START SLAVE SQL_THREAD')
   await waitFor('the replica to catch up again', async () => {
-    const res = await app.inject({ method: 'GET', url: '/api/v1/courses/C0777', headers: { cookie } })
+    const res = await app.inject({
+      method: 'GET',
+      url: '/api/v1/courses/C0777',
+      headers: { cookie },
+    })
     return res.statusCode === 200
   })
   t.pass('the new course appears once the replica has it')

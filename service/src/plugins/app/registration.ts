@@ -36,7 +36,7 @@ export interface RegistrationOptions {
 }
 
 export default fp<RegistrationOptions>(
-  async (app, { config, hooks, worker: runWorker = true }) => {
+  async (app, { config, hooks, worker: runWorker = config.admissionWorker }) => {
     const store = new MysqlStore({
       url: config.databaseUrl,
       replicaUrl: config.databaseReplicaUrl,
