@@ -31,6 +31,8 @@ export class Access extends Construct {
   readonly role: IamRole
   readonly instanceProfile: IamInstanceProfile
   readonly logGroup: CloudwatchLogGroup
+  /** The log group's name as a plain string, for the user data (which must hold no references). */
+  readonly logGroupName: string
   /** SESSION_SECRET, a SecureString read at boot so it never appears in user data. */
   readonly sessionSecret: SsmParameter
 
@@ -38,8 +40,9 @@ export class Access extends Construct {
     super(scope, id)
     const { name } = props
 
+    this.logGroupName = `/${name}/app`
     this.logGroup = new CloudwatchLogGroup(this, 'app-logs', {
-      name: `/${name}/app`,
+      name: this.logGroupName,
       retentionInDays: props.logRetentionDays,
     })
 

@@ -69,7 +69,7 @@ export class AppStack extends PlatformStack {
       targetGroupArn: this.edge.targetGroup.arn,
       requestCountResourceLabel: `${this.edge.loadBalancer.arnSuffix}/${this.edge.targetGroup.arnSuffix}`,
       imageRepository: `${registryHost(config.accountId, config.region)}/${repositoryName(this.prefix, config.compute.repository)}`,
-      logGroupName: this.access.logGroup.name,
+      logGroupName: this.access.logGroupName,
       runtime: {
         databaseSecretArn: data.masterSecretArn,
         databaseHost: data.primary.address,

@@ -1,0 +1,295 @@
+import t from 'tap'
+import { Testing } from '../src/cdktf.js'
+import { profiles, withImageTag } from '../src/config/index.js'
+import { APP_ROLE_TAG } from '../src/constructs/compute.js'
+import {
+  type Body,
+  only,
+  policyStatements,
+  resourceList,
+  resources,
+  synthPlatform,
+  type SynthesizedStack,
+} from './helpers/synth.js'
+
+const small = synthPlatform(profiles.small).app
+const ha = synthPlatform(profiles.ha).app
+const both = [small, ha]
+
+const userData = (stack: SynthesizedStack) =>
+  Buffer.from(only(stack, 'aws_launch_template').user_data as string, 'base64').toString('utf8')
+
+t.test('the launch template requires IMDSv2, encrypts EBS and names no key pair', async (t) => {
+  for (const stack of both) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(stack.json, 'aws_launch_template', {
+        metadata_options: { http_tokens: 'required', http_put_response_hop_limit: 1 },
+        block_device_mappings: [{ ebs: { encrypted: 'true', volume_type: 'gp3' } }],
+        network_interfaces: [{ associate_public_ip_address: 'false' }],
+      }),
+    )
+    t.notOk('key_name' in only(stack, 'aws_launch_template'))
+  }
+})
+
+t.test(
+  'user data logs in to ECR, pulls the configured image and runs it under systemd',
+  async (t) => {
+    const script = userData(small)
+    const image = '111111111111.dkr.ecr.ap-northeast-2.amazonaws.com/sugang-small/service:bootstrap'
+    t.match(script, `IMAGE='${image}'`)
+    t.match(script, 'aws ecr get-login-password --region "$REGION" | docker login')
+    t.match(script, 'docker pull "$IMAGE"')
+    t.match(script, /ExecStart=\/usr\/bin\/docker run .* -p 3000:3000 -p 9464:9464 .* 111111111111/)
+    t.match(script, 'systemctl enable --now node-exporter.service sugang.service')
+    t.match(script, '--log-driver awslogs')
+  },
+)
+
+t.test('the container gets the environment CONTRACT.md defines', async (t) => {
+  const script = userData(small)
+  for (const line of [
+    "echo 'NODE_ENV=production'",
+    "echo 'HOST=0.0.0.0'",
+    "echo 'PORT=3000'",
+    "echo 'METRICS_PORT=9464'",
+    'echo "DATABASE_URL=mysql://',
+    'echo "DATABASE_REPLICA_URL=mysql://',
+    'echo "REDIS_URL=rediss://:',
+    'echo "SESSION_SECRET=',
+  ]) {
+    t.match(script, line)
+  }
+})
+
+t.test('user data carries no secrets and no Terraform references', async (t) => {
+  for (const stack of both) {
+    const script = userData(stack)
+    t.notOk(
+      script.includes('${'),
+      'nothing for Terraform to fill in, so no secret value can leak in',
+    )
+    for (const secretish of ['secret_string', 'random_password', 'auth_token', 'BEGIN ']) {
+      t.notOk(script.includes(secretish), secretish)
+    }
+    // Secrets are fetched at every start from the stores, by name.
+    t.match(script, 'aws secretsmanager get-secret-value')
+    t.match(script, '--with-decryption')
+  }
+})
+
+t.test('the runtime settings hold addresses and secret ARNs, never secret values', async (t) => {
+  for (const stack of both) {
+    const runtime = resourceList(stack, 'aws_ssm_parameter').find((p) =>
+      String(p.name).endsWith('/app/runtime'),
+    )!
+    t.equal(runtime.type, 'String')
+    const settings = JSON.parse(runtime.value) as Record<string, string>
+    // Read from the data stack's outputs through remote state, like every cross-stack value.
+    t.match(
+      settings.databaseSecretArn,
+      /terraform_remote_state\..*master_user_secret0secret_arn\}$/,
+    )
+    t.match(
+      settings.redisAuthSecretArn,
+      /terraform_remote_state\..*aws_secretsmanager_secret.*arn\}$/,
+    )
+    t.match(settings.databaseHost, /terraform_remote_state\..*mysql_primary.*address\}$/)
+    for (const secretish of ['secret_string', 'random_password', 'auth_token']) {
+      t.notOk(String(runtime.value).includes(secretish), secretish)
+    }
+  }
+})
+
+t.test(
+  'ha gives the service the read replica; small leaves DATABASE_REPLICA_URL unset',
+  async (t) => {
+    const replicaOf = (stack: SynthesizedStack) =>
+      JSON.parse(
+        resourceList(stack, 'aws_ssm_parameter').find((p) =>
+          String(p.name).endsWith('/app/runtime'),
+        )!.value,
+      ).databaseReplicaHost as string
+    t.match(replicaOf(ha), /terraform_remote_state\..*mysql_replica.*address\}$/)
+    t.equal(replicaOf(small), '')
+    t.match(userData(small), 'if [ -n "$db_replica_host" ]')
+  },
+)
+
+t.test('a new image tag changes the launch template, which rolls the group', async (t) => {
+  const tagged = synthPlatform(withImageTag(profiles.small, 'a1b2c3d')).app
+  t.match(userData(tagged), 'sugang-small/service:a1b2c3d')
+  t.not(only(tagged, 'aws_launch_template').user_data, only(small, 'aws_launch_template').user_data)
+  t.throws(
+    () => withImageTag(profiles.small, 'bad tag; rm -rf /'),
+    /not a valid container image tag/,
+  )
+})
+
+t.test(
+  'the autoscaling group spreads over the app subnets and trusts ELB health checks',
+  async (t) => {
+    for (const [stack, config] of [
+      [small, profiles.small],
+      [ha, profiles.ha],
+    ] as const) {
+      const asg = only(stack, 'aws_autoscaling_group')
+      t.equal(asg.health_check_type, 'ELB')
+      t.equal(asg.target_group_arns.length, 1)
+      t.equal(asg.min_size, config.compute.minSize)
+      t.equal(asg.max_size, config.compute.maxSize)
+      t.equal(asg.vpc_zone_identifier.length, config.network.appAvailabilityZoneCount)
+      t.ok(
+        asg.vpc_zone_identifier.every((s: string) => /network_app-\d/.test(s)),
+        'app subnets only',
+      )
+      t.match(asg.launch_template, { version: /latest_version/ })
+    }
+    t.equal(only(ha, 'aws_autoscaling_group').min_size, 2, 'ha survives losing an instance')
+  },
+)
+
+t.test('deploys roll the group with instance refresh, keeping full capacity', async (t) => {
+  for (const stack of both) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(stack.json, 'aws_autoscaling_group', {
+        instance_refresh: {
+          strategy: 'Rolling',
+          preferences: { min_healthy_percentage: 100, max_healthy_percentage: 200 },
+        },
+        lifecycle: { ignore_changes: ['desired_capacity'] },
+      }),
+    )
+  }
+})
+
+t.test('the group scales on requests per target and on CPU', async (t) => {
+  for (const stack of both) {
+    const policies = resourceList(stack, 'aws_autoscaling_policy')
+    const metrics = policies.map(
+      (p) => p.target_tracking_configuration.predefined_metric_specification.predefined_metric_type,
+    )
+    t.same(metrics.sort(), ['ALBRequestCountPerTarget', 'ASGAverageCPUUtilization'])
+    const requests = policies.find(
+      (p) =>
+        p.target_tracking_configuration.predefined_metric_specification.predefined_metric_type ===
+        'ALBRequestCountPerTarget',
+    )!
+    t.match(
+      requests.target_tracking_configuration.predefined_metric_specification.resource_label,
+      /aws_lb\..*arn_suffix\}\/\$\{aws_lb_target_group\..*arn_suffix/,
+    )
+  }
+})
+
+t.test('app instances carry the tag Prometheus discovers them by', async (t) => {
+  t.same(APP_ROLE_TAG, { key: 'sugang:role', value: 'app' })
+  for (const stack of both) {
+    const asg = only(stack, 'aws_autoscaling_group')
+    t.ok(
+      (asg.tag as Body[]).some(
+        (tag) => tag.key === 'sugang:role' && tag.value === 'app' && tag.propagate_at_launch,
+      ),
+    )
+  }
+})
+
+t.test(
+  'the instance role has SSM, ECR pull on its repository, its logs and its secrets',
+  async (t) => {
+    for (const stack of both) {
+      t.ok(
+        Testing.toHaveResourceWithProperties(stack.json, 'aws_iam_role_policy_attachment', {
+          policy_arn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
+        }),
+      )
+      const inline = resourceList(stack, 'aws_iam_role_policy').find(
+        (p) => p.name === 'sugang-app',
+      )!
+      const statements = policyStatements(stack, inline.policy)
+      const bySid = Object.fromEntries(statements.map((s) => [s.sid, s]))
+      t.same(bySid.EcrLogin.resources, ['*'])
+      t.same(bySid.EcrLogin.actions, ['ecr:GetAuthorizationToken'])
+      t.equal(bySid.EcrPull.resources.length, 1)
+      t.match(bySid.EcrPull.resources[0], /ecr_repository/)
+      t.notOk(
+        bySid.EcrPull.actions.some((a: string) => /Put|Upload|Delete/.test(a)),
+        'pull only',
+      )
+      t.equal(bySid.ServiceSecrets.resources.length, 2)
+      t.ok(bySid.ServiceSecrets.resources.every((r: string) => r !== '*'))
+      t.match(bySid.AppParameters.resources[0], /:parameter\/sugang-(small|ha)\/app\/\*$/)
+      const wildcard = statements.filter((s) => s.resources.includes('*'))
+      t.same(
+        wildcard.map((s) => s.sid),
+        ['EcrLogin'],
+        'only the ECR token call is unscoped',
+      )
+    }
+  },
+)
+
+t.test('SESSION_SECRET is a generated SecureString that later plans do not rotate', async (t) => {
+  for (const stack of both) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(stack.json, 'aws_ssm_parameter', {
+        type: 'SecureString',
+        lifecycle: { ignore_changes: ['value'] },
+      }),
+    )
+  }
+})
+
+t.test('node exporter and service metrics are open only to the monitoring host', async (t) => {
+  for (const stack of both) {
+    const metricsRules = resourceList(stack, 'aws_vpc_security_group_ingress_rule').filter(
+      (r) => r.from_port === 9100 || r.from_port === 9464,
+    )
+    t.equal(metricsRules.length, 2)
+    for (const rule of metricsRules) {
+      t.equal(rule.to_port, rule.from_port)
+      t.match(rule.security_group_id, /app-sg/)
+      t.match(rule.referenced_security_group_id, /monitoring-sg/)
+      t.notOk(rule.cidr_ipv4)
+    }
+  }
+})
+
+t.test('the service port is open only to the load balancer', async (t) => {
+  for (const stack of both) {
+    const rules = resourceList(stack, 'aws_vpc_security_group_ingress_rule').filter(
+      (r) => r.from_port === 3000,
+    )
+    t.equal(rules.length, 1)
+    t.match(rules[0], { security_group_id: /app-sg/, referenced_security_group_id: /alb-sg/ })
+  }
+})
+
+t.test(
+  'the monitoring host is private, reachable via SSM, and can discover instances',
+  async (t) => {
+    for (const stack of both) {
+      const host = only(stack, 'aws_instance')
+      t.match(host.subnet_id, /network_app-0/)
+      t.equal(host.associate_public_ip_address, false)
+      t.match(host.iam_instance_profile, /monitoring_profile/)
+      t.match(host.user_data, '--web.listen-address=127.0.0.1:9090')
+      t.match(host.user_data, 'GF_SERVER_HTTP_ADDR=127.0.0.1')
+      const inline = resourceList(stack, 'aws_iam_role_policy').find(
+        (p) => p.name === 'sugang-monitoring',
+      )!
+      const sd = policyStatements(stack, inline.policy).find(
+        (s) => s.sid === 'Ec2ServiceDiscovery',
+      )!
+      t.same(sd.actions, ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones'])
+      const monitoringSg = Object.keys(
+        resources(stack, 'aws_vpc_security_group_ingress_rule'),
+      ).filter((id) =>
+        /monitoring-sg/.test(
+          resources(stack, 'aws_vpc_security_group_ingress_rule')[id]!.security_group_id,
+        ),
+      )
+      t.same(monitoringSg, [], 'nothing may connect to the monitoring host')
+    }
+  },
+)

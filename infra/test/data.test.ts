@@ -1,0 +1,215 @@
+// The stateful stacks: MySQL, Redis and the image registry.
+import t from 'tap'
+import { Testing } from '../src/cdktf.js'
+import { profiles } from '../src/config/index.js'
+import { Cache } from '../src/constructs/cache.js'
+import { type Body, only, resourceList, resources, synthPlatform } from './helpers/synth.js'
+
+const small = synthPlatform(profiles.small)
+const ha = synthPlatform(profiles.ha)
+
+const instances = (stack: typeof small.data) => resources(stack, 'aws_db_instance')
+const primaryOf = (stack: typeof small.data) =>
+  Object.values(instances(stack)).find((db) => !db.replicate_source_db)!
+const replicasOf = (stack: typeof small.data) =>
+  Object.values(instances(stack)).filter((db) => db.replicate_source_db)
+
+t.test('the database is not publicly accessible', async (t) => {
+  for (const { data } of [small, ha]) {
+    const all = Object.values(instances(data))
+    t.ok(all.length > 0)
+    t.ok(all.every((db) => db.publicly_accessible === false))
+    t.match(only(data, 'aws_db_subnet_group').subnet_ids, [/network_data-0/, /network_data-1/])
+  }
+})
+
+t.test(
+  'the database is encrypted, backed up for a week or more and protected from deletion',
+  async (t) => {
+    for (const { data } of [small, ha]) {
+      const primary = primaryOf(data)
+      t.equal(primary.storage_encrypted, true)
+      t.ok(primary.backup_retention_period >= 7)
+      t.equal(primary.deletion_protection, true)
+      t.equal(primary.skip_final_snapshot, false)
+      t.same(primary.lifecycle, { prevent_destroy: true })
+    }
+  },
+)
+
+t.test('RDS manages the master password in Secrets Manager and IAM auth is on', async (t) => {
+  for (const { data } of [small, ha]) {
+    const primary = primaryOf(data)
+    t.equal(primary.manage_master_user_password, true)
+    t.notOk('password' in primary, 'no password in the configuration or the state')
+    for (const db of Object.values(instances(data))) {
+      t.equal(db.iam_database_authentication_enabled, true)
+    }
+  }
+})
+
+t.test('MySQL 8.0 with enhanced monitoring and error/slow-query logs in CloudWatch', async (t) => {
+  for (const { data } of [small, ha]) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(data.json, 'aws_db_instance', {
+        engine: 'mysql',
+        engine_version: '8.0',
+        enabled_cloudwatch_logs_exports: ['error', 'slowquery'],
+      }),
+    )
+    const primary = primaryOf(data)
+    t.ok(primary.monitoring_interval > 0)
+    t.match(primary.monitoring_role_arn, /aws_iam_role\.mysql_monitoring-role/)
+    const groups = resourceList(data, 'aws_cloudwatch_log_group').map((g) => g.name)
+    t.ok(groups.some((g) => g.endsWith('/error')) && groups.some((g) => g.endsWith('/slowquery')))
+  }
+})
+
+t.test('the parameter group stores and talks utf8mb4', async (t) => {
+  for (const { data } of [small, ha]) {
+    const group = only(data, 'aws_db_parameter_group')
+    t.equal(group.family, 'mysql8.0')
+    const value = (name: string) =>
+      (group.parameter as Body[]).find((p) => p.name === name)?.value as string | undefined
+    t.equal(value('character_set_server'), 'utf8mb4')
+    t.equal(value('character_set_connection'), 'utf8mb4')
+    t.match(value('collation_server'), /^utf8mb4_/)
+    t.equal(value('slow_query_log'), '1')
+  }
+})
+
+t.test('small runs one single-AZ database; ha runs Multi-AZ with a read replica', async (t) => {
+  t.equal(primaryOf(small.data).multi_az, false)
+  t.same(replicasOf(small.data), [])
+  t.equal(primaryOf(ha.data).multi_az, true)
+  const replicas = replicasOf(ha.data)
+  t.equal(replicas.length, 1)
+  t.match(replicas[0]!.replicate_source_db, /aws_db_instance\.mysql_primary_.*\.identifier/)
+  t.equal(replicas[0]!.publicly_accessible, false)
+  t.ok('database_replica_endpoint' in ha.data.tf.output!)
+  t.notOk('database_replica_endpoint' in small.data.tf.output!)
+})
+
+t.test('MySQL accepts 3306 only from the service and the e-mail Lambda', async (t) => {
+  for (const { data } of [small, ha]) {
+    const dbGroup = Object.entries(resources(data, 'aws_security_group')).find(([, g]) =>
+      g.name.endsWith('-mysql'),
+    )!
+    const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
+      (r) => r.security_group_id === `\${aws_security_group.${dbGroup[0]}.id}`,
+    )
+    t.equal(rules.length, 2)
+    for (const rule of rules) {
+      t.equal(rule.from_port, 3306)
+      t.equal(rule.to_port, 3306)
+      t.notOk(rule.cidr_ipv4)
+    }
+    t.match(
+      rules.map((r) => r.referenced_security_group_id),
+      [/network_app-sg/, /network_notify-sg/],
+    )
+    t.notOk(dbGroup[1].egress, 'no egress rules')
+  }
+})
+
+t.test(
+  'Redis encrypts at rest and in transit and requires the AUTH token from Secrets Manager',
+  async (t) => {
+    for (const { data } of [small, ha]) {
+      const redis = only(data, 'aws_elasticache_replication_group')
+      t.equal(redis.at_rest_encryption_enabled, 'true')
+      t.equal(redis.transit_encryption_enabled, true)
+      t.match(
+        redis.auth_token,
+        /^\$\{aws_secretsmanager_secret_version\.redis_auth-token-version_.*\.secret_string\}$/,
+      )
+      t.ok(
+        Testing.toHaveResourceWithProperties(data.json, 'aws_secretsmanager_secret_version', {
+          lifecycle: { ignore_changes: ['secret_string'] },
+        }),
+      )
+    }
+  },
+)
+
+t.test('Redis never evicts keys, so queued requests cannot silently vanish', async (t) => {
+  for (const { data } of [small, ha]) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(data.json, 'aws_elasticache_parameter_group', {
+        parameter: [{ name: 'maxmemory-policy', value: 'noeviction' }],
+      }),
+    )
+  }
+})
+
+t.test(
+  'small runs one Redis node; ha adds a replica with automatic failover across AZs',
+  async (t) => {
+    t.match(only(small.data, 'aws_elasticache_replication_group'), {
+      num_cache_clusters: 1,
+      automatic_failover_enabled: false,
+      multi_az_enabled: false,
+    })
+    t.match(only(ha.data, 'aws_elasticache_replication_group'), {
+      num_cache_clusters: 2,
+      automatic_failover_enabled: true,
+      multi_az_enabled: true,
+    })
+  },
+)
+
+t.test('Redis accepts 6379 only from the service', async (t) => {
+  for (const { data } of [small, ha]) {
+    const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
+      (r) => r.from_port === 6379,
+    )
+    t.equal(rules.length, 1)
+    t.match(rules[0], { to_port: 6379, referenced_security_group_id: /network_app-sg/ })
+  }
+})
+
+t.test('automatic failover without a replica is refused', async (t) => {
+  t.throws(
+    () =>
+      Testing.synthScope((scope) => {
+        new Cache(scope, 'cache', {
+          name: 'sugang-test',
+          config: { ...profiles.small.cache, automaticFailover: true },
+          vpcId: 'vpc-1',
+          subnetIds: ['subnet-1'],
+          allowedSources: [],
+        })
+      }),
+    /at least two nodes/,
+  )
+})
+
+t.test('ECR repositories are private, immutable, scanned on push and KMS-encrypted', async (t) => {
+  for (const { registry } of [small, ha]) {
+    t.ok(
+      Testing.toHaveResourceWithProperties(registry.json, 'aws_ecr_repository', {
+        image_tag_mutability: 'IMMUTABLE',
+        image_scanning_configuration: { scan_on_push: true },
+        encryption_configuration: [{ encryption_type: 'KMS' }],
+        force_delete: false,
+        lifecycle: { prevent_destroy: true },
+      }),
+    )
+    const policy = JSON.parse(only(registry, 'aws_ecr_lifecycle_policy').policy) as {
+      rules: { selection: { tagStatus: string; countType: string } }[]
+    }
+    t.same(
+      policy.rules.map((r) => r.selection.tagStatus),
+      ['untagged', 'any'],
+    )
+  }
+  t.equal(only(small.registry, 'aws_ecr_repository').name, 'sugang-small/service')
+})
+
+t.test('the stateful stacks publish the endpoints and URLs operators need', async (t) => {
+  for (const { data, registry } of [small, ha]) {
+    t.ok(data.tf.output!.database_endpoint)
+    t.ok(data.tf.output!.redis_endpoint)
+    t.match(registry.tf.output!.ecr_service_url!.value, /repository_url/)
+  }
+})

@@ -1,0 +1,86 @@
+import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { Testing } from '../src/cdktf.js'
+import { profiles } from '../src/config/index.js'
+import { only, policyStatements, resourceList, synthPlatform } from './helpers/synth.js'
+
+const withoutBundle = synthPlatform(profiles.small).notify
+const ha = synthPlatform(profiles.ha).notify
+
+// A directory holding a (stand-in) built bundle at the configured path.
+const builtDir = mkdtempSync(path.join(os.tmpdir(), 'sugang-notify-'))
+const bundle = path.join(builtDir, profiles.small.notify.bundlePath)
+mkdirSync(path.dirname(bundle), { recursive: true })
+writeFileSync(bundle, 'PK\u0005\u0006' + '\u0000'.repeat(18))
+const withBundle = synthPlatform(profiles.small, builtDir).notify
+
+t.test(
+  'synthesis does not need the e-mail bundle: a placeholder stands in, unscheduled',
+  async (t) => {
+    const fn = only(withoutBundle, 'aws_lambda_function')
+    t.match(fn.filename, /^assets\/notify_code_.*\/archive\.zip$/)
+    t.equal(only(withoutBundle, 'aws_cloudwatch_event_rule').state, 'DISABLED')
+  },
+)
+
+t.test('with the bundle built, the function ships it and the schedule is enabled', async (t) => {
+  const fn = only(withBundle, 'aws_lambda_function')
+  t.match(fn.filename, /^assets\/notify_code_.*\/notify-email\.zip$/)
+  t.not(fn.source_code_hash, only(withoutBundle, 'aws_lambda_function').source_code_hash)
+  t.match(only(withBundle, 'aws_cloudwatch_event_rule'), {
+    state: 'ENABLED',
+    schedule_expression: profiles.small.notify.scheduleExpression,
+  })
+})
+
+t.test('the function runs in the private app subnets with a dead-letter queue', async (t) => {
+  for (const stack of [withoutBundle, ha]) {
+    const fn = only(stack, 'aws_lambda_function')
+    t.ok(fn.vpc_config.subnet_ids.every((s: string) => /network_app-\d/.test(s)))
+    t.match(fn.vpc_config.security_group_ids, [/network_notify-sg/])
+    t.match(fn.dead_letter_config.target_arn, /aws_sqs_queue\.notify_dlq/)
+    t.equal(fn.reserved_concurrent_executions, 1, 'one run at a time')
+    t.ok(
+      Testing.toHaveResourceWithProperties(stack.json, 'aws_sqs_queue', {
+        sqs_managed_sse_enabled: true,
+      }),
+    )
+  }
+})
+
+t.test('the schedule may invoke the function, and nothing else is granted', async (t) => {
+  t.ok(
+    Testing.toHaveResourceWithProperties(withoutBundle.json, 'aws_lambda_permission', {
+      action: 'lambda:InvokeFunction',
+      principal: 'events.amazonaws.com',
+    }),
+  )
+  t.equal(resourceList(withoutBundle, 'aws_lambda_permission').length, 1)
+})
+
+t.test('SES sends from the configured domain identity', async (t) => {
+  t.ok(
+    Testing.toHaveResourceWithProperties(withoutBundle.json, 'aws_sesv2_email_identity', {
+      email_identity: profiles.small.notify.senderDomain,
+    }),
+  )
+})
+
+t.test(
+  'the function may send mail, read the database secret and dead-letter, nothing more',
+  async (t) => {
+    const inline = only(withoutBundle, 'aws_iam_role_policy')
+    const statements = policyStatements(withoutBundle, inline.policy)
+    t.same(statements.map((s) => s.sid).sort(), [
+      'DatabaseCredentials',
+      'DeadLetters',
+      'SendConfirmations',
+    ])
+    t.ok(statements.every((s) => !s.resources.includes('*')))
+    t.same(statements.find((s) => s.sid === 'SendConfirmations')!.resources, [
+      'arn:aws:ses:ap-northeast-2:111111111111:identity/example.ac.kr',
+    ])
+  },
+)
