@@ -5,6 +5,7 @@
 //   node scripts/rush.mjs [--students 15000] [--capacity 30] [--instances 2] [--in-flight 1000]
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379; uses the database sugang_rush.
+import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
