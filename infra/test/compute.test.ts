@@ -1,7 +1,9 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles, withImageTag } from '../src/config/index.js'
 import { APP_ROLE_TAG } from '../src/constructs/compute.js'
+import { ALERTMANAGER_SECRET_FILES } from '../src/constructs/monitoring-host.js'
 import {
   type Body,
   only,
@@ -291,5 +293,53 @@ t.test(
       )
       t.same(monitoringSg, [], 'nothing may connect to the monitoring host')
     }
+  },
+)
+
+t.test('the monitoring host user data interpolates nothing but its own references', async (t) => {
+  for (const stack of both) {
+    const script = only(stack, 'aws_instance').user_data as string
+    const references = script.match(/[$%]\{[^}]*\}/g) ?? []
+    t.ok(references.length > 0)
+    for (const reference of references) {
+      t.match(
+        reference,
+        /^\$\{aws_(s3_bucket|secretsmanager_secret)\.monitoring_[^.]+\.(bucket|arn)\}$/,
+      )
+    }
+  }
+})
+
+t.test(
+  'the monitoring host serves the monitoring workspace files where they expect to be',
+  async (t) => {
+    const monitoringDir = new URL('../../monitoring/', import.meta.url)
+    const alertmanager = readFileSync(
+      new URL('alertmanager/alertmanager.yml', monitoringDir),
+      'utf8',
+    )
+    const wanted = [
+      ...alertmanager.matchAll(/api_url_file:\s*\/etc\/alertmanager\/secrets\/(\S+)/g),
+    ]
+    t.ok(wanted.length > 0, 'alertmanager.yml reads webhooks from files')
+    t.same(wanted.map((m) => m[1]).sort(), [...ALERTMANAGER_SECRET_FILES].sort())
+    const dashboards = readFileSync(
+      new URL('grafana/provisioning/dashboards/sugang.yml', monitoringDir),
+      'utf8',
+    )
+    const dashboardPath = /path:\s*(\S+)/.exec(dashboards)?.[1]
+    const script = only(small, 'aws_instance').user_data as string
+    t.match(script, `/opt/sugang-monitoring/grafana/dashboards:${dashboardPath}:ro`)
+    t.match(script, '/etc/sugang-monitoring/alertmanager:/etc/alertmanager/secrets:ro')
+    t.match(script, '--config.file=/etc/prometheus/prometheus.yml')
+    const inline = resourceList(small, 'aws_iam_role_policy').find(
+      (p) => p.name === 'sugang-monitoring',
+    )!
+    const secrets = policyStatements(small, inline.policy).find(
+      (s) => s.sid === 'AlertmanagerSecrets',
+    )!
+    t.same(secrets.resources, [
+      'arn:aws:ssm:ap-northeast-2:111111111111:parameter/sugang-small/alertmanager/*',
+    ])
   },
 )

@@ -88,7 +88,7 @@ export const ha: PlatformConfig = {
     prometheusImage: 'quay.io/prometheus/prometheus:v3.5.0',
     alertmanagerImage: 'quay.io/prometheus/alertmanager:v0.28.1',
     grafanaImage: 'docker.io/grafana/grafana:12.1.0',
-    slackWebhookParameterName: '/sugang/ha/alertmanager/slack-webhook-url',
+    alertmanagerSecretsPath: '/sugang-ha/alertmanager',
   },
   ci: {
     githubOrg: 'example-university',

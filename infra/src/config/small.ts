@@ -88,7 +88,7 @@ export const small: PlatformConfig = {
     prometheusImage: 'quay.io/prometheus/prometheus:v3.5.0',
     alertmanagerImage: 'quay.io/prometheus/alertmanager:v0.28.1',
     grafanaImage: 'docker.io/grafana/grafana:12.1.0',
-    slackWebhookParameterName: '/sugang/small/alertmanager/slack-webhook-url',
+    alertmanagerSecretsPath: '/sugang-small/alertmanager',
   },
   ci: {
     githubOrg: 'example-university',

@@ -122,8 +122,11 @@ export interface MonitoringConfig {
   readonly prometheusImage: string
   readonly alertmanagerImage: string
   readonly grafanaImage: string
-  /** SecureString parameter the operator fills with the Slack webhook URL (never in Terraform state). */
-  readonly slackWebhookParameterName: string
+  /**
+   * Parameter Store path under which the operator puts Alertmanager's secret files as
+   * SecureStrings (the Slack webhook URLs), one parameter per file; never in Terraform state.
+   */
+  readonly alertmanagerSecretsPath: string
 }
 
 export interface CiConfig {

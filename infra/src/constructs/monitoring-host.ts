@@ -33,6 +33,15 @@ export interface MonitoringHostProps {
   readonly appSecurityGroupId: string
 }
 
+/**
+ * Files Alertmanager reads its Slack webhooks from (`api_url_file` in
+ * monitoring/alertmanager/alertmanager.yml), each filled from `<alertmanagerSecretsPath>/<file>`.
+ */
+export const ALERTMANAGER_SECRET_FILES = [
+  'slack-critical-webhook-url',
+  'slack-warnings-webhook-url',
+] as const
+
 /** Ports on the monitoring host; all bound to 127.0.0.1 and reached through SSM port forwarding. */
 export const MONITORING_PORTS = { grafana: 3000, prometheus: 9090, alertmanager: 9093 } as const
 
@@ -91,7 +100,7 @@ export class MonitoringHost extends Construct {
       secretString: adminPassword.randomPassword,
       lifecycle: { ignoreChanges: ['secret_string'] },
     })
-    const slackParameterArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.slackWebhookParameterName}`
+    const alertmanagerSecretsArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.alertmanagerSecretsPath}/*`
 
     const role = new IamRole(this, 'role', {
       name: `${name}-monitoring`,
@@ -135,10 +144,10 @@ export class MonitoringHost extends Construct {
           resources: [this.grafanaAdminSecret.arn],
         },
         {
-          sid: 'SlackWebhook',
+          sid: 'AlertmanagerSecrets',
           effect: 'Allow',
           actions: ['ssm:GetParameter'],
-          resources: [slackParameterArn],
+          resources: [alertmanagerSecretsArn],
         },
       ]).json,
     })
@@ -171,7 +180,6 @@ export class MonitoringHost extends Construct {
         region: props.region,
         configBucket: this.configBucket.bucket,
         grafanaAdminSecretArn: this.grafanaAdminSecret.arn,
-        slackWebhookParameterName: config.slackWebhookParameterName,
         config,
       }),
       // A new AMI must not replace the host and its metrics history behind the operator's back.
@@ -186,11 +194,11 @@ interface MonitoringUserDataProps {
   readonly region: string
   readonly configBucket: string
   readonly grafanaAdminSecretArn: string
-  readonly slackWebhookParameterName: string
   readonly config: MonitoringConfig
 }
 
-// As in app-user-data.ts: no `${` or `%{` of the shell's own, Terraform would read them.
+// This script carries Terraform references (the bucket, the secret ARN), so Terraform interpolates
+// it: the shell below never writes `$` or `%` followed by a brace.
 function renderMonitoringUserData(p: MonitoringUserDataProps): string {
   const { grafana, prometheus, alertmanager } = MONITORING_PORTS
   const unit = (service: string, description: string, run: string) => `
@@ -224,23 +232,29 @@ install -d -m 0755 /opt/sugang-monitoring
 
 cat >/usr/local/bin/sugang-monitoring-config <<'SCRIPT'
 #!/bin/bash
-# Pulls the monitoring workspace's files and the secrets they refer to; rerun after a config change.
+# Pulls the monitoring workspace's files (synced to the bucket by the operator) and the secrets they
+# refer to. Secrets live outside the synced tree so that sync --delete never touches them.
 set -euo pipefail
 REGION='${p.region}'
 aws s3 sync --delete --region "$REGION" 's3://${p.configBucket}/monitoring/' /opt/sugang-monitoring/
-install -d -m 0750 -o 0 -g 65534 /opt/sugang-monitoring/secrets
+# Mount points for the secret directories inside the read-only config mounts.
+install -d /opt/sugang-monitoring/alertmanager/secrets
+install -d -m 0750 -o 0 -g 0 /etc/sugang-monitoring/grafana
+install -d -m 0750 -o 0 -g 65534 /etc/sugang-monitoring/alertmanager
 umask 027
+# Grafana runs as uid 472 in group 0; Alertmanager as nobody (65534).
 aws secretsmanager get-secret-value --region "$REGION" --secret-id '${p.grafanaAdminSecretArn}' \\
-  --query SecretString --output text >/opt/sugang-monitoring/secrets/grafana-admin-password
-if aws ssm get-parameter --region "$REGION" --name '${p.slackWebhookParameterName}' --with-decryption \\
-  --query Parameter.Value --output text >/opt/sugang-monitoring/secrets/slack-webhook-url.new; then
-  # Alertmanager runs as nobody (65534); Grafana as uid 472 in group 0, which owns its file.
-  chgrp 65534 /opt/sugang-monitoring/secrets/slack-webhook-url.new
-  mv /opt/sugang-monitoring/secrets/slack-webhook-url.new /opt/sugang-monitoring/secrets/slack-webhook-url
-else
-  rm -f /opt/sugang-monitoring/secrets/slack-webhook-url.new
-  echo 'slack webhook parameter not set yet; Alertmanager will not reach Slack' >&2
-fi
+  --query SecretString --output text >/etc/sugang-monitoring/grafana/admin-password
+for file in ${ALERTMANAGER_SECRET_FILES.join(' ')}; do
+  if aws ssm get-parameter --region "$REGION" --name "${p.config.alertmanagerSecretsPath}/$file" \\
+    --with-decryption --query Parameter.Value --output text >"/etc/sugang-monitoring/alertmanager/$file.new"; then
+    chgrp 65534 "/etc/sugang-monitoring/alertmanager/$file.new"
+    mv "/etc/sugang-monitoring/alertmanager/$file.new" "/etc/sugang-monitoring/alertmanager/$file"
+  else
+    rm -f "/etc/sugang-monitoring/alertmanager/$file.new"
+    echo "parameter ${p.config.alertmanagerSecretsPath}/$file not set: Alertmanager cannot reach Slack" >&2
+  fi
+done
 SCRIPT
 chmod 0700 /usr/local/bin/sugang-monitoring-config
 
@@ -265,11 +279,11 @@ ${unit(
 )}${unit(
     'alertmanager',
     'Alertmanager',
-    `-v /opt/sugang-monitoring/alertmanager:/etc/alertmanager:ro -v /opt/sugang-monitoring/secrets:/etc/alertmanager/secrets:ro -v /var/lib/alertmanager:/alertmanager ${p.config.alertmanagerImage} --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --web.listen-address=127.0.0.1:${alertmanager} --cluster.listen-address=`,
+    `-v /opt/sugang-monitoring/alertmanager:/etc/alertmanager:ro -v /etc/sugang-monitoring/alertmanager:/etc/alertmanager/secrets:ro -v /var/lib/alertmanager:/alertmanager ${p.config.alertmanagerImage} --config.file=/etc/alertmanager/alertmanager.yml --storage.path=/alertmanager --web.listen-address=127.0.0.1:${alertmanager} --cluster.listen-address=`,
   )}${unit(
     'grafana',
     'Grafana',
-    `-e GF_SERVER_HTTP_ADDR=127.0.0.1 -e GF_SERVER_HTTP_PORT=${grafana} -e GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-admin-password -e GF_PATHS_PROVISIONING=/etc/grafana/provisioning -v /opt/sugang-monitoring/grafana:/etc/grafana/provisioning:ro -v /opt/sugang-monitoring/secrets/grafana-admin-password:/run/secrets/grafana-admin-password:ro -v /var/lib/grafana:/var/lib/grafana ${p.config.grafanaImage}`,
+    `-e GF_SERVER_HTTP_ADDR=127.0.0.1 -e GF_SERVER_HTTP_PORT=${grafana} -e GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-admin-password -e GF_PATHS_PROVISIONING=/etc/grafana/provisioning -v /opt/sugang-monitoring/grafana/provisioning:/etc/grafana/provisioning:ro -v /opt/sugang-monitoring/grafana/dashboards:/etc/grafana/dashboards/sugang:ro -v /etc/sugang-monitoring/grafana/admin-password:/run/secrets/grafana-admin-password:ro -v /var/lib/grafana:/var/lib/grafana ${p.config.grafanaImage}`,
   )}
 systemctl daemon-reload
 systemctl enable --now sugang-monitoring-config.service prometheus.service alertmanager.service grafana.service
