@@ -14,8 +14,13 @@ if (requested !== undefined && !isProfileName(requested)) {
 const imageTag = process.env.SUGANG_IMAGE_TAG
 
 const app = new App()
+const stacks: string[] = []
 for (const config of Object.values(profiles)) {
   if (requested !== undefined && config.profile !== requested) continue
-  buildPlatform(app, imageTag ? withImageTag(config, imageTag) : config, { baseDir: infraDir })
+  const platform = buildPlatform(app, imageTag ? withImageTag(config, imageTag) : config, {
+    baseDir: infraDir,
+  })
+  stacks.push(...Object.values(platform).map((stack) => stack.node.id))
 }
 app.synth()
+console.log(`synthesized ${stacks.length} stacks into ${app.outdir}: ${stacks.join(', ')}`)
