@@ -54,8 +54,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
-  app.addHook('onSend', async (request, reply) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    done(null, payload)
   })
 
   // External plugins, then the app's own, then routes.

@@ -255,9 +255,11 @@ export class RedisQueue implements RegistrationQueue {
       this.#redis.peek(
         this.#key('lease', courseId),
         this.#key('q', courseId),
+        this.#key('active'),
         token,
         count,
         this.#p,
+        courseId,
       ),
     )
     if (!Array.isArray(reply)) return null

@@ -93,7 +93,7 @@ export default fp<MetricsOptions>(
     }
     app.decorate('metrics', metrics)
 
-    app.addHook('onResponse', async (request, reply) => {
+    app.addHook('onResponse', (request, reply, done) => {
       httpDuration.observe(
         {
           method: request.method,
@@ -102,6 +102,7 @@ export default fp<MetricsOptions>(
         },
         reply.elapsedTime / 1000,
       )
+      done()
     })
 
     let server: Server | null = null

@@ -68,7 +68,10 @@ local seq = rcall('INCR', KEYS[6])
 rcall('HSET', KEYS[8], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued')
 rcall('ZADD', KEYS[4], seq, ARGV[2])
 rcall('HSET', KEYS[3], ARGV[1], ARGV[2])
-rcall('SADD', KEYS[7], ARGV[3])
 -- The arrival number is the largest so far, so this request is last in its queue.
 local length = rcall('ZCARD', KEYS[4])
+if length == 1 then
+  -- The queue was empty: make it visible to the workers (settle removes it when it drains).
+  rcall('SADD', KEYS[7], ARGV[3])
+end
 return { 0, ARGV[2], 'queued', length, length, 0 }
