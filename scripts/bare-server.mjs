@@ -1,9 +1,70 @@
-// The baseline for the enqueue benchmark: a bare Fastify POST route answering 202 with a small
-// JSON body, no session, no Redis. PORT from the environment.
+// Baselines for the enqueue benchmark, each a single Fastify POST route answering 202, without
+// sessions, hooks or metrics. MODE picks what the route does:
+//   bare          nothing (the framework's own cost)
+//   lua-trivial   one Redis Lua call with one ZADD (the cost of a round trip)
+//   lua-enqueue   sugang's real enqueue script, with the cookie's session parsed by hand
+// PORT from the environment; Redis at REDIS_URL with prefix REDIS_PREFIX.
+import { randomUUID } from 'node:crypto'
+import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
+import { Redis } from 'ioredis'
 
+const mode = process.env.MODE ?? 'bare'
+const prefix = process.env.REDIS_PREFIX ?? 'bench:'
 const app = Fastify({ logger: false })
-app.post('/api/v1/courses/:courseId/enrollment-requests', async (request, reply) => {
-  return reply.code(202).send({ courseId: request.params.courseId, status: 'queued', position: 1 })
-})
+const route = '/api/v1/courses/:courseId/enrollment-requests'
+
+if (mode === 'bare') {
+  app.post(route, async (request, reply) =>
+    reply.code(202).send({ courseId: request.params.courseId, status: 'queued', position: 1 }),
+  )
+} else {
+  const redis = new Redis(process.env.REDIS_URL ?? 'redis://127.0.0.1:6379', {
+    enableAutoPipelining: true,
+  })
+  redis.defineCommand('trivial', {
+    numberOfKeys: 1,
+    lua: "return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])",
+  })
+  redis.defineCommand('enqueue', {
+    numberOfKeys: 8,
+    lua: readFileSync(
+      new URL('../service/src/redis/scripts/enqueue-8.lua', import.meta.url),
+      'utf8',
+    ),
+  })
+  let n = 0
+  app.post(route, async (request, reply) => {
+    const { courseId } = request.params
+    if (mode === 'lua-trivial') {
+      n += 1
+      const added = await redis.trivial(`${prefix}trivial:${courseId}`, n, `m${n}`)
+      return reply.code(202).send({ courseId, status: 'queued', position: added })
+    }
+    // The signed cookie is "<sid>.<student>.<signature>"; the signature is not checked here.
+    const [sid, student] = decodeURIComponent(request.headers.cookie.split('=')[1]).split('.')
+    const id = randomUUID()
+    const window = Math.floor(Date.now() / 10_000)
+    const r = await redis.enqueue(
+      `${prefix}sess:${sid}`,
+      `${prefix}rl:${student}:${window}`,
+      `${prefix}live:${courseId}`,
+      `${prefix}q:${courseId}`,
+      `${prefix}seats:${courseId}`,
+      `${prefix}seq`,
+      `${prefix}active`,
+      `${prefix}req:${id}`,
+      student,
+      id,
+      courseId,
+      '0',
+      1_000_000,
+      10_000,
+      prefix,
+    )
+    return reply
+      .code(r[0] === 0 ? 202 : 200)
+      .send({ requestId: r[1], status: r[2], position: r[3] })
+  })
+}
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3390) })

@@ -1,10 +1,12 @@
 #!/usr/bin/env node
-// Throughput and latency of the enqueue route against a bare Fastify route, measured in one run.
+// Throughput and latency of the enqueue route against Fastify baselines, measured in one run:
+// a bare route, a route making one trivial Redis Lua call, a route making the real enqueue Lua
+// call, and the sugang service itself (see bare-server.mjs).
 //
 //   node scripts/bench-enqueue.mjs [--seconds 10] [--connections 100] [--students 20000]
 //
-// Both servers run in their own process, one at a time, loaded by wrk (Debian package) with the
-// same request script, so the load generator costs the same in both runs.
+// Each server runs in its own process, one at a time, loaded by wrk (Debian package) with the
+// same request script, so the load generator costs the same in every run.
 // The sugang instance runs without its admission worker so the number is the route's own cost:
 // session check, rate limit and queue join in one Redis round trip. Students rotate per request
 // over many courses, so almost every request is a new queue entry (the 202 path).
@@ -14,6 +16,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
+import { Redis } from 'ioredis'
 import { loginAll, mysqlExec, startService, sugang } from './lib/harness.mjs'
 
 const { values } = parseArgs({
@@ -51,47 +54,61 @@ function load(base, cookieFile) {
   }
 }
 
-async function bare() {
+async function baseline(mode, env) {
   const child = spawn(
     process.execPath,
     [fileURLToPath(new URL('./bare-server.mjs', import.meta.url))],
     {
-      env: { ...process.env, PORT: '3390' },
+      env: { ...process.env, ...env, MODE: mode, PORT: '3390' },
       stdio: 'inherit',
     },
   )
   try {
     for (let i = 0; i < 100; i += 1) {
-      const up = await fetch('http://127.0.0.1:3390/api/v1/courses/C0001/enrollment-requests', {
-        method: 'POST',
-      }).then(
+      const up = await fetch('http://127.0.0.1:3390/').then(
         () => true,
         () => false,
       )
       if (up) break
       await new Promise((r) => setTimeout(r, 100))
     }
+    await clearQueues(env)
     execFileSync('wrk', ['-t1', '-c10', '-d2s', '-s', wrkScript, 'http://127.0.0.1:3390'], {
       env: { ...process.env, COOKIES: cookieFile, COURSES: String(COURSES) },
     })
     return load('http://127.0.0.1:3390', cookieFile)
   } finally {
     child.kill('SIGTERM')
+    await new Promise((resolve) => child.once('exit', resolve))
   }
 }
 
+/** Empties the queues (keeping the sessions) so every run starts from the same state. */
+async function clearQueues(env) {
+  const redis = new Redis(env.REDIS_URL)
+  let cursor = '0'
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000)
+    cursor = next
+    const queueKeys = keys.filter((k) => !k.startsWith(`${env.REDIS_PREFIX}sess:`))
+    if (queueKeys.length > 0) await redis.del(...queueKeys)
+  } while (cursor !== '0')
+  redis.disconnect()
+}
+
+const env = {
+  DATABASE_URL: 'mysql://root@127.0.0.1:3306/sugang_bench',
+  REDIS_URL: 'redis://127.0.0.1:6379',
+  REDIS_PREFIX: 'bench:',
+  SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
+  RATE_LIMIT_MAX: '1000000',
+  LOGIN_RATE_LIMIT_MAX: '1000000',
+  ADMISSION_WORKER: 'false',
+  PORT: '3391',
+  METRICS_PORT: '9491',
+}
+
 async function enqueue() {
-  const env = {
-    DATABASE_URL: 'mysql://root@127.0.0.1:3306/sugang_bench',
-    REDIS_URL: 'redis://127.0.0.1:6379',
-    REDIS_PREFIX: 'bench:',
-    SESSION_SECRET: 'bench-secret-bench-secret-bench-secret',
-    RATE_LIMIT_MAX: '1000000',
-    LOGIN_RATE_LIMIT_MAX: '1000000',
-    ADMISSION_WORKER: 'false',
-    PORT: '3391',
-    METRICS_PORT: '9491',
-  }
   mysqlExec('CREATE DATABASE IF NOT EXISTS sugang_bench')
   sugang(
     [
@@ -122,17 +139,25 @@ async function enqueue() {
   }
 }
 
-// Log everyone in first (the cookies feed both runs, so both generators do the same work).
+// The service run logs everyone in first; its cookies then feed every baseline, so each run's
+// generator does the same work.
 const route = await enqueue()
-const baseline = await bare()
+const results = {
+  bareFastify: await baseline('bare', env),
+  fastifyTrivialLua: await baseline('lua-trivial', env),
+  fastifyEnqueueLua: await baseline('lua-enqueue', env),
+  sugangEnqueue: route,
+}
+const ratio = (r) => +(r.requestsPerSecond / results.bareFastify.requestsPerSecond).toFixed(2)
 console.log(
   JSON.stringify(
     {
       seconds,
       connections,
-      bareFastify: baseline,
-      sugangEnqueue: route,
-      ratio: +(route.requestsPerSecond / baseline.requestsPerSecond).toFixed(2),
+      ...results,
+      ratioToBareFastify: Object.fromEntries(
+        Object.entries(results).map(([k, v]) => [k, ratio(v)]),
+      ),
     },
     null,
     2,

@@ -32,6 +32,14 @@ export class DependencyUnavailableError extends Error {
   }
 }
 
+/** The contract's error body. Expected outcomes are sent with it directly, never thrown. */
+export function errorBody(
+  code: string,
+  message: string,
+): { error: { code: string; message: string } } {
+  return { error: { code, message } }
+}
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message)

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpError } from '../../errors.js'
+import { HttpError, errorBody } from '../../errors.js'
 
 export const SESSION_COOKIE = 'sugang_session'
 
@@ -71,27 +71,44 @@ export default fp(
       },
     })
 
-    const unauthenticated = (): HttpError =>
-      new HttpError(401, 'UNAUTHENTICATED', 'Log in first: the session is missing or has ended.')
-
-    // Every /api route needs a live session unless it says otherwise.
-    app.addHook('onRequest', async (request) => {
+    // Every /api route needs a live session unless it says otherwise. Refusals are answers, not
+    // exceptions: during the rush they are common, and an Error with a stack costs real time.
+    app.addHook('onRequest', async (request, reply) => {
       const routeConfig = request.routeOptions.config
       if (!request.url.startsWith('/api/') || routeConfig.public) return
       const session = readCookie(request)
-      if (!session) throw unauthenticated()
+      if (!session) return sendUnauthenticated(reply)
       request.session = session
       if (routeConfig.sessionCheckedByRoute) return
       const result = await app.sugang.queue.authorize(session.sessionId, session.studentId)
-      if (result.kind === 'unauthenticated') throw unauthenticated()
-      if (result.kind === 'rate-limited') throw tooManyRequests(result.retryAfterMs)
+      if (result.kind === 'unauthenticated') return sendUnauthenticated(reply)
+      if (result.kind === 'rate-limited') return sendTooManyRequests(reply, result.retryAfterMs)
     })
   },
   { name: 'sessions', dependencies: ['registration'] },
 )
 
+const RATE_LIMITED = 'Too many requests; slow down and retry shortly.'
+
+function retryAfterSeconds(retryAfterMs: number): string {
+  return String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
+}
+
+export function sendUnauthenticated(reply: FastifyReply): FastifyReply {
+  return reply
+    .code(401)
+    .send(errorBody('UNAUTHENTICATED', 'Log in first: the session is missing or has ended.'))
+}
+
+export function sendTooManyRequests(reply: FastifyReply, retryAfterMs: number): FastifyReply {
+  return reply
+    .header('retry-after', retryAfterSeconds(retryAfterMs))
+    .code(429)
+    .send(errorBody('RATE_LIMITED', RATE_LIMITED))
+}
+
 export function tooManyRequests(retryAfterMs: number): HttpError {
-  return new HttpError(429, 'RATE_LIMITED', 'Too many requests; slow down and retry shortly.', {
-    'retry-after': String(Math.max(1, Math.ceil(retryAfterMs / 1000))),
+  return new HttpError(429, 'RATE_LIMITED', RATE_LIMITED, {
+    'retry-after': retryAfterSeconds(retryAfterMs),
   })
 }

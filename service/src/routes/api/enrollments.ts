@@ -1,10 +1,10 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { HttpError } from '../../errors.js'
+import { HttpError, errorBody } from '../../errors.js'
 import type { RequestRecord } from '../../domain/ports.js'
 import type { Session } from '../../plugins/app/sessions.js'
-import { tooManyRequests } from '../../plugins/app/sessions.js'
+import { sendTooManyRequests, sendUnauthenticated } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
 import {
   EnqueueResponse,
@@ -78,11 +78,13 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
       const now = Date.now()
       if ((opensAt && now < opensAt.getTime()) || (closesAt && now >= closesAt.getTime())) {
         counter.inc({ outcome: 'closed' })
-        throw new HttpError(403, 'REGISTRATION_CLOSED', 'Registration is not open now.')
+        return reply
+          .code(403)
+          .send(errorBody('REGISTRATION_CLOSED', 'Registration is not open now.'))
       }
       if (!(await catalogue.exists(courseId))) {
         counter.inc({ outcome: 'not_found' })
-        throw new HttpError(404, 'COURSE_NOT_FOUND', 'There is no such course.')
+        return reply.code(404).send(errorBody('COURSE_NOT_FOUND', 'There is no such course.'))
       }
       const result = await queue.enqueue({
         sessionId: session.sessionId,
@@ -119,20 +121,20 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         }
         case 'unauthenticated':
           counter.inc({ outcome: 'unauthenticated' })
-          throw new HttpError(401, 'UNAUTHENTICATED', 'Log in first: the session has ended.')
+          return sendUnauthenticated(reply)
         case 'rate-limited':
           counter.inc({ outcome: 'rate_limited' })
-          throw tooManyRequests(result.retryAfterMs)
+          return sendTooManyRequests(reply, result.retryAfterMs)
         case 'course-full':
           counter.inc({ outcome: 'course_full' })
-          throw new HttpError(
-            409,
-            'COURSE_FULL',
-            'The course is full. Ask for the waitlist instead.',
-          )
+          return reply
+            .code(409)
+            .send(errorBody('COURSE_FULL', 'The course is full. Ask for the waitlist instead.'))
         case 'already-enrolled':
           counter.inc({ outcome: 'already_enrolled' })
-          throw new HttpError(409, 'ALREADY_ENROLLED', 'You are already enrolled in this course.')
+          return reply
+            .code(409)
+            .send(errorBody('ALREADY_ENROLLED', 'You are already enrolled in this course.'))
       }
     },
   )
