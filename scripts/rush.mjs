@@ -5,6 +5,7 @@
 //   node scripts/rush.mjs [--students 15000] [--capacity 30] [--instances 2] [--in-flight 1000]
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379; uses the database sugang_rush.
+import http from 'node:http'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
@@ -56,6 +57,26 @@ for (let i = 0; i < instances; i += 1) {
   )
 }
 const bases = services.map((s) => s.base)
+// node:http with keep-alive: far cheaper per request than fetch, so the generator keeps up.
+const agent = new http.Agent({ keepAlive: true, maxSockets: Math.ceil(inFlight / instances) })
+function post(base, path, cookie) {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${base}${path}`,
+      {
+        method: 'POST',
+        agent,
+        headers: { cookie, 'content-type': 'application/json', 'content-length': 2 },
+      },
+      (res) => {
+        res.resume()
+        res.on('end', () => resolve(res.statusCode))
+      },
+    )
+    req.on('error', reject)
+    req.end('{}')
+  })
+}
 const redis = new Redis(env.REDIS_URL)
 try {
   const cookies = await loginAll(bases, students, 'rush')
@@ -66,14 +87,13 @@ try {
   const t0 = performance.now()
   await pool(students, inFlight, async (i) => {
     const started = performance.now()
-    const res = await fetch(`${bases[i % bases.length]}/api/v1/courses/C0001/enrollment-requests`, {
-      method: 'POST',
-      headers: { cookie: cookies[i], 'content-type': 'application/json' },
-      body: '{}',
-    })
-    await res.arrayBuffer()
+    const status = await post(
+      bases[i % bases.length],
+      '/api/v1/courses/C0001/enrollment-requests',
+      cookies[i],
+    )
     latencies.push(performance.now() - started)
-    statuses[res.status] = (statuses[res.status] ?? 0) + 1
+    statuses[status] = (statuses[status] ?? 0) + 1
   })
   const acked = performance.now() - t0
   while ((await redis.zcard('rush:q:C0001')) > 0) await new Promise((r) => setTimeout(r, 5))
@@ -115,6 +135,7 @@ try {
     process.exitCode = 1
   }
 } finally {
+  agent.destroy()
   redis.disconnect()
   await Promise.all(services.map((s) => s.stop()))
 }
