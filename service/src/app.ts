@@ -63,6 +63,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
   await app.register(underPressure, {
     maxEventLoopDelay: config.maxEventLoopDelayMs,
+    // Sample often: a rush overloads an instance within a second, and shedding must follow.
+    sampleInterval: 100,
     retryAfter: 2,
   })
   await app.register(errors)

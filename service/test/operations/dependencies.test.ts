@@ -151,3 +151,25 @@ t.test('health and metrics', async (t) => {
   const api = await app.inject({ method: 'GET', url: '/metrics' })
   t.equal(api.statusCode, 404, 'metrics are not served on the public port')
 })
+
+t.test('an overloaded instance sheds requests with 503 and Retry-After', async (t) => {
+  const env = await isolatedEnv(t, 'shedding')
+  const config = configFrom(env, { MAX_EVENT_LOOP_DELAY_MS: '50' })
+  await seedDatabase(config, { students: 1 })
+  const app = await startInstance(t, config)
+  t.equal((await app.inject({ method: 'GET', url: '/health/live' })).statusCode, 200)
+  // Block the event loop as a flood of work would, then let the sampler see it.
+  const until = Date.now() + 400
+  while (Date.now() < until) {
+    // busy: nothing else runs
+  }
+  await new Promise((resolve) => setTimeout(resolve, 20))
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/auth/login',
+    payload: { studentId: 'S000001', password: 'x' },
+  })
+  t.equal(res.statusCode, 503)
+  t.equal(res.json().error.code, 'OVERLOADED')
+  t.equal(res.headers['retry-after'], '2')
+})
