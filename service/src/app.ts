@@ -38,7 +38,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       },
     },
     bodyLimit: config.bodyLimitBytes,
-    trustProxy: config.trustProxy,
+    // Behind the ALB exactly one proxy hop is trusted: the client cannot spoof its address by
+    // sending its own X-Forwarded-For (the login rate limit is keyed by it).
+    trustProxy: config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     requestIdHeader: 'x-request-id',
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']

@@ -102,4 +102,28 @@ t.test('sessions', async (t) => {
     }
     t.same(statuses, [401, 401, 401, 429, 429])
   })
+
+  t.test(
+    'behind the load balancer a client cannot dodge the login limit by spoofing its address',
+    async (t) => {
+      const proxied = await startInstance(
+        t,
+        configFrom(env, { LOGIN_RATE_LIMIT_MAX: '2', TRUST_PROXY: 'true' }),
+        { worker: false },
+      )
+      const statuses: number[] = []
+      for (let i = 0; i < 4; i += 1) {
+        const res = await proxied.inject({
+          method: 'POST',
+          url: '/api/v1/auth/login',
+          payload: { studentId: 'S000001', password: 'guess' },
+          // The client sends its own X-Forwarded-For; the ALB appends the real address.
+          headers: { 'x-forwarded-for': `203.0.113.${i}, 198.51.100.7` },
+          remoteAddress: '10.0.1.10',
+        })
+        statuses.push(res.statusCode)
+      }
+      t.same(statuses, [401, 401, 429, 429])
+    },
+  )
 })
