@@ -1,0 +1,194 @@
+import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { parse, stringify } from 'yaml'
+import { findTool } from './binaries.js'
+import { alertmanagerDir, prometheusDir, rulesDir } from './paths.js'
+import { freePort, startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
+
+export interface LocalStackOptions {
+  /** host:port of each sugang metrics listener to scrape (job "sugang"). */
+  readonly sugangTargets: readonly string[]
+  /** host:port of node exporters to scrape (job "node"), besides the one startNodeExporter runs. */
+  readonly nodeTargets?: readonly string[]
+  /** Runs Debian's node exporter on 127.0.0.1 and scrapes it. */
+  readonly startNodeExporter?: boolean
+  /** 0 or unset: a free port. */
+  readonly prometheusPort?: number
+  readonly alertmanagerPort?: number
+  readonly nodeExporterPort?: number
+  /** Where Slack messages go: a URL (written to a private file) or a file that holds one. */
+  readonly slack: { readonly url: string } | { readonly urlFile: string }
+  /** Copy the tools' logs to this stream. */
+  readonly echo?: NodeJS.WritableStream
+}
+
+export interface LocalStack {
+  readonly prometheusUrl: string
+  readonly alertmanagerUrl: string
+  readonly nodeExporterUrl: string | null
+  /** Temporary directory with the rendered configs and the data of both tools. */
+  readonly workDir: string
+  readonly processes: readonly ManagedProcess[]
+  stop(): Promise<void>
+}
+
+interface SlackConfig {
+  api_url?: string
+  api_url_file?: string
+}
+interface AlertmanagerConfig {
+  templates?: string[]
+  receivers?: Array<{ name: string; slack_configs?: SlackConfig[] }>
+}
+
+/**
+ * The committed alertmanager.yml with only what a local run must change: every Slack receiver
+ * posts to the given webhook file, and templates are found from wherever the copy is written.
+ * Routes, grouping, inhibition and message templates stay exactly as in production.
+ */
+export async function renderAlertmanagerConfig(webhookUrlFile: string): Promise<string> {
+  const source = await readFile(join(alertmanagerDir, 'alertmanager.yml'), 'utf8')
+  const config = parse(source) as AlertmanagerConfig
+  config.templates = (config.templates ?? []).map((glob) => join(alertmanagerDir, glob))
+  for (const receiver of config.receivers ?? []) {
+    for (const slack of receiver.slack_configs ?? []) {
+      delete slack.api_url
+      slack.api_url_file = webhookUrlFile
+    }
+  }
+  return stringify(config)
+}
+
+function targetsFile(targets: readonly string[]): string {
+  return `${JSON.stringify(targets.length > 0 ? [{ targets, labels: {} }] : [], null, 2)}\n`
+}
+
+/** Scrape targets of the local variant, by job (the jobs of prometheus.local.yml). */
+export type LocalTargets = Record<
+  'sugang' | 'node' | 'alertmanager' | 'prometheus',
+  readonly string[]
+>
+
+/**
+ * Writes prometheus.local.yml as dir/prometheus.yml, next to a link to the committed rules and
+ * the target files it reads (dir/targets/<job>.json).
+ */
+export async function writePrometheusConfig(dir: string, targets: LocalTargets): Promise<string> {
+  await mkdir(join(dir, 'targets'), { recursive: true })
+  const configFile = join(dir, 'prometheus.yml')
+  await copyFile(join(prometheusDir, 'prometheus.local.yml'), configFile)
+  // A link, not a copy: during a demo, edited rules take effect on a reload (POST /-/reload).
+  await symlink(rulesDir, join(dir, 'rules'))
+  for (const [job, list] of Object.entries(targets)) {
+    await writeFile(join(dir, 'targets', `${job}.json`), targetsFile(list))
+  }
+  return configFile
+}
+
+/**
+ * Runs Prometheus (prometheus.local.yml and the committed rules) and Alertmanager (the committed
+ * alertmanager.yml) from Debian's packages, on 127.0.0.1 only, with data in a temporary directory
+ * that stop() removes.
+ */
+export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
+  const prometheusBin = findTool('prometheus')
+  const alertmanagerBin = findTool('alertmanager')
+  const nodeExporterBin = options.startNodeExporter ? findTool('nodeExporter') : null
+
+  const workDir = await mkdtemp(join(tmpdir(), 'sugang-monitoring-'))
+  const processes: ManagedProcess[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(processes.map((p) => p.stop()))
+    await rm(workDir, { recursive: true, force: true })
+  }
+
+  try {
+    const prometheusPort = options.prometheusPort || (await freePort())
+    const alertmanagerPort = options.alertmanagerPort || (await freePort())
+    const nodeExporterPort = nodeExporterBin ? options.nodeExporterPort || (await freePort()) : 0
+    const prometheusAddress = `127.0.0.1:${prometheusPort}`
+    const alertmanagerAddress = `127.0.0.1:${alertmanagerPort}`
+    const nodeExporterAddress = nodeExporterBin ? `127.0.0.1:${nodeExporterPort}` : null
+
+    const promDir = join(workDir, 'prometheus')
+    const amDir = join(workDir, 'alertmanager')
+    await mkdir(join(promDir, 'data'), { recursive: true })
+    await mkdir(join(amDir, 'data'), { recursive: true })
+
+    const nodeTargets = [...(options.nodeTargets ?? [])]
+    if (nodeExporterAddress) nodeTargets.push(nodeExporterAddress)
+    await writePrometheusConfig(promDir, {
+      sugang: options.sugangTargets,
+      node: nodeTargets,
+      alertmanager: [alertmanagerAddress],
+      prometheus: [prometheusAddress],
+    })
+
+    let webhookUrlFile: string
+    if ('url' in options.slack) {
+      webhookUrlFile = join(amDir, 'slack-webhook-url')
+      await writeFile(webhookUrlFile, `${options.slack.url}\n`, { mode: 0o600 })
+      await chmod(webhookUrlFile, 0o600)
+    } else {
+      webhookUrlFile = options.slack.urlFile
+    }
+    await writeFile(join(amDir, 'alertmanager.yml'), await renderAlertmanagerConfig(webhookUrlFile))
+
+    if (nodeExporterBin && nodeExporterAddress) {
+      const exporter = startProcess(
+        'node exporter',
+        nodeExporterBin,
+        [`--web.listen-address=${nodeExporterAddress}`],
+        { echo: options.echo },
+      )
+      processes.push(exporter)
+      await waitUntilReady(`http://${nodeExporterAddress}/metrics`, exporter)
+    }
+
+    const alertmanager = startProcess(
+      'alertmanager',
+      alertmanagerBin,
+      [
+        `--config.file=${join(amDir, 'alertmanager.yml')}`,
+        `--storage.path=${join(amDir, 'data')}`,
+        `--web.listen-address=${alertmanagerAddress}`,
+        `--web.external-url=http://${alertmanagerAddress}/`,
+        // An empty address turns gossip off; otherwise it listens on 0.0.0.0:9094.
+        '--cluster.listen-address=',
+      ],
+      { echo: options.echo },
+    )
+    processes.push(alertmanager)
+
+    const prometheus = startProcess(
+      'prometheus',
+      prometheusBin,
+      [
+        `--config.file=${join(promDir, 'prometheus.yml')}`,
+        `--storage.tsdb.path=${join(promDir, 'data')}`,
+        `--web.listen-address=${prometheusAddress}`,
+        `--web.external-url=http://${prometheusAddress}/`,
+        '--web.enable-lifecycle',
+        '--storage.tsdb.retention.time=1d',
+      ],
+      { echo: options.echo },
+    )
+    processes.push(prometheus)
+
+    await waitUntilReady(`http://${alertmanagerAddress}/-/ready`, alertmanager)
+    await waitUntilReady(`http://${prometheusAddress}/-/ready`, prometheus)
+
+    return {
+      prometheusUrl: `http://${prometheusAddress}`,
+      alertmanagerUrl: `http://${alertmanagerAddress}`,
+      nodeExporterUrl: nodeExporterAddress ? `http://${nodeExporterAddress}` : null,
+      workDir,
+      processes,
+      stop,
+    }
+  } catch (err) {
+    await stop()
+    throw err
+  }
+}
