@@ -1,0 +1,102 @@
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import { basename, join } from 'node:path'
+import t, { type Test } from 'tap'
+import { renderAlertmanagerConfig, writePrometheusConfig } from '../src/local-stack.js'
+import { ruleFiles, ruleTestFiles } from './helpers/config-files.js'
+import { runTool } from './helpers/tools.js'
+
+async function tempDir(t: Test): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'sugang-monitoring-test-'))
+  t.teardown(() => rm(dir, { recursive: true, force: true }))
+  return dir
+}
+
+t.test('prometheus.yml passes promtool check config, rule files included', async (t) => {
+  const { code, output } = await runTool('promtool', [
+    'check',
+    'config',
+    'prometheus/prometheus.yml',
+  ])
+  t.equal(code, 0, 'exits 0', { output })
+  t.match(output, /SUCCESS: 2 rule files found/)
+  t.notMatch(output, /WARNING/, 'no warning', { output })
+})
+
+t.test('the local variant passes promtool check config with its target files', async (t) => {
+  const dir = await tempDir(t)
+  const config = await writePrometheusConfig(dir, {
+    sugang: ['127.0.0.1:9464'],
+    node: ['127.0.0.1:9100'],
+    alertmanager: ['127.0.0.1:9093'],
+    prometheus: ['127.0.0.1:9090'],
+  })
+  const { code, output } = await runTool('promtool', ['check', 'config', config])
+  t.equal(code, 0, 'exits 0', { output })
+  t.notMatch(output, /WARNING/, 'no warning', { output })
+})
+
+t.test('every rule file passes promtool check rules', async (t) => {
+  const files = await ruleFiles()
+  t.ok(files.length >= 2, 'host and sugang rule files')
+  const { code, output } = await runTool('promtool', ['check', 'rules', ...files])
+  t.equal(code, 0, 'exits 0', { output })
+})
+
+t.test('the rule unit tests pass promtool test rules', async (t) => {
+  const files = await ruleTestFiles()
+  t.ok(files.length >= 2, 'a unit test file per rule file')
+  const { code, output } = await runTool('promtool', ['test', 'rules', ...files])
+  t.equal(code, 0, 'exits 0', { output })
+  t.equal(output.match(/SUCCESS/g)?.length, files.length, 'every file succeeds', { output })
+})
+
+t.test('promtool test rules does fail on a wrong expectation', async (t) => {
+  // Guards the check above: a unit test run that could not fail would prove nothing.
+  const dir = await tempDir(t)
+  const [file] = await ruleTestFiles()
+  if (!file) throw new Error('no rule test file')
+  const broken = (await readFile(file, 'utf8'))
+    .replace(/rule_files:\n {2}- \.\.\/rules\//, `rule_files:\n  - ${join(file, '../../rules')}/`)
+    .replace(/severity: critical/, 'severity: none')
+  const copy = join(dir, basename(file))
+  await writeFile(copy, broken)
+  const { code, output } = await runTool('promtool', ['test', 'rules', copy])
+  t.not(code, 0, 'promtool must report the changed label')
+  t.match(output, /FAILED/)
+})
+
+t.test('alertmanager.yml passes amtool check-config', async (t) => {
+  const { code, output } = await runTool('amtool', [
+    'check-config',
+    'alertmanager/alertmanager.yml',
+  ])
+  t.equal(code, 0, 'exits 0', { output })
+  t.match(output, /2 receivers/)
+  t.match(output, /1 templates/)
+})
+
+t.test('the local Alertmanager config passes amtool check-config', async (t) => {
+  const dir = await tempDir(t)
+  const file = join(dir, 'alertmanager.yml')
+  await writeFile(file, await renderAlertmanagerConfig(join(dir, 'slack-webhook-url')))
+  const { code, output } = await runTool('amtool', ['check-config', file])
+  t.equal(code, 0, 'exits 0', { output })
+})
+
+t.test('alerts route to Slack by severity', async (t) => {
+  const route = async (...labels: string[]): Promise<string> => {
+    const { code, output } = await runTool('amtool', [
+      'config',
+      'routes',
+      'test',
+      '--config.file=alertmanager/alertmanager.yml',
+      ...labels,
+    ])
+    t.equal(code, 0, 'exits 0', { output })
+    return output.split('\n').find((l) => l.startsWith('slack-')) ?? output
+  }
+  t.equal(await route('alertname=SugangDependencyDown', 'severity=critical'), 'slack-critical')
+  t.equal(await route('alertname=HostHighCpuLoad', 'severity=warning'), 'slack-warnings')
+  t.equal(await route('alertname=Unlabelled'), 'slack-warnings', 'nothing is dropped')
+})
