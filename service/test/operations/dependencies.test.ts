@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { createServer } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
+import { studentId } from '../../src/seed.js'
 import { configFrom, isolatedEnv, login, seedDatabase, startInstance, waitFor } from '../helper.js'
 
 async function freePort(): Promise<number> {
@@ -172,4 +173,53 @@ t.test('an overloaded instance sheds requests with 503 and Retry-After', async (
   t.equal(res.statusCode, 503)
   t.equal(res.json().error.code, 'OVERLOADED')
   t.equal(res.headers['retry-after'], '2')
+})
+
+t.test('SIGTERM stops taking requests, gives leases back and exits cleanly', async (t) => {
+  const env = await isolatedEnv(t, 'shutdown')
+  const config = configFrom(env)
+  await seedDatabase(config, { students: 400, capacity: 1000 })
+  const port = await freePort()
+  const child = spawn(process.execPath, ['bin/sugang.js', 'serve'], {
+    cwd: new URL('../..', import.meta.url),
+    env: { ...process.env, ...env, PORT: String(port), METRICS_PORT: '0', LOG_LEVEL: 'warn' },
+    stdio: ['ignore', 'ignore', 'inherit'],
+  })
+  t.teardown(() => {
+    child.kill('SIGKILL')
+  })
+  const base = `http://127.0.0.1:${port}`
+  await waitFor('the service to be ready', async () =>
+    fetch(`${base}/health/ready`).then(
+      (r) => r.ok,
+      () => false,
+    ),
+  )
+  const front = await startInstance(t, config, { worker: false })
+  const cookies: string[] = []
+  for (let i = 1; i <= 400; i += 1) cookies.push(await login(front, studentId(i)))
+  await Promise.all(
+    cookies.map((cookie) =>
+      front.inject({
+        method: 'POST',
+        url: '/api/v1/courses/C0001/enrollment-requests',
+        headers: { cookie },
+        payload: {},
+      }),
+    ),
+  )
+  // Stop it while it is (or has just been) admitting.
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => resolve(code)),
+  )
+  child.kill('SIGTERM')
+  t.equal(await exited, 0, 'exit code 0')
+  const refused = await fetch(`${base}/health/live`).then(
+    () => 'answered',
+    () => 'refused',
+  )
+  t.equal(refused, 'refused', 'the port is closed')
+  const leases = await front.sugang.queue.acquireLease('C0001', 'probe', 1000)
+  t.equal(leases, true, 'no lease is left behind to expire')
+  await front.sugang.queue.releaseLease('C0001', 'probe')
 })
