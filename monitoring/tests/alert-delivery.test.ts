@@ -21,27 +21,22 @@ import {
 const DATABASE = 'sugang_mon_alerts'
 const RUNBOOK = 'https://github.com/sugang/sugang/blob/main/monitoring/runbook.md'
 
-// Teardowns run in the order they were added: this one first, so that the service's exit at the
-// end is not mistaken for a crash.
-let shuttingDown = false
-t.teardown(() => {
-  shuttingDown = true
-})
-
 const redis = await startRedis()
 let redisRunning = true
 t.teardown(async () => {
   if (redisRunning) await redis.process.stop()
 })
 const service = await startService({ database: DATABASE, redis })
+let stopping = false
 t.teardown(async () => {
+  stopping = true
   await service.stop()
   await dropDatabase(DATABASE)
 })
 const metricsTarget = new URL(service.metricsUrl).host
 // A service that dies mid-test would otherwise only show up as timeouts.
 void service.process.exited.then((code) => {
-  if (!shuttingDown) t.comment(`sugang serve exited (${code}):\n${service.process.output()}`)
+  if (!stopping) t.comment(`sugang serve exited (${code}):\n${service.process.output()}`)
 })
 
 const receiver = await startSlackReceiver()
