@@ -6,6 +6,9 @@ import { findTool } from './binaries.js'
 import { alertmanagerDir, prometheusDir, rulesDir } from './paths.js'
 import { freePort, startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
 
+/** Where Slack messages go: a URL (written to a private file) or a file that holds one. */
+export type SlackTarget = { readonly url: string } | { readonly urlFile: string }
+
 export interface LocalStackOptions {
   /** host:port of each sugang metrics listener to scrape (job "sugang"). */
   readonly sugangTargets: readonly string[]
@@ -17,8 +20,7 @@ export interface LocalStackOptions {
   readonly prometheusPort?: number
   readonly alertmanagerPort?: number
   readonly nodeExporterPort?: number
-  /** Where Slack messages go: a URL (written to a private file) or a file that holds one. */
-  readonly slack: { readonly url: string } | { readonly urlFile: string }
+  readonly slack: SlackTarget
   /** Copy the tools' logs to this stream. */
   readonly echo?: NodeJS.WritableStream
 }
@@ -64,6 +66,54 @@ function targetsFile(targets: readonly string[]): string {
   return `${JSON.stringify(targets.length > 0 ? [{ targets, labels: {} }] : [], null, 2)}\n`
 }
 
+export interface AlertmanagerOptions {
+  /** Directory for the rendered config, the webhook file and the data; it must exist. */
+  readonly dir: string
+  /** 0 or unset: a free port. */
+  readonly port?: number
+  readonly slack: SlackTarget
+  readonly echo?: NodeJS.WritableStream
+}
+
+/** Alertmanager with the committed config on 127.0.0.1, ready to take alerts. */
+export async function startAlertmanager(
+  options: AlertmanagerOptions,
+): Promise<{ url: string; process: ManagedProcess }> {
+  const bin = findTool('alertmanager')
+  const address = `127.0.0.1:${options.port || (await freePort())}`
+  await mkdir(join(options.dir, 'data'), { recursive: true })
+  let webhookUrlFile: string
+  if ('url' in options.slack) {
+    webhookUrlFile = join(options.dir, 'slack-webhook-url')
+    await writeFile(webhookUrlFile, `${options.slack.url}\n`, { mode: 0o600 })
+    await chmod(webhookUrlFile, 0o600)
+  } else {
+    webhookUrlFile = options.slack.urlFile
+  }
+  const configFile = join(options.dir, 'alertmanager.yml')
+  await writeFile(configFile, await renderAlertmanagerConfig(webhookUrlFile))
+  const proc = startProcess(
+    'alertmanager',
+    bin,
+    [
+      `--config.file=${configFile}`,
+      `--storage.path=${join(options.dir, 'data')}`,
+      `--web.listen-address=${address}`,
+      `--web.external-url=http://${address}/`,
+      // An empty address turns gossip off; otherwise it listens on 0.0.0.0:9094.
+      '--cluster.listen-address=',
+    ],
+    { echo: options.echo },
+  )
+  try {
+    await waitUntilReady(`http://${address}/-/ready`, proc)
+  } catch (err) {
+    await proc.stop()
+    throw err
+  }
+  return { url: `http://${address}`, process: proc }
+}
+
 /** Scrape targets of the local variant, by job (the jobs of prometheus.local.yml). */
 export type LocalTargets = Record<
   'sugang' | 'node' | 'alertmanager' | 'prometheus',
@@ -93,7 +143,7 @@ export async function writePrometheusConfig(dir: string, targets: LocalTargets):
  */
 export async function startLocalStack(options: LocalStackOptions): Promise<LocalStack> {
   const prometheusBin = findTool('prometheus')
-  const alertmanagerBin = findTool('alertmanager')
+  findTool('alertmanager') // fail before anything starts when a tool is missing
   const nodeExporterBin = options.startNodeExporter ? findTool('nodeExporter') : null
 
   const workDir = await mkdtemp(join(tmpdir(), 'sugang-monitoring-'))
@@ -114,7 +164,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     const promDir = join(workDir, 'prometheus')
     const amDir = join(workDir, 'alertmanager')
     await mkdir(join(promDir, 'data'), { recursive: true })
-    await mkdir(join(amDir, 'data'), { recursive: true })
 
     const nodeTargets = [...(options.nodeTargets ?? [])]
     if (nodeExporterAddress) nodeTargets.push(nodeExporterAddress)
@@ -124,16 +173,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       alertmanager: [alertmanagerAddress],
       prometheus: [prometheusAddress],
     })
-
-    let webhookUrlFile: string
-    if ('url' in options.slack) {
-      webhookUrlFile = join(amDir, 'slack-webhook-url')
-      await writeFile(webhookUrlFile, `${options.slack.url}\n`, { mode: 0o600 })
-      await chmod(webhookUrlFile, 0o600)
-    } else {
-      webhookUrlFile = options.slack.urlFile
-    }
-    await writeFile(join(amDir, 'alertmanager.yml'), await renderAlertmanagerConfig(webhookUrlFile))
 
     if (nodeExporterBin && nodeExporterAddress) {
       const exporter = startProcess(
@@ -146,20 +185,13 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       await waitUntilReady(`http://${nodeExporterAddress}/metrics`, exporter)
     }
 
-    const alertmanager = startProcess(
-      'alertmanager',
-      alertmanagerBin,
-      [
-        `--config.file=${join(amDir, 'alertmanager.yml')}`,
-        `--storage.path=${join(amDir, 'data')}`,
-        `--web.listen-address=${alertmanagerAddress}`,
-        `--web.external-url=http://${alertmanagerAddress}/`,
-        // An empty address turns gossip off; otherwise it listens on 0.0.0.0:9094.
-        '--cluster.listen-address=',
-      ],
-      { echo: options.echo },
-    )
-    processes.push(alertmanager)
+    const alertmanager = await startAlertmanager({
+      dir: amDir,
+      port: alertmanagerPort,
+      slack: options.slack,
+      echo: options.echo,
+    })
+    processes.push(alertmanager.process)
 
     const prometheus = startProcess(
       'prometheus',
@@ -176,7 +208,6 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
     )
     processes.push(prometheus)
 
-    await waitUntilReady(`http://${alertmanagerAddress}/-/ready`, alertmanager)
     await waitUntilReady(`http://${prometheusAddress}/-/ready`, prometheus)
 
     return {

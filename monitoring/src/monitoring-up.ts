@@ -93,4 +93,7 @@ export async function main(argv: readonly string[]): Promise<number> {
   })
 }
 
-process.exitCode = await main(process.argv.slice(2))
+process.exitCode = await main(process.argv.slice(2)).catch((err: unknown) => {
+  console.error(`monitoring-up: ${(err as Error).message}\n\n${USAGE}`)
+  return 2
+})
