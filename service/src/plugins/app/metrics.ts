@@ -11,7 +11,6 @@ export interface Metrics {
   readonly admissionErrors: Counter
   readonly waitlistPromotions: Counter
   readonly seatsLeft: Gauge<'course_id'>
-  readonly dependencyUp: Gauge<'dependency'>
   /** The address the metrics listener is bound to, once listening. */
   address(): AddressInfo | null
 }
@@ -78,12 +77,6 @@ export default fp<MetricsOptions>(
         name: 'sugang_seats_left',
         help: 'Seats left per course, as of the last admission or catalogue read.',
         labelNames: ['course_id'],
-        registers: [registry],
-      }),
-      dependencyUp: new Gauge({
-        name: 'sugang_dependency_up',
-        help: '1 when the dependency (mysql, redis) answered the last check, else 0.',
-        labelNames: ['dependency'],
         registers: [registry],
       }),
       address: () => {

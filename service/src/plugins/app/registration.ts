@@ -5,6 +5,7 @@ import { RedisQueue } from '../../adapters/redis/queue.js'
 import type { Config } from '../../config.js'
 import { AdmissionWorker, type AdmissionHooks } from '../../domain/admission-worker.js'
 import { Catalogue } from '../../domain/catalogue.js'
+import { answers } from '../../domain/answers.js'
 import type { RegistrationQueue, RegistrationStore } from '../../domain/ports.js'
 
 export interface Registration {
@@ -105,6 +106,22 @@ export default fp<RegistrationOptions>(
       registers: [metrics.registry],
       async collect() {
         this.set(await store.countOverCapacity().catch(() => 0))
+      },
+    })
+
+    // Checked at scrape time, so the metric is true whether or not a load balancer is probing.
+    new Gauge({
+      name: 'sugang_dependency_up',
+      help: '1 when the dependency (mysql, redis) answered a check at scrape time, else 0.',
+      labelNames: ['dependency'],
+      registers: [metrics.registry],
+      async collect() {
+        const [mysql, redis] = await Promise.all([
+          answers(() => store.ping()),
+          answers(() => queue.ping()),
+        ])
+        this.set({ dependency: 'mysql' }, mysql ? 1 : 0)
+        this.set({ dependency: 'redis' }, redis ? 1 : 0)
       },
     })
 

@@ -1,27 +1,10 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import { answers } from '../../domain/answers.js'
 import { errorRef } from '../../schemas/common.js'
-
-const CHECK_TIMEOUT_MS = 2_000
-
-async function answers(check: () => Promise<void>): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS)
-  })
-  try {
-    await Promise.race([check(), timeout])
-    return true
-  } catch {
-    return false
-  } finally {
-    clearTimeout(timer)
-  }
-}
 
 const health: FastifyPluginAsyncTypebox = async (app) => {
   const { store, queue } = app.sugang
-  const up = app.metrics.dependencyUp
   const Ok = Type.Object({ status: Type.String() }, { additionalProperties: false })
 
   app.get('/live', { schema: { response: { 200: Ok } } }, async () => ({ status: 'ok' }))
@@ -34,8 +17,6 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
         answers(() => store.ping()),
         answers(() => queue.ping()),
       ])
-      up.set({ dependency: 'mysql' }, mysql ? 1 : 0)
-      up.set({ dependency: 'redis' }, redis ? 1 : 0)
       const down = [mysql ? null : 'mysql', redis ? null : 'redis'].filter((d) => d !== null)
       if (down.length === 0 && app.sugang.started) return { status: 'ready' }
       const message =
