@@ -47,7 +47,8 @@ const stack = await startLocalStack({
 })
 t.teardown(() => stack.stop())
 
-// The load balancer's health check: the service refreshes sugang_dependency_up when probed.
+// The load balancer's health check, as in production: the test reads from it when the service
+// has noticed a dependency going or coming back.
 const probes: number[] = []
 let probing = true
 const prober = (async () => {
