@@ -1,11 +1,10 @@
 import { randomBytes } from 'node:crypto'
 import type { FastifyInstance } from 'fastify'
 import mysql from 'mysql2/promise'
-import { Redis } from 'ioredis'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
-import { seed, type SeedOptions } from '../src/seed.js'
+import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
 export const MYSQL_ROOT = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
@@ -27,7 +26,7 @@ export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, 
     const conn = await mysql.createConnection({ uri: MYSQL_ROOT })
     await conn.query(`DROP DATABASE IF EXISTS \`${database}\``)
     await conn.end()
-    await clearPrefix(prefix)
+    await clearQueue(REDIS_URL, prefix)
   })
   return {
     DATABASE_URL: `${MYSQL_ROOT}/${database}`,
@@ -42,20 +41,6 @@ export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, 
     // Tests that push thousands of requests through several instances in one process would trip
     // load shedding and get 503s; shedding has a test of its own.
     MAX_EVENT_LOOP_DELAY_MS: '0',
-  }
-}
-
-export async function clearPrefix(prefix: string, url = REDIS_URL): Promise<void> {
-  const redis = new Redis(url, { maxRetriesPerRequest: 1 })
-  try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
-  } finally {
-    redis.disconnect()
   }
 }
 
