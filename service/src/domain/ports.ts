@@ -51,7 +51,10 @@ export interface RegistrationStore {
   /** Drop an enrollment and hand the seat to the waitlist head, in the same transaction. */
   cancel(studentId: string, courseId: string): Promise<CancelResult>
 
-  /** Count of courses whose enrolled count exceeds capacity (must always be 0). */
+  /**
+   * Courses holding more enrollment rows than seats, or whose enrolled column disagrees with
+   * its rows. Must always be 0.
+   */
   countOverCapacity(): Promise<number>
 }
 

@@ -3,7 +3,15 @@ import { createServer } from 'node:net'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { studentId } from '../../src/seed.js'
-import { configFrom, isolatedEnv, login, seedDatabase, startInstance, waitFor } from '../helper.js'
+import {
+  configFrom,
+  database,
+  isolatedEnv,
+  login,
+  seedDatabase,
+  startInstance,
+  waitFor,
+} from '../helper.js'
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -132,7 +140,11 @@ t.test('health and metrics', async (t) => {
   }
   await waitFor('admission', async () => (await app.sugang.queue.queueLength('C0001')) === 0)
   const address = app.metrics.address()
-  const text = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+  // Catalogue-based gauges may be up to a second old: wait for the admission to show.
+  const text = await waitFor('the scrape to show the admission', async () => {
+    const body = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+    return /^sugang_seats_left\{course_id="C0001"\} 0$/m.test(body) && body
+  })
   for (const line of [
     /^http_request_duration_seconds_bucket\{.*method="POST".*route="\/api\/v1\/courses\/:courseId\/enrollment-requests".*status_code="202"/m,
     /^sugang_enrollment_requests_total\{outcome="queued"\} 2$/m,
@@ -149,6 +161,12 @@ t.test('health and metrics', async (t) => {
     t.match(text, line)
   }
   t.equal((await fetch(`http://127.0.0.1:${address?.port}/other`)).status, 404)
+
+  // The oversell gauge can fire: make the count disagree with the rows, as a bug would.
+  const conn = await database(t, config)
+  await conn.query("UPDATE courses SET capacity = capacity + 1, enrolled = 0 WHERE id = 'C0001'")
+  const broken = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
+  t.match(broken, /^sugang_enrolled_over_capacity 1$/m, 'a disagreeing count is reported')
   const api = await app.inject({ method: 'GET', url: '/metrics' })
   t.equal(api.statusCode, 404, 'metrics are not served on the public port')
 })

@@ -424,8 +424,13 @@ export class MysqlStore implements RegistrationStore {
 
   async countOverCapacity(): Promise<number> {
     return this.#guard(async () => {
-      const [rows] = await this.#primary.query<Row[]>(
-        'SELECT COUNT(*) AS n FROM courses WHERE enrolled > capacity',
+      // Counts rows, not the enrolled column (which a CHECK constraint already bounds), and also
+      // flags a column that disagrees with its rows. Read on the replica: it runs on every scrape.
+      const [rows] = await this.#replica.query<Row[]>(
+        `SELECT COUNT(*) AS n FROM courses c
+           LEFT JOIN (SELECT course_id, COUNT(*) AS taken FROM enrollments GROUP BY course_id) e
+             ON e.course_id = c.id
+          WHERE COALESCE(e.taken, 0) > c.capacity OR COALESCE(e.taken, 0) <> c.enrolled`,
       )
       return Number(rows[0]?.n ?? 0)
     })

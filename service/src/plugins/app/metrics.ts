@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
 
 export interface Metrics {
   readonly registry: Registry
@@ -10,7 +10,6 @@ export interface Metrics {
   readonly admissionBatch: Histogram
   readonly admissionErrors: Counter
   readonly waitlistPromotions: Counter
-  readonly seatsLeft: Gauge<'course_id'>
   /** The address the metrics listener is bound to, once listening. */
   address(): AddressInfo | null
 }
@@ -71,12 +70,6 @@ export default fp<MetricsOptions>(
       waitlistPromotions: new Counter({
         name: 'sugang_waitlist_promotions_total',
         help: 'Waitlisted students who took a freed seat.',
-        registers: [registry],
-      }),
-      seatsLeft: new Gauge({
-        name: 'sugang_seats_left',
-        help: 'Seats left per course, as of the last admission or catalogue read.',
-        labelNames: ['course_id'],
         registers: [registry],
       }),
       address: () => {

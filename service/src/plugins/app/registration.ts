@@ -64,10 +64,9 @@ export default fp<RegistrationOptions>(
       queue,
       config.admission,
       {
-        batch: (courseId, seconds, decisions, seatsLeft) => {
+        batch: (_courseId, seconds, decisions) => {
           metrics.admissionBatch.observe(seconds)
           for (const d of decisions) metrics.admissions.inc({ outcome: d.status })
-          metrics.seatsLeft.set({ course_id: courseId }, seatsLeft)
         },
         bulkRejected: (_courseId, count) => metrics.admissions.inc({ outcome: 'rejected' }, count),
         error: (err, courseId) => {
@@ -101,8 +100,20 @@ export default fp<RegistrationOptions>(
       },
     })
     new Gauge({
+      name: 'sugang_seats_left',
+      help: 'Seats left per course, from the catalogue (at most a second old) at scrape time.',
+      labelNames: ['course_id'],
+      registers: [metrics.registry],
+      async collect() {
+        this.reset()
+        for (const c of await catalogue.list().catch(() => [])) {
+          this.set({ course_id: c.id }, Math.max(0, c.capacity - c.enrolled))
+        }
+      },
+    })
+    new Gauge({
       name: 'sugang_enrolled_over_capacity',
-      help: 'Courses whose enrolled count exceeds capacity. Must always be 0.',
+      help: 'Courses with more enrollments than seats, or an enrolled count that disagrees with its rows. Must always be 0.',
       registers: [metrics.registry],
       async collect() {
         this.set(await store.countOverCapacity().catch(() => 0))
