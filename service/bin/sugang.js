@@ -11,4 +11,5 @@ if (existsSync(compiled)) {
   cli = await tsImport('../src/cli.ts', import.meta.url)
 }
 const code = await cli.main(process.argv.slice(2))
-if (process.argv[2] !== 'serve') process.exitCode = code
+// serve returns once listening; the process then lives on until a signal closes it.
+process.exitCode = code

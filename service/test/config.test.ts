@@ -37,3 +37,16 @@ t.test('defaults follow the contract', async (t) => {
   t.equal(config.databaseReplicaUrl, undefined)
   t.equal(config.sessionSecretProvided, false)
 })
+
+t.test('the CLI exits non-zero with the message when configuration is missing', async (t) => {
+  const { spawnSync } = await import('node:child_process')
+  const { fileURLToPath } = await import('node:url')
+  const bin = fileURLToPath(new URL('../bin/sugang.js', import.meta.url))
+  const env = { ...process.env, DATABASE_URL: '', REDIS_URL: 'redis://127.0.0.1:6379' }
+  const run = spawnSync(process.execPath, [bin, 'serve'], { env, encoding: 'utf8' })
+  t.equal(run.status, 2)
+  t.match(run.stderr, /DATABASE_URL is not set/)
+  const unknown = spawnSync(process.execPath, [bin, 'launch'], { env, encoding: 'utf8' })
+  t.equal(unknown.status, 1)
+  t.match(unknown.stderr, /Unknown command "launch"/)
+})
