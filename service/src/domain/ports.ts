@@ -52,6 +52,12 @@ export interface RegistrationStore {
   cancel(studentId: string, courseId: string): Promise<CancelResult>
 
   /**
+   * How far the read replica is behind the primary, in seconds: 0 without a replica (reads go
+   * to the primary), Infinity when replication has stopped, null when it cannot be read.
+   */
+  replicaLagSeconds(): Promise<number | null>
+
+  /**
    * Courses holding more enrollment rows than seats, or whose enrolled column disagrees with
    * its rows. Must always be 0.
    */

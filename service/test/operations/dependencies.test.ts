@@ -151,6 +151,7 @@ t.test('health and metrics', async (t) => {
     /^sugang_queue_length\{course_id="C0001"\} 0$/m,
     /^sugang_admission_batch_duration_seconds_count \d+$/m,
     /^sugang_enrolled_over_capacity 0$/m,
+    /^sugang_replica_lag_seconds 0$/m,
     /^sugang_admissions_total\{outcome="enrolled"\} 1$/m,
     /^sugang_admissions_total\{outcome="rejected"\} 1$/m,
     /^sugang_seats_left\{course_id="C0001"\} 0$/m,

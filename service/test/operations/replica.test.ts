@@ -43,6 +43,9 @@ t.test('writes go to the primary, the catalogue is read from the replica', async
   await primary.query(
     `INSERT INTO \`${database}\`.courses (id, title, professor, credits, capacity) VALUES ('C0777', 'New', 'P', 3, 5)`,
   )
+  const scrape = async (): Promise<string> =>
+    (await fetch(`http://127.0.0.1:${app.metrics.address()?.port}/metrics`)).text()
+  t.match(await scrape(), /^sugang_replica_lag_seconds \+Inf$/m, 'a stopped replica lags forever')
   const lagging = await app.inject({
     method: 'GET',
     url: '/api/v1/courses/C0777',
@@ -91,4 +94,5 @@ t.test('writes go to the primary, the catalogue is read from the replica', async
     return res.statusCode === 200
   })
   t.pass('the new course appears once the replica has it')
+  t.match(await scrape(), /^sugang_replica_lag_seconds \d+$/m, 'and the lag is finite again')
 })

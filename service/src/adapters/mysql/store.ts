@@ -436,6 +436,21 @@ export class MysqlStore implements RegistrationStore {
     })
   }
 
+  async replicaLagSeconds(): Promise<number | null> {
+    if (this.#replica === this.#primary) return 0
+    try {
+      // MySQL 8 and MariaDB both answer SHOW REPLICA STATUS; the column name differs. It needs
+      // the REPLICATION CLIENT privilege (RDS's master user has it).
+      const [rows] = await this.#replica.query<Row[]>('SHOW REPLICA STATUS')
+      const row = rows[0]
+      if (!row) return null
+      const lag = row.Seconds_Behind_Source ?? row.Seconds_Behind_Master
+      return lag === null || lag === undefined ? Infinity : Number(lag)
+    } catch {
+      return null
+    }
+  }
+
   /** For the CLI and tests: the primary pool. */
   get primary(): Pool {
     return this.#primary

@@ -112,6 +112,16 @@ export default fp<RegistrationOptions>(
       },
     })
     new Gauge({
+      name: 'sugang_replica_lag_seconds',
+      help: 'Seconds the read replica is behind the primary (0 without a replica, +Inf when replication has stopped).',
+      registers: [metrics.registry],
+      async collect() {
+        this.reset()
+        const lag = await store.replicaLagSeconds()
+        if (lag !== null) this.set(lag)
+      },
+    })
+    new Gauge({
       name: 'sugang_enrolled_over_capacity',
       help: 'Courses with more enrollments than seats, or an enrolled count that disagrees with its rows. Must always be 0.',
       registers: [metrics.registry],
