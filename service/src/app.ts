@@ -51,6 +51,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
     },
     return503OnClosing: true,
+    // One access-log line per request (in onResponse below) instead of Fastify's two: at the
+    // rush's request rate, logging is a measurable share of the CPU.
+    disableRequestLogging: true,
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
@@ -59,6 +62,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     done(null, payload)
+  })
+  app.addHook('onResponse', (request, reply, done) => {
+    request.log.info(
+      {
+        method: request.method,
+        url: request.url,
+        statusCode: reply.statusCode,
+        ms: Math.round(reply.elapsedTime * 10) / 10,
+      },
+      'request completed',
+    )
+    done()
   })
 
   // External plugins, then the app's own, then routes.
