@@ -12,7 +12,6 @@ import {
   S3BucketLifecycleConfiguration,
   S3BucketOwnershipControls,
   S3BucketPolicy,
-  S3BucketPublicAccessBlock,
   S3BucketServerSideEncryptionConfigurationA,
   Wafv2WebAcl,
   Wafv2WebAclAssociation,
@@ -23,6 +22,7 @@ import {
 import { Construct } from '../cdktf.js'
 import type { EdgeConfig } from '../config/types.js'
 import { denyInsecureTransport, policyDocument } from './iam.js'
+import { blockPublicAccess } from './private-bucket.js'
 
 export interface EdgeProps {
   readonly name: string
@@ -96,13 +96,7 @@ export class Edge extends Construct {
       bucketPrefix: `${name}-alb-logs-`,
       forceDestroy: false,
     })
-    new S3BucketPublicAccessBlock(this, 'access-logs-public-access', {
-      bucket: this.accessLogBucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    })
+    blockPublicAccess(this, 'access-logs-public-access', this.accessLogBucket)
     new S3BucketOwnershipControls(this, 'access-logs-ownership', {
       bucket: this.accessLogBucket.id,
       rule: { objectOwnership: 'BucketOwnerEnforced' },

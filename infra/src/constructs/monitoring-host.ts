@@ -8,7 +8,6 @@ import {
   Instance,
   S3Bucket,
   S3BucketPolicy,
-  S3BucketPublicAccessBlock,
   S3BucketServerSideEncryptionConfigurationA,
   S3BucketVersioningA,
   SecretsmanagerSecret,
@@ -21,6 +20,7 @@ import { METRICS_PORT, NODE_EXPORTER_PORT } from './app-user-data.js'
 import { amazonLinuxParameter } from './compute.js'
 import { allowFrom } from './firewall.js'
 import { denyInsecureTransport, policyDocument, serviceTrustPolicy } from './iam.js'
+import { blockPublicAccess } from './private-bucket.js'
 
 export interface MonitoringHostProps {
   readonly name: string
@@ -64,13 +64,7 @@ export class MonitoringHost extends Construct {
     allowFrom(this, props.appSecurityGroupId, METRICS_PORT, sources)
 
     this.configBucket = new S3Bucket(this, 'config', { bucketPrefix: `${name}-monitoring-` })
-    new S3BucketPublicAccessBlock(this, 'config-public-access', {
-      bucket: this.configBucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    })
+    blockPublicAccess(this, 'config-public-access', this.configBucket)
     new S3BucketVersioningA(this, 'config-versioning', {
       bucket: this.configBucket.id,
       versioningConfiguration: { status: 'Enabled' },

@@ -3,13 +3,13 @@ import {
   S3BucketLifecycleConfiguration,
   S3BucketOwnershipControls,
   S3BucketPolicy,
-  S3BucketPublicAccessBlock,
   S3BucketServerSideEncryptionConfigurationA,
   S3BucketVersioningA,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import type { StateConfig } from '../config/types.js'
 import { denyInsecureTransport, policyDocument } from './iam.js'
+import { blockPublicAccess } from './private-bucket.js'
 
 export interface StateBucketProps {
   readonly config: StateConfig
@@ -31,13 +31,7 @@ export class StateBucket extends Construct {
       forceDestroy: false,
       lifecycle: { preventDestroy: true },
     })
-    new S3BucketPublicAccessBlock(this, 'public-access', {
-      bucket: this.bucket.id,
-      blockPublicAcls: true,
-      blockPublicPolicy: true,
-      ignorePublicAcls: true,
-      restrictPublicBuckets: true,
-    })
+    blockPublicAccess(this, 'public-access', this.bucket)
     new S3BucketOwnershipControls(this, 'ownership', {
       bucket: this.bucket.id,
       rule: { objectOwnership: 'BucketOwnerEnforced' },
