@@ -53,6 +53,7 @@ t.test('the container gets the environment CONTRACT.md defines', async (t) => {
   for (const line of [
     "echo 'NODE_ENV=production'",
     "echo 'HOST=0.0.0.0'",
+    "echo 'METRICS_HOST=0.0.0.0'",
     "echo 'PORT=3000'",
     "echo 'METRICS_PORT=9464'",
     'echo "DATABASE_URL=mysql://',
@@ -61,6 +62,24 @@ t.test('the container gets the environment CONTRACT.md defines', async (t) => {
     'echo "SESSION_SECRET=',
   ]) {
     t.match(script, line)
+  }
+})
+
+t.test('the env file binds the metrics listener explicitly, not to loopback', async (t) => {
+  for (const stack of both) {
+    const script = userData(stack)
+    // The lines between `{` and `} >/run/sugang/app.env.new` are what the container reads.
+    const envBlock = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(script)?.[1]
+    t.ok(envBlock, 'the env file block is found')
+    const lines = envBlock!.split('\n').map((line) => line.trim())
+    // The service defaults METRICS_HOST to 127.0.0.1, which the published port cannot reach in
+    // the container's network namespace: the env file must set it, to all interfaces.
+    t.same(
+      lines.filter((line) => line.includes('METRICS_HOST=')),
+      ["echo 'METRICS_HOST=0.0.0.0'"],
+    )
+    t.ok(lines.includes("echo 'METRICS_PORT=9464'"))
+    t.match(script, /-p 9464:9464/, 'the metrics port is published')
   }
 })
 

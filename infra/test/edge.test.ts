@@ -1,14 +1,29 @@
+import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
-import { Edge, HEALTH_CHECK_PATH, MANAGED_RULE_GROUPS } from '../src/constructs/edge.js'
 import {
+  API_PATH_PREFIX,
+  Edge,
+  HEALTH_CHECK_PATH,
+  LOGIN_PATH,
+  MANAGED_RULE_GROUPS,
+  RATE_LIMIT_WINDOW_SECONDS,
+  RATE_RULES,
+  SESSION_COOKIE,
+  validateRateLimits,
+  WAF_RATE_LIMIT_MAX,
+  WAF_RATE_LIMIT_MIN,
+} from '../src/constructs/edge.js'
+import {
+  type Body,
   dataSources,
   only,
   policyStatements,
   resourceList,
   resources,
   synthPlatform,
+  type SynthesizedStack,
 } from './helpers/synth.js'
 
 const small = synthPlatform(profiles.small).app
@@ -120,40 +135,312 @@ t.test('the web ACL is associated with the load balancer', async (t) => {
   }
 })
 
-t.test('the web ACL runs the AWS managed rule groups and a per-IP rate limit', async (t) => {
-  for (const [stack, config] of [
-    [small, profiles.small],
-    [ha, profiles.ha],
-  ] as const) {
+interface WafRule {
+  Name: string
+  Priority: number
+  Action?: Record<string, object>
+  OverrideAction?: Record<string, object>
+  Statement: {
+    ManagedRuleGroupStatement?: { VendorName: string; Name: string }
+    RateBasedStatement?: {
+      Limit: number
+      AggregateKeyType: string
+      EvaluationWindowSec: number
+      CustomKeys?: Body[]
+      ScopeDownStatement?: { ByteMatchStatement?: ByteMatch }
+    }
+  }
+}
+
+interface ByteMatch {
+  FieldToMatch: Body
+  PositionalConstraint: string
+  SearchString: string
+  TextTransformations: { Priority: number; Type: string }[]
+}
+
+const profileStacks = [
+  ['small', small, profiles.small],
+  ['ha', ha, profiles.ha],
+] as const
+
+const rulesOf = (stack: SynthesizedStack) =>
+  JSON.parse(only(stack, 'aws_wafv2_web_acl').rule_json as string) as WafRule[]
+const rateRules = (stack: SynthesizedStack) =>
+  rulesOf(stack).filter((r) => r.Statement.RateBasedStatement)
+const rule = (stack: SynthesizedStack, name: string) => {
+  const found = rulesOf(stack).find((r) => r.Name === name)
+  if (!found) throw new Error(`no WAF rule ${name}`)
+  return found
+}
+const rate = (stack: SynthesizedStack, name: string) =>
+  rule(stack, name).Statement.RateBasedStatement!
+
+/**
+ * What WAF does to the URI path before a byte match, for the transformations the rules use, so the
+ * tests can check spellings rather than only read the JSON. Unknown types fail the test.
+ */
+function transform(path: string, transformations: ByteMatch['TextTransformations']): string {
+  return [...transformations]
+    .sort((a, b) => a.Priority - b.Priority)
+    .reduce((value, { Type }) => {
+      switch (Type) {
+        case 'URL_DECODE':
+          return decodeURIComponent(value)
+        case 'LOWERCASE':
+          return value.toLowerCase()
+        case 'NORMALIZE_PATH':
+          return value.replace(/\/{2,}/g, '/').replace(/\/(\.\/)+/g, '/')
+        default:
+          throw new Error(`transformation ${Type} not modelled`)
+      }
+    }, path)
+}
+
+function matches(match: ByteMatch, path: string): boolean {
+  const value = transform(path, match.TextTransformations)
+  if (match.PositionalConstraint === 'STARTS_WITH') return value.startsWith(match.SearchString)
+  if (match.PositionalConstraint === 'EXACTLY') return value === match.SearchString
+  throw new Error(`positional constraint ${match.PositionalConstraint} not modelled`)
+}
+
+// Traffic the limits must let through (see the comments in src/config/{small,ha}.ts).
+/** A student polling their queue position every 2 s for 5 minutes. */
+const POLLS_PER_5_MINUTES = (5 * 60) / 2
+/** A lab of 500 students behind one NAT logging in within minutes: once plus up to four retries. */
+const LAB_LOGIN_ATTEMPTS = 500 * (1 + 4)
+/** One polling student plus enqueues and page loads, per 5 minutes. */
+const REQUESTS_PER_ACTIVE_STUDENT = 200
+/** Students behind the busiest shared address: all of small's users; a campus NAT for ha. */
+const BUSIEST_ADDRESS_STUDENTS = { small: 100, ha: 2_000 } as const
+
+t.test('the web ACL runs three rate rules, then the AWS managed rule groups', async (t) => {
+  for (const [, stack] of profileStacks) {
     const acl = only(stack, 'aws_wafv2_web_acl')
     t.equal(acl.scope, 'REGIONAL')
-    const rules = JSON.parse(acl.rule_json) as {
-      Name: string
-      Priority: number
-      Statement: {
-        ManagedRuleGroupStatement?: { VendorName: string; Name: string }
-        RateBasedStatement?: { Limit: number; AggregateKeyType: string }
-      }
-      Action?: object
-    }[]
-    const managed = rules.flatMap((r) => r.Statement.ManagedRuleGroupStatement ?? [])
-    t.same(managed.map((m) => m.Name).sort(), [
-      'AWSManagedRulesAmazonIpReputationList',
-      'AWSManagedRulesCommonRuleSet',
-      'AWSManagedRulesKnownBadInputsRuleSet',
-      'AWSManagedRulesSQLiRuleSet',
-    ])
-    t.ok(managed.every((m) => m.VendorName === 'AWS'))
-    const rate = rules.find((r) => r.Statement.RateBasedStatement)
-    t.match(rate, {
-      Action: { Block: {} },
-      Statement: {
-        RateBasedStatement: { Limit: config.edge.rateLimitPer5Minutes, AggregateKeyType: 'IP' },
-      },
-    })
+    t.match(acl.description, /^[\w+=:#@/\-,.][\w+=:#@/\-,.\s]+[\w+=:#@/\-,.]$/, 'WAF accepts it')
+    const rules = rulesOf(stack)
+    t.same(
+      rules.map((r) => r.Name),
+      [
+        'rate-limit-per-session',
+        'rate-limit-login-per-ip',
+        'rate-limit-per-ip-backstop',
+        ...MANAGED_RULE_GROUPS,
+      ],
+      'rate rules first, in this order, then the managed groups',
+    )
+    t.same(
+      RATE_RULES,
+      rules.slice(0, 3).map((r) => r.Name),
+    )
     t.equal(new Set(rules.map((r) => r.Priority)).size, rules.length, 'priorities are unique')
+    const byPriority = [...rules].sort((a, b) => a.Priority - b.Priority).map((r) => r.Name)
+    t.same(
+      byPriority,
+      rules.map((r) => r.Name),
+      'WAF evaluates them in this order',
+    )
+
+    const managed = rules.filter((r) => r.Statement.ManagedRuleGroupStatement)
+    t.same(
+      managed.map((m) => m.Statement.ManagedRuleGroupStatement!.Name),
+      [
+        'AWSManagedRulesAmazonIpReputationList',
+        'AWSManagedRulesCommonRuleSet',
+        'AWSManagedRulesKnownBadInputsRuleSet',
+        'AWSManagedRulesSQLiRuleSet',
+      ],
+    )
+    t.same(
+      managed.map((m) => m.Priority),
+      [10, 20, 30, 40],
+    )
+    for (const group of managed) {
+      t.equal(group.Statement.ManagedRuleGroupStatement!.VendorName, 'AWS')
+      t.same(group.OverrideAction, { None: {} }, `${group.Name} keeps its own actions`)
+    }
+
+    const rates = rateRules(stack)
+    t.equal(rates.length, 3)
+    const firstManaged = Math.min(...managed.map((m) => m.Priority))
+    for (const r of rates) {
+      t.same(r.Action, { Block: {} }, `${r.Name} blocks`)
+      t.ok(r.Priority < firstManaged, `${r.Name} runs before every managed group`)
+      t.equal(r.Statement.RateBasedStatement!.EvaluationWindowSec, 300)
+      t.match(r, {
+        VisibilityConfig: { CloudWatchMetricsEnabled: true, MetricName: /-rate-limit-/ },
+      })
+    }
   }
   t.equal(MANAGED_RULE_GROUPS.length, 4)
+})
+
+t.test('the session rule counts /api/ requests per sugang_session cookie', async (t) => {
+  for (const [, stack, config] of profileStacks) {
+    const statement = rate(stack, 'rate-limit-per-session')
+    t.equal(statement.Limit, config.edge.rateLimits.perSessionPer5Minutes)
+    t.equal(statement.AggregateKeyType, 'CUSTOM_KEYS')
+    t.same(statement.CustomKeys, [
+      { Cookie: { Name: 'sugang_session', TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+    ])
+    const match = statement.ScopeDownStatement!.ByteMatchStatement!
+    t.same(match.FieldToMatch, { UriPath: {} })
+    t.equal(match.PositionalConstraint, 'STARTS_WITH')
+    t.equal(match.SearchString, '/api/')
+    const types = [...match.TextTransformations]
+      .sort((a, b) => a.Priority - b.Priority)
+      .map((x) => x.Type)
+    t.ok(types.includes('URL_DECODE') && types.includes('LOWERCASE'))
+    t.ok(types.indexOf('URL_DECODE') < types.indexOf('LOWERCASE'), 'decodes, then lowercases')
+    for (const path of [
+      '/api/v1/me',
+      '/%61pi/v1/me',
+      '/API/v1/me',
+      '/Api/v1/courses',
+      '//api/v1/me',
+    ]) {
+      t.ok(matches(match, path), `${path} is counted`)
+    }
+    for (const path of ['/health/ready', '/', '/apiary', '/static/api/x']) {
+      t.notOk(matches(match, path), `${path} is not`)
+    }
+  }
+})
+
+t.test('the login rule counts per IP on /api/v1/auth/login only', async (t) => {
+  for (const [, stack, config] of profileStacks) {
+    const statement = rate(stack, 'rate-limit-login-per-ip')
+    t.equal(statement.Limit, config.edge.rateLimits.loginPerIpPer5Minutes)
+    t.equal(statement.AggregateKeyType, 'IP')
+    t.notOk(statement.CustomKeys)
+    const match = statement.ScopeDownStatement!.ByteMatchStatement!
+    t.same(match.FieldToMatch, { UriPath: {} })
+    t.equal(match.SearchString, '/api/v1/auth/login')
+    const types = match.TextTransformations.map((x) => x.Type)
+    t.ok(types.includes('URL_DECODE') && types.includes('LOWERCASE'))
+    for (const path of [
+      '/api/v1/auth/login',
+      '/api/v1/auth/lo%67in',
+      '/API/V1/AUTH/LOGIN',
+      '/api/v1/auth/./login',
+    ]) {
+      t.ok(matches(match, path), `${path} is counted`)
+    }
+    for (const path of ['/api/v1/auth/logout', '/api/v1/me', '/api/v1/courses']) {
+      t.notOk(matches(match, path), `${path} is not`)
+    }
+  }
+})
+
+t.test('the backstop counts every request per IP, above the login limit', async (t) => {
+  for (const [, stack, config] of profileStacks) {
+    const statement = rate(stack, 'rate-limit-per-ip-backstop')
+    t.equal(statement.Limit, config.edge.rateLimits.perIpBackstopPer5Minutes)
+    t.equal(statement.AggregateKeyType, 'IP')
+    t.notOk(statement.ScopeDownStatement, 'unscoped: counts requests without a session too')
+    t.notOk(statement.CustomKeys)
+    t.ok(statement.Limit > rate(stack, 'rate-limit-login-per-ip').Limit)
+  }
+})
+
+t.test('a student polling every 2 s stays far below the session limit', async (t) => {
+  t.equal(POLLS_PER_5_MINUTES, 150)
+  for (const [, stack] of profileStacks) {
+    t.ok(rate(stack, 'rate-limit-per-session').Limit >= 10 * POLLS_PER_5_MINUTES)
+  }
+})
+
+t.test(
+  'a campus NAT is not blocked: no per-IP limit below what a shared address needs',
+  async (t) => {
+    for (const [profile, stack] of profileStacks) {
+      const ipKeyed = rateRules(stack).filter(
+        (r) => r.Statement.RateBasedStatement!.AggregateKeyType !== 'CUSTOM_KEYS',
+      )
+      t.same(
+        ipKeyed.map((r) => r.Name),
+        ['rate-limit-login-per-ip', 'rate-limit-per-ip-backstop'],
+      )
+      for (const r of ipKeyed) {
+        t.ok(
+          r.Statement.RateBasedStatement!.Limit >= LAB_LOGIN_ATTEMPTS,
+          `${r.Name} lets a lab of 500 log in (${LAB_LOGIN_ATTEMPTS} attempts)`,
+        )
+      }
+      const busiest = BUSIEST_ADDRESS_STUDENTS[profile] * REQUESTS_PER_ACTIVE_STUDENT
+      t.ok(
+        rate(stack, 'rate-limit-per-ip-backstop').Limit >= busiest,
+        `${profile}: the backstop lets ${BUSIEST_ADDRESS_STUDENTS[profile]} students poll from one address`,
+      )
+      t.notOk(
+        rulesOf(stack).some((r) => r.Name === 'rate-limit-per-ip'),
+        'the old single per-IP rule is gone',
+      )
+    }
+    // The old rule, a single per-IP limit of 2,000 for all traffic, would fail all of the above.
+    t.ok(2_000 < LAB_LOGIN_ATTEMPTS)
+  },
+)
+
+t.test('rate limits outside what WAF accepts are refused', async (t) => {
+  const good = profiles.ha.edge.rateLimits
+  const keys = [
+    'perSessionPer5Minutes',
+    'loginPerIpPer5Minutes',
+    'perIpBackstopPer5Minutes',
+  ] as const
+  for (const key of keys) {
+    for (const bad of [0, 9, 2_000_000_001, 1500.5, Number.NaN, -1]) {
+      const limits = { ...good, [key]: bad }
+      t.throws(
+        () => validateRateLimits(limits),
+        new RegExp(`edge\\.rateLimits\\.${key}`),
+        `${key}: ${bad}`,
+      )
+    }
+  }
+  t.throws(
+    () => validateRateLimits({ ...good, loginPerIpPer5Minutes: good.perIpBackstopPer5Minutes }),
+    /loginPerIpPer5Minutes .* must be lower than perIpBackstopPer5Minutes/,
+  )
+  t.doesNotThrow(() =>
+    validateRateLimits({
+      perSessionPer5Minutes: WAF_RATE_LIMIT_MIN,
+      loginPerIpPer5Minutes: WAF_RATE_LIMIT_MIN,
+      perIpBackstopPer5Minutes: WAF_RATE_LIMIT_MAX,
+    }),
+  )
+  t.equal(WAF_RATE_LIMIT_MIN, 10)
+  t.equal(WAF_RATE_LIMIT_MAX, 2_000_000_000)
+  // The construct refuses them too, so `cdktf synth` fails before Terraform ever sees them.
+  t.throws(
+    () =>
+      Testing.synthScope((scope) => {
+        new Edge(scope, 'edge', {
+          name: 'sugang-test',
+          config: { ...profiles.small.edge, rateLimits: { ...good, perSessionPer5Minutes: 5 } },
+          vpcId: 'vpc-1',
+          publicSubnetIds: ['subnet-1', 'subnet-2'],
+          albSecurityGroupId: 'sg-alb',
+          appSecurityGroupId: 'sg-app',
+          appPort: 3000,
+        })
+      }),
+    /edge\.rateLimits\.perSessionPer5Minutes must be a whole number from 10 to 2000000000/,
+  )
+})
+
+t.test('the WAF keys on the cookie and routes the service actually uses', async (t) => {
+  // Read as text: infra does not import the service. If either side renames, this fails.
+  const serviceSrc = new URL('../../service/src/', import.meta.url)
+  const read = (file: string) => readFileSync(new URL(file, serviceSrc), 'utf8')
+  t.match(read('plugins/app/sessions.ts'), `export const SESSION_COOKIE = '${SESSION_COOKIE}'`)
+  t.match(read('app.ts'), /prefix: '\/api\/v1'/)
+  t.match(read('routes/api/auth.ts'), /'\/auth\/login'/)
+  t.equal(LOGIN_PATH, '/api/v1/auth/login')
+  t.ok(LOGIN_PATH.startsWith(API_PATH_PREFIX))
+  t.equal(RATE_LIMIT_WINDOW_SECONDS, 300)
 })
 
 t.test('WAF logs every request with cookies and authorization redacted', async (t) => {

@@ -26,7 +26,23 @@ export const ha: PlatformConfig = {
     hostedZoneId: 'Z0000000000EXAMPLE',
     sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
     deletionProtection: true,
-    rateLimitPer5Minutes: 3000,
+    rateLimits: {
+      // A student polling their queue position every 2 s makes 150 requests per 5 minutes; enqueues
+      // and page loads bring it to ~200. 3,000 is 15x that (20x the poll alone) and above the
+      // service's own per-student limit (60 per 10 s = 1,800 per 5 min, answered with 429 and
+      // Retry-After), so a client that honours 429 never meets this rule; one that ignores it and
+      // keeps up 10 req/s is blocked at the edge.
+      perSessionPer5Minutes: 3_000,
+      // A lab of 500 students behind one NAT, each logging in once plus up to four retries (typos,
+      // a reload in the rush) within the same 5 minutes: 2,500 attempts; +20 % margin. One address
+      // gets at most 10 tries a second: it slows credential stuffing, and per-account protection
+      // is the service's job.
+      loginPerIpPer5Minutes: 3_000,
+      // A campus NAT of 3,000 students polling (~200 requests per 5 minutes each: the 2-s poll plus
+      // enqueues and page loads) is 600,000, i.e. 2,000 req/s from one address; a single host
+      // flooding beyond that is blocked.
+      perIpBackstopPer5Minutes: 600_000,
+    },
     accessLogRetentionDays: 90,
     wafLogRetentionDays: 90,
   },

@@ -27,7 +27,23 @@ export const small: PlatformConfig = {
       'arn:aws:acm:ap-northeast-2:111111111111:certificate/00000000-0000-0000-0000-000000000000',
     sslPolicy: 'ELBSecurityPolicy-TLS13-1-2-2021-06',
     deletionProtection: false,
-    rateLimitPer5Minutes: 2000,
+    rateLimits: {
+      // A student polling their queue position every 2 s makes 150 requests per 5 minutes; enqueues
+      // and page loads bring it to ~200. 3,000 is 15x that (20x the poll alone) and above the
+      // service's own per-student limit (60 per 10 s = 1,800 per 5 min, answered with 429 and
+      // Retry-After), so a client that honours 429 never meets this rule; one that ignores it and
+      // keeps up 10 req/s is blocked at the edge.
+      perSessionPer5Minutes: 3_000,
+      // A lab of 500 students behind one NAT, each logging in once plus up to four retries (typos,
+      // a reload in the rush) within the same 5 minutes: 2,500 attempts; +20 % margin. One address
+      // gets at most 10 tries a second: it slows credential stuffing, and per-account protection
+      // is the service's job.
+      loginPerIpPer5Minutes: 3_000,
+      // All ≤ 100 users of this profile behind one address at ~200 requests per 5 minutes each is
+      // 20,000; 2.5x that blocks a single host above ~170 req/s sustained, which 1-2 t3.small
+      // would otherwise have to absorb.
+      perIpBackstopPer5Minutes: 50_000,
+    },
     accessLogRetentionDays: 30,
     wafLogRetentionDays: 30,
   },

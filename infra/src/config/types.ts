@@ -36,14 +36,29 @@ export interface EdgeConfig {
   /** ALB TLS policy; must not allow anything below TLS 1.2. */
   readonly sslPolicy: string
   readonly deletionProtection: boolean
-  /**
-   * Requests one client IP may send in any 5-minute window before WAF blocks it. A campus NAT puts
-   * many students behind one address during the rush: size this for the busiest shared address,
-   * not for one browser (which polls its request status about once a second).
-   */
-  readonly rateLimitPer5Minutes: number
+  /** The web ACL's rate-based rules (see RateLimitsConfig). */
+  readonly rateLimits: RateLimitsConfig
   readonly accessLogRetentionDays: number
   readonly wafLogRetentionDays: number
+}
+
+/**
+ * Requests WAF lets through in any 5-minute window before it blocks, per rule. A campus NAT puts
+ * hundreds or thousands of students behind one public address during the rush, so the tight limit
+ * is per session; the per-IP limits are sized for the busiest shared address, not for one browser.
+ * WAF accepts whole numbers from 10 to 2,000,000,000; the edge construct refuses anything else.
+ */
+export interface RateLimitsConfig {
+  /**
+   * API requests (URI path under `/api/`) carrying one `sugang_session` cookie. Requests without
+   * the cookie are not counted by this rule (WAF skips a request that lacks the key); the
+   * backstop counts them.
+   */
+  readonly perSessionPer5Minutes: number
+  /** Requests to the login route (`/api/v1/auth/login`) from one client IP. */
+  readonly loginPerIpPer5Minutes: number
+  /** Every request from one client IP. Must be higher than `loginPerIpPer5Minutes`. */
+  readonly perIpBackstopPer5Minutes: number
 }
 
 export interface ComputeConfig {

@@ -67,6 +67,10 @@ install -d -m 0700 /run/sugang
 {
   echo 'NODE_ENV=production'
   echo 'HOST=0.0.0.0'
+  # The metrics listener defaults to 127.0.0.1, but the container has its own network namespace:
+  # there, loopback is unreachable through the published port. The app security group lets only
+  # the monitoring host reach port ${METRICS_PORT}.
+  echo 'METRICS_HOST=0.0.0.0'
   echo 'PORT=${APP_PORT}'
   echo 'METRICS_PORT=${METRICS_PORT}'
   echo "DATABASE_URL=mysql://$db_user:$db_password@$db_host:${MYSQL_PORT}/$db_name"

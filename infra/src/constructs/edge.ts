@@ -20,7 +20,7 @@ import {
   VpcSecurityGroupIngressRule,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
-import type { EdgeConfig } from '../config/types.js'
+import type { EdgeConfig, RateLimitsConfig } from '../config/types.js'
 import { denyInsecureTransport, policyDocument } from './iam.js'
 import { blockPublicAccess } from './private-bucket.js'
 
@@ -38,12 +38,45 @@ export interface EdgeProps {
 /** Path the target group probes: 200 only when MySQL and Redis answer (CONTRACT.md). */
 export const HEALTH_CHECK_PATH = '/health/ready'
 
-/** AWS managed rule groups evaluated for every request, in this order after the rate limit. */
+/** AWS managed rule groups evaluated for every request, in this order after the rate rules. */
 export const MANAGED_RULE_GROUPS = [
   'AWSManagedRulesAmazonIpReputationList',
   'AWSManagedRulesCommonRuleSet',
   'AWSManagedRulesKnownBadInputsRuleSet',
   'AWSManagedRulesSQLiRuleSet',
+] as const
+
+/** The service's session cookie (service/src/plugins/app/sessions.ts, SESSION_COOKIE). */
+export const SESSION_COOKIE = 'sugang_session'
+/** Every API route lives under this prefix (service/src/app.ts); the session rule counts only these. */
+export const API_PATH_PREFIX = '/api/'
+/** The login route (service/src/routes/api/auth.ts under the /api/v1 prefix). */
+export const LOGIN_PATH = '/api/v1/auth/login'
+
+/** WAF's range for a rate-based rule's limit (requests per evaluation window). */
+export const WAF_RATE_LIMIT_MIN = 10
+export const WAF_RATE_LIMIT_MAX = 2_000_000_000
+/** The window every rate rule counts over; the config's limits are "per 5 minutes". */
+export const RATE_LIMIT_WINDOW_SECONDS = 300
+
+/** The rate-based rules, in evaluation order, ahead of MANAGED_RULE_GROUPS. */
+export const RATE_RULES = [
+  'rate-limit-per-session',
+  'rate-limit-login-per-ip',
+  'rate-limit-per-ip-backstop',
+] as const
+
+/**
+ * Applied to the URI path before the scope-down matches, lowest priority first, so spellings the
+ * service routes the same way count the same: Fastify decodes percent-escapes when routing
+ * (`/%61pi/v1/auth/login` reaches the login route), dot segments and doubled slashes are
+ * normalised, and case is folded (`/API/` is not routed today; counting it costs nothing).
+ * The search strings are lowercase to match.
+ */
+export const PATH_TRANSFORMATIONS = [
+  { Priority: 0, Type: 'URL_DECODE' },
+  { Priority: 1, Type: 'NORMALIZE_PATH' },
+  { Priority: 2, Type: 'LOWERCASE' },
 ] as const
 
 /**
@@ -191,11 +224,12 @@ export class Edge extends Construct {
 
     this.webAcl = new Wafv2WebAcl(this, 'web-acl', {
       name: `${name}-web-acl`,
-      description: 'Managed protections and a per-IP rate limit in front of the sugang ALB',
+      description:
+        'Rate limits per session, per IP on login and per IP overall, then AWS managed rule groups, in front of the sugang ALB',
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       // The binding cannot express nested rule statements, so the rules go in as WAF API JSON.
-      ruleJson: JSON.stringify(webAclRules(name, config.rateLimitPer5Minutes)),
+      ruleJson: JSON.stringify(webAclRules(name, config.rateLimits)),
       visibilityConfig: {
         cloudwatchMetricsEnabled: true,
         metricName: `${name}-web-acl`,
@@ -265,22 +299,86 @@ function visibility(metricName: string) {
   return { SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: metricName }
 }
 
-/** WAF rules in the WAFv2 API shape: the per-IP rate limit first, then the managed groups. */
-export function webAclRules(name: string, rateLimitPer5Minutes: number): object[] {
-  return [
-    {
-      Name: 'rate-limit-per-ip',
-      Priority: 0,
-      Action: { Block: {} },
-      Statement: {
-        RateBasedStatement: {
-          Limit: rateLimitPer5Minutes,
-          AggregateKeyType: 'IP',
-          EvaluationWindowSec: 300,
-        },
-      },
-      VisibilityConfig: visibility(`${name}-rate-limit-per-ip`),
+/**
+ * Refuses limits WAF would reject at apply time (so `cdktf synth` fails instead), and a login limit
+ * at or above the backstop, which would make the login rule never fire first.
+ */
+export function validateRateLimits(limits: RateLimitsConfig): void {
+  const keys = [
+    'perSessionPer5Minutes',
+    'loginPerIpPer5Minutes',
+    'perIpBackstopPer5Minutes',
+  ] as const
+  for (const key of keys) {
+    const value = limits[key]
+    if (!Number.isInteger(value) || value < WAF_RATE_LIMIT_MIN || value > WAF_RATE_LIMIT_MAX) {
+      throw new Error(
+        `edge.rateLimits.${key} must be a whole number from ${WAF_RATE_LIMIT_MIN} to ` +
+          `${WAF_RATE_LIMIT_MAX} (the range WAF accepts), not ${value}`,
+      )
+    }
+  }
+  if (limits.loginPerIpPer5Minutes >= limits.perIpBackstopPer5Minutes) {
+    throw new Error(
+      `edge.rateLimits.loginPerIpPer5Minutes (${limits.loginPerIpPer5Minutes}) must be lower than ` +
+        `perIpBackstopPer5Minutes (${limits.perIpBackstopPer5Minutes}), or the login rule never applies`,
+    )
+  }
+}
+
+/** A scope-down statement: the normalised URI path starts with, or is exactly, `path`. */
+function pathMatch(positionalConstraint: 'STARTS_WITH' | 'EXACTLY', path: string) {
+  return {
+    ByteMatchStatement: {
+      FieldToMatch: { UriPath: {} },
+      PositionalConstraint: positionalConstraint,
+      // Plain text: the provider base64-encodes SearchString of rule_json itself.
+      SearchString: path,
+      TextTransformations: PATH_TRANSFORMATIONS,
     },
+  }
+}
+
+/**
+ * WAF rules in the WAFv2 API shape: three rate-based rules, then the managed groups.
+ *
+ * A campus NAT puts hundreds or thousands of students behind one address, so the tight limit is
+ * per session, and the per-IP rules are sized for the busiest shared address:
+ * 1. per `sugang_session` cookie on `/api/` (requests without the cookie are not counted here);
+ * 2. per IP on the login route, tighter than the backstop, against credential stuffing;
+ * 3. per IP over everything, high, against a single flooding host and cookie-less traffic.
+ * Every rule counts independently; a request is blocked when any of its counts is over its limit.
+ */
+export function webAclRules(name: string, limits: RateLimitsConfig): object[] {
+  validateRateLimits(limits)
+  const [perSession, loginPerIp, backstop] = RATE_RULES
+  const rateRule = (rule: string, priority: number, statement: object) => ({
+    Name: rule,
+    Priority: priority,
+    Action: { Block: {} },
+    Statement: {
+      RateBasedStatement: { ...statement, EvaluationWindowSec: RATE_LIMIT_WINDOW_SECONDS },
+    },
+    VisibilityConfig: visibility(`${name}-${rule}`),
+  })
+  return [
+    rateRule(perSession, 0, {
+      Limit: limits.perSessionPer5Minutes,
+      AggregateKeyType: 'CUSTOM_KEYS',
+      CustomKeys: [
+        { Cookie: { Name: SESSION_COOKIE, TextTransformations: [{ Priority: 0, Type: 'NONE' }] } },
+      ],
+      ScopeDownStatement: pathMatch('STARTS_WITH', API_PATH_PREFIX),
+    }),
+    rateRule(loginPerIp, 1, {
+      Limit: limits.loginPerIpPer5Minutes,
+      AggregateKeyType: 'IP',
+      ScopeDownStatement: pathMatch('EXACTLY', LOGIN_PATH),
+    }),
+    rateRule(backstop, 2, {
+      Limit: limits.perIpBackstopPer5Minutes,
+      AggregateKeyType: 'IP',
+    }),
     ...MANAGED_RULE_GROUPS.map((group, i) => ({
       Name: group,
       Priority: 10 * (i + 1),
