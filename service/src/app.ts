@@ -2,10 +2,10 @@ import { randomUUID } from 'node:crypto'
 import cookie from '@fastify/cookie'
 import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import type { AdmissionHooks } from './domain/admission-worker.js'
-import errors from './plugins/app/errors.js'
+import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.js'
 import metrics from './plugins/app/metrics.js'
 import registration from './plugins/app/registration.js'
 import sessions from './plugins/app/sessions.js'
@@ -23,11 +23,14 @@ export interface AppOptions {
   readonly worker?: boolean
 }
 
+/** A client's request id is echoed and logged only when it is short and harmless. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
+export const RETRY_AFTER_SECONDS = '2'
 
 /** Builds the whole service as one Fastify instance, not yet listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
+  const { deadlines } = config
   const app = Fastify({
     logger: options.logger ?? {
       level: config.logLevel,
@@ -39,9 +42,10 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     },
     bodyLimit: config.bodyLimitBytes,
     // Behind the ALB exactly one proxy hop is trusted: the client cannot spoof its address by
-    // sending its own X-Forwarded-For (the login rate limit is keyed by it).
+    // sending its own X-Forwarded-For (the login limits are keyed by it).
     trustProxy: config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
-    requestIdHeader: 'x-request-id',
+    // Not requestIdHeader: Fastify would take any header value as is. genReqId checks it.
+    requestIdHeader: false,
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']
       return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
@@ -50,10 +54,18 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       // Unknown fields are rejected, never silently dropped; types are never coerced in bodies.
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
     },
-    return503OnClosing: true,
+    // Slow clients: the whole request (headers and body) must arrive within requestMs, checked
+    // every second, so a body that never finishes cannot hold a socket for minutes.
+    requestTimeout: deadlines.requestMs,
+    keepAliveTimeout: deadlines.keepAliveMs,
+    http: { connectionsCheckingInterval: 1_000, headersTimeout: deadlines.requestMs },
+    // During shutdown the service answers 503 with Retry-After itself (see below).
+    return503OnClosing: false,
+    frameworkErrors: frameworkErrorHandler,
+    clientErrorHandler,
     // One access-log line per request (in onResponse below) instead of Fastify's two: at the
     // rush's request rate, logging is a measurable share of the CPU.
-    disableRequestLogging: true,
+    logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
@@ -78,14 +90,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
 
   // External plugins, then the app's own, then routes.
   await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
-  await app.register(underPressure, {
-    maxEventLoopDelay: config.maxEventLoopDelayMs,
-    // Sample often: a rush overloads an instance within a second, and shedding must follow.
-    sampleInterval: 100,
-    retryAfter: 2,
-  })
   await app.register(errors)
-  await app.register(metrics, { host: config.host, port: config.metricsPort })
+  await app.register(metrics, { host: config.metricsHost, port: config.metricsPort })
   await app.register(registration, {
     config,
     ...(options.hooks ? { hooks: options.hooks } : {}),
@@ -93,9 +99,31 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
   await app.register(sessions)
 
+  // Shutting down: every request but the health checks gets a 503 the client may retry
+  // elsewhere (Fastify's own answer to this has no Retry-After).
+  app.addHook('onRequest', async (request, reply) => {
+    if (!app.sugang.closing || request.routeOptions.url?.startsWith('/health/')) return
+    return reply
+      .code(503)
+      .header('retry-after', RETRY_AFTER_SECONDS)
+      .header('connection', 'close')
+      .send({
+        error: { code: 'SHUTTING_DOWN', message: 'This instance is shutting down; retry.' },
+      })
+  })
+
   await app.register(health, { prefix: '/health' })
   await app.register(
     async (api) => {
+      // Everything here is in the API's own scope: load shedding and authentication apply to
+      // the routes Fastify matched in it, however the URL was spelled, and to nothing else.
+      await api.register(underPressure, {
+        maxEventLoopDelay: config.maxEventLoopDelayMs,
+        // Sample often: a rush overloads an instance within a second, and shedding must follow.
+        sampleInterval: 100,
+        retryAfter: Number(RETRY_AFTER_SECONDS),
+      })
+      api.addHook('onRequest', app.sessions.authenticate)
       await api.register(auth)
       await api.register(courses)
       await api.register(enrollments)

@@ -1,12 +1,15 @@
 import { randomBytes } from 'node:crypto'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
+import { defaultCost, type ScryptCost } from './domain/passwords.js'
 
 export interface Config {
   readonly production: boolean
   readonly host: string
   readonly port: number
   readonly metricsPort: number
+  /** Interface of the metrics listener: loopback unless deployed where a scraper must reach it. */
+  readonly metricsHost: string
   readonly logLevel: string
   readonly databaseUrl: string
   readonly databaseReplicaUrl: string | undefined
@@ -22,16 +25,53 @@ export interface Config {
   readonly cookieSecure: boolean
   readonly trustProxy: boolean
   readonly bodyLimitBytes: number
-  readonly rateLimit: { readonly max: number; readonly windowMs: number }
-  readonly loginRateLimit: { readonly max: number; readonly windowMs: number }
+  readonly rateLimit: Limit
+  readonly login: LoginProtection
+  /** The scrypt cost new hashes get, and the least every login verification costs. */
+  readonly passwordCost: ScryptCost
+  /** Most waitlist places one student may hold at once, over all courses. */
+  readonly maxWaitlistPerStudent: number
   readonly registration: { readonly opensAt: Date | null; readonly closesAt: Date | null }
   /** Seconds a decided request stays readable in Redis (MySQL keeps enrollments for good). */
   readonly decidedTtlSeconds: number
   readonly admission: AdmissionSettings
   /** Whether this instance runs an admission worker (on unless ADMISSION_WORKER=false). */
   readonly admissionWorker: boolean
-  /** Event-loop delay (ms) above which requests are shed with 503. 0 turns shedding off. */
+  /** Event-loop delay (ms) above which API requests are shed with 503. 0 turns shedding off. */
   readonly maxEventLoopDelayMs: number
+  readonly deadlines: Deadlines
+  /** How often the queue's caches are compared with MySQL and repaired (ms). */
+  readonly reconcileIntervalMs: number
+}
+
+export interface Limit {
+  readonly max: number
+  readonly windowMs: number
+}
+
+export interface LoginProtection {
+  /** Failed logins one account may take before it is locked for the rest of the window. */
+  readonly accountFailures: Limit
+  /** Failed logins one client address may make: counts failures only, so a campus fits. */
+  readonly addressFailures: Limit
+  /** Failed logins a browser that has logged in to the account before may make. */
+  readonly deviceFailures: Limit
+  /** How long a device cookie lasts (ms). */
+  readonly deviceTtlMs: number
+}
+
+/** How long the service waits before it gives up and answers 503 (all in milliseconds). */
+export interface Deadlines {
+  /** Every Redis command. */
+  readonly redisMs: number
+  /** Every MySQL statement, and every store operation as a whole (waiting for a connection too). */
+  readonly mysqlMs: number
+  /** Redis commands this instance may have waiting at once before it answers 503 at the door. */
+  readonly redisMaxInFlight: number
+  /** A client must send its whole request (headers and body) within this time. */
+  readonly requestMs: number
+  /** Idle keep-alive connections are closed after this (above the ALB's idle timeout of 60 s). */
+  readonly keepAliveMs: number
 }
 
 type Env = Readonly<Record<string, string | undefined>>
@@ -86,6 +126,11 @@ export function loadConfig(env: Env = process.env): Config {
       'REDIS_URL is not set. sugang needs Redis for its queue, e.g. REDIS_URL=redis://127.0.0.1:6379',
     )
   }
+  for (const [old, replacement] of RENAMED) {
+    if (env[old] !== undefined) {
+      throw new ConfigError(`${old} is no longer read: use ${replacement} (see the README)`)
+    }
+  }
   let sessionSecret = env.SESSION_SECRET ?? ''
   const sessionSecretProvided = sessionSecret !== ''
   if (!sessionSecretProvided) {
@@ -103,6 +148,18 @@ export function loadConfig(env: Env = process.env): Config {
     maxBatch: integer(env, 'ADMISSION_MAX_BATCH', defaultAdmissionSettings.maxBatch, 1, 10_000),
     concurrency: integer(env, 'ADMISSION_CONCURRENCY', defaultAdmissionSettings.concurrency, 1, 64),
   }
+  const passwordCost: ScryptCost = {
+    ...defaultCost,
+    N: integer(env, 'PASSWORD_SCRYPT_N', defaultCost.N, 2, 2 ** 20),
+  }
+  if ((passwordCost.N & (passwordCost.N - 1)) !== 0) {
+    throw new ConfigError('PASSWORD_SCRYPT_N must be a power of two')
+  }
+  if (production && passwordCost.N < MIN_PRODUCTION_SCRYPT_N) {
+    throw new ConfigError(
+      `PASSWORD_SCRYPT_N below ${MIN_PRODUCTION_SCRYPT_N} is for demo and load-test data only, not production`,
+    )
+  }
   const mysqlPoolSize = integer(env, 'MYSQL_POOL_SIZE', 10, 1, 500)
   if (admission.concurrency >= mysqlPoolSize) {
     throw new ConfigError('ADMISSION_CONCURRENCY must be lower than MYSQL_POOL_SIZE')
@@ -112,6 +169,7 @@ export function loadConfig(env: Env = process.env): Config {
     host: env.HOST || '127.0.0.1',
     port: integer(env, 'PORT', 3000, 0, 65535),
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
+    metricsHost: env.METRICS_HOST || '127.0.0.1',
     logLevel: env.LOG_LEVEL || 'info',
     databaseUrl,
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['mysql:']),
@@ -128,10 +186,23 @@ export function loadConfig(env: Env = process.env): Config {
       max: integer(env, 'RATE_LIMIT_MAX', 60, 1),
       windowMs: integer(env, 'RATE_LIMIT_WINDOW_SECONDS', 10, 1) * 1000,
     },
-    loginRateLimit: {
-      max: integer(env, 'LOGIN_RATE_LIMIT_MAX', 30, 1),
-      windowMs: integer(env, 'LOGIN_RATE_LIMIT_WINDOW_SECONDS', 60, 1) * 1000,
+    login: {
+      accountFailures: {
+        max: integer(env, 'LOGIN_ACCOUNT_FAILURES', 10, 1),
+        windowMs: integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000,
+      },
+      addressFailures: {
+        max: integer(env, 'LOGIN_ADDRESS_FAILURES', 100, 1),
+        windowMs: integer(env, 'LOGIN_ADDRESS_WINDOW_SECONDS', 60, 1) * 1000,
+      },
+      deviceFailures: {
+        max: integer(env, 'LOGIN_DEVICE_FAILURES', 10, 1),
+        windowMs: integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000,
+      },
+      deviceTtlMs: integer(env, 'LOGIN_DEVICE_TTL_DAYS', 180, 1, 3650) * 24 * 3600 * 1000,
     },
+    passwordCost,
+    maxWaitlistPerStudent: integer(env, 'MAX_WAITLIST_PER_STUDENT', 5, 0, 1000),
     registration: {
       opensAt: date(env, 'REGISTRATION_OPENS_AT'),
       closesAt: date(env, 'REGISTRATION_CLOSES_AT'),
@@ -140,5 +211,25 @@ export function loadConfig(env: Env = process.env): Config {
     admission,
     admissionWorker: env.ADMISSION_WORKER !== 'false',
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
+    deadlines: {
+      redisMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 50, 60_000),
+      mysqlMs: integer(env, 'MYSQL_TIMEOUT_MS', 1500, 50, 60_000),
+      redisMaxInFlight: integer(env, 'REDIS_MAX_IN_FLIGHT', 10_000, 1),
+      requestMs: integer(env, 'REQUEST_TIMEOUT_MS', 10_000, 1000, 600_000),
+      keepAliveMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 600_000),
+    },
+    reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 2000, 100, 600_000),
   }
 }
+
+/** Settings that changed meaning; a deployment still setting them would silently lose them. */
+const RENAMED: ReadonlyArray<readonly [string, string]> = [
+  ['LOGIN_RATE_LIMIT_MAX', 'LOGIN_ADDRESS_FAILURES and LOGIN_ACCOUNT_FAILURES'],
+  ['LOGIN_RATE_LIMIT_WINDOW_SECONDS', 'LOGIN_ADDRESS_WINDOW_SECONDS'],
+]
+
+/**
+ * Below this, scrypt is for demo and load-test data only. OWASP recommends N=2^17 with r=8; the
+ * default 2^15 trades some of that for the login burst before registration opens (docs/security.md).
+ */
+const MIN_PRODUCTION_SCRYPT_N = 2 ** 14

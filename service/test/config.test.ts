@@ -50,3 +50,45 @@ t.test('the CLI exits non-zero with the message when configuration is missing', 
   t.equal(unknown.status, 1)
   t.match(unknown.stderr, /Unknown command "launch"/)
 })
+
+t.test('settings that changed meaning are refused by name, not silently ignored', async (t) => {
+  t.throws(() => loadConfig({ ...base, LOGIN_RATE_LIMIT_MAX: '30' }), {
+    message: /LOGIN_RATE_LIMIT_MAX is no longer read: use LOGIN_ADDRESS_FAILURES/,
+  })
+})
+
+t.test('the password cost is a power of two, and production refuses a demo cost', async (t) => {
+  t.throws(() => loadConfig({ ...base, PASSWORD_SCRYPT_N: '1000' }), { message: /power of two/ })
+  t.throws(
+    () =>
+      loadConfig({
+        ...base,
+        NODE_ENV: 'production',
+        SESSION_SECRET: 'x'.repeat(32),
+        PASSWORD_SCRYPT_N: '16',
+      }),
+    { message: /demo and load-test data only/ },
+  )
+  t.equal(loadConfig(base).passwordCost.N, 32768, 'the default is 2^15')
+})
+
+t.test('the metrics listener stays on loopback unless told otherwise', async (t) => {
+  t.equal(loadConfig(base).metricsHost, '127.0.0.1')
+  t.equal(
+    loadConfig({ ...base, HOST: '0.0.0.0' }).metricsHost,
+    '127.0.0.1',
+    'HOST does not move it',
+  )
+  t.equal(loadConfig({ ...base, METRICS_HOST: '0.0.0.0' }).metricsHost, '0.0.0.0')
+})
+
+t.test('deadlines have documented defaults', async (t) => {
+  t.same(loadConfig(base).deadlines, {
+    redisMs: 1000,
+    mysqlMs: 1500,
+    redisMaxInFlight: 10_000,
+    requestMs: 10_000,
+    keepAliveMs: 65_000,
+  })
+  t.equal(loadConfig(base).maxWaitlistPerStudent, 5)
+})

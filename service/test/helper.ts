@@ -37,7 +37,10 @@ export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, 
     PORT: '0',
     LOG_LEVEL: 'silent',
     RATE_LIMIT_MAX: '1000',
-    LOGIN_RATE_LIMIT_MAX: '100000',
+    LOGIN_ADDRESS_FAILURES: '100000',
+    // Seeds hash with scrypt N=16; verifying at the production floor would make every one of
+    // the thousands of test logins cost ~100 ms. The login tests set it where timing matters.
+    PASSWORD_SCRYPT_N: '16',
     // Tests that push thousands of requests through several instances in one process would trip
     // load shedding and get 503s; shedding has a test of its own.
     MAX_EVENT_LOOP_DELAY_MS: '0',

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { Decision } from './model.js'
-import type { RegistrationQueue, RegistrationStore } from './ports.js'
+import type { AdmissionRules, RegistrationQueue, RegistrationStore } from './ports.js'
 
 export interface AdmissionSettings {
   /** How long a course's lease lives without renewal; a dead worker's courses wait this long. */
@@ -17,6 +17,8 @@ export interface AdmissionSettings {
   readonly sliceMs: number
   /** Most requests rejected in one bulk call once a course is full. */
   readonly bulkRejectLimit: number
+  /** Longest pause before a course that failed is tried again (it doubles from idleMs). */
+  readonly maxBackoffMs: number
 }
 
 export const defaultAdmissionSettings: Readonly<AdmissionSettings> = Object.freeze({
@@ -28,6 +30,7 @@ export const defaultAdmissionSettings: Readonly<AdmissionSettings> = Object.free
   concurrency: 4,
   sliceMs: 2_000,
   bulkRejectLimit: 5_000,
+  maxBackoffMs: 5_000,
 })
 
 export interface AdmissionObserver {
@@ -41,19 +44,30 @@ export interface AdmissionHooks {
   readonly afterCommit?: (courseId: string) => void | Promise<void>
 }
 
+/** Exponential backoff with full jitter: retries of many instances do not fall in step. */
+export function backoffMs(failures: number, baseMs: number, maxMs: number): number {
+  const ceiling = Math.min(maxMs, baseMs * 2 ** Math.min(failures, 20))
+  return ceiling / 2 + Math.random() * (ceiling / 2)
+}
+
 /**
  * Moves requests from the Redis queues into MySQL. One runs in every instance; a per-course lease
- * makes sure only one of them decides a given course at a time, so decisions follow arrival order.
+ * makes sure only one of them decides a given course at a time, so decisions follow arrival order,
+ * and a fence in MySQL makes sure a holder that lost its lease without knowing (paused, cut off)
+ * can never commit after its successor started.
  */
 export class AdmissionWorker {
   readonly #store: RegistrationStore
   readonly #queue: RegistrationQueue
   readonly #settings: AdmissionSettings
+  readonly #rules: AdmissionRules
   readonly #observer: AdmissionObserver
   readonly #hooks: AdmissionHooks
   readonly #token = randomUUID()
   readonly #batchSize = new Map<string, number>()
   readonly #busy = new Set<string>()
+  /** Courses whose last attempt failed: how often in a row, and when to try again. */
+  readonly #failing = new Map<string, { failures: number; retryAt: number }>()
   #running = false
   #loop: Promise<void> | null = null
   #wake: (() => void) | null = null
@@ -62,12 +76,14 @@ export class AdmissionWorker {
     store: RegistrationStore,
     queue: RegistrationQueue,
     settings: Partial<AdmissionSettings>,
+    rules: AdmissionRules,
     observer: AdmissionObserver,
     hooks: AdmissionHooks = {},
   ) {
     this.#store = store
     this.#queue = queue
     this.#settings = { ...defaultAdmissionSettings, ...settings }
+    this.#rules = rules
     this.#observer = observer
     this.#hooks = hooks
   }
@@ -115,12 +131,32 @@ export class AdmissionWorker {
           const j = Math.floor(Math.random() * (i + 1))
           ;[courses[i], courses[j]] = [courses[j] as string, courses[i] as string]
         }
+        const now = Date.now()
+        let waiting = 0
         for (const courseId of courses) {
           if (!this.#running || inFlight.size >= this.#settings.concurrency) break
           if (this.#busy.has(courseId)) continue
+          const failing = this.#failing.get(courseId)
+          if (failing && failing.retryAt > now) {
+            waiting += 1
+            continue
+          }
           this.#busy.add(courseId)
           const work = this.drain(courseId)
-            .catch((err: unknown) => this.#observer.error(err, courseId))
+            .then(
+              () => {
+                this.#failing.delete(courseId)
+              },
+              (err: unknown) => {
+                const count = (this.#failing.get(courseId)?.failures ?? 0) + 1
+                const s = this.#settings
+                this.#failing.set(courseId, {
+                  failures: count,
+                  retryAt: Date.now() + backoffMs(count, s.idleMs, s.maxBackoffMs),
+                })
+                this.#observer.error(err, courseId)
+              },
+            )
             .finally(() => {
               this.#busy.delete(courseId)
               inFlight.delete(work)
@@ -128,16 +164,19 @@ export class AdmissionWorker {
             })
           inFlight.add(work)
         }
-        if (inFlight.size >= this.#settings.concurrency || courses.length === 0) {
+        if (inFlight.size >= this.#settings.concurrency || courses.length === waiting) {
           await this.#sleep(this.#settings.idleMs)
         } else {
           // Courses held by other instances: look again soon, their leases may be released.
           await this.#sleep(Math.min(10, this.#settings.idleMs))
         }
+        for (const courseId of this.#failing.keys()) {
+          if (!courses.includes(courseId)) this.#failing.delete(courseId)
+        }
       } catch (err) {
         failures += 1
         this.#observer.error(err, null)
-        await this.#sleep(Math.min(this.#settings.idleMs * 2 ** failures, 2_000))
+        await this.#sleep(backoffMs(failures, this.#settings.idleMs, this.#settings.maxBackoffMs))
       }
     }
     await Promise.allSettled([...inFlight])
@@ -149,21 +188,33 @@ export class AdmissionWorker {
    */
   async drain(courseId: string): Promise<void> {
     const s = this.#settings
-    if (!(await this.#queue.acquireLease(courseId, this.#token, s.leaseMs))) return
+    if ((await this.#queue.acquireLease(courseId, this.#token, s.leaseMs)) === 'held') return
     let released = false
     try {
+      // Whatever this worker knew of the course before is void: fence it anew.
+      let fence = await this.#store.fence(courseId)
       const until = Date.now() + s.sliceMs
+      // Known after the first batch of this slice: whether the course is full, and up to which
+      // arrival number MySQL may hold decisions that Redis has not heard of.
       let full = false
+      let decidedThrough = 0
       while (Date.now() < until) {
-        if (!(await this.#queue.acquireLease(courseId, this.#token, s.leaseMs))) {
+        const lease = await this.#queue.acquireLease(courseId, this.#token, s.leaseMs)
+        if (lease === 'held') {
           released = true
           return
+        }
+        if (lease === 'taken') {
+          // The lease expired under us (a long pause): someone may have worked in between.
+          fence = await this.#store.fence(courseId)
+          full = false
         }
         if (full) {
           const rejected = await this.#queue.rejectFullHead(
             courseId,
             this.#token,
             s.bulkRejectLimit,
+            decidedThrough,
           )
           if (rejected !== null && rejected > 0) {
             this.#observer.bulkRejected(courseId, rejected)
@@ -179,18 +230,29 @@ export class AdmissionWorker {
         }
         if (requests.length === 0) break
         const started = process.hrtime.bigint()
-        const result = await this.#store.admit(courseId, requests)
-        const decided = result ?? {
-          // The course was deleted: nothing can be admitted to it.
-          decisions: requests.map((r) => ({
-            requestId: r.requestId,
-            studentId: r.studentId,
-            status: 'rejected' as const,
-            reason: 'COURSE_FULL' as const,
-          })),
-          seatsLeft: 0,
-          version: 0,
+        const outcome =
+          fence === null
+            ? ({ kind: 'no-course' } as const)
+            : await this.#store.admit(courseId, fence, requests, this.#rules)
+        if (outcome.kind === 'fenced') {
+          // Another worker took the course over; it decides these requests now.
+          return
         }
+        const decided =
+          outcome.kind === 'decided'
+            ? outcome
+            : {
+                // The course was deleted: nothing can be admitted to it.
+                decisions: requests.map((r) => ({
+                  requestId: r.requestId,
+                  studentId: r.studentId,
+                  status: 'rejected' as const,
+                  reason: 'COURSE_FULL' as const,
+                })),
+                seatsLeft: 0,
+                version: 0,
+                decidedThrough: Number.MAX_SAFE_INTEGER,
+              }
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
         await this.#hooks.afterCommit?.(courseId)
         const left = await this.#queue.settle(courseId, this.#token, decided.decisions, decided)
@@ -201,7 +263,8 @@ export class AdmissionWorker {
           return
         }
         if (left === 0) break
-        full = decided.seatsLeft <= 0
+        full = decided.seatsLeft <= 0 && outcome.kind === 'decided'
+        decidedThrough = decided.decidedThrough
       }
     } finally {
       if (!released) await this.#queue.releaseLease(courseId, this.#token).catch(() => undefined)

@@ -1,10 +1,8 @@
-const CHECK_TIMEOUT_MS = 2_000
-
 /** Whether a dependency check completes, within a bound, without an error. */
-export async function answers(check: () => Promise<void>): Promise<boolean> {
+export async function answers(check: () => Promise<void>, timeoutMs = 2_000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('timed out')), CHECK_TIMEOUT_MS)
+    timer = setTimeout(() => reject(new Error('timed out')), timeoutMs)
   })
   try {
     await Promise.race([check(), timeout])

@@ -1,7 +1,6 @@
 /** Reasons a request can be turned down, as the contract names them. */
-export type RejectReason = 'COURSE_FULL' | 'ALREADY_ENROLLED' | 'CREDIT_LIMIT' | 'TIME_CONFLICT'
-
-export type RequestStatus = 'queued' | 'waitlisted' | 'enrolled' | 'rejected'
+export type RejectReason =
+  'COURSE_FULL' | 'ALREADY_ENROLLED' | 'CREDIT_LIMIT' | 'TIME_CONFLICT' | 'WAITLIST_LIMIT'
 
 /** A request waiting in a course's queue, as the admission worker reads it. */
 export interface QueuedRequest {
@@ -58,4 +57,17 @@ export type DurableRequest =
 export interface SeatState {
   readonly seatsLeft: number
   readonly version: number
+}
+
+/** A course as MySQL has it, for comparing the queue's caches with the truth. */
+export interface CourseVersion {
+  readonly id: string
+  readonly version: number
+  /** Highest arrival number whose decision MySQL may hold (see reject-full-5.lua). */
+  readonly decidedThrough: number
+}
+
+/** One consistent read of a course: its seats and who holds them. */
+export interface CourseSnapshot extends SeatState {
+  readonly students: string[]
 }

@@ -13,6 +13,10 @@ export interface BatchFacts {
   readonly enrolledBy: ReadonlyMap<string, string | null>
   /** For students already on this course's waitlist: their waitlist request id. */
   readonly waitlistedBy: ReadonlyMap<string, string>
+  /** Waitlist places each student holds, over all courses. */
+  readonly waitlistHeld: ReadonlyMap<string, number>
+  /** Most waitlist places one student may hold (hoarding places blocks other students). */
+  readonly maxWaitlist: number
 }
 
 export interface BatchOutcome {
@@ -81,6 +85,10 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
       continue
     }
     if (r.waitlist) {
+      if ((facts.waitlistHeld.get(r.studentId) ?? 0) >= facts.maxWaitlist) {
+        reject(r, 'WAITLIST_LIMIT')
+        continue
+      }
       waitlisted.push(r)
       decisions.push({ requestId: r.requestId, studentId: r.studentId, status: 'waitlisted' })
       continue

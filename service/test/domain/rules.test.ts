@@ -18,6 +18,8 @@ function facts(overrides: Partial<BatchFacts> = {}, students = 10): BatchFacts {
     creditsHeld: new Map(),
     enrolledBy: new Map(),
     waitlistedBy: new Map(),
+    waitlistHeld: new Map(),
+    maxWaitlist: 5,
     ...overrides,
   }
 }
@@ -117,3 +119,39 @@ t.test('a student already waiting keeps the place under the new request', async 
   )
   t.equal(out.waitlisted.length, 0)
 })
+
+t.test(
+  'a student at the waitlist cap is turned down with WAITLIST_LIMIT, others wait',
+  async (t) => {
+    const out = decideBatch(
+      [req(1, true), req(2, true), req(3, true)],
+      facts({
+        capacity: 0,
+        maxWaitlist: 2,
+        waitlistHeld: new Map([
+          ['S1', 2],
+          ['S2', 1],
+        ]),
+      }),
+    )
+    t.same(
+      out.decisions.map((d) => (d.status === 'rejected' ? d.reason : d.status)),
+      ['WAITLIST_LIMIT', 'waitlisted', 'waitlisted'],
+    )
+    t.same(
+      out.waitlisted.map((r) => r.requestId),
+      ['r2', 'r3'],
+    )
+  },
+)
+
+t.test(
+  'a waitlist cap of 0 turns every waitlist request down, but seats are still taken',
+  async (t) => {
+    const out = decideBatch([req(1, true), req(2, true)], facts({ capacity: 1, maxWaitlist: 0 }))
+    t.same(
+      out.decisions.map((d) => (d.status === 'rejected' ? d.reason : d.status)),
+      ['enrolled', 'WAITLIST_LIMIT'],
+    )
+  },
+)

@@ -73,7 +73,11 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
     payload: { studentId: 'S000001', password: 'whatever' },
   })
   t.equal(loginRes.statusCode, 503, 'login too, rather than a 500')
-  const ready = await app.inject({ method: 'GET', url: '/health/ready' })
+  // Readiness follows background checks (debounced: one lost ping is not an outage).
+  const ready = await waitFor('readiness to notice', async () => {
+    const res = await app.inject({ method: 'GET', url: '/health/ready' })
+    return res.statusCode === 503 && res
+  })
   t.equal(ready.statusCode, 503, 'the load balancer is told to stop sending traffic')
   t.match(ready.json().error.message, /redis/)
   t.equal(
@@ -172,6 +176,12 @@ t.test('health and metrics', async (t) => {
   t.equal(api.statusCode, 404, 'metrics are not served on the public port')
 })
 
+t.test('the metrics listener binds METRICS_HOST, not HOST', async (t) => {
+  const env = await isolatedEnv(t, 'metricshost')
+  const app = await startInstance(t, configFrom(env, { HOST: '0.0.0.0' }), { worker: false })
+  t.equal(app.metrics.address()?.address, '127.0.0.1')
+})
+
 t.test('an overloaded instance sheds requests with 503 and Retry-After', async (t) => {
   const env = await isolatedEnv(t, 'shedding')
   const config = configFrom(env, { MAX_EVENT_LOOP_DELAY_MS: '50' })
@@ -239,6 +249,6 @@ t.test('SIGTERM stops taking requests, gives leases back and exits cleanly', asy
   )
   t.equal(refused, 'refused', 'the port is closed')
   const leases = await front.sugang.queue.acquireLease('C0001', 'probe', 1000)
-  t.equal(leases, true, 'no lease is left behind to expire')
+  t.equal(leases, 'taken', 'no lease is left behind to expire')
   await front.sugang.queue.releaseLease('C0001', 'probe')
 })

@@ -56,6 +56,16 @@ export const migrations: ReadonlyArray<{
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 2,
+    statements: [
+      // decided_through: the highest arrival number whose decision MySQL may hold (an enrollment
+      // or a waitlist place); bulk rejection leaves requests at or below it to a batch.
+      // admission_fence: raised by each new admission lease holder; a batch carrying an older
+      // fence is refused, so a paused or cut-off worker can never commit over its successor.
+      `ALTER TABLE courses
+          ADD COLUMN decided_through BIGINT UNSIGNED NOT NULL DEFAULT 0,
+          ADD COLUMN admission_fence BIGINT UNSIGNED NOT NULL DEFAULT 0`,
+    ],
+  },
 ]
-
-export const latestVersion = migrations[migrations.length - 1]?.version ?? 0

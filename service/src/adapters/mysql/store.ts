@@ -3,13 +3,20 @@ import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql
 import { DependencyUnavailableError } from '../../errors.js'
 import type {
   Course,
+  CourseSnapshot,
+  CourseVersion,
   DurableRequest,
   Enrollment,
   QueuedRequest,
   RejectReason,
   StudentAccount,
 } from '../../domain/model.js'
-import type { AdmissionResult, CancelResult, RegistrationStore } from '../../domain/ports.js'
+import type {
+  AdmissionRules,
+  AdmitOutcome,
+  CancelResult,
+  RegistrationStore,
+} from '../../domain/ports.js'
 import { decideBatch, mayPromote } from '../../domain/rules.js'
 import { migrations } from './schema.js'
 
@@ -17,8 +24,14 @@ export interface MysqlStoreOptions {
   readonly url: string
   readonly replicaUrl?: string | undefined
   readonly poolSize: number
+  /**
+   * Deadline of every statement and of every operation as a whole, waiting for a connection
+   * included. Admission transactions, which run in the background, get three times as long.
+   */
+  readonly timeoutMs?: number
 }
 
+const DEFAULT_TIMEOUT_MS = 1_500
 const DEADLOCK = 1213
 const LOCK_WAIT_TIMEOUT = 1205
 const CONNECTION_CODES = new Set([
@@ -36,13 +49,23 @@ const CONNECTION_CODES = new Set([
   'ER_ACCESS_DENIED_ERROR',
   'ER_BAD_DB_ERROR',
   'ER_OPTION_PREVENTS_STATEMENT',
+  'ER_QUERY_INTERRUPTED',
 ])
 
+/** The operation ran out of time; what it started is rolled back or finishes on its own. */
+class DeadlineExceeded extends Error {
+  constructor(what: string) {
+    super(`${what} did not finish within its deadline`)
+    this.name = 'DeadlineExceeded'
+  }
+}
+
 function isConnectionError(err: unknown): boolean {
+  if (err instanceof DeadlineExceeded) return true
   const code = (err as { code?: unknown } | null)?.code
   if (typeof code === 'string' && CONNECTION_CODES.has(code)) return true
   const message = err instanceof Error ? err.message : ''
-  return /Pool is closed|Connection lost|connect ETIMEDOUT|read-only|Queue limit reached/i.test(
+  return /Pool is closed|Connection lost|connect ETIMEDOUT|read-only|Queue limit reached|closed state/i.test(
     message,
   )
 }
@@ -52,20 +75,39 @@ function isRetryableLockError(err: unknown): boolean {
   return errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT
 }
 
-function createPool(url: string, size: number): Pool {
-  return mysql.createPool({
+function createPool(url: string, size: number, timeoutMs: number): Pool {
+  const pool = mysql.createPool({
     uri: url,
     connectionLimit: size,
     waitForConnections: true,
+    // Waiting is bounded in time by the operation's deadline; this bounds it in memory.
     queueLimit: size * 50,
     enableKeepAlive: true,
-    connectTimeout: 5_000,
+    connectTimeout: Math.max(timeoutMs, 1_000),
     timezone: 'Z',
     charset: 'utf8mb4',
   })
+  // Every statement is READ COMMITTED (locking reads see the latest rows, no gap locks on the
+  // inserts), and the server gives up waiting for a row lock about when the client gives up on
+  // the statement, so a lock held by a stalled transaction never queues work for long.
+  const lockWaitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000))
+  pool.pool.on('connection', (conn) => {
+    conn.query(
+      `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}`,
+      () => undefined,
+    )
+  })
+  return pool
 }
 
 type Row = RowDataPacket & Record<string, unknown>
+type Values = unknown[]
+
+/** Runs statements on one connection, each bounded by the statement and operation deadlines. */
+interface Session {
+  rows(sql: string, values?: Values): Promise<Row[]>
+  write(sql: string, values?: Values): Promise<ResultSetHeader>
+}
 
 function toCourse(row: Row): Course {
   return {
@@ -80,88 +122,152 @@ function toCourse(row: Row): Course {
 
 /**
  * MySQL store: writes and own-data reads on the primary pool, catalogue reads on the replica
- * pool (the primary when no replica is configured).
+ * pool (the primary when no replica is configured). Every statement and every operation has a
+ * deadline: a stalled server turns into a prompt DependencyUnavailableError (503), never a hang.
  */
 export class MysqlStore implements RegistrationStore {
   readonly #primary: Pool
   readonly #replica: Pool
+  readonly #timeoutMs: number
 
   constructor(options: MysqlStoreOptions) {
-    this.#primary = createPool(options.url, options.poolSize)
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
+    this.#primary = createPool(options.url, options.poolSize, this.#timeoutMs)
     this.#replica = options.replicaUrl
-      ? createPool(options.replicaUrl, options.poolSize)
+      ? createPool(options.replicaUrl, options.poolSize, this.#timeoutMs)
       : this.#primary
   }
 
-  async #guard<T>(work: () => Promise<T>): Promise<T> {
+  /**
+   * Runs `work` on a connection of `pool`, all within `budgetMs`. A statement that times out
+   * leaves its connection in an unknown state, so that connection is destroyed, not reused.
+   */
+  async #session<T>(
+    pool: Pool,
+    work: (session: Session) => Promise<T>,
+    budgetMs = this.#timeoutMs,
+  ): Promise<T> {
+    const deadline = Date.now() + budgetMs
     try {
-      return await work()
+      const conn = await this.#acquire(pool, budgetMs)
+      let broken = false
+      const run = async <R>(sql: string, values: Values | undefined): Promise<R> => {
+        const left = deadline - Date.now()
+        if (left <= 0) throw new DeadlineExceeded('a MySQL operation')
+        try {
+          const [result] = await conn.query(
+            { sql, timeout: Math.min(left, this.#timeoutMs) },
+            values,
+          )
+          return result as R
+        } catch (err) {
+          if (isConnectionError(err)) broken = true
+          throw err
+        }
+      }
+      try {
+        return await work({
+          rows: (sql, values) => run<Row[]>(sql, values),
+          write: (sql, values) => run<ResultSetHeader>(sql, values),
+        })
+      } finally {
+        if (broken) conn.destroy()
+        else conn.release()
+      }
     } catch (err) {
       if (isConnectionError(err)) throw new DependencyUnavailableError('mysql', err)
       throw err
     }
   }
 
-  /** Runs a READ COMMITTED transaction on the primary, retrying on deadlock or lock timeout. */
-  async #transaction<T>(work: (conn: PoolConnection) => Promise<T>): Promise<T> {
-    return this.#guard(async () => {
-      for (let attempt = 1; ; attempt += 1) {
-        const conn = await this.#primary.getConnection()
-        try {
-          // Locking reads see the latest committed rows; READ COMMITTED keeps the plain reads that
-          // follow them just as fresh and avoids gap locks on the enrollment inserts.
-          await conn.query('SET TRANSACTION ISOLATION LEVEL READ COMMITTED')
-          await conn.beginTransaction()
-          const result = await work(conn)
-          await conn.commit()
-          return result
-        } catch (err) {
-          await conn.rollback().catch(() => undefined)
-          if (attempt < 5 && isRetryableLockError(err)) {
-            await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20))
-            continue
-          }
-          throw err
-        } finally {
-          conn.release()
-        }
-      }
+  /** A pool connection, or DeadlineExceeded; a connection that arrives too late goes back. */
+  async #acquire(pool: Pool, budgetMs: number): Promise<PoolConnection> {
+    let timer: NodeJS.Timeout | undefined
+    const acquiring = pool.getConnection()
+    const late = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new DeadlineExceeded('waiting for a MySQL connection')),
+        budgetMs,
+      )
     })
+    try {
+      return await Promise.race([acquiring, late])
+    } catch (err) {
+      acquiring.then((conn) => conn.release()).catch(() => undefined)
+      throw err
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  /**
+   * A READ COMMITTED transaction on the primary, retried on deadlock or lock timeout. Every
+   * statement checks the deadline first: a transaction whose caller has given up rolls back
+   * instead of committing later behind the caller's back.
+   */
+  async #transaction<T>(work: (session: Session) => Promise<T>, budgetMs: number): Promise<T> {
+    const deadline = Date.now() + budgetMs
+    for (let attempt = 1; ; attempt += 1) {
+      try {
+        return await this.#session(
+          this.#primary,
+          async (session) => {
+            await session.write('START TRANSACTION')
+            try {
+              const result = await work(session)
+              await session.write('COMMIT')
+              return result
+            } catch (err) {
+              await session.write('ROLLBACK').catch(() => undefined)
+              throw err
+            }
+          },
+          Math.max(1, deadline - Date.now()),
+        )
+      } catch (err) {
+        if (attempt < 5 && isRetryableLockError(err) && Date.now() < deadline) {
+          await new Promise((resolve) => setTimeout(resolve, 5 * attempt + Math.random() * 20))
+          continue
+        }
+        throw err
+      }
+    }
   }
 
   async migrate(): Promise<void> {
-    await this.#guard(async () => {
-      const conn = await this.#primary.getConnection()
-      try {
-        // Instances starting together must not run the same migration twice.
-        await conn.query("SELECT GET_LOCK('sugang.migrate', 60)")
-        await conn.query(
-          `CREATE TABLE IF NOT EXISTS schema_migrations (
+    // Migrations may take long on a big table: no operation deadline, only the lock's own.
+    const conn = await this.#primary.getConnection().catch((err: unknown) => {
+      throw new DependencyUnavailableError('mysql', err)
+    })
+    try {
+      // Instances starting together must not run the same migration twice.
+      await conn.query("SELECT GET_LOCK('sugang.migrate', 60)")
+      await conn.query(
+        `CREATE TABLE IF NOT EXISTS schema_migrations (
             version INT UNSIGNED NOT NULL PRIMARY KEY,
             applied_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3)
           ) ENGINE=InnoDB`,
-        )
-        const [rows] = await conn.query<Row[]>('SELECT version FROM schema_migrations')
-        const applied = new Set(rows.map((r) => Number(r.version)))
-        for (const migration of migrations) {
-          if (applied.has(migration.version)) continue
-          for (const statement of migration.statements) await conn.query(statement)
-          await conn.query('INSERT INTO schema_migrations (version) VALUES (?)', [
-            migration.version,
-          ])
-        }
-      } finally {
-        await conn.query("SELECT RELEASE_LOCK('sugang.migrate')").catch(() => undefined)
-        conn.release()
+      )
+      const [rows] = await conn.query<Row[]>('SELECT version FROM schema_migrations')
+      const applied = new Set(rows.map((r) => Number(r.version)))
+      for (const migration of migrations) {
+        if (applied.has(migration.version)) continue
+        for (const statement of migration.statements) await conn.query(statement)
+        await conn.query('INSERT INTO schema_migrations (version) VALUES (?)', [migration.version])
       }
-    })
+    } catch (err) {
+      if (isConnectionError(err)) throw new DependencyUnavailableError('mysql', err)
+      throw err
+    } finally {
+      await conn.query("SELECT RELEASE_LOCK('sugang.migrate')").catch(() => undefined)
+      conn.release()
+    }
   }
 
   async ping(): Promise<void> {
-    await this.#guard(async () => {
-      await this.#primary.query('SELECT 1')
-      if (this.#replica !== this.#primary) await this.#replica.query('SELECT 1')
-    })
+    await this.#session(this.#primary, (s) => s.rows('SELECT 1'))
+    if (this.#replica !== this.#primary)
+      await this.#session(this.#replica, (s) => s.rows('SELECT 1'))
   }
 
   async close(): Promise<void> {
@@ -170,57 +276,57 @@ export class MysqlStore implements RegistrationStore {
   }
 
   async listCourses(): Promise<Course[]> {
-    return this.#guard(async () => {
-      const [rows] = await this.#replica.query<Row[]>(
-        'SELECT id, title, professor, credits, capacity, enrolled FROM courses ORDER BY id',
-      )
-      return rows.map(toCourse)
-    })
+    const rows = await this.#session(this.#replica, (s) =>
+      s.rows('SELECT id, title, professor, credits, capacity, enrolled FROM courses ORDER BY id'),
+    )
+    return rows.map(toCourse)
   }
 
   async findCourse(courseId: string): Promise<Course | null> {
-    return this.#guard(async () => {
-      const [rows] = await this.#replica.execute<Row[]>(
-        'SELECT id, title, professor, credits, capacity, enrolled FROM courses WHERE id = ?',
-        [courseId],
-      )
-      return rows[0] ? toCourse(rows[0]) : null
-    })
+    const rows = await this.#session(this.#replica, (s) =>
+      s.rows('SELECT id, title, professor, credits, capacity, enrolled FROM courses WHERE id = ?', [
+        courseId,
+      ]),
+    )
+    return rows[0] ? toCourse(rows[0]) : null
   }
 
   async findStudent(studentId: string): Promise<StudentAccount | null> {
-    return this.#guard(async () => {
-      const [rows] = await this.#replica.execute<Row[]>(
-        'SELECT id, name, password_hash FROM students WHERE id = ?',
-        [studentId],
-      )
-      const row = rows[0]
-      return row
-        ? { id: String(row.id), name: String(row.name), passwordHash: String(row.password_hash) }
-        : null
-    })
+    const rows = await this.#session(this.#replica, (s) =>
+      s.rows('SELECT id, name, password_hash FROM students WHERE id = ?', [studentId]),
+    )
+    const row = rows[0]
+    return row
+      ? { id: String(row.id), name: String(row.name), passwordHash: String(row.password_hash) }
+      : null
+  }
+
+  async updatePasswordHash(studentId: string, passwordHash: string): Promise<void> {
+    await this.#session(this.#primary, (s) =>
+      s.write('UPDATE students SET password_hash = ? WHERE id = ?', [passwordHash, studentId]),
+    )
   }
 
   async listEnrollments(studentId: string): Promise<Enrollment[]> {
-    return this.#guard(async () => {
-      const [rows] = await this.#primary.execute<Row[]>(
+    const rows = await this.#session(this.#primary, (s) =>
+      s.rows(
         `SELECT e.course_id, c.title, c.credits, e.created_at
            FROM enrollments e JOIN courses c ON c.id = e.course_id
           WHERE e.student_id = ? ORDER BY e.created_at, e.course_id`,
         [studentId],
-      )
-      return rows.map((r) => ({
-        courseId: String(r.course_id),
-        title: String(r.title),
-        credits: Number(r.credits),
-        enrolledAt: r.created_at as Date,
-      }))
-    })
+      ),
+    )
+    return rows.map((r) => ({
+      courseId: String(r.course_id),
+      title: String(r.title),
+      credits: Number(r.credits),
+      enrolledAt: r.created_at as Date,
+    }))
   }
 
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
-    return this.#guard(async () => {
-      const [enrolled] = await this.#primary.execute<Row[]>(
+    return this.#session(this.#primary, async (s) => {
+      const enrolled = await s.rows(
         'SELECT student_id, course_id FROM enrollments WHERE request_id = ?',
         [requestId],
       )
@@ -231,7 +337,7 @@ export class MysqlStore implements RegistrationStore {
           studentId: String(enrolled[0].student_id),
         }
       }
-      const [waiting] = await this.#primary.execute<Row[]>(
+      const waiting = await s.rows(
         `SELECT w.course_id, w.student_id,
                 (SELECT COUNT(*) FROM waitlist a WHERE a.course_id = w.course_id AND a.id <= w.id)
                   AS position
@@ -250,18 +356,32 @@ export class MysqlStore implements RegistrationStore {
     })
   }
 
+  async fence(courseId: string): Promise<number | null> {
+    const result = await this.#session(this.#primary, (s) =>
+      s.write(
+        'UPDATE courses SET admission_fence = LAST_INSERT_ID(admission_fence + 1) WHERE id = ?',
+        [courseId],
+      ),
+    )
+    return result.affectedRows === 0 ? null : Number(result.insertId)
+  }
+
   async admit(
     courseId: string,
+    fence: number,
     requests: readonly QueuedRequest[],
-  ): Promise<AdmissionResult | null> {
+    rules: AdmissionRules,
+  ): Promise<AdmitOutcome> {
     if (requests.length === 0) throw new Error('admit needs at least one request')
-    return this.#transaction(async (conn) => {
-      const [courseRows] = await conn.execute<Row[]>(
-        'SELECT credits, capacity, enrolled, version FROM courses WHERE id = ? FOR UPDATE',
+    return this.#transaction(async (s) => {
+      const courseRows = await s.rows(
+        `SELECT credits, capacity, enrolled, version, decided_through, admission_fence
+           FROM courses WHERE id = ? FOR UPDATE`,
         [courseId],
       )
       const course = courseRows[0]
-      if (!course) return null
+      if (!course) return { kind: 'no-course' } as const
+      if (Number(course.admission_fence) !== fence) return { kind: 'fenced' } as const
       const credits = Number(course.credits)
       const capacity = Number(course.capacity)
       const enrolled = Number(course.enrolled)
@@ -269,19 +389,19 @@ export class MysqlStore implements RegistrationStore {
       const studentIds = [...new Set(requests.map((r) => r.studentId))].sort()
       // Lock order everywhere: the course row, then students by id. Two batches (or a batch and
       // a cancellation) can then never wait on each other in a cycle over the same students.
-      const [studentRows] = await conn.query<Row[]>(
+      const studentRows = await s.rows(
         'SELECT id, max_credits FROM students WHERE id IN (?) ORDER BY id FOR UPDATE',
         [studentIds],
       )
-      const [heldRows] = await conn.query<Row[]>(
+      const heldRows = await s.rows(
         `SELECT e.student_id, e.course_id, e.request_id, c.credits
            FROM enrollments e JOIN courses c ON c.id = e.course_id
           WHERE e.student_id IN (?)`,
         [studentIds],
       )
-      const [waitRows] = await conn.query<Row[]>(
-        'SELECT student_id, request_id FROM waitlist WHERE course_id = ? AND student_id IN (?)',
-        [courseId, studentIds],
+      const waitRows = await s.rows(
+        'SELECT student_id, course_id, request_id FROM waitlist WHERE student_id IN (?)',
+        [studentIds],
       )
 
       const maxCredits = new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)]))
@@ -294,9 +414,13 @@ export class MysqlStore implements RegistrationStore {
           enrolledBy.set(sid, r.request_id === null ? null : String(r.request_id))
         }
       }
-      const waitlistedBy = new Map(
-        waitRows.map((r) => [String(r.student_id), String(r.request_id)]),
-      )
+      const waitlistedBy = new Map<string, string>()
+      const waitlistHeld = new Map<string, number>()
+      for (const r of waitRows) {
+        const sid = String(r.student_id)
+        waitlistHeld.set(sid, (waitlistHeld.get(sid) ?? 0) + 1)
+        if (String(r.course_id) === courseId) waitlistedBy.set(sid, String(r.request_id))
+      }
 
       const outcome = decideBatch(requests, {
         credits,
@@ -306,41 +430,55 @@ export class MysqlStore implements RegistrationStore {
         creditsHeld,
         enrolledBy,
         waitlistedBy,
+        waitlistHeld,
+        maxWaitlist: rules.maxWaitlistPerStudent,
       })
 
       if (outcome.admitted.length > 0) {
-        await conn.query('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
+        await s.write('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
           outcome.admitted.map((r) => [r.studentId, courseId, r.requestId]),
         ])
       }
       if (outcome.waitlisted.length > 0) {
-        await conn.query('INSERT INTO waitlist (course_id, student_id, request_id) VALUES ?', [
+        await s.write('INSERT INTO waitlist (course_id, student_id, request_id) VALUES ?', [
           outcome.waitlisted.map((r) => [courseId, r.studentId, r.requestId]),
         ])
       }
       for (const r of outcome.rehandled) {
-        await conn.execute(
-          'UPDATE waitlist SET request_id = ? WHERE course_id = ? AND student_id = ?',
-          [r.requestId, courseId, r.studentId],
-        )
-      }
-      let version = Number(course.version)
-      const nowEnrolled = enrolled + outcome.admitted.length
-      if (outcome.admitted.length > 0) {
-        version += 1
-        await conn.execute('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
-          nowEnrolled,
-          version,
+        await s.write('UPDATE waitlist SET request_id = ? WHERE course_id = ? AND student_id = ?', [
+          r.requestId,
           courseId,
+          r.studentId,
         ])
       }
-      return { decisions: outcome.decisions, seatsLeft: capacity - nowEnrolled, version }
-    })
+      let version = Number(course.version)
+      let decidedThrough = Number(course.decided_through)
+      const nowEnrolled = enrolled + outcome.admitted.length
+      const wroteRows =
+        outcome.admitted.length + outcome.waitlisted.length + outcome.rehandled.length > 0
+      if (wroteRows) {
+        // Everything up to this batch's last arrival may now have a row in MySQL: bulk rejection
+        // must leave those requests to a batch (see reject-full-5.lua).
+        decidedThrough = Math.max(decidedThrough, ...requests.map((r) => r.arrival))
+        if (outcome.admitted.length > 0) version += 1
+        await s.write(
+          'UPDATE courses SET enrolled = ?, version = ?, decided_through = ? WHERE id = ?',
+          [nowEnrolled, version, decidedThrough, courseId],
+        )
+      }
+      return {
+        kind: 'decided',
+        decisions: outcome.decisions,
+        seatsLeft: capacity - nowEnrolled,
+        version,
+        decidedThrough,
+      } as const
+    }, this.#timeoutMs * 3)
   }
 
   async cancel(studentId: string, courseId: string): Promise<CancelResult> {
-    return this.#transaction(async (conn) => {
-      const [courseRows] = await conn.execute<Row[]>(
+    return this.#transaction(async (s) => {
+      const courseRows = await s.rows(
         'SELECT credits, capacity, enrolled, version FROM courses WHERE id = ? FOR UPDATE',
         [courseId],
       )
@@ -351,16 +489,16 @@ export class MysqlStore implements RegistrationStore {
 
       // The waitlist of this course only changes under this course's row lock, so its head is
       // stable; lock the canceller and the head together, in id order.
-      const [heads] = await conn.execute<Row[]>(
+      const heads = await s.rows(
         'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
         [courseId],
       )
       const firstHead = heads[0] ? String(heads[0].student_id) : null
-      await conn.query('SELECT id FROM students WHERE id IN (?) ORDER BY id FOR UPDATE', [
+      await s.rows('SELECT id FROM students WHERE id IN (?) ORDER BY id FOR UPDATE', [
         firstHead ? [studentId, firstHead].sort() : [studentId],
       ])
 
-      const [deleted] = await conn.execute<ResultSetHeader>(
+      const deleted = await s.write(
         'DELETE FROM enrollments WHERE student_id = ? AND course_id = ?',
         [studentId, courseId],
       )
@@ -370,7 +508,7 @@ export class MysqlStore implements RegistrationStore {
       let promoted: { studentId: string; requestId: string } | null = null
       const dropped: Array<{ requestId: string; reason: RejectReason }> = []
       for (;;) {
-        const [next] = await conn.execute<Row[]>(
+        const next = await s.rows(
           'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
           [courseId],
         )
@@ -378,12 +516,12 @@ export class MysqlStore implements RegistrationStore {
         if (!head) break
         const headStudent = String(head.student_id)
         const headRequest = String(head.request_id)
-        await conn.execute('DELETE FROM waitlist WHERE id = ?', [head.id])
+        await s.write('DELETE FROM waitlist WHERE id = ?', [head.id])
         if (headStudent !== firstHead) {
           // Rare: the first head was dropped by the rules. Deadlocks are retried as a whole.
-          await conn.execute('SELECT id FROM students WHERE id = ? FOR UPDATE', [headStudent])
+          await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [headStudent])
         }
-        const [studentRows] = await conn.execute<Row[]>(
+        const studentRows = await s.rows(
           `SELECT s.max_credits,
                   COALESCE((SELECT SUM(c.credits) FROM enrollments e JOIN courses c ON c.id = e.course_id
                              WHERE e.student_id = s.id), 0) AS held,
@@ -392,18 +530,18 @@ export class MysqlStore implements RegistrationStore {
              FROM students s WHERE s.id = ?`,
           [courseId, headStudent],
         )
-        const s = studentRows[0]
+        const row = studentRows[0]
         const reason = mayPromote(
           credits,
-          s ? Number(s.max_credits) : undefined,
-          s ? Number(s.held) : 0,
-          s ? Number(s.here) === 1 : false,
+          row ? Number(row.max_credits) : undefined,
+          row ? Number(row.held) : 0,
+          row ? Number(row.here) === 1 : false,
         )
         if (reason) {
           dropped.push({ requestId: headRequest, reason })
           continue
         }
-        await conn.execute(
+        await s.write(
           'INSERT INTO enrollments (student_id, course_id, request_id) VALUES (?, ?, ?)',
           [headStudent, courseId, headRequest],
         )
@@ -413,27 +551,27 @@ export class MysqlStore implements RegistrationStore {
       }
 
       const version = Number(course.version) + 1
-      await conn.execute('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
+      await s.write('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
         enrolled,
         version,
         courseId,
       ])
       return { ok: true, promoted, dropped, seatsLeft: capacity - enrolled, version }
-    })
+    }, this.#timeoutMs)
   }
 
   async countOverCapacity(): Promise<number> {
-    return this.#guard(async () => {
-      // Counts rows, not the enrolled column (which a CHECK constraint already bounds), and also
-      // flags a column that disagrees with its rows. Read on the replica: it runs on every scrape.
-      const [rows] = await this.#replica.query<Row[]>(
+    // Counts rows, not the enrolled column (which a CHECK constraint already bounds), and also
+    // flags a column that disagrees with its rows. Read on the replica: it runs on every scrape.
+    const rows = await this.#session(this.#replica, (s) =>
+      s.rows(
         `SELECT COUNT(*) AS n FROM courses c
            LEFT JOIN (SELECT course_id, COUNT(*) AS taken FROM enrollments GROUP BY course_id) e
              ON e.course_id = c.id
           WHERE COALESCE(e.taken, 0) > c.capacity OR COALESCE(e.taken, 0) <> c.enrolled`,
-      )
-      return Number(rows[0]?.n ?? 0)
-    })
+      ),
+    )
+    return Number(rows[0]?.n ?? 0)
   }
 
   async replicaLagSeconds(): Promise<number | null> {
@@ -441,7 +579,7 @@ export class MysqlStore implements RegistrationStore {
     try {
       // MySQL 8 and MariaDB both answer SHOW REPLICA STATUS; the column name differs. It needs
       // the REPLICATION CLIENT privilege (RDS's master user has it).
-      const [rows] = await this.#replica.query<Row[]>('SHOW REPLICA STATUS')
+      const rows = await this.#session(this.#replica, (s) => s.rows('SHOW REPLICA STATUS'))
       const row = rows[0]
       if (!row) return null
       const lag = row.Seconds_Behind_Source ?? row.Seconds_Behind_Master
@@ -449,6 +587,43 @@ export class MysqlStore implements RegistrationStore {
     } catch {
       return null
     }
+  }
+
+  async courseVersions(): Promise<CourseVersion[]> {
+    const rows = await this.#session(this.#primary, (s) =>
+      s.rows('SELECT id, version, decided_through FROM courses'),
+    )
+    return rows.map((r) => ({
+      id: String(r.id),
+      version: Number(r.version),
+      decidedThrough: Number(r.decided_through),
+    }))
+  }
+
+  async courseSnapshot(courseId: string): Promise<CourseSnapshot | null> {
+    return this.#session(this.#primary, async (s) => {
+      // Both reads from one snapshot, without locking out the writers.
+      await s.write('SET TRANSACTION ISOLATION LEVEL REPEATABLE READ')
+      await s.write('START TRANSACTION WITH CONSISTENT SNAPSHOT, READ ONLY')
+      try {
+        const courses = await s.rows(
+          'SELECT capacity, enrolled, version FROM courses WHERE id = ?',
+          [courseId],
+        )
+        const course = courses[0]
+        if (!course) return null
+        const students = await s.rows('SELECT student_id FROM enrollments WHERE course_id = ?', [
+          courseId,
+        ])
+        return {
+          version: Number(course.version),
+          seatsLeft: Number(course.capacity) - Number(course.enrolled),
+          students: students.map((r) => String(r.student_id)),
+        }
+      } finally {
+        await s.write('COMMIT').catch(() => undefined)
+      }
+    })
   }
 
   /** For the CLI and tests: the primary pool. */

@@ -2,12 +2,21 @@ import { readFileSync, readdirSync } from 'node:fs'
 import { Redis } from 'ioredis'
 import type { Result } from 'ioredis'
 import { DependencyUnavailableError } from '../../errors.js'
-import type { Decision, QueuedRequest, RejectReason, SeatState } from '../../domain/model.js'
+import type {
+  CourseSnapshot,
+  Decision,
+  QueuedRequest,
+  RejectReason,
+  SeatState,
+} from '../../domain/model.js'
 import type {
   AuthorizeResult,
   CancelResult,
   EnqueueInput,
   EnqueueResult,
+  LeaseResult,
+  LoginAttempt,
+  LoginCheck,
   RegistrationQueue,
   RequestRecord,
 } from '../../domain/ports.js'
@@ -37,13 +46,17 @@ declare module 'ioredis' {
   interface RedisCommander<Context> {
     enqueue(...args: Array<string | number>): Result<Reply, Context>
     authorize(...args: Array<string | number>): Result<[number, number], Context>
-    count(...args: Array<string | number>): Result<number, Context>
+    loginCheck(...args: Array<string | number>): Result<[number, number], Context>
+    loginFailed(...args: Array<string | number>): Result<number, Context>
     peek(...args: Array<string | number>): Result<string[] | number, Context>
     settle(...args: Array<string | number>): Result<number, Context>
     rejectFull(...args: Array<string | number>): Result<number, Context>
     acquireLease(...args: Array<string | number>): Result<number, Context>
     releaseLease(...args: Array<string | number>): Result<number, Context>
-    promote(...args: Array<string | number>): Result<number, Context>
+    beginCancel(...args: Array<string | number>): Result<number, Context>
+    reflectCancel(...args: Array<string | number>): Result<number, Context>
+    reconcile(...args: Array<string | number>): Result<number, Context>
+    raiseCounter(...args: Array<string | number>): Result<number, Context>
   }
 }
 
@@ -55,27 +68,51 @@ export interface RedisQueueOptions {
   readonly decidedTtlSeconds: number
   readonly rateLimitMax: number
   readonly rateLimitWindowMs: number
+  /** Deadline of every command (ms). */
+  readonly commandTimeoutMs?: number
+  /** Commands that may wait for an answer at once; above it calls fail at once (503). */
+  readonly maxInFlight?: number
   readonly onError?: (err: Error) => void
 }
 
 const STATUSES = new Set(['queued', 'waitlisted', 'enrolled', 'rejected'])
+const LOGIN_REFUSALS = ['ok', 'address-limited', 'account-locked', 'device-limited'] as const
+
+/** The queue was asked to do more at once than it may: shed, do not queue in memory. */
+class TooManyInFlight extends Error {
+  constructor() {
+    super('too many Redis commands waiting for an answer')
+    this.name = 'TooManyInFlight'
+  }
+}
 
 export class RedisQueue implements RegistrationQueue {
   readonly #redis: Redis
   readonly #p: string
   readonly #options: RedisQueueOptions
+  readonly #timeoutMs: number
+  readonly #maxInFlight: number
+  #inFlight = 0
+  #lastAnswerAt = Date.now()
+  #lastReconnectAt = 0
 
   constructor(options: RedisQueueOptions) {
     this.#options = options
     this.#p = options.prefix
+    this.#timeoutMs = options.commandTimeoutMs ?? 1_000
+    this.#maxInFlight = options.maxInFlight ?? 10_000
     this.#redis = new Redis(options.url, {
       // Concurrent requests share round trips: the rush is thousands of tiny scripts at once.
       enableAutoPipelining: true,
       // Fail fast while Redis is away (the route answers 503 with Retry-After) instead of
-      // queueing requests in memory until the process falls over.
+      // queueing requests in memory until the process falls over; a command that was sent but
+      // not answered when the connection dropped fails too, and is never sent again behind the
+      // back of a caller that has already answered its client.
       enableOfflineQueue: false,
-      maxRetriesPerRequest: 1,
-      connectTimeout: 5_000,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: Math.max(this.#timeoutMs, 1_000),
       retryStrategy: (times) => Math.min(times * 200, 2_000),
       lazyConnect: false,
     })
@@ -100,18 +137,37 @@ export class RedisQueue implements RegistrationQueue {
     })
   }
 
-  get client(): Redis {
-    return this.#redis
-  }
-
   async #guard<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#maxInFlight) {
+      throw new DependencyUnavailableError('redis', new TooManyInFlight())
+    }
+    this.#inFlight += 1
     try {
-      return await work()
+      const result = await work()
+      this.#lastAnswerAt = Date.now()
+      return result
     } catch (err) {
       // A ReplyError is Redis telling us a script or command is wrong: that is a bug, not an outage.
       if ((err as Error | null)?.name === 'ReplyError') throw err
+      if (/timed out/i.test((err as Error | null)?.message ?? '')) this.#onTimeout()
       throw new DependencyUnavailableError('redis', err)
+    } finally {
+      this.#inFlight -= 1
     }
+  }
+
+  /**
+   * A command timed out. If nothing at all has answered for a whole deadline, the connection is
+   * stalled (a frozen server keeps its socket open): drop it, which fails every command still
+   * waiting on it at once, and reconnect. Until Redis answers again, calls fail fast.
+   */
+  #onTimeout(): void {
+    const now = Date.now()
+    if (now - this.#lastAnswerAt < this.#timeoutMs) return
+    if (now - this.#lastReconnectAt < this.#timeoutMs) return
+    this.#lastReconnectAt = now
+    this.#options.onError?.(new Error('redis stopped answering: reconnecting'))
+    this.#redis.disconnect(true)
   }
 
   #key(...parts: string[]): string {
@@ -161,8 +217,41 @@ export class RedisQueue implements RegistrationQueue {
     return { kind: 'ok' }
   }
 
-  async countAttempt(key: string, max: number, windowMs: number): Promise<number> {
-    return this.#guard(() => this.#redis.count(this.#key('attempts', key), max, windowMs))
+  #loginKeys(attempt: LoginAttempt): [string, string, string] {
+    return [
+      this.#key('fail', 'acct', attempt.studentId),
+      this.#key('fail', 'addr', attempt.address),
+      this.#key('fail', 'dev', attempt.device ?? '-'),
+    ]
+  }
+
+  async checkLogin(attempt: LoginAttempt): Promise<LoginCheck> {
+    const { limits } = attempt
+    const [code, retryAfterMs] = await this.#guard(() =>
+      this.#redis.loginCheck(
+        ...this.#loginKeys(attempt),
+        limits.account.max,
+        limits.address.max,
+        limits.device.max,
+        attempt.device ? '1' : '0',
+      ),
+    )
+    const kind = LOGIN_REFUSALS[code]
+    if (!kind) throw new Error(`login-check script returned unknown code ${code}`)
+    return kind === 'ok' ? { kind } : { kind, retryAfterMs }
+  }
+
+  async loginFailed(attempt: LoginAttempt): Promise<void> {
+    const { limits } = attempt
+    await this.#guard(() =>
+      this.#redis.loginFailed(
+        ...this.#loginKeys(attempt),
+        limits.account.windowMs,
+        limits.address.windowMs,
+        limits.device.windowMs,
+        attempt.device ? '1' : '0',
+      ),
+    )
   }
 
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
@@ -177,6 +266,7 @@ export class RedisQueue implements RegistrationQueue {
         this.#key('seq'),
         this.#key('active'),
         this.#key('req', requestId),
+        this.#key('cancelling', courseId),
         studentId,
         requestId,
         courseId,
@@ -239,15 +329,22 @@ export class RedisQueue implements RegistrationQueue {
     return this.#guard(() => this.#redis.smembers(this.#key('active')))
   }
 
-  async acquireLease(courseId: string, token: string, ttlMs: number): Promise<boolean> {
+  async acquireLease(courseId: string, token: string, ttlMs: number): Promise<LeaseResult> {
     const held = await this.#guard(() =>
       this.#redis.acquireLease(this.#key('lease', courseId), token, ttlMs),
     )
-    return held === 1
+    return held === 2 ? 'taken' : held === 1 ? 'renewed' : 'held'
   }
 
   async releaseLease(courseId: string, token: string): Promise<void> {
     await this.#guard(() => this.#redis.releaseLease(this.#key('lease', courseId), token))
+  }
+
+  async acquireReconcilerLease(token: string, ttlMs: number): Promise<boolean> {
+    const held = await this.#guard(() =>
+      this.#redis.acquireLease(this.#key('lease-reconciler'), token, ttlMs),
+    )
+    return held !== 0
   }
 
   async peek(courseId: string, token: string, count: number): Promise<QueuedRequest[] | null> {
@@ -304,25 +401,43 @@ export class RedisQueue implements RegistrationQueue {
     return left < 0 ? null : left
   }
 
-  async rejectFullHead(courseId: string, token: string, limit: number): Promise<number | null> {
+  async rejectFullHead(
+    courseId: string,
+    token: string,
+    limit: number,
+    decidedThrough: number,
+  ): Promise<number | null> {
     const n = await this.#guard(() =>
       this.#redis.rejectFull(
         this.#key('lease', courseId),
         this.#key('q', courseId),
         this.#key('live', courseId),
         this.#key('seats', courseId),
+        this.#key('cancelling', courseId),
         token,
         this.#p,
         this.#options.decidedTtlSeconds,
         limit,
+        decidedThrough,
       ),
     )
     return n < 0 ? null : n
   }
 
+  async beginCancel(courseId: string, cancellationId: string, ttlMs: number): Promise<void> {
+    await this.#guard(() =>
+      this.#redis.beginCancel(this.#key('cancelling', courseId), cancellationId, ttlMs),
+    )
+  }
+
+  async abandonCancel(courseId: string, cancellationId: string): Promise<void> {
+    await this.#guard(() => this.#redis.zrem(this.#key('cancelling', courseId), cancellationId))
+  }
+
   async reflectCancel(
     studentId: string,
     courseId: string,
+    cancellationId: string,
     result: Extract<CancelResult, { ok: true }>,
   ): Promise<void> {
     const promotedKey = result.promoted
@@ -330,18 +445,55 @@ export class RedisQueue implements RegistrationQueue {
       : this.#key('req', '-')
     const dropped = result.dropped.flatMap((d) => [d.requestId, d.reason])
     await this.#guard(() =>
-      this.#redis.promote(
+      this.#redis.reflectCancel(
         this.#key('live', courseId),
         this.#key('seats', courseId),
         promotedKey,
+        this.#key('cancelling', courseId),
         studentId,
         result.seatsLeft,
         result.version,
         result.promoted?.studentId ?? '',
         this.#options.decidedTtlSeconds,
         this.#p,
+        cancellationId,
         ...dropped,
       ),
     )
+  }
+
+  async seatCacheVersions(courseIds: readonly string[]): Promise<Map<string, number>> {
+    const versions = new Map<string, number>()
+    if (courseIds.length === 0) return versions
+    const replies = await this.#guard(() => {
+      const pipeline = this.#redis.pipeline()
+      for (const id of courseIds) pipeline.hget(this.#key('seats', id), 'v')
+      return pipeline.exec()
+    })
+    courseIds.forEach((id, i) => {
+      const [err, value] = replies?.[i] ?? [null, null]
+      if (err) throw new DependencyUnavailableError('redis', err)
+      versions.set(id, value === null || value === undefined ? -1 : Number(value))
+    })
+    return versions
+  }
+
+  async repairCourse(courseId: string, snapshot: CourseSnapshot): Promise<boolean> {
+    const repaired = await this.#guard(() =>
+      this.#redis.reconcile(
+        this.#key('live', courseId),
+        this.#key('seats', courseId),
+        this.#key('cancelling', courseId),
+        snapshot.version,
+        snapshot.seatsLeft,
+        this.#p,
+        ...snapshot.students,
+      ),
+    )
+    return repaired === 1
+  }
+
+  async raiseArrivalCounter(least: number): Promise<void> {
+    await this.#guard(() => this.#redis.raiseCounter(this.#key('seq'), least))
   }
 }

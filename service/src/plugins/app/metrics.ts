@@ -10,6 +10,9 @@ export interface Metrics {
   readonly admissionBatch: Histogram
   readonly admissionErrors: Counter
   readonly waitlistPromotions: Counter
+  readonly cacheRepairs: Counter
+  readonly reflectionFailures: Counter
+  readonly loginRefusals: Counter<'reason'>
   /** The address the metrics listener is bound to, once listening. */
   address(): AddressInfo | null
 }
@@ -21,6 +24,7 @@ declare module 'fastify' {
 }
 
 export interface MetricsOptions {
+  /** Interface of the metrics listener (METRICS_HOST): loopback unless a scraper must reach it. */
   readonly host: string
   readonly port: number
 }
@@ -70,6 +74,22 @@ export default fp<MetricsOptions>(
       waitlistPromotions: new Counter({
         name: 'sugang_waitlist_promotions_total',
         help: 'Waitlisted students who took a freed seat.',
+        registers: [registry],
+      }),
+      cacheRepairs: new Counter({
+        name: 'sugang_cache_repairs_total',
+        help: 'Courses whose queue caches (seat cache, live markers) were rebuilt from MySQL because a write after a commit was lost.',
+        registers: [registry],
+      }),
+      reflectionFailures: new Counter({
+        name: 'sugang_cancel_reflection_failures_total',
+        help: 'Committed cancellations whose update of the queue failed at first (retried, then repaired).',
+        registers: [registry],
+      }),
+      loginRefusals: new Counter({
+        name: 'sugang_login_refusals_total',
+        help: 'Logins refused before the password was checked, by reason (address, account, device).',
+        labelNames: ['reason'],
         registers: [registry],
       }),
       address: () => {

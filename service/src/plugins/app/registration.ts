@@ -1,12 +1,15 @@
 import fp from 'fastify-plugin'
-import { Gauge } from 'prom-client'
 import { MysqlStore } from '../../adapters/mysql/store.js'
 import { RedisQueue } from '../../adapters/redis/queue.js'
 import type { Config } from '../../config.js'
-import { AdmissionWorker, type AdmissionHooks } from '../../domain/admission-worker.js'
+import { AdmissionWorker, backoffMs, type AdmissionHooks } from '../../domain/admission-worker.js'
+import { Cancellation } from '../../domain/cancellation.js'
 import { Catalogue } from '../../domain/catalogue.js'
-import { answers } from '../../domain/answers.js'
+import { DependencyMonitor } from '../../domain/dependency-monitor.js'
 import type { RegistrationQueue, RegistrationStore } from '../../domain/ports.js'
+import { Reconciler } from '../../domain/reconciler.js'
+import { ThrottledLog } from '../../logging/throttled-log.js'
+import { registerGauges } from './gauges.js'
 
 export interface Registration {
   readonly config: Config
@@ -14,11 +17,17 @@ export interface Registration {
   readonly queue: RegistrationQueue
   readonly catalogue: Catalogue
   readonly worker: AdmissionWorker
+  readonly reconciler: Reconciler
+  readonly cancellation: Cancellation
+  readonly dependencies: DependencyMonitor
   /** True once the schema is migrated and the admission worker runs. */
   readonly started: boolean
+  /** True from the moment the instance starts shutting down. */
+  readonly closing: boolean
   /**
    * Migrates the schema (retrying while MySQL is away, so an outage never becomes a crash loop)
-   * and starts the admission worker. Resolves once both are done, or when the app closes.
+   * and starts the admission worker and the reconciler. Resolves once both are done, or when the
+   * app closes.
    */
   startup(): Promise<void>
 }
@@ -36,14 +45,16 @@ export interface RegistrationOptions {
   readonly worker?: boolean
 }
 
+/** The composition root: adapters, the domain services on top of them, and their lifecycle. */
 export default fp<RegistrationOptions>(
   async (app, { config, hooks, worker: runWorker = config.admissionWorker }) => {
+    const log = new ThrottledLog(app.log)
     const store = new MysqlStore({
       url: config.databaseUrl,
       replicaUrl: config.databaseReplicaUrl,
       poolSize: config.mysqlPoolSize,
+      timeoutMs: config.deadlines.mysqlMs,
     })
-    let lastRedisError = 0
     const queue = new RedisQueue({
       url: config.redisUrl,
       prefix: config.redisPrefix,
@@ -51,11 +62,10 @@ export default fp<RegistrationOptions>(
       decidedTtlSeconds: config.decidedTtlSeconds,
       rateLimitMax: config.rateLimit.max,
       rateLimitWindowMs: config.rateLimit.windowMs,
-      onError: (err) => {
-        // ioredis reports every reconnect attempt; one line a few seconds is enough.
-        if (Date.now() - lastRedisError > 5_000) app.log.warn({ err }, 'redis connection error')
-        lastRedisError = Date.now()
-      },
+      commandTimeoutMs: config.deadlines.redisMs,
+      maxInFlight: config.deadlines.redisMaxInFlight,
+      // ioredis reports every reconnect attempt.
+      onError: (err) => log.warn('redis connection error', err, 'redis connection error'),
     })
     const catalogue = new Catalogue(store)
     const metrics = app.metrics
@@ -63,6 +73,7 @@ export default fp<RegistrationOptions>(
       store,
       queue,
       config.admission,
+      { maxWaitlistPerStudent: config.maxWaitlistPerStudent },
       {
         batch: (_courseId, seconds, decisions) => {
           metrics.admissionBatch.observe(seconds)
@@ -71,80 +82,44 @@ export default fp<RegistrationOptions>(
         bulkRejected: (_courseId, count) => metrics.admissions.inc({ outcome: 'rejected' }, count),
         error: (err, courseId) => {
           metrics.admissionErrors.inc()
-          app.log.warn({ err, courseId }, 'admission attempt failed; will retry')
+          log.warn(
+            'admission attempt failed; will retry',
+            err,
+            'admission attempt failed; will retry',
+            {
+              courseId,
+            },
+          )
         },
       },
       hooks,
     )
-
-    // Gauges read at scrape time, so they show the queue as it is, whichever instance admits it.
-    // Every course is reported (0 when idle) so that dashboards see a queue drain to zero.
-    new Gauge({
-      name: 'sugang_queue_length',
-      help: 'Requests waiting in each course queue.',
-      labelNames: ['course_id'],
-      registers: [metrics.registry],
-      async collect() {
-        this.reset()
-        const [courses, active] = await Promise.all([
-          catalogue.list().catch(() => []),
-          queue.activeCourses().catch(() => [] as string[]),
-        ])
-        const ids = new Set([...courses.map((c) => c.id), ...active])
-        await Promise.all(
-          [...ids].map(async (courseId) => {
-            const length = await queue.queueLength(courseId).catch(() => 0)
-            this.set({ course_id: courseId }, length)
-          }),
+    const reconciler = new Reconciler(store, queue, config.reconcileIntervalMs, {
+      repaired: (courseId) => {
+        metrics.cacheRepairs.inc()
+        app.log.info({ courseId }, 'queue caches repaired from MySQL')
+      },
+      error: (err) =>
+        log.warn('reconciler sweep failed', err, 'reconciler sweep failed; will retry'),
+    })
+    const cancellation = new Cancellation(store, queue, {
+      reflectionFailed: (err, courseId, attempt) => {
+        metrics.reflectionFailures.inc()
+        log.warn(
+          'cancellation committed but not yet reflected in the queue',
+          err,
+          'cancellation committed but not yet reflected in the queue; retrying',
+          { courseId, attempt },
         )
       },
+      reflected: (courseId, attempt) =>
+        app.log.info({ courseId, attempt }, 'cancellation reflected in the queue after a retry'),
     })
-    new Gauge({
-      name: 'sugang_seats_left',
-      help: 'Seats left per course, from the catalogue (at most a second old) at scrape time.',
-      labelNames: ['course_id'],
-      registers: [metrics.registry],
-      async collect() {
-        this.reset()
-        for (const c of await catalogue.list().catch(() => [])) {
-          this.set({ course_id: c.id }, Math.max(0, c.capacity - c.enrolled))
-        }
-      },
+    const dependencies = new DependencyMonitor({
+      mysql: () => store.ping(),
+      redis: () => queue.ping(),
     })
-    new Gauge({
-      name: 'sugang_replica_lag_seconds',
-      help: 'Seconds the read replica is behind the primary (0 without a replica, +Inf when replication has stopped).',
-      registers: [metrics.registry],
-      async collect() {
-        this.reset()
-        const lag = await store.replicaLagSeconds()
-        if (lag !== null) this.set(lag)
-      },
-    })
-    new Gauge({
-      name: 'sugang_enrolled_over_capacity',
-      help: 'Courses with more enrollments than seats, or an enrolled count that disagrees with its rows. Must always be 0.',
-      registers: [metrics.registry],
-      async collect() {
-        this.set(await store.countOverCapacity().catch(() => 0))
-      },
-    })
-
-    // Checked at scrape time, so the metric is true whether or not a load balancer is probing.
-    new Gauge({
-      name: 'sugang_dependency_up',
-      help: '1 when the dependency (mysql, redis) answered a check at scrape time, else 0.',
-      labelNames: ['dependency'],
-      registers: [metrics.registry],
-      async collect() {
-        const [mysql, redis] = await Promise.all([
-          answers(() => store.ping()),
-          answers(() => queue.ping()),
-        ])
-        this.set({ dependency: 'mysql' }, mysql ? 1 : 0)
-        this.set({ dependency: 'redis' }, redis ? 1 : 0)
-      },
-    })
+    registerGauges(metrics.registry, { store, queue, catalogue, dependencies })
 
     let started = false
     let closing = false
@@ -156,23 +131,42 @@ export default fp<RegistrationOptions>(
       queue,
       catalogue,
       worker,
+      reconciler,
+      cancellation,
+      dependencies,
       get started() {
         return started
       },
+      get closing() {
+        return closing
+      },
       startup() {
         startup ??= (async () => {
+          void dependencies.start()
           for (let attempt = 1; !closing; attempt += 1) {
             try {
               await store.migrate()
               await queue.connect()
               break
             } catch (err) {
-              app.log.warn({ err, attempt }, 'waiting for MySQL and Redis; retrying')
-              await new Promise((resolve) => setTimeout(resolve, Math.min(attempt * 500, 5_000)))
+              log.warn(
+                'waiting for MySQL and Redis',
+                err,
+                'waiting for MySQL and Redis; retrying',
+                {
+                  attempt,
+                },
+              )
+              await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, 250, 5_000)))
             }
           }
+          // Readiness should not lag the start-up by a check interval.
+          await dependencies.check()
           if (closing) return
-          if (runWorker) worker.start()
+          if (runWorker) {
+            worker.start()
+            reconciler.start()
+          }
           started = true
           app.log.info('schema ready; admission worker running')
         })()
@@ -181,12 +175,20 @@ export default fp<RegistrationOptions>(
     }
     app.decorate('sugang', registration)
 
+    // Readiness turns 503 as soon as shutdown begins, so the load balancer drains the instance.
+    app.addHook('preClose', async () => {
+      closing = true
+    })
     app.addHook('onClose', async () => {
       closing = true
       await startup
+      dependencies.stop()
+      cancellation.stop()
+      await reconciler.stop()
       await worker.stop()
       await queue.close()
       await store.close()
+      log.close()
     })
   },
   { name: 'registration', dependencies: ['metrics'] },

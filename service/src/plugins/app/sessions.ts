@@ -1,9 +1,17 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyReply, FastifyRequest } from 'fastify'
+import type {
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+  onRequestAsyncHookHandler,
+} from 'fastify'
 import fp from 'fastify-plugin'
-import { HttpError, errorBody } from '../../errors.js'
+import { errorBody } from '../../errors.js'
 
 export const SESSION_COOKIE = 'sugang_session'
+/** Proves that this browser has logged in to an account before (see docs/security.md). */
+export const DEVICE_COOKIE = 'sugang_device'
+const DEVICE_COOKIE_PATH = '/api/v1/auth'
 
 export interface Session {
   readonly sessionId: string
@@ -20,6 +28,16 @@ declare module 'fastify' {
       open(reply: FastifyReply, studentId: string): Promise<void>
       /** Ends the session everywhere and clears the cookie. */
       close(request: FastifyRequest, reply: FastifyReply): Promise<void>
+      /** The token of the request's device cookie, if it was issued to this very student. */
+      deviceOf(request: FastifyRequest, studentId: string): string | null
+      /** Issues (or renews) the device cookie of a student who just logged in. */
+      rememberDevice(request: FastifyRequest, reply: FastifyReply, studentId: string): void
+      /**
+       * The onRequest hook of the API routes: a live session, and the per-student rate limit.
+       * Registered inside the API's own scope, so it is decided by the route Fastify matched,
+       * never by how the raw URL happens to be spelled.
+       */
+      authenticate: onRequestAsyncHookHandler
     }
   }
   interface FastifyContextConfig {
@@ -30,23 +48,34 @@ declare module 'fastify' {
   }
 }
 
+/** A signed cookie's value, split at its first dot into an id and the student it names. */
+function readSigned(request: FastifyRequest, name: string): [string, string] | null {
+  const raw = request.cookies[name]
+  if (!raw) return null
+  const unsigned = request.unsignCookie(raw)
+  if (!unsigned.valid || !unsigned.value) return null
+  const dot = unsigned.value.indexOf('.')
+  if (dot <= 0) return null
+  return [unsigned.value.slice(0, dot), unsigned.value.slice(dot + 1)]
+}
+
 /**
  * Sessions: a random id in a signed, HttpOnly cookie that also names the student, and a Redis key
  * that must exist for the session to be alive. The signature rejects forged cookies without a
  * round trip; the Redis key makes logout immediate on every instance.
  */
 export default fp(
-  async (app) => {
-    const { config } = app.sugang
+  async (app: FastifyInstance) => {
+    const { config, queue } = app.sugang
 
-    const readCookie = (request: FastifyRequest): Session | null => {
-      const raw = request.cookies[SESSION_COOKIE]
-      if (!raw) return null
-      const unsigned = request.unsignCookie(raw)
-      if (!unsigned.valid || !unsigned.value) return null
-      const dot = unsigned.value.indexOf('.')
-      if (dot <= 0) return null
-      return { sessionId: unsigned.value.slice(0, dot), studentId: unsigned.value.slice(dot + 1) }
+    const readSession = (request: FastifyRequest): Session | null => {
+      const parts = readSigned(request, SESSION_COOKIE)
+      return parts ? { sessionId: parts[0], studentId: parts[1] } : null
+    }
+
+    const deviceOf = (request: FastifyRequest, studentId: string): string | null => {
+      const parts = readSigned(request, DEVICE_COOKIE)
+      return parts && parts[1] === studentId ? parts[0] : null
     }
 
     app.decorateRequest('session', null)
@@ -54,7 +83,7 @@ export default fp(
     app.decorate('sessions', {
       async open(reply: FastifyReply, studentId: string) {
         const sessionId = randomBytes(32).toString('base64url')
-        await app.sugang.queue.createSession(sessionId, studentId)
+        await queue.createSession(sessionId, studentId)
         reply.setCookie(SESSION_COOKIE, `${sessionId}.${studentId}`, {
           signed: true,
           httpOnly: true,
@@ -65,24 +94,35 @@ export default fp(
         })
       },
       async close(request: FastifyRequest, reply: FastifyReply) {
-        const session = readCookie(request)
-        if (session) await app.sugang.queue.destroySession(session.sessionId)
+        const session = readSession(request)
+        if (session) await queue.destroySession(session.sessionId)
         reply.clearCookie(SESSION_COOKIE, { path: '/' })
       },
-    })
-
-    // Every /api route needs a live session unless it says otherwise. Refusals are answers, not
-    // exceptions: during the rush they are common, and an Error with a stack costs real time.
-    app.addHook('onRequest', async (request, reply) => {
-      const routeConfig = request.routeOptions.config
-      if (!request.url.startsWith('/api/') || routeConfig.public) return
-      const session = readCookie(request)
-      if (!session) return sendUnauthenticated(reply)
-      request.session = session
-      if (routeConfig.sessionCheckedByRoute) return
-      const result = await app.sugang.queue.authorize(session.sessionId, session.studentId)
-      if (result.kind === 'unauthenticated') return sendUnauthenticated(reply)
-      if (result.kind === 'rate-limited') return sendTooManyRequests(reply, result.retryAfterMs)
+      deviceOf,
+      rememberDevice(request: FastifyRequest, reply: FastifyReply, studentId: string) {
+        const token = deviceOf(request, studentId) ?? randomBytes(16).toString('base64url')
+        reply.setCookie(DEVICE_COOKIE, `${token}.${studentId}`, {
+          signed: true,
+          httpOnly: true,
+          sameSite: 'strict',
+          secure: config.cookieSecure,
+          path: DEVICE_COOKIE_PATH,
+          maxAge: Math.floor(config.login.deviceTtlMs / 1000),
+        })
+      },
+      // Refusals are answers, not exceptions: during the rush they are common, and an Error with
+      // a stack costs real time.
+      async authenticate(request: FastifyRequest, reply: FastifyReply) {
+        const routeConfig = request.routeOptions.config
+        if (routeConfig.public) return
+        const session = readSession(request)
+        if (!session) return sendUnauthenticated(reply)
+        request.session = session
+        if (routeConfig.sessionCheckedByRoute) return
+        const result = await queue.authorize(session.sessionId, session.studentId)
+        if (result.kind === 'unauthenticated') return sendUnauthenticated(reply)
+        if (result.kind === 'rate-limited') return sendTooManyRequests(reply, result.retryAfterMs)
+      },
     })
   },
   { name: 'sessions', dependencies: ['registration'] },
@@ -90,7 +130,7 @@ export default fp(
 
 const RATE_LIMITED = 'Too many requests; slow down and retry shortly.'
 
-function retryAfterSeconds(retryAfterMs: number): string {
+export function retryAfterSeconds(retryAfterMs: number): string {
   return String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
 }
 
@@ -100,15 +140,20 @@ export function sendUnauthenticated(reply: FastifyReply): FastifyReply {
     .send(errorBody('UNAUTHENTICATED', 'Log in first: the session is missing or has ended.'))
 }
 
-export function sendTooManyRequests(reply: FastifyReply, retryAfterMs: number): FastifyReply {
+export function sendTooManyRequests(
+  reply: FastifyReply,
+  retryAfterMs: number,
+  code = 'RATE_LIMITED',
+  message = RATE_LIMITED,
+): FastifyReply {
   return reply
     .header('retry-after', retryAfterSeconds(retryAfterMs))
     .code(429)
-    .send(errorBody('RATE_LIMITED', RATE_LIMITED))
+    .send(errorBody(code, message))
 }
 
-export function tooManyRequests(retryAfterMs: number): HttpError {
-  return new HttpError(429, 'RATE_LIMITED', RATE_LIMITED, {
-    'retry-after': retryAfterSeconds(retryAfterMs),
-  })
+/** The session the authenticate hook put on the request (the route is not public). */
+export function sessionOf(request: { session: Session | null }): Session {
+  if (!request.session) throw new Error('a protected route ran without a session')
+  return request.session
 }

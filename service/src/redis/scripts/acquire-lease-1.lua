@@ -5,7 +5,9 @@
   ARGV[1] token of the caller
   ARGV[2] lease time in milliseconds
 
-  Output: 1 if the caller holds the lease now, 0 if another holder does
+  Output: 0 another holder has it; 1 renewed (the caller held it all along);
+          2 newly taken (nobody held it: whatever the caller knew of the course may be stale,
+            so it must fence MySQL again before deciding anything)
 ]]
 local rcall = redis.call
 
@@ -18,4 +20,4 @@ if holder then
   return 0
 end
 rcall('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
-return 1
+return 2

@@ -9,6 +9,7 @@
   KEYS[6] arrival counter        seq                (global INCR; fair across instances, no clocks)
   KEYS[7] active courses         active             (set of courses whose queue may be non-empty)
   KEYS[8] new request            req:<request id>   (hash)
+  KEYS[9] cancellations          cancelling:<course> (sorted set: cancellation id -> expiry ms)
 
   ARGV[1] student id
   ARGV[2] new request id
@@ -60,8 +61,13 @@ if live then
   -- The request it pointed at was decided or has expired: the student may ask again.
 end
 
+-- Known full, and no cancellation in flight that may be freeing a seat: refuse at the door.
 if ARGV[4] ~= '1' and rcall('HGET', KEYS[5], 'left') == '0' then
-  return { 4, '', '', 0, 0, 0 }
+  local now = rcall('TIME')
+  local nowMs = tonumber(now[1]) * 1000 + math.floor(tonumber(now[2]) / 1000)
+  if rcall('ZCOUNT', KEYS[9], '(' .. nowMs, '+inf') == 0 then
+    return { 4, '', '', 0, 0, 0 }
+  end
 end
 
 local seq = rcall('INCR', KEYS[6])

@@ -1,16 +1,42 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { HttpError } from '../../errors.js'
-import { defaultCost, hashPassword, verifyPassword } from '../../domain/passwords.js'
+import { errorBody } from '../../errors.js'
+import { hashPassword, needsRehash, verifyPassword } from '../../domain/passwords.js'
+import type { LoginAttempt, LoginCheck } from '../../domain/ports.js'
 import { LoginBody, LoginResponse } from '../../schemas/auth.js'
 import { errorRef } from '../../schemas/common.js'
-import { tooManyRequests } from '../../plugins/app/sessions.js'
+import { sendTooManyRequests } from '../../plugins/app/sessions.js'
 
-// Verified when the student does not exist, so both cases take the same time.
-const decoyHash = hashPassword('decoy', defaultCost)
+const REFUSALS: Record<
+  Exclude<LoginCheck['kind'], 'ok'>,
+  { code: string; message: string; metric: string }
+> = {
+  'address-limited': {
+    code: 'LOGIN_RATE_LIMITED',
+    message: 'Too many failed logins from this network; wait and try again.',
+    metric: 'address',
+  },
+  'account-locked': {
+    code: 'ACCOUNT_LOCKED',
+    message:
+      'Too many failed logins for this student id; it is locked for a while. A browser that has logged in to it before can still log in.',
+    metric: 'account',
+  },
+  'device-limited': {
+    code: 'LOGIN_RATE_LIMITED',
+    message: 'Too many failed logins from this browser; wait and try again.',
+    metric: 'device',
+  },
+}
 
 const auth: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store, queue } = app.sugang
+  const { login } = config
+  const limits = {
+    account: login.accountFailures,
+    address: login.addressFailures,
+    device: login.deviceFailures,
+  }
 
   app.post(
     '/auth/login',
@@ -23,18 +49,42 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { studentId, password } = request.body
-      const retryAfterMs = await queue.countAttempt(
-        `login:${request.ip}`,
-        config.loginRateLimit.max,
-        config.loginRateLimit.windowMs,
-      )
-      if (retryAfterMs > 0) throw tooManyRequests(retryAfterMs)
+      const attempt: LoginAttempt = {
+        studentId,
+        address: request.ip,
+        device: app.sessions.deviceOf(request, studentId),
+        limits,
+      }
+      const check = await queue.checkLogin(attempt)
+      if (check.kind !== 'ok') {
+        const refusal = REFUSALS[check.kind]
+        app.metrics.loginRefusals.inc({ reason: refusal.metric })
+        return sendTooManyRequests(reply, check.retryAfterMs, refusal.code, refusal.message)
+      }
       const student = await store.findStudent(studentId)
-      const valid = await verifyPassword(password, student?.passwordHash ?? (await decoyHash))
+      // Unknown students are checked against a decoy, and every check costs at least the
+      // configured scrypt cost, so the answer's timing does not tell whether the id exists.
+      const valid = await verifyPassword(
+        password,
+        student?.passwordHash ?? null,
+        config.passwordCost,
+      )
       if (!student || !valid) {
-        throw new HttpError(401, 'INVALID_CREDENTIALS', 'Student id or password is wrong.')
+        await queue.loginFailed(attempt)
+        return reply
+          .code(401)
+          .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
       }
       await app.sessions.open(reply, student.id)
+      app.sessions.rememberDevice(request, reply, student.id)
+      if (needsRehash(student.passwordHash, config.passwordCost)) {
+        // Best effort, off the response path: the next login tries again if this fails.
+        hashPassword(password, config.passwordCost)
+          .then((hash) => store.updatePasswordHash(student.id, hash))
+          .catch((err: unknown) =>
+            request.log.warn({ err, studentId: student.id }, 'password rehash failed'),
+          )
+      }
       request.log.info({ studentId: student.id }, 'logged in')
       return { studentId: student.id, name: student.name }
     },

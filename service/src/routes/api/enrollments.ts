@@ -3,8 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError, errorBody } from '../../errors.js'
 import type { RequestRecord } from '../../domain/ports.js'
-import type { Session } from '../../plugins/app/sessions.js'
-import { sendTooManyRequests, sendUnauthenticated } from '../../plugins/app/sessions.js'
+import { sendTooManyRequests, sendUnauthenticated, sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
 import {
   EnqueueResponse,
@@ -15,11 +14,6 @@ import {
   RequestView,
 } from '../../schemas/enrollment.js'
 import { CourseParams } from '../../schemas/course.js'
-
-function sessionOf(request: { session: Session | null }): Session {
-  if (!request.session) throw new Error('route reached without a session')
-  return request.session
-}
 
 /** The answer Redis alone can give: queued with a place, or decided. Null when MySQL must say. */
 function viewOf(record: RequestRecord) {
@@ -43,7 +37,7 @@ const requestNotFound = (): HttpError =>
   new HttpError(404, 'REQUEST_NOT_FOUND', 'There is no such enrollment request.')
 
 const enrollments: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store, queue, catalogue, worker } = app.sugang
+  const { config, store, queue, catalogue, worker, cancellation } = app.sugang
   const counter = app.metrics.enrollmentRequests
   const { opensAt, closesAt } = config.registration
 
@@ -205,7 +199,9 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const { studentId } = sessionOf(request)
       const { courseId } = request.params
-      const result = await store.cancel(studentId, courseId)
+      // Committed in MySQL before the answer; the queue hears of it right after (retried, and
+      // repaired by the reconciler if it never does).
+      const result = await cancellation.cancel(studentId, courseId)
       if (!result.ok) {
         throw new HttpError(404, 'NOT_ENROLLED', 'You are not enrolled in this course.')
       }
@@ -214,12 +210,6 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         { studentId, courseId, promoted: result.promoted?.studentId ?? null },
         'enrollment cancelled',
       )
-      try {
-        await queue.reflectCancel(studentId, courseId, result)
-      } catch (err) {
-        // The cancellation is committed; Redis only caches it. Status reads fall back to MySQL.
-        request.log.warn({ err, courseId }, 'could not update the queue after a cancellation')
-      }
       return reply.code(204).send(null)
     },
   )

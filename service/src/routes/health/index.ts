@@ -1,10 +1,15 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { answers } from '../../domain/answers.js'
+import { errorBody } from '../../errors.js'
 import { errorRef } from '../../schemas/common.js'
 
+/**
+ * Health for a load balancer. Neither route does I/O or depends on how busy the instance is (load
+ * shedding covers the API only): a busy instance in the rush must not be taken out of service.
+ * - live: the process runs and its event loop turns.
+ * - ready: the dependencies answered the latest background checks, and it is not shutting down.
+ */
 const health: FastifyPluginAsyncTypebox = async (app) => {
-  const { store, queue } = app.sugang
   const Ok = Type.Object({ status: Type.String() }, { additionalProperties: false })
 
   app.get('/live', { schema: { response: { 200: Ok } } }, async () => ({ status: 'ok' }))
@@ -13,18 +18,14 @@ const health: FastifyPluginAsyncTypebox = async (app) => {
     '/ready',
     { schema: { response: { 200: Ok, 503: errorRef } } },
     async (_request, reply) => {
-      const [mysql, redis] = await Promise.all([
-        answers(() => store.ping()),
-        answers(() => queue.ping()),
-      ])
-      const down = [mysql ? null : 'mysql', redis ? null : 'redis'].filter((d) => d !== null)
-      if (down.length === 0 && app.sugang.started) return { status: 'ready' }
-      const message =
-        down.length > 0 ? `Not ready: ${down.join(' and ')} not answering.` : 'Not ready: starting.'
-      return reply
-        .code(503)
-        .header('retry-after', '5')
-        .send({ error: { code: 'NOT_READY', message } })
+      const { started, closing, dependencies } = app.sugang
+      const down = dependencies.down()
+      let message: string | null = null
+      if (closing) message = 'Not ready: shutting down.'
+      else if (down.length > 0) message = `Not ready: ${down.join(' and ')} not answering.`
+      else if (!started) message = 'Not ready: starting.'
+      if (message === null) return { status: 'ready' }
+      return reply.code(503).header('retry-after', '5').send(errorBody('NOT_READY', message))
     },
   )
 }

@@ -1,0 +1,107 @@
+import { randomUUID } from 'node:crypto'
+import { backoffMs } from './admission-worker.js'
+import type { RegistrationQueue, RegistrationStore } from './ports.js'
+
+export interface ReconcilerObserver {
+  repaired(courseId: string): void
+  error(err: unknown): void
+}
+
+/**
+ * Keeps the queue's caches (seat cache, live markers, arrival counter) from staying wrong. Every
+ * Redis write after a MySQL COMMIT can fail or be lost with its instance; each such write is
+ * versioned by the course's version, so a cache that is still older than what MySQL had one
+ * sweep ago missed a write. That course is rebuilt from a consistent MySQL snapshot.
+ *
+ * One instance sweeps at a time (a lease it renews while it lives), so the course versions seen
+ * in the previous sweep are at hand and a write that is merely in flight is not "repaired".
+ */
+export class Reconciler {
+  readonly #store: RegistrationStore
+  readonly #queue: RegistrationQueue
+  readonly #intervalMs: number
+  readonly #observer: ReconcilerObserver
+  readonly #token = randomUUID()
+  /** Course versions MySQL had at the previous sweep. */
+  #previous = new Map<string, number>()
+  #timer: NodeJS.Timeout | null = null
+  #running: Promise<void> | null = null
+  #failures = 0
+  #stopped = false
+
+  constructor(
+    store: RegistrationStore,
+    queue: RegistrationQueue,
+    intervalMs: number,
+    observer: ReconcilerObserver,
+  ) {
+    this.#store = store
+    this.#queue = queue
+    this.#intervalMs = intervalMs
+    this.#observer = observer
+  }
+
+  start(): void {
+    this.#stopped = false
+    this.#schedule(this.#intervalMs)
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true
+    if (this.#timer) clearTimeout(this.#timer)
+    this.#timer = null
+    await this.#running
+  }
+
+  #schedule(ms: number): void {
+    if (this.#stopped) return
+    this.#timer = setTimeout(() => {
+      this.#running = this.sweep()
+        .then(
+          () => {
+            this.#failures = 0
+            this.#schedule(this.#intervalMs)
+          },
+          (err: unknown) => {
+            this.#failures += 1
+            this.#observer.error(err)
+            this.#schedule(
+              Math.max(this.#intervalMs, backoffMs(this.#failures, this.#intervalMs, 30_000)),
+            )
+          },
+        )
+        .finally(() => {
+          this.#running = null
+        })
+    }, ms)
+    this.#timer.unref()
+  }
+
+  /** One pass; public so tests can drive it. Returns the courses it repaired. */
+  async sweep(): Promise<string[]> {
+    if (!(await this.#queue.acquireReconcilerLease(this.#token, this.#intervalMs * 3))) {
+      this.#previous.clear()
+      return []
+    }
+    const courses = await this.#store.courseVersions()
+    const through = courses.reduce((max, c) => Math.max(max, c.decidedThrough), 0)
+    if (through > 0) await this.#queue.raiseArrivalCounter(through)
+    const cached = await this.#queue.seatCacheVersions(courses.map((c) => c.id))
+    const repaired: string[] = []
+    for (const course of courses) {
+      const seen = this.#previous.get(course.id)
+      // Behind what MySQL already had a whole interval ago: the write that should have brought
+      // the cache there is not coming.
+      // (A course at version 0 never had a seat taken or freed: there is nothing to be stale.)
+      if (seen !== undefined && seen > 0 && (cached.get(course.id) ?? -1) < seen) {
+        const snapshot = await this.#store.courseSnapshot(course.id)
+        if (snapshot && (await this.#queue.repairCourse(course.id, snapshot))) {
+          repaired.push(course.id)
+          this.#observer.repaired(course.id)
+        }
+      }
+    }
+    this.#previous = new Map(courses.map((c) => [c.id, c.version]))
+    return repaired
+  }
+}

@@ -1,0 +1,81 @@
+import { Gauge, type Registry } from 'prom-client'
+import type { Catalogue } from '../../domain/catalogue.js'
+import type { DependencyMonitor } from '../../domain/dependency-monitor.js'
+import type { RegistrationQueue, RegistrationStore } from '../../domain/ports.js'
+
+export interface GaugeSources {
+  readonly store: RegistrationStore
+  readonly queue: RegistrationQueue
+  readonly catalogue: Catalogue
+  readonly dependencies: DependencyMonitor
+}
+
+/**
+ * Gauges read at scrape time, so they show the state as it is, whichever instance changed it.
+ * A source that does not answer leaves its gauge empty rather than failing the scrape.
+ */
+export function registerGauges(registry: Registry, sources: GaugeSources): void {
+  const { store, queue, catalogue, dependencies } = sources
+
+  // Every course is reported (0 when idle) so that dashboards see a queue drain to zero.
+  new Gauge({
+    name: 'sugang_queue_length',
+    help: 'Requests waiting in each course queue.',
+    labelNames: ['course_id'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const [courses, active] = await Promise.all([
+        catalogue.list().catch(() => []),
+        queue.activeCourses().catch(() => [] as string[]),
+      ])
+      const ids = new Set([...courses.map((c) => c.id), ...active])
+      await Promise.all(
+        [...ids].map(async (courseId) => {
+          const length = await queue.queueLength(courseId).catch(() => 0)
+          this.set({ course_id: courseId }, length)
+        }),
+      )
+    },
+  })
+  new Gauge({
+    name: 'sugang_seats_left',
+    help: 'Seats left per course, from the catalogue (at most a second old) at scrape time.',
+    labelNames: ['course_id'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      for (const c of await catalogue.list().catch(() => [])) {
+        this.set({ course_id: c.id }, Math.max(0, c.capacity - c.enrolled))
+      }
+    },
+  })
+  new Gauge({
+    name: 'sugang_replica_lag_seconds',
+    help: 'Seconds the read replica is behind the primary (0 without a replica, +Inf when replication has stopped).',
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const lag = await store.replicaLagSeconds()
+      if (lag !== null) this.set(lag)
+    },
+  })
+  new Gauge({
+    name: 'sugang_enrolled_over_capacity',
+    help: 'Courses with more enrollments than seats, or an enrolled count that disagrees with its rows. Must always be 0.',
+    registers: [registry],
+    async collect() {
+      this.set(await store.countOverCapacity().catch(() => 0))
+    },
+  })
+  new Gauge({
+    name: 'sugang_dependency_up',
+    help: '1 while the dependency (mysql, redis) answers the background checks that readiness uses, else 0.',
+    labelNames: ['dependency'],
+    registers: [registry],
+    collect() {
+      this.set({ dependency: 'mysql' }, dependencies.up('mysql') ? 1 : 0)
+      this.set({ dependency: 'redis' }, dependencies.up('redis') ? 1 : 0)
+    },
+  })
+}

@@ -1,0 +1,169 @@
+import { Redis } from 'ioredis'
+import t from 'tap'
+import type { FastifyInstance } from 'fastify'
+import type { RowDataPacket } from 'mysql2/promise'
+import {
+  configFrom,
+  database,
+  isolatedEnv,
+  login,
+  seedDatabase,
+  startInstance,
+  waitFor,
+} from '../helper.js'
+import { startRedis } from '../support/servers.js'
+
+async function enqueue(app: FastifyInstance, cookie: string) {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/courses/C0001/enrollment-requests',
+    headers: { cookie },
+    payload: {},
+  })
+  return {
+    status: res.statusCode,
+    body: res.json() as { requestId?: string; error?: { code: string } },
+  }
+}
+
+/** Enqueues and waits until the request is decided; returns its final status. */
+async function enroll(app: FastifyInstance, cookie: string): Promise<string> {
+  const { status, body } = await enqueue(app, cookie)
+  if (status !== 202) return body.error?.code ?? String(status)
+  return waitFor('the request to be decided', async () => {
+    const res = await app.inject({
+      method: 'GET',
+      url: `/api/v1/enrollment-requests/${body.requestId}`,
+      headers: { cookie },
+    })
+    const view = res.json() as { status: string }
+    return view.status !== 'queued' && view.status
+  })
+}
+
+async function metric(app: FastifyInstance, name: string): Promise<number> {
+  const text = await app.metrics.registry.getSingleMetricAsString(name)
+  const match = new RegExp(`^${name} (\\d+)`, 'm').exec(text)
+  return match ? Number(match[1]) : 0
+}
+
+t.test('a cancellation whose queue update failed is retried until the queue agrees', async (t) => {
+  const redisServer = await startRedis()
+  t.teardown(() => redisServer.stop())
+  const env = await isolatedEnv(t, 'reflect')
+  // Reconciler out of the way: this test is about the retry of the failed write itself.
+  const config = configFrom(env, {
+    REDIS_URL: redisServer.url,
+    REDIS_TIMEOUT_MS: '300',
+    RECONCILE_INTERVAL_MS: '600000',
+  })
+  await seedDatabase(config, { students: 2, capacity: 1 })
+  const app = await startInstance(t, config)
+  const [holder, newcomer] = [await login(app, 'S000001'), await login(app, 'S000002')]
+  t.equal(await enroll(app, holder), 'enrolled')
+  t.equal(await enroll(app, newcomer), 'COURSE_FULL', 'the door says full')
+
+  // Redis freezes the moment the cancellation has committed in MySQL.
+  const store = app.sugang.store
+  const cancel = store.cancel.bind(store)
+  store.cancel = async (studentId, courseId) => {
+    const result = await cancel(studentId, courseId)
+    redisServer.pause()
+    return result
+  }
+  const res = await app.inject({
+    method: 'DELETE',
+    url: '/api/v1/me/enrollments/C0001',
+    headers: { cookie: holder },
+  })
+  t.equal(res.statusCode, 204, 'the cancellation is committed and answered')
+  t.ok(
+    (await metric(app, 'sugang_cancel_reflection_failures_total')) >= 1,
+    'its queue update failed',
+  )
+  redisServer.resume()
+
+  // Until Redis is reconnected the door answers 503, until the seat is seen it says full.
+  const pending = new Set(['COURSE_FULL', 'SERVICE_UNAVAILABLE'])
+  const code = await waitFor('the freed seat to be open at the door', async () => {
+    const { status, body } = await enqueue(app, newcomer)
+    return status === 202 ? 'queued' : !pending.has(body.error?.code ?? '') && body.error?.code
+  })
+  t.equal(code, 'queued', 'a newcomer sees the freed seat')
+  const again = await waitFor('the canceller to be free to ask again', async () => {
+    const { body } = await enqueue(app, holder)
+    const answer = body.error?.code ?? 'answered'
+    return answer !== 'ALREADY_ENROLLED' && answer !== 'SERVICE_UNAVAILABLE' && answer
+  })
+  t.not(again, 'ALREADY_ENROLLED', 'the canceller is not told they are still enrolled')
+})
+
+t.test('a cancellation whose instance died before telling Redis is repaired', async (t) => {
+  const env = await isolatedEnv(t, 'repair')
+  const config = configFrom(env, { RECONCILE_INTERVAL_MS: '200' })
+  await seedDatabase(config, { students: 2, capacity: 1 })
+  const app = await startInstance(t, config)
+  const [holder, newcomer] = [await login(app, 'S000001'), await login(app, 'S000002')]
+  t.equal(await enroll(app, holder), 'enrolled')
+  t.equal(await enroll(app, newcomer), 'COURSE_FULL')
+
+  // Committed in MySQL, and nothing else: what an instance killed right after COMMIT leaves.
+  const result = await app.sugang.store.cancel('S000001', 'C0001')
+  t.ok(result.ok)
+
+  t.equal(
+    await waitFor('the reconciler to open the door', async () => {
+      const status = await enroll(app, newcomer)
+      return status !== 'COURSE_FULL' && status
+    }),
+    'enrolled',
+    'the newcomer gets the freed seat',
+  )
+  t.ok((await metric(app, 'sugang_cache_repairs_total')) >= 1, 'the reconciler repaired the course')
+  const { body } = await enqueue(app, holder)
+  t.equal(body.error?.code, 'COURSE_FULL', 'the canceller is told the truth: full, not enrolled')
+})
+
+t.test('after Redis loses everything the reconciler rebuilds what the door needs', async (t) => {
+  const redisServer = await startRedis()
+  t.teardown(() => redisServer.stop())
+  const env = await isolatedEnv(t, 'redisloss')
+  const config = configFrom(env, { REDIS_URL: redisServer.url, RECONCILE_INTERVAL_MS: '200' })
+  await seedDatabase(config, { students: 3, capacity: 2 })
+  const app = await startInstance(t, config)
+  for (const student of ['S000001', 'S000002']) {
+    t.equal(await enroll(app, await login(app, student)), 'enrolled')
+  }
+  const conn = await database(t, config)
+  const [[course]] = await conn.query<RowDataPacket[]>(
+    "SELECT decided_through FROM courses WHERE id = 'C0001'",
+  )
+  const through = Number(course?.decided_through)
+  t.ok(through > 0, 'MySQL records how far the course was decided')
+
+  const repairsBefore = await metric(app, 'sugang_cache_repairs_total')
+  await redisServer.restart()
+  await waitFor('the reconciler to repair the course', async () => {
+    return (await metric(app, 'sugang_cache_repairs_total')) > repairsBefore
+  })
+  // Sessions went with Redis: students log in again.
+  const enrolled = await waitFor('login after the restart', () =>
+    login(app, 'S000001').catch(() => null),
+  )
+  t.equal(
+    (await enqueue(app, enrolled)).body.error?.code,
+    'ALREADY_ENROLLED',
+    'an enrolled student is answered at the door again',
+  )
+  t.equal(
+    (await enqueue(app, await login(app, 'S000003'))).body.error?.code,
+    'COURSE_FULL',
+    'and so is a newcomer to the full course',
+  )
+  const redis = new Redis(redisServer.url)
+  t.teardown(() => redis.disconnect())
+  t.ok(
+    Number(await redis.get(`${env.REDIS_PREFIX}seq`)) >= through,
+    'the arrival counter continues above what MySQL has seen',
+  )
+})
