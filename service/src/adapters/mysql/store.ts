@@ -325,35 +325,26 @@ export class MysqlStore implements RegistrationStore {
   }
 
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
-    return this.#session(this.#primary, async (s) => {
-      const enrolled = await s.rows(
-        'SELECT student_id, course_id FROM enrollments WHERE request_id = ?',
-        [requestId],
-      )
-      if (enrolled[0]) {
-        return {
-          status: 'enrolled',
-          courseId: String(enrolled[0].course_id),
-          studentId: String(enrolled[0].student_id),
-        }
-      }
-      const waiting = await s.rows(
-        `SELECT w.course_id, w.student_id,
+    // One statement, so one snapshot: a promotion moves a request from the waitlist to the
+    // enrollments in one transaction, and two separate reads could fall between the two and
+    // find it in neither (and the student would be told "rejected" while holding the seat).
+    const rows = await this.#session(this.#primary, (s) =>
+      s.rows(
+        `SELECT 'enrolled' AS status, e.course_id, e.student_id, NULL AS position
+           FROM enrollments e WHERE e.request_id = ?
+         UNION ALL
+         SELECT 'waitlisted', w.course_id, w.student_id,
                 (SELECT COUNT(*) FROM waitlist a WHERE a.course_id = w.course_id AND a.id <= w.id)
-                  AS position
            FROM waitlist w WHERE w.request_id = ?`,
-        [requestId],
-      )
-      const row = waiting[0]
-      return row
-        ? {
-            status: 'waitlisted',
-            courseId: String(row.course_id),
-            studentId: String(row.student_id),
-            position: Number(row.position),
-          }
-        : null
-    })
+        [requestId, requestId],
+      ),
+    )
+    const row = rows[0]
+    if (!row) return null
+    const found = { courseId: String(row.course_id), studentId: String(row.student_id) }
+    return row.status === 'enrolled'
+      ? { status: 'enrolled', ...found }
+      : { status: 'waitlisted', ...found, position: Number(row.position) }
   }
 
   async fence(courseId: string): Promise<number | null> {
