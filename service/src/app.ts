@@ -14,6 +14,7 @@ import courses from './routes/api/courses.js'
 import enrollments from './routes/api/enrollments.js'
 import health from './routes/health/index.js'
 import { ErrorResponse } from './schemas/common.js'
+import { RETRY_AFTER_SECONDS } from './errors.js'
 
 export interface AppOptions {
   readonly config: Config
@@ -25,7 +26,6 @@ export interface AppOptions {
 
 /** A client's request id is echoed and logged only when it is short and harmless. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
-export const RETRY_AFTER_SECONDS = '2'
 
 /** Builds the whole service as one Fastify instance, not yet listening. */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {

@@ -1,3 +1,6 @@
+/** What a 503 tells the client to wait before asking again (seconds). */
+export const RETRY_AFTER_SECONDS = '2'
+
 /**
  * Errors the service maps to HTTP responses. Expected outcomes (course full, not enrolled) are
  * values in the domain, not exceptions; these cover what a handler cannot turn into a value.

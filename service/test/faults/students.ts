@@ -190,6 +190,22 @@ export class Rush {
     return login
   }
 
+  /**
+   * What a client does with an answer that asks it to come back: log in again after a 401, wait
+   * as long as Retry-After says after a 429 or a 503. True when it should try again.
+   */
+  async #recover(student: string, res: Answer): Promise<boolean> {
+    if (res.status === 401) {
+      await this.#cookie(student, true)
+      return true
+    }
+    if (res.status === 429 || res.status === 503) {
+      await sleep(res.retryAfterMs || 1000)
+      return true
+    }
+    return false
+  }
+
   #ack(): void {
     this.#acks += 1
     this.#ackWaiters = this.#ackWaiters.filter((w) => {
@@ -233,14 +249,7 @@ export class Rush {
           this.beliefs.set(key, { kind: 'rejected', reason: 'COURSE_FULL', requestId: null })
           return
         }
-        if (res.status === 401) {
-          await this.#cookie(wish.student, true)
-          continue
-        }
-        if (res.status === 429 || res.status === 503) {
-          await sleep(res.retryAfterMs || 1000)
-          continue
-        }
+        if (await this.#recover(wish.student, res)) continue
         this.beliefs.set(key, { kind: 'unknown', why: `enqueue answered ${res.status} ${code}` })
         return
       }
@@ -268,14 +277,7 @@ export class Rush {
         requestId = null
         continue
       }
-      if (res.status === 401) {
-        await this.#cookie(wish.student, true)
-        continue
-      }
-      if (res.status === 429 || res.status === 503) {
-        await sleep(res.retryAfterMs || 1000)
-        continue
-      }
+      if (await this.#recover(wish.student, res)) continue
       this.beliefs.set(key, { kind: 'unknown', why: `status answered ${res.status}` })
       return
     }
@@ -297,14 +299,7 @@ export class Rush {
         this.beliefs.set(key, { kind: 'cancelled' })
         return
       }
-      if (res.status === 401) {
-        await this.#cookie(wish.student, true)
-        continue
-      }
-      if (res.status === 429 || res.status === 503) {
-        await sleep(res.retryAfterMs || 1000)
-        continue
-      }
+      if (await this.#recover(wish.student, res)) continue
       this.beliefs.set(key, { kind: 'unknown', why: `cancel answered ${res.status}` })
       return
     }

@@ -2,9 +2,12 @@ import { STATUS_CODES } from 'node:http'
 import type { Socket } from 'node:net'
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { DependencyUnavailableError, HttpError, errorBody } from '../../errors.js'
-
-const RETRY_AFTER_SECONDS = '2'
+import {
+  DependencyUnavailableError,
+  HttpError,
+  RETRY_AFTER_SECONDS,
+  errorBody,
+} from '../../errors.js'
 
 interface KnownError {
   readonly status: number
