@@ -9,7 +9,7 @@ interface Tally {
 /**
  * Logs a repeating error once per interval with a count, not once per occurrence: a worker
  * retrying a course while MySQL is down must not write a stack trace 200 times a second. The
- * first occurrence of each kind is logged in full at once; the rest are summed up when the
+ * first occurrence of each message is logged in full at once; the rest are summed up when the
  * interval ends, with the last error's message.
  */
 export class ThrottledLog {
@@ -25,8 +25,9 @@ export class ThrottledLog {
     this.#timer.unref()
   }
 
-  warn(kind: string, err: unknown, message: string, context: Record<string, unknown> = {}): void {
-    const tally = this.#tallies.get(kind)
+  /** Logs `message` with `err`, or counts it when the same message was logged this interval. */
+  warn(message: string, err: unknown, context: Record<string, unknown> = {}): void {
+    const tally = this.#tallies.get(message)
     if (tally) {
       tally.count += 1
       tally.last = err
@@ -34,14 +35,14 @@ export class ThrottledLog {
       return
     }
     this.#log.warn({ err, ...context }, message)
-    this.#tallies.set(kind, { count: 0, last: err, context })
+    this.#tallies.set(message, { count: 0, last: err, context })
   }
 
-  /** Writes the summaries of the interval that ended, and forgets kinds that did not repeat. */
+  /** Writes the summaries of the interval that ended, and forgets messages that did not repeat. */
   flush(): void {
-    for (const [kind, tally] of this.#tallies) {
+    for (const [message, tally] of this.#tallies) {
       if (tally.count === 0) {
-        this.#tallies.delete(kind)
+        this.#tallies.delete(message)
         continue
       }
       this.#log.warn(
@@ -51,7 +52,7 @@ export class ThrottledLog {
           intervalSeconds: this.#intervalMs / 1000,
           lastError: tally.last instanceof Error ? tally.last.message : String(tally.last),
         },
-        `${kind}: repeated ${tally.count} more times`,
+        `${message}: repeated ${tally.count} more times`,
       )
       tally.count = 0
     }

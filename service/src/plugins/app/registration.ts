@@ -65,7 +65,7 @@ export default fp<RegistrationOptions>(
       commandTimeoutMs: config.deadlines.redisMs,
       maxInFlight: config.deadlines.redisMaxInFlight,
       // ioredis reports every reconnect attempt.
-      onError: (err) => log.warn('redis connection error', err, 'redis connection error'),
+      onError: (err) => log.warn('redis connection error', err),
     })
     const catalogue = new Catalogue(store)
     const metrics = app.metrics
@@ -82,14 +82,7 @@ export default fp<RegistrationOptions>(
         bulkRejected: (_courseId, count) => metrics.admissions.inc({ outcome: 'rejected' }, count),
         error: (err, courseId) => {
           metrics.admissionErrors.inc()
-          log.warn(
-            'admission attempt failed; will retry',
-            err,
-            'admission attempt failed; will retry',
-            {
-              courseId,
-            },
-          )
+          log.warn('admission attempt failed; will retry', err, { courseId })
         },
       },
       hooks,
@@ -99,18 +92,15 @@ export default fp<RegistrationOptions>(
         metrics.cacheRepairs.inc()
         app.log.info({ courseId }, 'queue caches repaired from MySQL')
       },
-      error: (err) =>
-        log.warn('reconciler sweep failed', err, 'reconciler sweep failed; will retry'),
+      error: (err) => log.warn('reconciler sweep failed; will retry', err),
     })
     const cancellation = new Cancellation(store, queue, {
       reflectionFailed: (err, courseId, attempt) => {
         metrics.reflectionFailures.inc()
-        log.warn(
-          'cancellation committed but not yet reflected in the queue',
-          err,
-          'cancellation committed but not yet reflected in the queue; retrying',
-          { courseId, attempt },
-        )
+        log.warn('cancellation committed but not yet reflected in the queue; retrying', err, {
+          courseId,
+          attempt,
+        })
       },
       reflected: (courseId, attempt) =>
         app.log.info({ courseId, attempt }, 'cancellation reflected in the queue after a retry'),
@@ -149,14 +139,7 @@ export default fp<RegistrationOptions>(
               await queue.connect()
               break
             } catch (err) {
-              log.warn(
-                'waiting for MySQL and Redis',
-                err,
-                'waiting for MySQL and Redis; retrying',
-                {
-                  attempt,
-                },
-              )
+              log.warn('waiting for MySQL and Redis; retrying', err, { attempt })
               await new Promise((resolve) => setTimeout(resolve, backoffMs(attempt, 250, 5_000)))
             }
           }
