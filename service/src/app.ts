@@ -14,7 +14,7 @@ import courses from './routes/api/courses.js'
 import enrollments from './routes/api/enrollments.js'
 import health from './routes/health/index.js'
 import { ErrorResponse } from './schemas/common.js'
-import { RETRY_AFTER_SECONDS } from './errors.js'
+import { RETRY_AFTER_SECONDS, errorBody } from './errors.js'
 
 export interface AppOptions {
   readonly config: Config
@@ -107,9 +107,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       .code(503)
       .header('retry-after', RETRY_AFTER_SECONDS)
       .header('connection', 'close')
-      .send({
-        error: { code: 'SHUTTING_DOWN', message: 'This instance is shutting down; retry.' },
-      })
+      .send(errorBody('SHUTTING_DOWN', 'This instance is shutting down; retry.'))
   })
 
   await app.register(health, { prefix: '/health' })

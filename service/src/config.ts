@@ -160,6 +160,7 @@ export function loadConfig(env: Env = process.env): Config {
       `PASSWORD_SCRYPT_N below ${MIN_PRODUCTION_SCRYPT_N} is for demo and load-test data only, not production`,
     )
   }
+  const accountWindowMs = integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000
   const mysqlPoolSize = integer(env, 'MYSQL_POOL_SIZE', 10, 1, 500)
   if (admission.concurrency >= mysqlPoolSize) {
     throw new ConfigError('ADMISSION_CONCURRENCY must be lower than MYSQL_POOL_SIZE')
@@ -189,15 +190,16 @@ export function loadConfig(env: Env = process.env): Config {
     login: {
       accountFailures: {
         max: integer(env, 'LOGIN_ACCOUNT_FAILURES', 10, 1),
-        windowMs: integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000,
+        windowMs: accountWindowMs,
       },
       addressFailures: {
         max: integer(env, 'LOGIN_ADDRESS_FAILURES', 100, 1),
         windowMs: integer(env, 'LOGIN_ADDRESS_WINDOW_SECONDS', 60, 1) * 1000,
       },
+      // A device's failures are counted over the same window as an account's.
       deviceFailures: {
         max: integer(env, 'LOGIN_DEVICE_FAILURES', 10, 1),
-        windowMs: integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000,
+        windowMs: accountWindowMs,
       },
       deviceTtlMs: integer(env, 'LOGIN_DEVICE_TTL_DAYS', 180, 1, 3650) * 24 * 3600 * 1000,
     },

@@ -10,7 +10,7 @@ import { errorBody } from '../../errors.js'
 
 export const SESSION_COOKIE = 'sugang_session'
 /** Proves that this browser has logged in to an account before (see docs/security.md). */
-export const DEVICE_COOKIE = 'sugang_device'
+const DEVICE_COOKIE = 'sugang_device'
 const DEVICE_COOKIE_PATH = '/api/v1/auth'
 
 export interface Session {
@@ -130,7 +130,7 @@ export default fp(
 
 const RATE_LIMITED = 'Too many requests; slow down and retry shortly.'
 
-export function retryAfterSeconds(retryAfterMs: number): string {
+function retryAfterSeconds(retryAfterMs: number): string {
   return String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
 }
 
