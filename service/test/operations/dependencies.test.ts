@@ -1,5 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
-import { createServer } from 'node:net'
+import { spawn } from 'node:child_process'
 import t from 'tap'
 import { buildApp } from '../../src/app.js'
 import { studentId } from '../../src/seed.js'
@@ -12,43 +11,14 @@ import {
   startInstance,
   waitFor,
 } from '../helper.js'
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() =>
-        typeof address === 'object' && address ? resolve(address.port) : reject(),
-      )
-    })
-  })
-}
-
-/** A Redis of the test's own, so stopping it disturbs nothing else. */
-function redisServer(port: number): ChildProcess {
-  return spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
-    {
-      stdio: 'ignore',
-    },
-  )
-}
+import { freePort, startRedis } from '../support/servers.js'
 
 t.test('with Redis gone the service answers 503 with Retry-After, and recovers', async (t) => {
-  const port = await freePort()
-  let redis = redisServer(port)
-  t.teardown(() => {
-    redis.kill('SIGKILL')
-  })
+  const redis = await startRedis()
+  t.teardown(() => redis.stop())
   const env = await isolatedEnv(t, 'redisdown')
-  const config = configFrom(env, { REDIS_URL: `redis://127.0.0.1:${port}` })
+  const config = configFrom(env, { REDIS_URL: redis.url })
   await seedDatabase(config, { students: 2 })
-  await waitFor('redis to listen', async () => {
-    const probe = await fetch(`http://127.0.0.1:${port}`).catch((err: Error) => err)
-    return !(probe instanceof Error && /ECONNREFUSED/.test(String(probe.cause)))
-  })
   const app = await startInstance(t, config)
   const cookie = await login(app, 'S000001')
   const enqueue = () =>
@@ -60,8 +30,7 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
     })
   t.equal((await enqueue()).statusCode, 202, 'works while Redis is up')
 
-  redis.kill('SIGKILL')
-  await new Promise((resolve) => redis.once('exit', resolve))
+  await redis.kill()
 
   const res = await enqueue()
   t.equal(res.statusCode, 503)
@@ -86,7 +55,7 @@ t.test('with Redis gone the service answers 503 with Retry-After, and recovers',
     'but the process lives',
   )
 
-  redis = redisServer(port)
+  await redis.restart()
   await waitFor('the service to reconnect', async () => {
     return (await app.inject({ method: 'GET', url: '/health/ready' })).statusCode === 200
   })
