@@ -2,12 +2,12 @@
 // sessions, hooks or metrics. MODE picks what the route does:
 //   bare          nothing (the framework's own cost)
 //   lua-trivial   one Redis Lua call with one ZADD (the cost of a round trip)
-//   lua-enqueue   sugang's real enqueue script, with the cookie's session parsed by hand
+//   lua-enqueue   sugang's real enqueue through its Redis adapter, the cookie parsed by hand
 // PORT from the environment; Redis at REDIS_URL with prefix REDIS_PREFIX.
 import { randomUUID } from 'node:crypto'
-import { readFileSync } from 'node:fs'
 import Fastify from 'fastify'
 import { Redis } from 'ioredis'
+import { serviceModule } from './lib/harness.mjs'
 
 const mode = process.env.MODE ?? 'bare'
 const prefix = process.env.REDIS_PREFIX ?? 'bench:'
@@ -26,12 +26,14 @@ if (mode === 'bare') {
     numberOfKeys: 1,
     lua: "return redis.call('ZADD', KEYS[1], ARGV[1], ARGV[2])",
   })
-  redis.defineCommand('enqueue', {
-    numberOfKeys: 8,
-    lua: readFileSync(
-      new URL('../service/src/redis/scripts/enqueue-8.lua', import.meta.url),
-      'utf8',
-    ),
+  // The service's own Redis adapter: the real enqueue script, keys and command policy.
+  const { createRedisRushState } = await serviceModule('adapters/redis/index.ts')
+  const rush = createRedisRushState({
+    url: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+    prefix,
+    sessionTtlSeconds: 3600,
+    decidedTtlSeconds: 3600,
+    requestBudget: { max: 1_000_000, windowMs: 10_000 },
   })
   let n = 0
   app.post(route, async (request, reply) => {
@@ -43,28 +45,17 @@ if (mode === 'bare') {
     }
     // The signed cookie is "<sid>.<student>.<signature>"; the signature is not checked here.
     const [sid, student] = decodeURIComponent(request.headers.cookie.split('=')[1]).split('.')
-    const id = randomUUID()
-    const window = Math.floor(Date.now() / 10_000)
-    const r = await redis.enqueue(
-      `${prefix}sess:${sid}`,
-      `${prefix}rl:${student}:${window}`,
-      `${prefix}live:${courseId}`,
-      `${prefix}q:${courseId}`,
-      `${prefix}seats:${courseId}`,
-      `${prefix}seq`,
-      `${prefix}active`,
-      `${prefix}req:${id}`,
-      student,
-      id,
+    const r = await rush.queue.enqueue({
+      sessionId: sid,
+      studentId: student,
       courseId,
-      '0',
-      1_000_000,
-      10_000,
-      prefix,
-    )
+      requestId: randomUUID(),
+      waitlist: false,
+      refuseWhenFull: true,
+    })
     return reply
-      .code(r[0] === 0 ? 202 : 200)
-      .send({ requestId: r[1], status: r[2], position: r[3] })
+      .code(r.kind === 'created' ? 202 : 200)
+      .send({ requestId: r.requestId, status: r.status, position: r.position })
   })
 }
 await app.listen({ host: '127.0.0.1', port: Number(process.env.PORT ?? 3390) })

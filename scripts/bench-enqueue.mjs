@@ -17,7 +17,7 @@ import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
-import { loginAll, mysqlExec, startService, sugang } from './lib/harness.mjs'
+import { loginAll, mysqlExec, redisKeys, startService, sugang } from './lib/harness.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -86,11 +86,13 @@ async function baseline(mode, env) {
 /** Empties the queues (keeping the sessions) so every run starts from the same state. */
 async function clearQueues(env) {
   const redis = new Redis(env.REDIS_URL)
+  const keys = await redisKeys(env.REDIS_PREFIX)
+  const sessions = keys.session('')
   let cursor = '0'
   do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${env.REDIS_PREFIX}*`, 'COUNT', 1000)
+    const [next, found] = await redis.scan(cursor, 'MATCH', keys.patterns.all, 'COUNT', 1000)
     cursor = next
-    const queueKeys = keys.filter((k) => !k.startsWith(`${env.REDIS_PREFIX}sess:`))
+    const queueKeys = found.filter((k) => !k.startsWith(sessions))
     if (queueKeys.length > 0) await redis.del(...queueKeys)
   } while (cursor !== '0')
   redis.disconnect()

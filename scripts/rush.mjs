@@ -10,7 +10,15 @@ import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
-import { loginAll, mysqlExec, percentile, pool, startService, sugang } from './lib/harness.mjs'
+import {
+  loginAll,
+  mysqlExec,
+  percentile,
+  pool,
+  redisKeys,
+  startService,
+  sugang,
+} from './lib/harness.mjs'
 
 const { values } = parseArgs({
   options: {
@@ -99,7 +107,8 @@ try {
     statuses[status] = (statuses[status] ?? 0) + 1
   })
   const acked = performance.now() - t0
-  while ((await redis.zcard('rush:q:C0001')) > 0) await new Promise((r) => setTimeout(r, 5))
+  const queue = (await redisKeys(env.REDIS_PREFIX)).course('C0001').queue
+  while ((await redis.zcard(queue)) > 0) await new Promise((r) => setTimeout(r, 5))
   const decided = performance.now() - t0
 
   const db = await mysql.createConnection({ uri: env.DATABASE_URL })

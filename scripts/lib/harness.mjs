@@ -87,3 +87,15 @@ export function percentile(sorted, p) {
   if (sorted.length === 0) return NaN
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
+
+/** Loads a module of the service's TypeScript sources (the same way bin/sugang.js does). */
+export async function serviceModule(path) {
+  const { tsImport } = await import('tsx/esm/api')
+  return tsImport(`../../service/src/${path}`, import.meta.url)
+}
+
+/** The service's Redis key schema under a prefix (service/src/adapters/redis/keys.ts). */
+export async function redisKeys(prefix) {
+  const { RedisKeys } = await serviceModule('adapters/redis/keys.ts')
+  return new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
+}

@@ -4,6 +4,7 @@ import mysql from 'mysql2/promise'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
+import { RedisKeys } from '../src/adapters/redis/keys.js'
 import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
@@ -45,6 +46,15 @@ export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, 
     // load shedding and get 503s; shedding has a test of its own.
     MAX_EVENT_LOOP_DELAY_MS: '0',
   }
+}
+
+/** The service's Redis key names under a test's prefix, for tests that look at Redis directly. */
+export function keysOf(env: Record<string, string | undefined>): RedisKeys {
+  return new RedisKeys({
+    prefix: env.REDIS_PREFIX ?? 'sugang:',
+    sessionTtlSeconds: 60,
+    decidedTtlSeconds: 60,
+  })
 }
 
 export function configFrom(

@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { RedisKeys } from '../../../service/src/adapters/redis/keys.js'
 import { repoRoot } from '../../src/paths.js'
 import {
   freePort,
@@ -18,8 +19,8 @@ const run = promisify(execFile)
 const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root' }
 const SERVICE_CLI = join(repoRoot, 'service', 'bin', 'sugang.js')
 const SESSION_SECRET = 'monitoring-tests-session-secret-0123456789'
-/** The service's default REDIS_PREFIX; the tests hold a lease under it (see holdAdmission). */
-const REDIS_PREFIX = 'sugang:'
+/** The service's key schema under its default REDIS_PREFIX (the tests hold leases in it). */
+const KEYS = new RedisKeys({ prefix: 'sugang:', sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
 
 export interface Redis {
   readonly port: number
@@ -115,7 +116,7 @@ export async function startService({ database, redis }: ServiceOptions): Promise
     NODE_ENV: 'test',
     DATABASE_URL: `mysql://${MYSQL.user}@${MYSQL.host}:${MYSQL.port}/${database}`,
     REDIS_URL: redis.url,
-    REDIS_PREFIX,
+    REDIS_PREFIX: KEYS.prefix,
     SESSION_SECRET,
     HOST: '127.0.0.1',
     PORT: String(port),
@@ -202,14 +203,14 @@ export async function login(service: Service, n: number): Promise<Student> {
 
 /**
  * Keeps the admission worker off a course by holding its lease, so that requests stay queued
- * long enough for a scrape to see the queue. It leans on the service's Redis key layout
- * (`<prefix>lease:<courseId>`, see src/redis/scripts/acquire-lease-1.lua); the lease expires by
- * itself after ttlMs, like one of a crashed instance.
+ * long enough for a scrape to see the queue. The key comes from the service's key schema
+ * (service/src/adapters/redis/keys.ts); the lease expires by itself after ttlMs, like one of a
+ * crashed instance.
  */
 export async function holdAdmission(redis: Redis, courseId: string, ttlMs: number): Promise<void> {
   const reply = await redis.command(
     'SET',
-    `${REDIS_PREFIX}lease:${courseId}`,
+    KEYS.course(courseId).lease,
     'monitoring-test',
     'PX',
     String(ttlMs),
@@ -218,7 +219,7 @@ export async function holdAdmission(redis: Redis, courseId: string, ttlMs: numbe
 }
 
 export async function releaseAdmission(redis: Redis, courseId: string): Promise<void> {
-  await redis.command('DEL', `${REDIS_PREFIX}lease:${courseId}`)
+  await redis.command('DEL', KEYS.course(courseId).lease)
 }
 
 /** Polls a request until the admission worker has decided it. */

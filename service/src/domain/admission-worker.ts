@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto'
-import type { Decision } from './model.js'
-import type { AdmissionRules, RegistrationQueue, RegistrationStore } from './ports.js'
+import type { Decision, QueuedRequest } from './model.js'
+import type {
+  AdmissionRules,
+  AdmissionStore,
+  FencedOutcome,
+  Leases,
+  WaitingQueue,
+} from './ports.js'
+import { bulkRejections, planAdmission, type AdmissionPlan } from './rules.js'
 
 export interface AdmissionSettings {
   /** How long a course's lease lives without renewal; a dead worker's courses wait this long. */
@@ -57,8 +64,9 @@ export function backoffMs(failures: number, baseMs: number, maxMs: number): numb
  * can never commit after its successor started.
  */
 export class AdmissionWorker {
-  readonly #store: RegistrationStore
-  readonly #queue: RegistrationQueue
+  readonly #store: AdmissionStore
+  readonly #queue: WaitingQueue
+  readonly #leases: Leases
   readonly #settings: AdmissionSettings
   readonly #rules: AdmissionRules
   readonly #observer: AdmissionObserver
@@ -73,15 +81,19 @@ export class AdmissionWorker {
   #wake: (() => void) | null = null
 
   constructor(
-    store: RegistrationStore,
-    queue: RegistrationQueue,
+    ports: {
+      readonly store: AdmissionStore
+      readonly queue: WaitingQueue
+      readonly leases: Leases
+    },
     settings: Partial<AdmissionSettings>,
     rules: AdmissionRules,
     observer: AdmissionObserver,
     hooks: AdmissionHooks = {},
   ) {
-    this.#store = store
-    this.#queue = queue
+    this.#store = ports.store
+    this.#queue = ports.queue
+    this.#leases = ports.leases
     this.#settings = { ...defaultAdmissionSettings, ...settings }
     this.#rules = rules
     this.#observer = observer
@@ -188,18 +200,18 @@ export class AdmissionWorker {
    */
   async drain(courseId: string): Promise<void> {
     const s = this.#settings
-    if ((await this.#queue.acquireLease(courseId, this.#token, s.leaseMs)) === 'held') return
+    if ((await this.#leases.acquireCourse(courseId, this.#token, s.leaseMs)) === 'held') return
     let released = false
     try {
       // Whatever this worker knew of the course before is void: fence it anew.
       let fence = await this.#store.fence(courseId)
       const until = Date.now() + s.sliceMs
       // Known after the first batch of this slice: whether the course is full, and up to which
-      // arrival number MySQL may hold decisions that Redis has not heard of.
+      // arrival number the store may hold decisions that the queue has not heard of.
       let full = false
       let decidedThrough = 0
       while (Date.now() < until) {
-        const lease = await this.#queue.acquireLease(courseId, this.#token, s.leaseMs)
+        const lease = await this.#leases.acquireCourse(courseId, this.#token, s.leaseMs)
         if (lease === 'held') {
           released = true
           return
@@ -210,65 +222,67 @@ export class AdmissionWorker {
           full = false
         }
         if (full) {
-          const rejected = await this.#queue.rejectFullHead(
-            courseId,
-            this.#token,
-            s.bulkRejectLimit,
-            decidedThrough,
-          )
-          if (rejected !== null && rejected > 0) {
+          const rejected = await this.#rejectFullHead(courseId, decidedThrough)
+          if (rejected === 'lease-lost') {
+            released = true
+            return
+          }
+          if (rejected > 0) {
             this.#observer.bulkRejected(courseId, rejected)
-            if ((await this.#queue.queueLength(courseId)) === 0) break
+            if ((await this.#queue.length(courseId)) === 0) break
             continue
           }
         }
         const size = this.#batchSize.get(courseId) ?? Math.min(s.maxBatch, s.minBatch * 4)
-        const requests = await this.#queue.peek(courseId, this.#token, size)
-        if (requests === null) {
-          released = true
-          return
-        }
+        const requests = await this.#queue.head(courseId, size)
         if (requests.length === 0) break
         const started = process.hrtime.bigint()
-        const outcome =
-          fence === null
-            ? ({ kind: 'no-course' } as const)
-            : await this.#store.admit(courseId, fence, requests, this.#rules)
+        const outcome = fence === null ? noCourse : await this.#admit(courseId, fence, requests)
         if (outcome.kind === 'fenced') {
           // Another worker took the course over; it decides these requests now.
           return
         }
-        const decided =
-          outcome.kind === 'decided'
-            ? outcome
-            : {
-                // The course was deleted: nothing can be admitted to it.
-                decisions: requests.map((r) => ({
-                  requestId: r.requestId,
-                  studentId: r.studentId,
-                  status: 'rejected' as const,
-                  reason: 'COURSE_FULL' as const,
-                })),
-                seatsLeft: 0,
-                version: 0,
-                decidedThrough: Number.MAX_SAFE_INTEGER,
-              }
+        const plan = outcome.kind === 'done' ? outcome.value : courseGone(requests)
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
         await this.#hooks.afterCommit?.(courseId)
-        const left = await this.#queue.settle(courseId, this.#token, decided.decisions, decided)
-        this.#observer.batch(courseId, seconds, decided.decisions, decided.seatsLeft)
+        const left = await this.#queue.settle(courseId, this.#token, plan.decisions, plan)
+        this.#observer.batch(courseId, seconds, plan.decisions, plan.seatsLeft)
         this.#adapt(courseId, size, seconds * 1000, requests.length)
         if (left === null) {
           released = true
           return
         }
         if (left === 0) break
-        full = decided.seatsLeft <= 0 && outcome.kind === 'decided'
-        decidedThrough = decided.decidedThrough
+        full = plan.seatsLeft <= 0 && outcome.kind === 'done'
+        decidedThrough = plan.decidedThrough
       }
     } finally {
-      if (!released) await this.#queue.releaseLease(courseId, this.#token).catch(() => undefined)
+      if (!released) {
+        await this.#leases.releaseCourse(courseId, this.#token).catch(() => undefined)
+      }
     }
+  }
+
+  /** One batch in one store transaction: the rules decide between the reads and the writes. */
+  async #admit(
+    courseId: string,
+    fence: number,
+    requests: readonly QueuedRequest[],
+  ): Promise<FencedOutcome<AdmissionPlan>> {
+    const students = [...new Set(requests.map((r) => r.studentId))].sort()
+    return this.#store.admit(courseId, fence, students, (facts) => {
+      const plan = planAdmission(requests, facts, this.#rules)
+      return { writes: plan.writes, value: plan }
+    })
+  }
+
+  /** Rejects what the rules allow at the head of a full course without the store. */
+  async #rejectFullHead(courseId: string, decidedThrough: number): Promise<number | 'lease-lost'> {
+    const head = await this.#queue.head(courseId, this.#settings.bulkRejectLimit)
+    const rejections = bulkRejections(head, decidedThrough)
+    if (rejections.length === 0) return 0
+    const result = await this.#queue.rejectHead(courseId, this.#token, rejections)
+    return result === 'not-full' ? 0 : result
   }
 
   #adapt(courseId: string, size: number, ms: number, used: number): void {
@@ -278,5 +292,23 @@ export class AdmissionWorker {
     if (ms < s.targetBatchMs / 2) next = size * 2
     else if (ms > s.targetBatchMs) next = Math.floor((size * s.targetBatchMs) / ms)
     this.#batchSize.set(courseId, Math.min(s.maxBatch, Math.max(s.minBatch, next)))
+  }
+}
+
+const noCourse = { kind: 'no-course' } as const
+
+/** A course deleted while requests waited for it: nothing can be admitted to it. */
+function courseGone(requests: readonly QueuedRequest[]): AdmissionPlan {
+  return {
+    decisions: requests.map((r) => ({
+      requestId: r.requestId,
+      studentId: r.studentId,
+      status: 'rejected' as const,
+      reason: 'COURSE_FULL' as const,
+    })),
+    writes: { enroll: [], waitlist: [], rewaitlist: [], course: null },
+    seatsLeft: 0,
+    version: 0,
+    decidedThrough: Number.MAX_SAFE_INTEGER,
   }
 }

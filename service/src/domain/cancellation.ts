@@ -1,6 +1,17 @@
 import { randomUUID } from 'node:crypto'
 import { backoffMs } from './admission-worker.js'
-import type { CancelResult, RegistrationQueue, RegistrationStore } from './ports.js'
+import type { RejectReason, SeatState } from './model.js'
+import type { AdmissionStore, CancellationChange, CancellationTx, SeatCache } from './ports.js'
+import { mayPromote } from './rules.js'
+
+export type CancelResult =
+  | { readonly ok: false }
+  | (SeatState & {
+      readonly ok: true
+      readonly promoted: { readonly studentId: string; readonly requestId: string } | null
+      /** Waitlisted requests dropped because the rules no longer allow them. */
+      readonly dropped: CancellationChange['dropped']
+    })
 
 export interface CancellationObserver {
   /** The cancellation committed but Redis did not hear of it yet; it will be retried. */
@@ -9,56 +20,65 @@ export interface CancellationObserver {
   reflected(courseId: string, attempt: number): void
 }
 
-type Committed = Extract<CancelResult, { ok: true }>
-
 /** How long the in-flight mark of a cancellation lives: well past its transaction's deadline. */
 const MARK_TTL_MS = 60_000
 /** Retries of a failed reflection stop here; the reconciler repairs whatever is still stale. */
 const RETRY_FOR_MS = 60_000
 
 /**
- * Cancelling an enrollment: announce it to the queue, commit it in MySQL (the waitlist head takes
- * the seat in the same transaction), then tell the queue what happened. The announcement keeps
+ * Cancelling an enrollment: announce it to the seat cache, commit it in the store (the waitlist
+ * head takes the seat in the same transaction, if the rules still allow it), then tell the cache
+ * what happened. The announcement keeps
  * the door and bulk rejection from answering "full" from a seat cache that is about to change;
  * a failed report is retried in the background, and the reconciler is the backstop.
  */
 export class Cancellation {
-  readonly #store: RegistrationStore
-  readonly #queue: RegistrationQueue
+  readonly #store: AdmissionStore
+  readonly #seats: SeatCache
   readonly #observer: CancellationObserver
   readonly #retries = new Set<NodeJS.Timeout>()
 
-  constructor(store: RegistrationStore, queue: RegistrationQueue, observer: CancellationObserver) {
-    this.#store = store
-    this.#queue = queue
+  constructor(
+    ports: { readonly store: AdmissionStore; readonly seats: SeatCache },
+    observer: CancellationObserver,
+  ) {
+    this.#store = ports.store
+    this.#seats = ports.seats
     this.#observer = observer
   }
 
   async cancel(studentId: string, courseId: string): Promise<CancelResult> {
     const id = randomUUID()
-    // If Redis cannot take the mark, the cancellation is refused (503) rather than risk a seat
-    // freed behind the back of a bulk rejection.
-    await this.#queue.beginCancel(courseId, id, MARK_TTL_MS)
+    // If the cache cannot take the mark, the cancellation is refused (503) rather than risk a
+    // seat freed behind the back of a bulk rejection.
+    await this.#seats.markCancellation(courseId, id, MARK_TTL_MS)
     // If this fails it may or may not have committed: the mark then stays until it expires.
-    const result = await this.#store.cancel(studentId, courseId)
+    const result =
+      (await this.#store.cancel(studentId, courseId, (tx) => cancelAndPromote(tx))) ?? notEnrolled
     if (!result.ok) {
-      await this.#queue.abandonCancel(courseId, id).catch(() => undefined)
+      await this.#seats.unmarkCancellation(courseId, id).catch(() => undefined)
       return result
     }
-    await this.#reflect(studentId, courseId, id, result, 1, Date.now())
+    const change: CancellationChange = {
+      cancellationId: id,
+      studentId,
+      promoted: result.promoted,
+      dropped: result.dropped,
+      seatsLeft: result.seatsLeft,
+      version: result.version,
+    }
+    await this.#reflect(courseId, change, 1, Date.now())
     return result
   }
 
   async #reflect(
-    studentId: string,
     courseId: string,
-    id: string,
-    result: Committed,
+    change: CancellationChange,
     attempt: number,
     since: number,
   ): Promise<void> {
     try {
-      await this.#queue.reflectCancel(studentId, courseId, id, result)
+      await this.#seats.reflectCancellation(courseId, change)
       if (attempt > 1) this.#observer.reflected(courseId, attempt)
     } catch (err) {
       this.#observer.reflectionFailed(err, courseId, attempt)
@@ -66,7 +86,7 @@ export class Cancellation {
       const timer = setTimeout(
         () => {
           this.#retries.delete(timer)
-          void this.#reflect(studentId, courseId, id, result, attempt + 1, since)
+          void this.#reflect(courseId, change, attempt + 1, since)
         },
         backoffMs(attempt, 250, 5_000),
       )
@@ -80,4 +100,33 @@ export class Cancellation {
     for (const timer of this.#retries) clearTimeout(timer)
     this.#retries.clear()
   }
+}
+
+const notEnrolled = { ok: false } as const
+
+/**
+ * The cancellation itself, inside the store's transaction: the seat is freed and offered to the
+ * waitlist in order. A head the rules no longer allow (credit limit reached, enrolled meanwhile,
+ * account gone) is dropped and the next one is offered the seat.
+ */
+async function cancelAndPromote(tx: CancellationTx): Promise<CancelResult> {
+  if (!(await tx.removeEnrollment())) return notEnrolled
+  const { course } = tx
+  let enrolled = course.enrolled - 1
+  let promoted: { studentId: string; requestId: string } | null = null
+  const dropped: Array<{ requestId: string; studentId: string; reason: RejectReason }> = []
+  for (let head = await tx.takeWaitlistHead(); head; head = await tx.takeWaitlistHead()) {
+    const reason = mayPromote(course.credits, head.maxCredits, head.creditsHeld, head.enrolledHere)
+    if (reason) {
+      dropped.push({ requestId: head.requestId, studentId: head.studentId, reason })
+      continue
+    }
+    await tx.enroll(head.studentId, head.requestId)
+    enrolled += 1
+    promoted = { studentId: head.studentId, requestId: head.requestId }
+    break
+  }
+  const version = course.version + 1
+  await tx.updateCourse(enrolled, version)
+  return { ok: true, promoted, dropped, seatsLeft: course.capacity - enrolled, version }
 }

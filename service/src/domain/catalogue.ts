@@ -1,19 +1,19 @@
 import type { Course } from './model.js'
-import type { RegistrationStore } from './ports.js'
+import type { CourseReader } from './ports.js'
 
 /**
  * The course list kept in memory for a moment. During the rush every student reloads the list and
  * every enqueue must know the course exists; neither should cost a query each time.
  */
 export class Catalogue {
-  readonly #store: RegistrationStore
+  readonly #store: CourseReader
   readonly #ttlMs: number
   #courses: Course[] = []
   #byId = new Map<string, Course>()
   #loadedAt = 0
   #loading: Promise<Course[]> | null = null
 
-  constructor(store: RegistrationStore, ttlMs = 1_000) {
+  constructor(store: CourseReader, ttlMs = 1_000) {
     this.#store = store
     this.#ttlMs = ttlMs
   }

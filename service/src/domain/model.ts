@@ -63,7 +63,7 @@ export interface SeatState {
 export interface CourseVersion {
   readonly id: string
   readonly version: number
-  /** Highest arrival number whose decision MySQL may hold (see reject-full-5.lua). */
+  /** Highest arrival number whose decision MySQL may hold (see rules.bulkRejections). */
   readonly decidedThrough: number
 }
 

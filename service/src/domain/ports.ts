@@ -1,3 +1,8 @@
+/**
+ * The ports the domain calls, one per concern, each small enough that a second implementation
+ * (the embedded SQLite + in-process adapters) is obvious. Adapters translate; every rule lives
+ * in the domain (rules.ts and the services that call these ports).
+ */
 import type {
   Course,
   CourseSnapshot,
@@ -11,203 +16,170 @@ import type {
   StudentAccount,
 } from './model.js'
 
-/** Outcome of one admission transaction. */
-export interface AdmissionResult extends SeatState {
-  readonly kind: 'decided'
-  readonly decisions: Decision[]
-  /** The course's decided-through mark after the commit (bulk rejection stops at or below it). */
-  readonly decidedThrough: number
+// ---------------------------------------------------------------------------------------------
+// The durable store (MySQL in production). Everything here is the truth.
+
+/** Catalogue reads: may come from a replica and lag slightly. */
+export interface CourseReader {
+  listCourses(): Promise<Course[]>
+  findCourse(courseId: string): Promise<Course | null>
 }
 
-export type AdmitOutcome =
-  | AdmissionResult
+export interface AccountStore {
+  findStudent(studentId: string): Promise<StudentAccount | null>
+  /** Replaces a password hash (a successful login upgrades it to the current cost). */
+  updatePasswordHash(studentId: string, passwordHash: string): Promise<void>
+}
+
+/** A student's own records: read on the primary, so a student always sees their own writes. */
+export interface StudentRecords {
+  listEnrollments(studentId: string): Promise<Enrollment[]>
+  /** Where a request stands in the store (enrolled, or waitlisted with its place), in one read. */
+  findDurableRequest(requestId: string): Promise<DurableRequest | null>
+}
+
+/** What one admission transaction read under its locks. */
+export interface AdmissionFacts {
+  readonly credits: number
+  readonly capacity: number
+  readonly enrolled: number
+  readonly version: number
+  /** Highest arrival number whose decision the store may hold. */
+  readonly decidedThrough: number
+  /** Students that exist, with their credit limit. */
+  readonly maxCredits: ReadonlyMap<string, number>
+  /** Credits each student already holds, over all courses. */
+  readonly creditsHeld: ReadonlyMap<string, number>
+  /** For students already enrolled in this course: the request that enrolled them (or null). */
+  readonly enrolledBy: ReadonlyMap<string, string | null>
+  /** For students already on this course's waitlist: their waitlist request id. */
+  readonly waitlistedBy: ReadonlyMap<string, string>
+  /** Waitlist places each student holds, over all courses. */
+  readonly waitlistHeld: ReadonlyMap<string, number>
+}
+
+/** What one admission transaction writes before it commits. */
+export interface AdmissionWrites {
+  /** New enrollments, in arrival order. */
+  readonly enroll: readonly QueuedRequest[]
+  /** New waitlist places, appended in arrival order. */
+  readonly waitlist: readonly QueuedRequest[]
+  /** Waitlist places that now answer to a newer request of the same student. */
+  readonly rewaitlist: readonly QueuedRequest[]
+  /** The course row's new counters, or null to leave it as it is. */
+  readonly course: {
+    readonly enrolled: number
+    readonly version: number
+    readonly decidedThrough: number
+  } | null
+}
+
+export type FencedOutcome<T> =
+  | { readonly kind: 'done'; readonly value: T }
   /** Another worker fenced the course since this one did: it must stop deciding it. */
   | { readonly kind: 'fenced' }
   | { readonly kind: 'no-course' }
 
-export type CancelResult =
-  | { readonly ok: false }
-  | (SeatState & {
-      readonly ok: true
-      readonly promoted: { readonly studentId: string; readonly requestId: string } | null
-      /** Waitlisted requests dropped because the rules no longer allow them. */
-      readonly dropped: ReadonlyArray<{ readonly requestId: string; readonly reason: RejectReason }>
-    })
+/** One student at the head of a course's waitlist, taken off it under lock. */
+export interface WaitlistHead {
+  readonly studentId: string
+  readonly requestId: string
+  /** Undefined when the student no longer exists. */
+  readonly maxCredits: number | undefined
+  readonly creditsHeld: number
+  readonly enrolledHere: boolean
+}
 
-/**
- * The durable store (MySQL in production). Everything here is the truth; nothing in it depends
- * on the queue.
- */
-export interface RegistrationStore {
-  migrate(): Promise<void>
-  ping(): Promise<void>
-  close(): Promise<void>
+/** The writes of one cancellation transaction (the course row and the canceller are locked). */
+export interface CancellationTx {
+  readonly course: {
+    readonly credits: number
+    readonly capacity: number
+    readonly enrolled: number
+    readonly version: number
+  }
+  /** Deletes the canceller's enrollment; false when there was none. */
+  removeEnrollment(): Promise<boolean>
+  /** Takes the head off the waitlist, its student locked; null when the waitlist is empty. */
+  takeWaitlistHead(): Promise<WaitlistHead | null>
+  enroll(studentId: string, requestId: string): Promise<void>
+  updateCourse(enrolled: number, version: number): Promise<void>
+}
 
-  /** Catalogue reads: may come from a replica and lag slightly. */
-  listCourses(): Promise<Course[]>
-  findCourse(courseId: string): Promise<Course | null>
-  findStudent(studentId: string): Promise<StudentAccount | null>
-  /** Replaces a password hash (a successful login upgrades it to the current cost). */
-  updatePasswordHash(studentId: string, passwordHash: string): Promise<void>
-
-  /** Reads that must see the student's own writes: always the primary. */
-  listEnrollments(studentId: string): Promise<Enrollment[]>
-  findDurableRequest(requestId: string): Promise<DurableRequest | null>
-
+/** The transactions of admission and cancellation: locks and rows, no rules. */
+export interface AdmissionStore {
   /**
    * Take the course for a new admission lease holder: raise its fence and return the new value
    * (null when the course does not exist). It waits for a transaction of the previous holder that
-   * still holds the course row, and makes any later one of that holder's fail: a worker that was
-   * paused or cut off while another took over can never commit over it.
+   * still holds the course row, and makes any later one of that holder's fail.
    */
   fence(courseId: string): Promise<number | null>
-
   /**
-   * Decide a batch in one transaction: lock the course row, check the fence, lock the students'
-   * rows in id order, apply the rules, insert enrollments and waitlist entries, update the count
-   * and the decided-through mark, commit.
+   * One transaction: lock the course row and check the fence, lock the students' rows in id
+   * order, read the facts, let `decide` (pure, synchronous) say what to write, write, commit.
    */
-  admit(
+  admit<T>(
     courseId: string,
     fence: number,
-    requests: readonly QueuedRequest[],
-    rules: AdmissionRules,
-  ): Promise<AdmitOutcome>
-
-  /** Drop an enrollment and hand the seat to the waitlist head, in the same transaction. */
-  cancel(studentId: string, courseId: string): Promise<CancelResult>
-
+    studentIds: readonly string[],
+    decide: (facts: AdmissionFacts) => { readonly writes: AdmissionWrites; readonly value: T },
+  ): Promise<FencedOutcome<T>>
   /**
-   * How far the read replica is behind the primary, in seconds: 0 without a replica (reads go
-   * to the primary), Infinity when replication has stopped, null when it cannot be read.
+   * One transaction that locks the course row and the canceller (with the waitlist head, in id
+   * order) and runs `work` on them; null when the course does not exist. `work` may run again
+   * when the transaction is retried after a deadlock.
    */
-  replicaLagSeconds(): Promise<number | null>
+  cancel<T>(
+    studentId: string,
+    courseId: string,
+    work: (tx: CancellationTx) => Promise<T>,
+  ): Promise<T | null>
+}
 
-  /**
-   * Courses holding more enrollment rows than seats, or whose enrolled column disagrees with
-   * its rows. Must always be 0.
-   */
-  countOverCapacity(): Promise<number>
-
+/** Reads that compare the queue's caches with the truth, and health figures. */
+export interface ConsistencyReads {
   /** Every course's version and decided-through mark, from the primary. */
   courseVersions(): Promise<CourseVersion[]>
   /** A course's seats and enrolled students in one consistent read (null if it is gone). */
   courseSnapshot(courseId: string): Promise<CourseSnapshot | null>
+  /** Courses holding more enrollment rows than seats, or whose count disagrees. Must be 0. */
+  countOverCapacity(): Promise<number>
+  /** Seconds the replica is behind: 0 without one, Infinity when stopped, null when unknown. */
+  replicaLagSeconds(): Promise<number | null>
 }
 
-/** Rules that are settings rather than data. */
-export interface AdmissionRules {
-  /** Most waitlist places one student may hold at once, over all courses. */
-  readonly maxWaitlistPerStudent: number
+export interface Lifecycle {
+  ping(): Promise<void>
+  close(): Promise<void>
 }
 
-export type EnqueueResult =
-  | {
-      readonly kind: 'created' | 'existing'
-      readonly requestId: string
-      readonly status: 'queued' | 'waitlisted'
-      readonly position: number
-      readonly queueLength: number
-    }
-  | { readonly kind: 'unauthenticated' }
-  | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
-  | { readonly kind: 'course-full' }
-  | { readonly kind: 'already-enrolled' }
-
-export interface EnqueueInput {
-  readonly sessionId: string
-  readonly studentId: string
-  readonly courseId: string
-  readonly requestId: string
-  readonly waitlist: boolean
+export interface StoreLifecycle extends Lifecycle {
+  migrate(): Promise<void>
 }
+
+/** Everything the durable store offers (the MySQL adapter implements all of it). */
+export type RegistrationStore = CourseReader &
+  AccountStore &
+  StudentRecords &
+  AdmissionStore &
+  ConsistencyReads &
+  StoreLifecycle
+
+// ---------------------------------------------------------------------------------------------
+// The rush state (Redis in production): losing it may lose queued requests, never an enrollment.
 
 export type AuthorizeResult =
   | { readonly kind: 'ok' }
   | { readonly kind: 'unauthenticated' }
   | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
 
-export interface RequestRecord {
-  readonly requestId: string
-  readonly studentId: string
-  readonly courseId: string
-  readonly status: 'queued' | 'waitlisted' | 'enrolled' | 'rejected'
-  readonly reason: RejectReason | null
-  /** 1-based place in the course queue while queued. */
-  readonly position: number | null
-}
-
-/**
- * The rush queue and the short-lived state around it (Redis in production): sessions, rate
- * limits, queues, leases, decisions for a while, seat cache. Losing it may lose queued requests,
- * never an enrollment.
- */
-export interface RegistrationQueue {
-  /** Resolves once the queue can take commands (or rejects after the timeout). */
-  connect(timeoutMs?: number): Promise<void>
-  ping(): Promise<void>
-  close(): Promise<void>
-
-  createSession(sessionId: string, studentId: string): Promise<void>
-  destroySession(sessionId: string): Promise<void>
+/** Sessions valid on every instance, and the per-student request budget they carry. */
+export interface Sessions {
+  create(sessionId: string, studentId: string): Promise<void>
+  destroy(sessionId: string): Promise<void>
+  /** Whether the session is alive and names this student; counts the request against its budget. */
   authorize(sessionId: string, studentId: string): Promise<AuthorizeResult>
-  /** Whether a login may be tried now (nothing is counted). */
-  checkLogin(attempt: LoginAttempt): Promise<LoginCheck>
-  /** Counts a failed login against the attempt's limits. */
-  loginFailed(attempt: LoginAttempt): Promise<void>
-
-  enqueue(input: EnqueueInput): Promise<EnqueueResult>
-  getRequest(requestId: string): Promise<RequestRecord | null>
-  queueLength(courseId: string): Promise<number>
-
-  activeCourses(): Promise<string[]>
-  /** 'renewed' while the caller held it all along, 'taken' when it was free, else 'held'. */
-  acquireLease(courseId: string, token: string, ttlMs: number): Promise<LeaseResult>
-  releaseLease(courseId: string, token: string): Promise<void>
-  /** The head of the queue, or null if the lease is no longer the caller's. */
-  peek(courseId: string, token: string, count: number): Promise<QueuedRequest[] | null>
-  /** Returns the queue length left, or null if the lease was lost. */
-  settle(
-    courseId: string,
-    token: string,
-    decisions: readonly Decision[],
-    seats: SeatState,
-  ): Promise<number | null>
-  /**
-   * Rejects the head of a full course's queue in bulk, stopping at a waitlist request and at the
-   * decided-through mark. Returns how many were rejected, or null if the lease was lost or the
-   * course is not known to be full.
-   */
-  rejectFullHead(
-    courseId: string,
-    token: string,
-    limit: number,
-    decidedThrough: number,
-  ): Promise<number | null>
-
-  /** Marks a cancellation as in flight (before its MySQL transaction); it expires by itself. */
-  beginCancel(courseId: string, cancellationId: string, ttlMs: number): Promise<void>
-  /** Removes the mark of a cancellation that did not commit. */
-  abandonCancel(courseId: string, cancellationId: string): Promise<void>
-  /** Records a committed cancellation and removes its mark. Idempotent. */
-  reflectCancel(
-    studentId: string,
-    courseId: string,
-    cancellationId: string,
-    result: Extract<CancelResult, { ok: true }>,
-  ): Promise<void>
-
-  /** Seat-cache versions of the given courses (-1 where the cache has none). */
-  seatCacheVersions(courseIds: readonly string[]): Promise<Map<string, number>>
-  /** Rewrites a course's seat cache and live markers from a MySQL snapshot unless newer. */
-  repairCourse(courseId: string, snapshot: CourseSnapshot): Promise<boolean>
-  /** Keeps the arrival counter above every arrival number MySQL has recorded. */
-  raiseArrivalCounter(least: number): Promise<void>
-  /** The instance-wide lease of the reconciler (one instance sweeps at a time). */
-  acquireReconcilerLease(token: string, ttlMs: number): Promise<boolean>
 }
-
-export type LeaseResult = 'taken' | 'renewed' | 'held'
 
 export interface LoginAttempt {
   readonly studentId: string
@@ -227,3 +199,165 @@ export type LoginCheck =
       readonly kind: 'address-limited' | 'account-locked' | 'device-limited'
       readonly retryAfterMs: number
     }
+
+/** One fixed-window counter of failed logins. */
+export interface FailureCounter {
+  readonly scope: 'account' | 'address' | 'device'
+  readonly id: string
+  /** Most failures per window. */
+  readonly max: number
+  readonly windowMs: number
+}
+
+/** Counters of failed logins (which ones apply is the domain's rule: logins.ts). */
+export interface LoginThrottle {
+  /** The first counter, in order, that has reached its max, and when its window ends. */
+  firstOverLimit(
+    counters: readonly FailureCounter[],
+  ): Promise<{ readonly index: number; readonly retryAfterMs: number } | null>
+  countFailures(counters: readonly FailureCounter[]): Promise<void>
+}
+
+export interface EnqueueInput {
+  readonly sessionId: string
+  readonly studentId: string
+  readonly courseId: string
+  readonly requestId: string
+  /** Whether the student takes a waitlist place if no seat is left (the batch decides). */
+  readonly waitlist: boolean
+  /**
+   * Refuse at the door (course-full) instead of queueing while the seat cache says the course
+   * is full and no cancellation of it is in flight.
+   */
+  readonly refuseWhenFull: boolean
+}
+
+export type EnqueueResult =
+  | {
+      readonly kind: 'created' | 'existing'
+      readonly requestId: string
+      readonly status: 'queued' | 'waitlisted'
+      /** 1-based place in the queue while queued (0 for a waitlisted request: the store knows). */
+      readonly position: number
+      readonly queueLength: number
+    }
+  | { readonly kind: 'unauthenticated' }
+  | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
+  | { readonly kind: 'course-full' }
+  | { readonly kind: 'already-enrolled' }
+
+export interface RequestRecord {
+  readonly requestId: string
+  readonly studentId: string
+  readonly courseId: string
+  readonly status: 'queued' | 'waitlisted' | 'enrolled' | 'rejected'
+  readonly reason: RejectReason | null
+  /** 1-based place in the course queue while queued. */
+  readonly position: number | null
+}
+
+/** What the queue's cache says about the student of a queued request, in that course. */
+export type CachedStanding =
+  /** Their live request in the course is this one, and nothing else is known of them. */
+  | 'this-request'
+  /** Enrolled (as far as the cache knows). */
+  | 'enrolled'
+  /** Another request of theirs (waitlisted, decided, or expired), or nothing at all. */
+  | 'other'
+
+export interface HeadEntry extends QueuedRequest {
+  readonly standing: CachedStanding
+}
+
+/** The per-course waiting queues, in arrival order. */
+export interface WaitingQueue {
+  /** Authenticates, rate-limits and queues in one step (the door of the rush). */
+  enqueue(input: EnqueueInput): Promise<EnqueueResult>
+  request(requestId: string): Promise<RequestRecord | null>
+  length(courseId: string): Promise<number>
+  /** Courses whose queue may be non-empty. */
+  activeCourses(): Promise<string[]>
+  /**
+   * Up to `count` requests from the head of the queue, in arrival order. An empty queue leaves
+   * the active courses; an entry whose request is gone is dropped.
+   */
+  head(courseId: string, count: number): Promise<HeadEntry[]>
+  /** Records committed decisions; the queue length left, or null if the lease was lost. */
+  settle(
+    courseId: string,
+    leaseToken: string,
+    decisions: readonly Decision[],
+    seats: SeatState,
+  ): Promise<number | null>
+  /**
+   * Records rejections decided without the store, if the lease is still held and the seat cache
+   * still says the course is full with no cancellation in flight. How many were recorded (from
+   * the head, stopping at one no longer queued), or why none could be.
+   */
+  rejectHead(
+    courseId: string,
+    leaseToken: string,
+    rejections: ReadonlyArray<Extract<Decision, { status: 'rejected' }>>,
+  ): Promise<number | 'lease-lost' | 'not-full'>
+  /** Keeps the arrival counter above every arrival number the store has recorded. */
+  raiseArrivalCounter(least: number): Promise<void>
+}
+
+export type LeaseResult = 'taken' | 'renewed' | 'held'
+
+/** Time-limited leases: one admission worker per course, one reconciler in the fleet. */
+export interface Leases {
+  /** 'renewed' while the caller held it all along, 'taken' when it was free, else 'held'. */
+  acquireCourse(courseId: string, token: string, ttlMs: number): Promise<LeaseResult>
+  releaseCourse(courseId: string, token: string): Promise<void>
+  acquireReconciler(token: string, ttlMs: number): Promise<boolean>
+}
+
+/** A committed cancellation, as the seat cache must learn it. */
+export interface CancellationChange extends SeatState {
+  readonly cancellationId: string
+  readonly studentId: string
+  readonly promoted: { readonly studentId: string; readonly requestId: string } | null
+  /** Waitlisted requests dropped because the rules no longer allow them. */
+  readonly dropped: ReadonlyArray<{
+    readonly requestId: string
+    readonly studentId: string
+    readonly reason: RejectReason
+  }>
+}
+
+/** Seats left per course, who holds one, and the cancellations that may be changing them. */
+export interface SeatCache {
+  /** Marks a cancellation as in flight (before its store transaction); it expires by itself. */
+  markCancellation(courseId: string, cancellationId: string, ttlMs: number): Promise<void>
+  /** Removes the mark of a cancellation that did not commit. */
+  unmarkCancellation(courseId: string, cancellationId: string): Promise<void>
+  /** Records a committed cancellation and removes its mark. Idempotent. */
+  reflectCancellation(courseId: string, change: CancellationChange): Promise<void>
+  /** Cache versions of the given courses (-1 where the cache has none). */
+  versions(courseIds: readonly string[]): Promise<Map<string, number>>
+  /** Rewrites a course's cache from a store snapshot unless the cache is as new. */
+  repair(courseId: string, snapshot: CourseSnapshot): Promise<boolean>
+}
+
+/** The connection behind the rush state. */
+export interface QueueLifecycle extends Lifecycle {
+  /** Resolves once commands can be sent (or rejects after the timeout). */
+  connect(timeoutMs?: number): Promise<void>
+}
+
+/** Everything the rush state offers (the Redis adapter implements all of it). */
+export interface RushState {
+  readonly sessions: Sessions
+  readonly logins: LoginThrottle
+  readonly queue: WaitingQueue
+  readonly leases: Leases
+  readonly seats: SeatCache
+  readonly lifecycle: QueueLifecycle
+}
+
+/** Rules that are settings rather than data. */
+export interface AdmissionRules {
+  /** Most waitlist places one student may hold at once, over all courses. */
+  readonly maxWaitlistPerStudent: number
+}

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import { backoffMs } from './admission-worker.js'
-import type { RegistrationQueue, RegistrationStore } from './ports.js'
+import type { ConsistencyReads, Leases, SeatCache, WaitingQueue } from './ports.js'
 
 export interface ReconcilerObserver {
   repaired(courseId: string): void
@@ -17,8 +17,10 @@ export interface ReconcilerObserver {
  * in the previous sweep are at hand and a write that is merely in flight is not "repaired".
  */
 export class Reconciler {
-  readonly #store: RegistrationStore
-  readonly #queue: RegistrationQueue
+  readonly #store: ConsistencyReads
+  readonly #queue: WaitingQueue
+  readonly #seats: SeatCache
+  readonly #leases: Leases
   readonly #intervalMs: number
   readonly #observer: ReconcilerObserver
   readonly #token = randomUUID()
@@ -30,13 +32,19 @@ export class Reconciler {
   #stopped = false
 
   constructor(
-    store: RegistrationStore,
-    queue: RegistrationQueue,
+    ports: {
+      readonly store: ConsistencyReads
+      readonly queue: WaitingQueue
+      readonly seats: SeatCache
+      readonly leases: Leases
+    },
     intervalMs: number,
     observer: ReconcilerObserver,
   ) {
-    this.#store = store
-    this.#queue = queue
+    this.#store = ports.store
+    this.#queue = ports.queue
+    this.#seats = ports.seats
+    this.#leases = ports.leases
     this.#intervalMs = intervalMs
     this.#observer = observer
   }
@@ -79,14 +87,14 @@ export class Reconciler {
 
   /** One pass; public so tests can drive it. Returns the courses it repaired. */
   async sweep(): Promise<string[]> {
-    if (!(await this.#queue.acquireReconcilerLease(this.#token, this.#intervalMs * 3))) {
+    if (!(await this.#leases.acquireReconciler(this.#token, this.#intervalMs * 3))) {
       this.#previous.clear()
       return []
     }
     const courses = await this.#store.courseVersions()
     const through = courses.reduce((max, c) => Math.max(max, c.decidedThrough), 0)
     if (through > 0) await this.#queue.raiseArrivalCounter(through)
-    const cached = await this.#queue.seatCacheVersions(courses.map((c) => c.id))
+    const cached = await this.#seats.versions(courses.map((c) => c.id))
     const repaired: string[] = []
     for (const course of courses) {
       const seen = this.#previous.get(course.id)
@@ -95,7 +103,7 @@ export class Reconciler {
       // (A course at version 0 never had a seat taken or freed: there is nothing to be stale.)
       if (seen !== undefined && seen > 0 && (cached.get(course.id) ?? -1) < seen) {
         const snapshot = await this.#store.courseSnapshot(course.id)
-        if (snapshot && (await this.#queue.repairCourse(course.id, snapshot))) {
+        if (snapshot && (await this.#seats.repair(course.id, snapshot))) {
           repaired.push(course.id)
           this.#observer.repaired(course.id)
         }

@@ -1,20 +1,8 @@
 import type { Decision, QueuedRequest, RejectReason } from './model.js'
+import type { AdmissionFacts, AdmissionRules, AdmissionWrites, HeadEntry } from './ports.js'
 
-/** What the store read under lock for one batch: the course and the students' current state. */
-export interface BatchFacts {
-  readonly credits: number
-  readonly capacity: number
-  readonly enrolled: number
-  /** Students that exist, with their credit limit. */
-  readonly maxCredits: ReadonlyMap<string, number>
-  /** Credits each student already holds, over all courses. */
-  readonly creditsHeld: ReadonlyMap<string, number>
-  /** For students already enrolled in this course: the request that enrolled them (or null). */
-  readonly enrolledBy: ReadonlyMap<string, string | null>
-  /** For students already on this course's waitlist: their waitlist request id. */
-  readonly waitlistedBy: ReadonlyMap<string, string>
-  /** Waitlist places each student holds, over all courses. */
-  readonly waitlistHeld: ReadonlyMap<string, number>
+/** What the store read under lock for one batch, with the settings that bound it. */
+export interface BatchFacts extends AdmissionFacts {
   /** Most waitlist places one student may hold (hoarding places blocks other students). */
   readonly maxWaitlist: number
 }
@@ -30,7 +18,7 @@ export interface BatchOutcome {
 }
 
 /**
- * Decide a batch of requests in arrival order. Pure: the store calls it between reading the
+ * Decide a batch of requests in arrival order. Pure: it runs between the store reading the
  * locked rows and writing, so the rules stay out of SQL and are tested without a database.
  *
  * A request already recorded in MySQL (by a worker that crashed after COMMIT) is reported as it
@@ -108,4 +96,88 @@ export function mayPromote(
   if (alreadyEnrolled) return 'ALREADY_ENROLLED'
   if (maxCredits === undefined || creditsHeld + credits > maxCredits) return 'CREDIT_LIMIT'
   return null
+}
+
+/** An admission batch's decisions and what the store must write for them. */
+export interface AdmissionPlan {
+  readonly decisions: Decision[]
+  readonly writes: AdmissionWrites
+  readonly seatsLeft: number
+  /** The course version after the commit: it rises whenever the seats taken change. */
+  readonly version: number
+  /** The decided-through mark after the commit (bulk rejection stops at or below it). */
+  readonly decidedThrough: number
+}
+
+/**
+ * What a batch means for the store: its decisions, the rows to write, and the course's counters.
+ * Once any row is written for a batch, every request up to its last arrival may have a decision in
+ * the store, so the decided-through mark rises to it: bulk rejection, which answers without the
+ * store, must leave those requests to a batch (see bulkRejections).
+ */
+export function planAdmission(
+  requests: readonly QueuedRequest[],
+  facts: AdmissionFacts,
+  rules: AdmissionRules,
+): AdmissionPlan {
+  const outcome = decideBatch(requests, { ...facts, maxWaitlist: rules.maxWaitlistPerStudent })
+  const enrolled = facts.enrolled + outcome.admitted.length
+  const wroteRows =
+    outcome.admitted.length + outcome.waitlisted.length + outcome.rehandled.length > 0
+  const version = outcome.admitted.length > 0 ? facts.version + 1 : facts.version
+  const decidedThrough = wroteRows
+    ? Math.max(facts.decidedThrough, ...requests.map((r) => r.arrival))
+    : facts.decidedThrough
+  return {
+    decisions: outcome.decisions,
+    writes: {
+      enroll: outcome.admitted,
+      waitlist: outcome.waitlisted,
+      rewaitlist: outcome.rehandled,
+      course: wroteRows ? { enrolled, version, decidedThrough } : null,
+    },
+    seatsLeft: facts.capacity - enrolled,
+    version,
+    decidedThrough,
+  }
+}
+
+/**
+ * The requests at the head of a full course's queue that may be rejected COURSE_FULL without a
+ * store transaction, in arrival order. It stops at the first request that only a batch, which
+ * reads the store, may answer:
+ * - one at or below the decided-through mark: the store may hold an enrollment or a waitlist
+ *   place for it (a worker committed it and died before telling the queue);
+ * - one that asks for the waitlist: it may get a place, and decisions keep arrival order;
+ * - one whose student the cache knows anything else about in this course (enrolled, or another
+ *   request, which may hold a waitlist place): the store says which answer is true
+ *   (ALREADY_ENROLLED, or the waitlist place now answering to this request).
+ */
+export function bulkRejections(
+  head: readonly HeadEntry[],
+  decidedThrough: number,
+): Array<Extract<Decision, { status: 'rejected' }>> {
+  const out: Array<Extract<Decision, { status: 'rejected' }>> = []
+  for (const r of head) {
+    if (r.arrival <= decidedThrough || r.waitlist || r.standing !== 'this-request') break
+    out.push({
+      requestId: r.requestId,
+      studentId: r.studentId,
+      status: 'rejected',
+      reason: 'COURSE_FULL',
+    })
+  }
+  return out
+}
+
+/** When students may ask for seats: null ends mean open from the start, or without end. */
+export interface RegistrationWindow {
+  readonly opensAt: Date | null
+  readonly closesAt: Date | null
+}
+
+export function registrationOpen(window: RegistrationWindow, now: number): boolean {
+  if (window.opensAt && now < window.opensAt.getTime()) return false
+  if (window.closesAt && now >= window.closesAt.getTime()) return false
+  return true
 }

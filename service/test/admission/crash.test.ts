@@ -14,6 +14,7 @@ import {
   seedDatabase,
   startInstance,
   waitFor,
+  keysOf,
 } from '../helper.js'
 
 const fixture = fileURLToPath(new URL('../fixtures/crash-after-commit.ts', import.meta.url))
@@ -97,7 +98,7 @@ t.test('a worker killed between COMMIT and the Redis update loses no enrollment'
       )
       t.equal(committed.length, Math.min(crashed, CAPACITY), 'its batch was committed')
       t.equal(
-        await redis.zcard(`${env.REDIS_PREFIX}q:${course}`),
+        await redis.zcard(keysOf(env).course(course).queue),
         REQUESTS,
         'but Redis never heard of it: every request is still queued',
       )
@@ -107,7 +108,7 @@ t.test('a worker killed between COMMIT and the Redis update loses no enrollment'
         configFrom(env, { ADMISSION_LEASE_MS: '1000', ADMISSION_MAX_BATCH: String(survivor) }),
       )
       await waitFor('the survivor to decide the queue', async () => {
-        return (await redis.zcard(`${env.REDIS_PREFIX}q:${course}`)) === 0
+        return (await redis.zcard(keysOf(env).course(course).queue)) === 0
       })
       const statuses = await Promise.all(
         requestIds.map(async (id, i) => {

@@ -1,9 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MysqlStore } from '../../src/adapters/mysql/store.js'
-import { RedisQueue } from '../../src/adapters/redis/queue.js'
+import { createRedisRushState } from '../../src/adapters/redis/index.js'
 import { AdmissionWorker, backoffMs } from '../../src/domain/admission-worker.js'
 import type { QueuedRequest } from '../../src/domain/model.js'
+import type { AdmissionFacts } from '../../src/domain/ports.js'
+import { planAdmission } from '../../src/domain/rules.js'
 import { REDIS_URL, configFrom, isolatedEnv, seedDatabase } from '../helper.js'
 import { freePort } from '../support/servers.js'
 
@@ -22,11 +24,16 @@ t.test('a worker whose course was fenced by a successor cannot commit', async (t
     arrival: 1,
   }
 
+  const decide = (facts: AdmissionFacts) => {
+    const plan = planAdmission([request], facts, rules)
+    return { writes: plan.writes, value: plan }
+  }
+
   const paused = await store.fence('C0001')
   const successor = await store.fence('C0001')
   t.ok(paused !== null && successor !== null && successor > paused, 'each holder gets a new fence')
   t.same(
-    await store.admit('C0001', paused as number, [request], rules),
+    await store.admit('C0001', paused as number, ['S000001'], decide),
     { kind: 'fenced' },
     'the old holder is refused',
   )
@@ -34,8 +41,8 @@ t.test('a worker whose course was fenced by a successor cannot commit', async (t
     'SELECT COUNT(*) AS n FROM enrollments',
   )
   t.equal(Number(rows[0]?.n), 0, 'and committed nothing')
-  const decided = await store.admit('C0001', successor as number, [request], rules)
-  t.equal(decided.kind, 'decided', 'the current holder decides')
+  const decided = await store.admit('C0001', successor as number, ['S000001'], decide)
+  t.equal(decided.kind, 'done', 'the current holder decides')
   t.equal(await store.fence('C9999'), null, 'a course that does not exist has no fence')
 })
 
@@ -48,40 +55,45 @@ t.test(
       url: `mysql://root@127.0.0.1:${await freePort()}/none`,
       poolSize: 2,
     })
-    const queue = new RedisQueue({
+    const rush = createRedisRushState({
       url: REDIS_URL,
       prefix: env.REDIS_PREFIX as string,
       sessionTtlSeconds: 60,
       decidedTtlSeconds: 60,
-      rateLimitMax: 100,
-      rateLimitWindowMs: 10_000,
+      requestBudget: { max: 100, windowMs: 10_000 },
     })
     t.teardown(async () => {
-      await queue.close()
+      await rush.lifecycle.close()
       await store.close()
     })
-    await queue.connect()
-    await queue.createSession('sid', 'S000001')
-    await queue.enqueue({
+    await rush.lifecycle.connect()
+    await rush.sessions.create('sid', 'S000001')
+    await rush.queue.enqueue({
       sessionId: 'sid',
       studentId: 'S000001',
       courseId: 'C0001',
       requestId: randomUUID(),
       waitlist: false,
+      refuseWhenFull: true,
     })
     const settings = { idleMs: 50, maxBackoffMs: 10_000 }
     const failures: number[] = []
     let done: () => void = () => undefined
     const sixFailures = new Promise<void>((resolve) => (done = resolve))
-    const worker = new AdmissionWorker(store, queue, settings, rules, {
-      batch: () => undefined,
-      bulkRejected: () => undefined,
-      error: (_err, courseId) => {
-        if (courseId !== 'C0001') return
-        failures.push(performance.now())
-        if (failures.length === 6) done()
+    const worker = new AdmissionWorker(
+      { store, queue: rush.queue, leases: rush.leases },
+      settings,
+      rules,
+      {
+        batch: () => undefined,
+        bulkRejected: () => undefined,
+        error: (_err, courseId) => {
+          if (courseId !== 'C0001') return
+          failures.push(performance.now())
+          if (failures.length === 6) done()
+        },
       },
-    })
+    )
     worker.start()
     t.teardown(() => worker.stop())
     await sixFailures

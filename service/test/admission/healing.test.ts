@@ -10,8 +10,11 @@ import {
   seedDatabase,
   startInstance,
   waitFor,
+  keysOf,
 } from '../helper.js'
 import { startRedis } from '../support/servers.js'
+import { Cancellation } from '../../src/domain/cancellation.js'
+import type { CancellationTx, SeatCache } from '../../src/domain/ports.js'
 
 async function enqueue(app: FastifyInstance, cookie: string) {
   const res = await app.inject({
@@ -66,8 +69,12 @@ t.test('a cancellation whose queue update failed is retried until the queue agre
   // Redis freezes the moment the cancellation has committed in MySQL.
   const store = app.sugang.store
   const cancel = store.cancel.bind(store)
-  store.cancel = async (studentId, courseId) => {
-    const result = await cancel(studentId, courseId)
+  store.cancel = async <T>(
+    studentId: string,
+    courseId: string,
+    work: (tx: CancellationTx) => Promise<T>,
+  ) => {
+    const result = await cancel(studentId, courseId, work)
     redisServer.pause()
     return result
   }
@@ -108,7 +115,18 @@ t.test('a cancellation whose instance died before telling Redis is repaired', as
   t.equal(await enroll(app, newcomer), 'COURSE_FULL')
 
   // Committed in MySQL, and nothing else: what an instance killed right after COMMIT leaves.
-  const result = await app.sugang.store.cancel('S000001', 'C0001')
+  const silent: SeatCache = {
+    markCancellation: async () => undefined,
+    unmarkCancellation: async () => undefined,
+    reflectCancellation: async () => undefined,
+    versions: async () => new Map(),
+    repair: async () => false,
+  }
+  const dying = new Cancellation(
+    { store: app.sugang.store, seats: silent },
+    { reflectionFailed: () => undefined, reflected: () => undefined },
+  )
+  const result = await dying.cancel('S000001', 'C0001')
   t.ok(result.ok)
 
   t.equal(
@@ -163,7 +181,7 @@ t.test('after Redis loses everything the reconciler rebuilds what the door needs
   const redis = new Redis(redisServer.url)
   t.teardown(() => redis.disconnect())
   t.ok(
-    Number(await redis.get(`${env.REDIS_PREFIX}seq`)) >= through,
+    Number(await redis.get(keysOf(env).arrivals)) >= through,
     'the arrival counter continues above what MySQL has seen',
   )
 })

@@ -13,6 +13,7 @@ import {
   seedDatabase,
   startInstance,
   waitFor,
+  keysOf,
 } from '../helper.js'
 
 const STUDENTS = 3_000
@@ -95,7 +96,7 @@ t.test(
         )
 
         await waitFor('the queue to be decided', async () => {
-          return (await redis.zcard(`${env.REDIS_PREFIX}q:${course}`)) === 0
+          return (await redis.zcard(keysOf(env).course(course).queue)) === 0
         })
 
         // Read each decision through the API, from a random instance.
@@ -136,10 +137,7 @@ t.test(
         // First come, first served: the seats went to the earliest arrival numbers...
         const arrival = new Map<string, number>()
         for (const d of decided) {
-          arrival.set(
-            d.requestId,
-            Number(await redis.hget(`${env.REDIS_PREFIX}req:${d.requestId}`, 'q')),
-          )
+          arrival.set(d.requestId, Number(await redis.hget(keysOf(env).request(d.requestId), 'q')))
         }
         const earliest = [...arrival.entries()].sort((a, b) => a[1] - b[1]).slice(0, CAPACITY)
         t.same(
@@ -183,9 +181,9 @@ t.test('the credit limit holds when students rush several courses at once', asyn
     await conn.query('DELETE FROM enrollments')
     await conn.query('UPDATE courses SET enrolled = 0, version = version + 1')
     const redis = new Redis(REDIS_URL)
-    const stale = await redis.keys(`${env.REDIS_PREFIX}live:*`)
+    const stale = await redis.keys(keysOf(env).patterns.live)
     if (stale.length) await redis.del(...stale)
-    for (const c of ['C0001', 'C0002', 'C0003']) await redis.del(`${env.REDIS_PREFIX}seats:${c}`)
+    for (const c of ['C0001', 'C0002', 'C0003']) await redis.del(keysOf(env).course(c).seats)
     const results = await Promise.all(
       cookies.flatMap((cookie, i) =>
         ['C0001', 'C0002', 'C0003'].map((course) =>
@@ -204,7 +202,7 @@ t.test('the credit limit holds when students rush several courses at once', asyn
     )
     await waitFor('all queues decided', async () => {
       const lengths = await Promise.all(
-        ['C0001', 'C0002', 'C0003'].map((c) => redis.zcard(`${env.REDIS_PREFIX}q:${c}`)),
+        ['C0001', 'C0002', 'C0003'].map((c) => redis.zcard(keysOf(env).course(c).queue)),
       )
       return lengths.every((n) => n === 0)
     })

@@ -13,6 +13,7 @@ import {
   seedDatabase,
   startInstance,
   waitFor,
+  keysOf,
 } from '../helper.js'
 
 const CAPACITY = 10
@@ -58,7 +59,7 @@ t.test('cancelled seats go to the waitlist head, never to a faster clicker', asy
   const drained = (course: string) =>
     waitFor(
       `queue of ${course} decided`,
-      async () => (await redis.zcard(`${env.REDIS_PREFIX}q:${course}`)) === 0,
+      async () => (await redis.zcard(keysOf(env).course(course).queue)) === 0,
     )
 
   for (let round = 1; round <= ROUNDS; round += 1) {

@@ -2,6 +2,7 @@
 // everything that contradicts what the service promises. An empty list is a pass.
 import { Redis } from 'ioredis'
 import type { RowDataPacket } from 'mysql2/promise'
+import { keysOf } from '../helper.js'
 import type { ScenarioWorld } from './cluster.js'
 import { CLIENT_TIMEOUT_MS, type Call, type Rush } from './students.js'
 
@@ -39,7 +40,7 @@ function heldByFreeze(call: Call, world: ScenarioWorld): boolean {
 async function drained(world: ScenarioWorld, redis: Redis): Promise<string[]> {
   const until = Date.now() + 60_000
   for (;;) {
-    const keys = await redis.keys(`${world.prefix}q:*`)
+    const keys = await redis.keys(keysOf({ REDIS_PREFIX: world.prefix }).patterns.queues)
     const waiting: string[] = []
     for (const key of keys) {
       const n = await redis.zcard(key)

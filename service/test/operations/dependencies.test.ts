@@ -111,7 +111,7 @@ t.test('health and metrics', async (t) => {
       payload: {},
     })
   }
-  await waitFor('admission', async () => (await app.sugang.queue.queueLength('C0001')) === 0)
+  await waitFor('admission', async () => (await app.sugang.rush.queue.length('C0001')) === 0)
   const address = app.metrics.address()
   // Catalogue-based gauges may be up to a second old: wait for the admission to show.
   const text = await waitFor('the scrape to show the admission', async () => {
@@ -224,7 +224,7 @@ t.test('SIGTERM stops taking requests, gives leases back and exits cleanly', asy
     () => 'refused',
   )
   t.equal(refused, 'refused', 'the port is closed')
-  const leases = await front.sugang.queue.acquireLease('C0001', 'probe', 1000)
+  const leases = await front.sugang.rush.leases.acquireCourse('C0001', 'probe', 1000)
   t.equal(leases, 'taken', 'no lease is left behind to expire')
-  await front.sugang.queue.releaseLease('C0001', 'probe')
+  await front.sugang.rush.leases.releaseCourse('C0001', 'probe')
 })

@@ -7,17 +7,16 @@ import type {
   CourseVersion,
   DurableRequest,
   Enrollment,
-  QueuedRequest,
-  RejectReason,
   StudentAccount,
 } from '../../domain/model.js'
 import type {
-  AdmissionRules,
-  AdmitOutcome,
-  CancelResult,
+  AdmissionFacts,
+  AdmissionWrites,
+  CancellationTx,
+  FencedOutcome,
   RegistrationStore,
+  WaitlistHead,
 } from '../../domain/ports.js'
-import { decideBatch, mayPromote } from '../../domain/rules.js'
 import { migrations } from './schema.js'
 
 export interface MysqlStoreOptions {
@@ -357,13 +356,14 @@ export class MysqlStore implements RegistrationStore {
     return result.affectedRows === 0 ? null : Number(result.insertId)
   }
 
-  async admit(
+  async admit<T>(
     courseId: string,
     fence: number,
-    requests: readonly QueuedRequest[],
-    rules: AdmissionRules,
-  ): Promise<AdmitOutcome> {
-    if (requests.length === 0) throw new Error('admit needs at least one request')
+    studentIds: readonly string[],
+    decide: (facts: AdmissionFacts) => { readonly writes: AdmissionWrites; readonly value: T },
+  ): Promise<FencedOutcome<T>> {
+    if (studentIds.length === 0) throw new Error('admit needs at least one student')
+    const students = [...studentIds].sort()
     return this.#transaction(async (s) => {
       const courseRows = await s.rows(
         `SELECT credits, capacity, enrolled, version, decided_through, admission_fence
@@ -373,29 +373,24 @@ export class MysqlStore implements RegistrationStore {
       const course = courseRows[0]
       if (!course) return { kind: 'no-course' } as const
       if (Number(course.admission_fence) !== fence) return { kind: 'fenced' } as const
-      const credits = Number(course.credits)
-      const capacity = Number(course.capacity)
-      const enrolled = Number(course.enrolled)
 
-      const studentIds = [...new Set(requests.map((r) => r.studentId))].sort()
       // Lock order everywhere: the course row, then students by id. Two batches (or a batch and
       // a cancellation) can then never wait on each other in a cycle over the same students.
       const studentRows = await s.rows(
         'SELECT id, max_credits FROM students WHERE id IN (?) ORDER BY id FOR UPDATE',
-        [studentIds],
+        [students],
       )
       const heldRows = await s.rows(
         `SELECT e.student_id, e.course_id, e.request_id, c.credits
            FROM enrollments e JOIN courses c ON c.id = e.course_id
           WHERE e.student_id IN (?)`,
-        [studentIds],
+        [students],
       )
       const waitRows = await s.rows(
         'SELECT student_id, course_id, request_id FROM waitlist WHERE student_id IN (?)',
-        [studentIds],
+        [students],
       )
 
-      const maxCredits = new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)]))
       const creditsHeld = new Map<string, number>()
       const enrolledBy = new Map<string, string | null>()
       for (const r of heldRows) {
@@ -413,75 +408,64 @@ export class MysqlStore implements RegistrationStore {
         if (String(r.course_id) === courseId) waitlistedBy.set(sid, String(r.request_id))
       }
 
-      const outcome = decideBatch(requests, {
-        credits,
-        capacity,
-        enrolled,
-        maxCredits,
+      const { writes, value } = decide({
+        credits: Number(course.credits),
+        capacity: Number(course.capacity),
+        enrolled: Number(course.enrolled),
+        version: Number(course.version),
+        decidedThrough: Number(course.decided_through),
+        maxCredits: new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)])),
         creditsHeld,
         enrolledBy,
         waitlistedBy,
         waitlistHeld,
-        maxWaitlist: rules.maxWaitlistPerStudent,
       })
 
-      if (outcome.admitted.length > 0) {
+      if (writes.enroll.length > 0) {
         await s.write('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
-          outcome.admitted.map((r) => [r.studentId, courseId, r.requestId]),
+          writes.enroll.map((r) => [r.studentId, courseId, r.requestId]),
         ])
       }
-      if (outcome.waitlisted.length > 0) {
+      if (writes.waitlist.length > 0) {
         await s.write('INSERT INTO waitlist (course_id, student_id, request_id) VALUES ?', [
-          outcome.waitlisted.map((r) => [courseId, r.studentId, r.requestId]),
+          writes.waitlist.map((r) => [courseId, r.studentId, r.requestId]),
         ])
       }
-      for (const r of outcome.rehandled) {
+      for (const r of writes.rewaitlist) {
         await s.write('UPDATE waitlist SET request_id = ? WHERE course_id = ? AND student_id = ?', [
           r.requestId,
           courseId,
           r.studentId,
         ])
       }
-      let version = Number(course.version)
-      let decidedThrough = Number(course.decided_through)
-      const nowEnrolled = enrolled + outcome.admitted.length
-      const wroteRows =
-        outcome.admitted.length + outcome.waitlisted.length + outcome.rehandled.length > 0
-      if (wroteRows) {
-        // Everything up to this batch's last arrival may now have a row in MySQL: bulk rejection
-        // must leave those requests to a batch (see reject-full-5.lua).
-        decidedThrough = Math.max(decidedThrough, ...requests.map((r) => r.arrival))
-        if (outcome.admitted.length > 0) version += 1
+      if (writes.course) {
+        const { enrolled, version, decidedThrough } = writes.course
         await s.write(
           'UPDATE courses SET enrolled = ?, version = ?, decided_through = ? WHERE id = ?',
-          [nowEnrolled, version, decidedThrough, courseId],
+          [enrolled, version, decidedThrough, courseId],
         )
       }
-      return {
-        kind: 'decided',
-        decisions: outcome.decisions,
-        seatsLeft: capacity - nowEnrolled,
-        version,
-        decidedThrough,
-      } as const
+      return { kind: 'done', value } as const
     }, this.#timeoutMs * 3)
   }
 
-  async cancel(studentId: string, courseId: string): Promise<CancelResult> {
+  async cancel<T>(
+    studentId: string,
+    courseId: string,
+    work: (tx: CancellationTx) => Promise<T>,
+  ): Promise<T | null> {
     return this.#transaction(async (s) => {
       const courseRows = await s.rows(
         'SELECT credits, capacity, enrolled, version FROM courses WHERE id = ? FOR UPDATE',
         [courseId],
       )
       const course = courseRows[0]
-      if (!course) return { ok: false }
-      const credits = Number(course.credits)
-      const capacity = Number(course.capacity)
+      if (!course) return null
 
       // The waitlist of this course only changes under this course's row lock, so its head is
       // stable; lock the canceller and the head together, in id order.
       const heads = await s.rows(
-        'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
+        'SELECT student_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
         [courseId],
       )
       const firstHead = heads[0] ? String(heads[0].student_id) : null
@@ -489,65 +473,66 @@ export class MysqlStore implements RegistrationStore {
         firstHead ? [studentId, firstHead].sort() : [studentId],
       ])
 
-      const deleted = await s.write(
-        'DELETE FROM enrollments WHERE student_id = ? AND course_id = ?',
-        [studentId, courseId],
-      )
-      if (deleted.affectedRows === 0) return { ok: false }
-      let enrolled = Number(course.enrolled) - 1
-
-      let promoted: { studentId: string; requestId: string } | null = null
-      const dropped: Array<{ requestId: string; reason: RejectReason }> = []
-      for (;;) {
-        const next = await s.rows(
-          'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
-          [courseId],
-        )
-        const head = next[0]
-        if (!head) break
-        const headStudent = String(head.student_id)
-        const headRequest = String(head.request_id)
-        await s.write('DELETE FROM waitlist WHERE id = ?', [head.id])
-        if (headStudent !== firstHead) {
-          // Rare: the first head was dropped by the rules. Deadlocks are retried as a whole.
-          await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [headStudent])
-        }
-        const studentRows = await s.rows(
-          `SELECT s.max_credits,
-                  COALESCE((SELECT SUM(c.credits) FROM enrollments e JOIN courses c ON c.id = e.course_id
-                             WHERE e.student_id = s.id), 0) AS held,
-                  EXISTS(SELECT 1 FROM enrollments e WHERE e.student_id = s.id AND e.course_id = ?)
-                    AS here
-             FROM students s WHERE s.id = ?`,
-          [courseId, headStudent],
-        )
-        const row = studentRows[0]
-        const reason = mayPromote(
-          credits,
-          row ? Number(row.max_credits) : undefined,
-          row ? Number(row.held) : 0,
-          row ? Number(row.here) === 1 : false,
-        )
-        if (reason) {
-          dropped.push({ requestId: headRequest, reason })
-          continue
-        }
-        await s.write(
-          'INSERT INTO enrollments (student_id, course_id, request_id) VALUES (?, ?, ?)',
-          [headStudent, courseId, headRequest],
-        )
-        enrolled += 1
-        promoted = { studentId: headStudent, requestId: headRequest }
-        break
+      const tx: CancellationTx = {
+        course: {
+          credits: Number(course.credits),
+          capacity: Number(course.capacity),
+          enrolled: Number(course.enrolled),
+          version: Number(course.version),
+        },
+        async removeEnrollment() {
+          const deleted = await s.write(
+            'DELETE FROM enrollments WHERE student_id = ? AND course_id = ?',
+            [studentId, courseId],
+          )
+          return deleted.affectedRows > 0
+        },
+        async takeWaitlistHead(): Promise<WaitlistHead | null> {
+          const next = await s.rows(
+            'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
+            [courseId],
+          )
+          const head = next[0]
+          if (!head) return null
+          const headStudent = String(head.student_id)
+          await s.write('DELETE FROM waitlist WHERE id = ?', [head.id])
+          if (headStudent !== firstHead) {
+            // Rare: the first head was dropped by the rules. Deadlocks are retried as a whole.
+            await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [headStudent])
+          }
+          const studentRows = await s.rows(
+            `SELECT s.max_credits,
+                    COALESCE((SELECT SUM(c.credits) FROM enrollments e JOIN courses c ON c.id = e.course_id
+                               WHERE e.student_id = s.id), 0) AS held,
+                    EXISTS(SELECT 1 FROM enrollments e WHERE e.student_id = s.id AND e.course_id = ?)
+                      AS here
+               FROM students s WHERE s.id = ?`,
+            [courseId, headStudent],
+          )
+          const row = studentRows[0]
+          return {
+            studentId: headStudent,
+            requestId: String(head.request_id),
+            maxCredits: row ? Number(row.max_credits) : undefined,
+            creditsHeld: row ? Number(row.held) : 0,
+            enrolledHere: row ? Number(row.here) === 1 : false,
+          }
+        },
+        async enroll(student: string, requestId: string) {
+          await s.write(
+            'INSERT INTO enrollments (student_id, course_id, request_id) VALUES (?, ?, ?)',
+            [student, courseId, requestId],
+          )
+        },
+        async updateCourse(enrolled: number, version: number) {
+          await s.write('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
+            enrolled,
+            version,
+            courseId,
+          ])
+        },
       }
-
-      const version = Number(course.version) + 1
-      await s.write('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
-        enrolled,
-        version,
-        courseId,
-      ])
-      return { ok: true, promoted, dropped, seatsLeft: capacity - enrolled, version }
+      return work(tx)
     }, this.#timeoutMs)
   }
 

@@ -1,11 +1,11 @@
 import { Gauge, type Registry } from 'prom-client'
 import type { Catalogue } from '../../domain/catalogue.js'
 import type { DependencyMonitor } from '../../domain/dependency-monitor.js'
-import type { RegistrationQueue, RegistrationStore } from '../../domain/ports.js'
+import type { ConsistencyReads, RushState } from '../../domain/ports.js'
 
 export interface GaugeSources {
-  readonly store: RegistrationStore
-  readonly queue: RegistrationQueue
+  readonly store: ConsistencyReads
+  readonly rush: RushState
   readonly catalogue: Catalogue
   readonly dependencies: DependencyMonitor
 }
@@ -15,7 +15,7 @@ export interface GaugeSources {
  * A source that does not answer leaves its gauge empty rather than failing the scrape.
  */
 export function registerGauges(registry: Registry, sources: GaugeSources): void {
-  const { store, queue, catalogue, dependencies } = sources
+  const { store, rush, catalogue, dependencies } = sources
 
   // Every course is reported (0 when idle) so that dashboards see a queue drain to zero.
   new Gauge({
@@ -27,12 +27,12 @@ export function registerGauges(registry: Registry, sources: GaugeSources): void 
       this.reset()
       const [courses, active] = await Promise.all([
         catalogue.list().catch(() => []),
-        queue.activeCourses().catch(() => [] as string[]),
+        rush.queue.activeCourses().catch(() => [] as string[]),
       ])
       const ids = new Set([...courses.map((c) => c.id), ...active])
       await Promise.all(
         [...ids].map(async (courseId) => {
-          const length = await queue.queueLength(courseId).catch(() => 0)
+          const length = await rush.queue.length(courseId).catch(() => 0)
           this.set({ course_id: courseId }, length)
         }),
       )

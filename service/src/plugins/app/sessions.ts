@@ -66,7 +66,8 @@ function readSigned(request: FastifyRequest, name: string): [string, string] | n
  */
 export default fp(
   async (app: FastifyInstance) => {
-    const { config, queue } = app.sugang
+    const { config } = app.sugang
+    const { sessions } = app.sugang.rush
 
     const readSession = (request: FastifyRequest): Session | null => {
       const parts = readSigned(request, SESSION_COOKIE)
@@ -83,7 +84,7 @@ export default fp(
     app.decorate('sessions', {
       async open(reply: FastifyReply, studentId: string) {
         const sessionId = randomBytes(32).toString('base64url')
-        await queue.createSession(sessionId, studentId)
+        await sessions.create(sessionId, studentId)
         reply.setCookie(SESSION_COOKIE, `${sessionId}.${studentId}`, {
           signed: true,
           httpOnly: true,
@@ -95,7 +96,7 @@ export default fp(
       },
       async close(request: FastifyRequest, reply: FastifyReply) {
         const session = readSession(request)
-        if (session) await queue.destroySession(session.sessionId)
+        if (session) await sessions.destroy(session.sessionId)
         reply.clearCookie(SESSION_COOKIE, { path: '/' })
       },
       deviceOf,
@@ -119,7 +120,7 @@ export default fp(
         if (!session) return sendUnauthenticated(reply)
         request.session = session
         if (routeConfig.sessionCheckedByRoute) return
-        const result = await queue.authorize(session.sessionId, session.studentId)
+        const result = await sessions.authorize(session.sessionId, session.studentId)
         if (result.kind === 'unauthenticated') return sendUnauthenticated(reply)
         if (result.kind === 'rate-limited') return sendTooManyRequests(reply, result.retryAfterMs)
       },

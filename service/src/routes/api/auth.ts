@@ -30,7 +30,7 @@ const REFUSALS: Record<
 }
 
 const auth: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store, queue } = app.sugang
+  const { config, store, logins } = app.sugang
   const { login } = config
   const limits = {
     account: login.accountFailures,
@@ -55,7 +55,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         device: app.sessions.deviceOf(request, studentId),
         limits,
       }
-      const check = await queue.checkLogin(attempt)
+      const check = await logins.check(attempt)
       if (check.kind !== 'ok') {
         const refusal = REFUSALS[check.kind]
         app.metrics.loginRefusals.inc({ reason: refusal.metric })
@@ -70,7 +70,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         config.passwordCost,
       )
       if (!student || !valid) {
-        await queue.loginFailed(attempt)
+        await logins.failed(attempt)
         return reply
           .code(401)
           .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
@@ -94,7 +94,9 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     '/auth/logout',
     {
       config: { public: true },
-      schema: { response: { 204: Type.Null(), 503: errorRef } },
+      schema: {
+        response: { 204: Type.Null(), 503: errorRef },
+      },
     },
     async (request, reply) => {
       await app.sessions.close(request, reply)

@@ -2,7 +2,6 @@ import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError, errorBody } from '../../errors.js'
-import type { RequestRecord } from '../../domain/ports.js'
 import { sendTooManyRequests, sendUnauthenticated, sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
 import {
@@ -15,31 +14,12 @@ import {
 } from '../../schemas/enrollment.js'
 import { CourseParams } from '../../schemas/course.js'
 
-/** The answer Redis alone can give: queued with a place, or decided. Null when MySQL must say. */
-function viewOf(record: RequestRecord) {
-  const { requestId, courseId } = record
-  if (record.status === 'queued' && record.position !== null) {
-    return { requestId, courseId, status: 'queued' as const, position: record.position }
-  }
-  if (record.status === 'enrolled') return { requestId, courseId, status: 'enrolled' as const }
-  if (record.status === 'rejected') {
-    return {
-      requestId,
-      courseId,
-      status: 'rejected' as const,
-      reason: record.reason ?? 'COURSE_FULL',
-    }
-  }
-  return null
-}
-
 const requestNotFound = (): HttpError =>
   new HttpError(404, 'REQUEST_NOT_FOUND', 'There is no such enrollment request.')
 
 const enrollments: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store, queue, catalogue, worker, cancellation } = app.sugang
+  const { store, requests, cancellation } = app.sugang
   const counter = app.metrics.enrollmentRequests
-  const { opensAt, closesAt } = config.registration
 
   // A bodyless POST means the same as {}.
   app.addHook('preValidation', async (request) => {
@@ -69,18 +49,7 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       const session = sessionOf(request)
       const { courseId } = request.params
-      const now = Date.now()
-      if ((opensAt && now < opensAt.getTime()) || (closesAt && now >= closesAt.getTime())) {
-        counter.inc({ outcome: 'closed' })
-        return reply
-          .code(403)
-          .send(errorBody('REGISTRATION_CLOSED', 'Registration is not open now.'))
-      }
-      if (!(await catalogue.exists(courseId))) {
-        counter.inc({ outcome: 'not_found' })
-        return reply.code(404).send(errorBody('COURSE_NOT_FOUND', 'There is no such course.'))
-      }
-      const result = await queue.enqueue({
+      const result = await requests.submit({
         sessionId: session.sessionId,
         studentId: session.studentId,
         courseId,
@@ -88,9 +57,16 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         waitlist: request.body.waitlist === true,
       })
       switch (result.kind) {
+        case 'closed':
+          counter.inc({ outcome: 'closed' })
+          return reply
+            .code(403)
+            .send(errorBody('REGISTRATION_CLOSED', 'Registration is not open now.'))
+        case 'course-not-found':
+          counter.inc({ outcome: 'not_found' })
+          return reply.code(404).send(errorBody('COURSE_NOT_FOUND', 'There is no such course.'))
         case 'created':
           counter.inc({ outcome: 'queued' })
-          worker.poke()
           return reply.code(202).send({
             requestId: result.requestId,
             courseId,
@@ -98,21 +74,15 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
             position: result.position,
             queueLength: result.queueLength,
           })
-        case 'existing': {
+        case 'existing':
           counter.inc({ outcome: 'existing' })
-          let position = result.position
-          if (result.status === 'waitlisted') {
-            const durable = await store.findDurableRequest(result.requestId)
-            position = durable?.status === 'waitlisted' ? durable.position : 1
-          }
           return reply.code(200).send({
             requestId: result.requestId,
             courseId,
             status: result.status,
-            position,
+            position: result.position,
             queueLength: result.queueLength,
           })
-        }
         case 'unauthenticated':
           counter.inc({ outcome: 'unauthenticated' })
           return sendUnauthenticated(reply)
@@ -143,43 +113,20 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request) => {
       const { studentId } = sessionOf(request)
-      const { requestId } = request.params
-      const record = await queue.getRequest(requestId)
+      const view = await requests.status(studentId, request.params.requestId)
       // Another student's request is answered exactly like a missing one.
-      if (record && record.studentId !== studentId) throw requestNotFound()
-      const decided = record && viewOf(record)
-      if (decided) return decided
-      // Waitlisted (its position lives in MySQL), decided a moment ago, or no longer in Redis.
-      const durable = await store.findDurableRequest(requestId)
-      if (durable && durable.studentId === studentId) {
-        return durable.status === 'waitlisted'
-          ? {
-              requestId,
-              courseId: durable.courseId,
-              status: durable.status,
-              position: durable.position,
-            }
-          : { requestId, courseId: durable.courseId, status: durable.status }
-      }
-      const fresh = record && (await queue.getRequest(requestId))
-      const view = fresh && viewOf(fresh)
-      if (view) return view
-      if (fresh?.status === 'waitlisted') {
-        // The waitlist entry is gone without a promotion: the rules turned it down.
-        return {
-          requestId,
-          courseId: fresh.courseId,
-          status: 'rejected' as const,
-          reason: fresh.reason ?? 'COURSE_FULL',
-        }
-      }
-      throw requestNotFound()
+      if (!view) throw requestNotFound()
+      return view
     },
   )
 
   app.get(
     '/me/enrollments',
-    { schema: { response: { 200: EnrollmentList, 401: errorRef, 429: errorRef, 503: errorRef } } },
+    {
+      schema: {
+        response: { 200: EnrollmentList, 401: errorRef, 429: errorRef, 503: errorRef },
+      },
+    },
     async (request) => {
       const list = await store.listEnrollments(sessionOf(request).studentId)
       return {

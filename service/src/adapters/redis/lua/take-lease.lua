@@ -1,7 +1,7 @@
 --[[
-  Take or renew a course's admission lease.
+  Take or renew a lease (a course's admission, the reconciler).
 
-  KEYS[1] lease key
+  KEYS[1] the lease
   ARGV[1] token of the caller
   ARGV[2] lease time in milliseconds
 
@@ -9,15 +9,13 @@
           2 newly taken (nobody held it: whatever the caller knew of the course may be stale,
             so it must fence MySQL again before deciding anything)
 ]]
-local rcall = redis.call
-
-local holder = rcall('GET', KEYS[1])
+local holder = redis.call('GET', KEYS[1])
 if holder == ARGV[1] then
-  rcall('PEXPIRE', KEYS[1], ARGV[2])
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
   return 1
 end
 if holder then
   return 0
 end
-rcall('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 2

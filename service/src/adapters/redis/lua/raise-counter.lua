@@ -3,17 +3,15 @@
   from zero; raising it above every arrival number MySQL has recorded keeps new requests after the
   old ones (and outside the decided-through marks that stop bulk rejection).
 
-  KEYS[1] counter
+  KEYS[1] the counter
   ARGV[1] least value
 
   Output: the counter's value
 ]]
-local rcall = redis.call
-
-local current = tonumber(rcall('GET', KEYS[1]) or '0')
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
 local least = tonumber(ARGV[1])
 if current < least then
-  rcall('SET', KEYS[1], least)
+  redis.call('SET', KEYS[1], least)
   return least
 end
 return current

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { loadConfig } from '../src/config.js'
+import { loadConfig } from '../../src/config.js'
 
 const base = { DATABASE_URL: 'mysql://u@h:3306/db', REDIS_URL: 'redis://h:6379' }
 
@@ -41,7 +41,7 @@ t.test('defaults follow the contract', async (t) => {
 t.test('the CLI exits non-zero with the message when configuration is missing', async (t) => {
   const { spawnSync } = await import('node:child_process')
   const { fileURLToPath } = await import('node:url')
-  const bin = fileURLToPath(new URL('../bin/sugang.js', import.meta.url))
+  const bin = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
   const env = { ...process.env, DATABASE_URL: '', REDIS_URL: 'redis://127.0.0.1:6379' }
   const run = spawnSync(process.execPath, [bin, 'serve'], { env, encoding: 'utf8' })
   t.equal(run.status, 2)

@@ -14,6 +14,8 @@ function facts(overrides: Partial<BatchFacts> = {}, students = 10): BatchFacts {
     credits: 3,
     capacity: 2,
     enrolled: 0,
+    version: 0,
+    decidedThrough: 0,
     maxCredits: new Map(Array.from({ length: students }, (_, i) => [`S${i + 1}`, 18])),
     creditsHeld: new Map(),
     enrolledBy: new Map(),

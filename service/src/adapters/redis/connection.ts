@@ -1,0 +1,114 @@
+import { Redis } from 'ioredis'
+import { DependencyUnavailableError } from '../../errors.js'
+
+export interface RedisConnectionOptions {
+  readonly url: string
+  /** Deadline of every command (ms). */
+  readonly commandTimeoutMs?: number
+  /** Commands that may wait for an answer at once; above it calls fail at once (503). */
+  readonly maxInFlight?: number
+  readonly onError?: (err: Error) => void
+}
+
+/** The connection was asked to do more at once than it may: shed, do not queue in memory. */
+class TooManyInFlight extends Error {
+  constructor() {
+    super('too many Redis commands waiting for an answer')
+    this.name = 'TooManyInFlight'
+  }
+}
+
+/**
+ * One ioredis client with the service's failure policy: every command has a deadline, nothing
+ * is queued while Redis is away or re-sent behind a caller's back, a stalled connection is
+ * dropped, and every failure becomes a DependencyUnavailableError (503) except a script error,
+ * which is a bug.
+ */
+export class RedisConnection {
+  readonly client: Redis
+  readonly #onError: ((err: Error) => void) | undefined
+  readonly #timeoutMs: number
+  readonly #maxInFlight: number
+  #inFlight = 0
+  #lastAnswerAt = Date.now()
+  #lastReconnectAt = 0
+
+  constructor(options: RedisConnectionOptions) {
+    this.#onError = options.onError
+    this.#timeoutMs = options.commandTimeoutMs ?? 1_000
+    this.#maxInFlight = options.maxInFlight ?? 10_000
+    this.client = new Redis(options.url, {
+      // Concurrent requests share round trips: the rush is thousands of tiny scripts at once.
+      enableAutoPipelining: true,
+      // Fail fast while Redis is away (the route answers 503 with Retry-After) instead of
+      // queueing requests in memory until the process falls over; a command that was sent but
+      // not answered when the connection dropped fails too, and is never sent again behind the
+      // back of a caller that has already answered its client.
+      enableOfflineQueue: false,
+      maxRetriesPerRequest: 0,
+      autoResendUnfulfilledCommands: false,
+      commandTimeout: this.#timeoutMs,
+      connectTimeout: Math.max(this.#timeoutMs, 1_000),
+      retryStrategy: (times) => Math.min(times * 200, 2_000),
+      lazyConnect: false,
+    })
+    this.client.on('error', (err: Error) => this.#onError?.(err))
+  }
+
+  async connect(timeoutMs = 10_000): Promise<void> {
+    if (this.client.status === 'ready') return
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.client.off('ready', onReady)
+        reject(new DependencyUnavailableError('redis', new Error('timed out connecting')))
+      }, timeoutMs)
+      const onReady = (): void => {
+        clearTimeout(timer)
+        resolve()
+      }
+      this.client.once('ready', onReady)
+    })
+  }
+
+  async ping(): Promise<void> {
+    await this.run(() => this.client.ping())
+  }
+
+  async close(): Promise<void> {
+    await this.client.quit().catch(() => this.client.disconnect())
+  }
+
+  /** Runs commands under the in-flight bound, turning outages into DependencyUnavailableError. */
+  async run<T>(work: () => Promise<T>): Promise<T> {
+    if (this.#inFlight >= this.#maxInFlight) {
+      throw new DependencyUnavailableError('redis', new TooManyInFlight())
+    }
+    this.#inFlight += 1
+    try {
+      const result = await work()
+      this.#lastAnswerAt = Date.now()
+      return result
+    } catch (err) {
+      // A ReplyError is Redis telling us a script or command is wrong: that is a bug, not an outage.
+      if ((err as Error | null)?.name === 'ReplyError') throw err
+      if (/timed out/i.test((err as Error | null)?.message ?? '')) this.#onTimeout()
+      throw new DependencyUnavailableError('redis', err)
+    } finally {
+      this.#inFlight -= 1
+    }
+  }
+
+  /**
+   * A command timed out. If nothing at all has answered for a whole deadline, the connection is
+   * stalled (a frozen server keeps its socket open): drop it, which fails every command still
+   * waiting on it at once, and reconnect. Until Redis answers again, calls fail fast.
+   */
+  #onTimeout(): void {
+    const now = Date.now()
+    if (now - this.#lastAnswerAt < this.#timeoutMs) return
+    if (now - this.#lastReconnectAt < this.#timeoutMs) return
+    this.#lastReconnectAt = now
+    this.#onError?.(new Error('redis stopped answering: reconnecting'))
+    this.client.disconnect(true)
+  }
+}

@@ -1,0 +1,115 @@
+import type { FailureCounter } from '../../domain/ports.js'
+
+/**
+ * The Redis key schema: every key name the service uses is spelled here and nowhere else (the
+ * Lua scripts receive their keys; tests and tools build them through this module).
+ *
+ * A course's keys share the hash tag `{<course id>}`, so in a Redis Cluster they would sit in one
+ * slot and the per-course scripts (peek, settle, reject, cancel, repair) would stay single-slot.
+ * Joining a queue also touches the student's session and rate-limit keys, the global arrival
+ * counter and the set of active courses, so the service as a whole still needs one Redis
+ * primary (see docs/architecture.md).
+ */
+export interface KeySchemaOptions {
+  /** Prefix of every key, so that several deployments or tests can share one Redis. */
+  readonly prefix: string
+  readonly sessionTtlSeconds: number
+  /** How long a decided request stays readable (MySQL keeps enrollments for good). */
+  readonly decidedTtlSeconds: number
+}
+
+/** The keys of one course, all under the course's hash tag. */
+export interface CourseKeys {
+  /** Sorted set: request id scored by arrival number (the waiting queue). */
+  readonly queue: string
+  /** Hash: student id -> their live request id, or 'E' once enrolled. */
+  readonly live: string
+  /** Hash: v = course version, left = seats left (written only by newer versions). */
+  readonly seats: string
+  /** Sorted set: cancellation id scored by the expiry (ms) of its in-flight mark. */
+  readonly cancelling: string
+  /** String: token of the instance holding the course's admission lease. */
+  readonly lease: string
+}
+
+export type LoginFailureScope = FailureCounter['scope']
+
+export class RedisKeys {
+  readonly #p: string
+  readonly ttl: { readonly sessionSeconds: number; readonly decidedSeconds: number }
+
+  constructor(options: KeySchemaOptions) {
+    this.#p = options.prefix
+    this.ttl = {
+      sessionSeconds: options.sessionTtlSeconds,
+      decidedSeconds: options.decidedTtlSeconds,
+    }
+  }
+
+  get prefix(): string {
+    return this.#p
+  }
+
+  /** String: the student id of a live session. */
+  session(sessionId: string): string {
+    return `${this.#p}session:${sessionId}`
+  }
+
+  /** Counter of a student's requests in one fixed rate-limit window. */
+  requestRate(studentId: string, window: number): string {
+    return `${this.#p}rate:${studentId}:${window}`
+  }
+
+  /** Counter of failed logins in one scope (expires with its window). */
+  loginFailures(scope: LoginFailureScope, id: string): string {
+    return `${this.#p}login-failures:${scope}:${id}`
+  }
+
+  /** Hash of one enrollment request: s student, c course, q arrival, w waitlist, st status, r reason. */
+  request(requestId: string): string {
+    return `${this.requestPrefix}${requestId}`
+  }
+
+  /**
+   * What precedes a request id in its key. Only the enqueue script uses it: it must read the
+   * student's existing request, whose id it learns inside the script, in the same round trip.
+   */
+  get requestPrefix(): string {
+    return `${this.#p}request:`
+  }
+
+  course(courseId: string): CourseKeys {
+    const base = `${this.#p}course:{${courseId}}:`
+    return {
+      queue: `${base}queue`,
+      live: `${base}live`,
+      seats: `${base}seats`,
+      cancelling: `${base}cancelling`,
+      lease: `${base}lease`,
+    }
+  }
+
+  /** Counter: the global arrival number (one INCR per request; fair across instances). */
+  get arrivals(): string {
+    return `${this.#p}arrivals`
+  }
+
+  /** Set: courses whose queue may be non-empty. */
+  get activeCourses(): string {
+    return `${this.#p}active-courses`
+  }
+
+  /** String: token of the instance running the reconciler. */
+  get reconcilerLease(): string {
+    return `${this.#p}reconciler:lease`
+  }
+
+  /** SCAN patterns, for tools and tests that look over every course. */
+  get patterns(): { readonly all: string; readonly queues: string; readonly live: string } {
+    return {
+      all: `${this.#p}*`,
+      queues: `${this.#p}course:*:queue`,
+      live: `${this.#p}course:*:live`,
+    }
+  }
+}

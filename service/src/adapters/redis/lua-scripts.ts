@@ -1,0 +1,364 @@
+import { readFileSync, readdirSync } from 'node:fs'
+import type { Redis } from 'ioredis'
+import type { Decision, RejectReason } from '../../domain/model.js'
+import type { LeaseResult } from '../../domain/ports.js'
+import type { CourseKeys } from './keys.js'
+
+const luaDir = new URL('./lua/', import.meta.url)
+const INCLUDE = /^--@include ([a-z-]+)\s*$/gm
+
+/**
+ * Reads a script and splices in the shared snippets it names (`--@include <name>` lines, from
+ * lua/includes/), so that each piece of Lua is written once. Unknown includes fail at start-up.
+ */
+export function loadLua(name: string): string {
+  const source = readFileSync(new URL(`${name}.lua`, luaDir), 'utf8')
+  return source.replace(INCLUDE, (_line, include: string) =>
+    readFileSync(new URL(`includes/${include}.lua`, luaDir), 'utf8').trimEnd(),
+  )
+}
+
+/** Every script in lua/, by file name (without .lua). */
+export function scriptNames(): string[] {
+  return readdirSync(luaDir)
+    .filter((file) => file.endsWith('.lua'))
+    .map((file) => file.slice(0, -'.lua'.length))
+    .sort()
+}
+
+type Arg = string | number
+type Reply = Array<string | number>
+type Call = (numKeys: number, ...keysAndArgs: Arg[]) => Promise<unknown>
+
+const ENQUEUE_CODES = [
+  'created',
+  'existing',
+  'unauthenticated',
+  'rate-limited',
+  'course-full',
+  'already-enrolled',
+] as const
+const AUTHORIZE_CODES = ['ok', 'unauthenticated', 'rate-limited'] as const
+const LEASE_CODES: readonly LeaseResult[] = ['held', 'renewed', 'taken']
+
+export type EnqueueReply =
+  | {
+      readonly code: 'created' | 'existing'
+      readonly requestId: string
+      readonly status: 'queued' | 'waitlisted'
+      readonly position: number
+      readonly queueLength: number
+    }
+  | { readonly code: 'rate-limited'; readonly retryAfterMs: number }
+  | { readonly code: 'unauthenticated' | 'course-full' | 'already-enrolled' }
+
+export type AuthorizeReply =
+  | { readonly code: 'ok' | 'unauthenticated' }
+  | { readonly code: 'rate-limited'; readonly retryAfterMs: number }
+
+function code<T extends string>(codes: readonly T[], value: unknown, script: string): T {
+  const found = codes[Number(value)]
+  if (found === undefined) throw new Error(`${script} returned unknown code ${String(value)}`)
+  return found
+}
+
+const flag = (on: boolean): string => (on ? '1' : '0')
+
+/**
+ * One typed wrapper per Lua script in lua/: named arguments and keys in, named result codes
+ * out. The keys come from the key schema (keys.ts); the scripts never build key names.
+ */
+export class LuaScripts {
+  readonly #redis: Redis
+
+  constructor(redis: Redis) {
+    this.#redis = redis
+    for (const name of scriptNames()) this.#redis.defineCommand(name, { lua: loadLua(name) })
+  }
+
+  async #call(name: string, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+    const call = (this.#redis as unknown as Record<string, Call>)[name]
+    if (!call) throw new Error(`no Lua script named ${name}`)
+    return call.call(this.#redis, keys.length, ...keys, ...args)
+  }
+
+  async authorizeRequest(
+    keys: { readonly session: string; readonly rate: string },
+    args: { readonly studentId: string; readonly max: number; readonly windowMs: number },
+  ): Promise<AuthorizeReply> {
+    const reply = (await this.#call(
+      'authorize-request',
+      [keys.session, keys.rate],
+      [args.studentId, args.max, args.windowMs],
+    )) as [number, number]
+    const kind = code(AUTHORIZE_CODES, reply[0], 'authorize-request')
+    return kind === 'rate-limited' ? { code: kind, retryAfterMs: reply[1] } : { code: kind }
+  }
+
+  async enqueueRequest(
+    keys: {
+      readonly session: string
+      readonly rate: string
+      readonly course: CourseKeys
+      readonly arrivals: string
+      readonly activeCourses: string
+      readonly request: string
+      readonly requestPrefix: string
+    },
+    args: {
+      readonly studentId: string
+      readonly requestId: string
+      readonly courseId: string
+      readonly waitlist: boolean
+      readonly refuseWhenFull: boolean
+      readonly max: number
+      readonly windowMs: number
+    },
+  ): Promise<EnqueueReply> {
+    const { course } = keys
+    const reply = (await this.#call(
+      'enqueue-request',
+      [
+        keys.session,
+        keys.rate,
+        course.live,
+        course.queue,
+        course.seats,
+        keys.arrivals,
+        keys.activeCourses,
+        keys.request,
+        course.cancelling,
+      ],
+      [
+        args.studentId,
+        args.requestId,
+        args.courseId,
+        flag(args.waitlist),
+        args.max,
+        args.windowMs,
+        keys.requestPrefix,
+        flag(args.refuseWhenFull),
+      ],
+    )) as Reply
+    const kind = code(ENQUEUE_CODES, reply[0], 'enqueue-request')
+    switch (kind) {
+      case 'created':
+      case 'existing':
+        return {
+          code: kind,
+          requestId: String(reply[1]),
+          status: reply[2] === 'waitlisted' ? 'waitlisted' : 'queued',
+          position: Number(reply[3]),
+          queueLength: Number(reply[4]),
+        }
+      case 'rate-limited':
+        return { code: kind, retryAfterMs: Number(reply[5]) }
+      default:
+        return { code: kind }
+    }
+  }
+
+  /** The 0-based index of the first counter at its max, with ms until its window ends. */
+  async firstOverLimit(
+    counters: readonly string[],
+    max: readonly number[],
+  ): Promise<{ index: number; retryAfterMs: number } | null> {
+    if (counters.length !== max.length) throw new Error('one max per counter')
+    const [index, retryAfterMs] = (await this.#call('first-over-limit', counters, max)) as [
+      number,
+      number,
+    ]
+    return index === 0 ? null : { index: index - 1, retryAfterMs }
+  }
+
+  async countInWindows(counters: readonly string[], windowsMs: readonly number[]): Promise<void> {
+    if (counters.length !== windowsMs.length) throw new Error('one window per counter')
+    await this.#call('count-in-windows', counters, windowsMs)
+  }
+
+  async takeLease(lease: string, token: string, ttlMs: number): Promise<LeaseResult> {
+    return code(LEASE_CODES, await this.#call('take-lease', [lease], [token, ttlMs]), 'take-lease')
+  }
+
+  async releaseLease(lease: string, token: string): Promise<boolean> {
+    return (await this.#call('release-lease', [lease], [token])) === 1
+  }
+
+  /** True when the course left the active set (its queue was empty). */
+  async forgetIdleCourse(
+    course: CourseKeys,
+    activeCourses: string,
+    courseId: string,
+  ): Promise<boolean> {
+    return (await this.#call('forget-idle-course', [course.queue, activeCourses], [courseId])) === 1
+  }
+
+  async raiseCounter(counter: string, least: number): Promise<number> {
+    return Number(await this.#call('raise-counter', [counter], [least]))
+  }
+
+  async markCancellation(course: CourseKeys, cancellationId: string, ttlMs: number): Promise<void> {
+    await this.#call('mark-cancellation', [course.cancelling], [cancellationId, ttlMs])
+  }
+
+  /** The queue length left, or 'lease-lost' (nothing was written). */
+  async settleBatch(
+    keys: {
+      readonly course: CourseKeys
+      readonly activeCourses: string
+      readonly requests: readonly string[]
+    },
+    args: {
+      readonly token: string
+      readonly ttlSeconds: number
+      readonly courseId: string
+      readonly seatsLeft: number
+      readonly version: number
+      readonly decisions: readonly Decision[]
+    },
+  ): Promise<number | 'lease-lost'> {
+    const { course } = keys
+    if (keys.requests.length !== args.decisions.length)
+      throw new Error('one request key per decision')
+    const left = Number(
+      await this.#call(
+        'settle-batch',
+        [
+          course.lease,
+          course.queue,
+          course.live,
+          course.seats,
+          keys.activeCourses,
+          ...keys.requests,
+        ],
+        [
+          args.token,
+          args.ttlSeconds,
+          args.courseId,
+          args.seatsLeft,
+          args.version,
+          ...args.decisions.flatMap((d) => [
+            d.requestId,
+            d.studentId,
+            d.status,
+            d.status === 'rejected' ? d.reason : '',
+          ]),
+        ],
+      ),
+    )
+    return left < 0 ? 'lease-lost' : left
+  }
+
+  /** How many were rejected, 'lease-lost', or 'not-full' (the cache no longer says full). */
+  async rejectHead(
+    keys: { readonly course: CourseKeys; readonly requests: readonly string[] },
+    args: {
+      readonly token: string
+      readonly ttlSeconds: number
+      readonly rejections: ReadonlyArray<{
+        readonly requestId: string
+        readonly studentId: string
+        readonly reason: RejectReason
+      }>
+    },
+  ): Promise<number | 'lease-lost' | 'not-full'> {
+    const { course } = keys
+    if (keys.requests.length !== args.rejections.length)
+      throw new Error('one request key per rejection')
+    const n = Number(
+      await this.#call(
+        'reject-head',
+        [
+          course.lease,
+          course.queue,
+          course.live,
+          course.seats,
+          course.cancelling,
+          ...keys.requests,
+        ],
+        [
+          args.token,
+          args.ttlSeconds,
+          ...args.rejections.flatMap((r) => [r.requestId, r.studentId, r.reason]),
+        ],
+      ),
+    )
+    return n === -1 ? 'lease-lost' : n === -2 ? 'not-full' : n
+  }
+
+  async reflectCancellation(
+    keys: {
+      readonly course: CourseKeys
+      /** The promoted request's hash, when someone was promoted. */
+      readonly promoted: string | null
+      readonly dropped: readonly string[]
+    },
+    args: {
+      readonly cancellationId: string
+      readonly studentId: string
+      readonly seatsLeft: number
+      readonly version: number
+      readonly ttlSeconds: number
+      readonly promoted: { readonly studentId: string; readonly requestId: string } | null
+      readonly dropped: ReadonlyArray<{
+        readonly requestId: string
+        readonly studentId: string
+        readonly reason: RejectReason
+      }>
+    },
+  ): Promise<void> {
+    const { course } = keys
+    if ((keys.promoted === null) !== (args.promoted === null))
+      throw new Error('promoted key and args disagree')
+    if (keys.dropped.length !== args.dropped.length)
+      throw new Error('one request key per dropped request')
+    await this.#call(
+      'reflect-cancellation',
+      [
+        course.live,
+        course.seats,
+        course.cancelling,
+        ...(keys.promoted ? [keys.promoted] : []),
+        ...keys.dropped,
+      ],
+      [
+        args.studentId,
+        args.seatsLeft,
+        args.version,
+        args.ttlSeconds,
+        args.cancellationId,
+        args.promoted?.studentId ?? '',
+        args.promoted?.requestId ?? '',
+        ...args.dropped.flatMap((d) => [d.requestId, d.studentId, d.reason]),
+      ],
+    )
+  }
+
+  /** True when the cache was rewritten, false when it was already as new as the snapshot. */
+  async repairCourse(
+    keys: { readonly course: CourseKeys; readonly markedRequests: readonly string[] },
+    args: {
+      readonly version: number
+      readonly seatsLeft: number
+      readonly students: readonly string[]
+      /** Enrolled students whose marker named a request when read, in markedRequests' order. */
+      readonly markers: ReadonlyArray<{ readonly studentId: string; readonly requestId: string }>
+    },
+  ): Promise<boolean> {
+    const { course } = keys
+    if (keys.markedRequests.length !== args.markers.length)
+      throw new Error('one request key per marker')
+    const repaired = await this.#call(
+      'repair-course',
+      [course.live, course.seats, course.cancelling, ...keys.markedRequests],
+      [
+        args.version,
+        args.seatsLeft,
+        args.students.length,
+        ...args.students,
+        ...args.markers.flatMap((m) => [m.studentId, m.requestId]),
+      ],
+    )
+    return repaired === 1
+  }
+}

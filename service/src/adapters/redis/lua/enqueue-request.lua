@@ -1,0 +1,77 @@
+--[[
+  Join a course's waiting queue: authenticate, rate-limit and enqueue in one round trip.
+
+  KEYS[1] the session                (string: student id)
+  KEYS[2] the student's request counter of this window
+  KEYS[3] the course's live markers  (hash: student -> request id, or 'E' once enrolled)
+  KEYS[4] the course's queue         (sorted set: request id scored by arrival number)
+  KEYS[5] the course's seat cache
+  KEYS[6] the arrival counter        (global INCR: fair across instances, no clocks)
+  KEYS[7] the active courses         (set of courses whose queue may be non-empty)
+  KEYS[8] the new request's hash
+  KEYS[9] the course's in-flight cancellations
+
+  ARGV[1] student id
+  ARGV[2] new request id
+  ARGV[3] course id
+  ARGV[4] waitlist wanted: '1' or '0'
+  ARGV[5] most requests per window
+  ARGV[6] window in milliseconds
+  ARGV[7] request key prefix: the student's existing request is only known here, and must be
+          read in the same round trip (the one key this script derives itself)
+  ARGV[8] '1': refuse instead of queueing while the seat cache says full and no cancellation
+          is in flight
+
+  Output: { code, request id, status, position, queue length, retry-after ms }
+    0 created (queued)          1 the student's live request (status as stored)
+    2 unauthenticated           3 rate limited (retry-after ms set)
+    4 course known to be full   5 already enrolled
+]]
+--@include clock
+--@include fixed-window
+--@include seat-cache
+
+local rcall = redis.call
+
+if rcall('GET', KEYS[1]) ~= ARGV[1] then
+  return { 2, '', '', 0, 0, 0 }
+end
+local wait = over_limit(KEYS[2], ARGV[5], ARGV[6])
+if wait then
+  return { 3, '', '', 0, 0, wait }
+end
+
+local live = rcall('HGET', KEYS[3], ARGV[1])
+if live == 'E' then
+  return { 5, '', '', 0, 0, 0 }
+end
+if live then
+  local status = rcall('HGET', ARGV[7] .. live, 'st')
+  if status == 'queued' then
+    local rank = rcall('ZRANK', KEYS[4], live)
+    if rank then
+      return { 1, live, status, rank + 1, rcall('ZCARD', KEYS[4]), 0 }
+    end
+  elseif status == 'waitlisted' then
+    return { 1, live, status, 0, rcall('ZCARD', KEYS[4]), 0 }
+  end
+  -- The request it pointed at was decided or has expired: the student may ask again.
+end
+
+-- Known full, and no cancellation in flight that may be freeing a seat: refuse at the door.
+if ARGV[8] == '1' and rcall('HGET', KEYS[5], 'left') == '0'
+    and not cancellation_in_flight(KEYS[9], now_ms()) then
+  return { 4, '', '', 0, 0, 0 }
+end
+
+local seq = rcall('INCR', KEYS[6])
+rcall('HSET', KEYS[8], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued')
+rcall('ZADD', KEYS[4], seq, ARGV[2])
+rcall('HSET', KEYS[3], ARGV[1], ARGV[2])
+-- The arrival number is the largest so far, so this request is last in its queue.
+local length = rcall('ZCARD', KEYS[4])
+if length == 1 then
+  -- The queue was empty: make it visible to the workers (they drop it once it drains).
+  rcall('SADD', KEYS[7], ARGV[3])
+end
+return { 0, ARGV[2], 'queued', length, length, 0 }

@@ -1,0 +1,207 @@
+import { DependencyUnavailableError } from '../../errors.js'
+import type { Decision, RejectReason, SeatState } from '../../domain/model.js'
+import type {
+  CachedStanding,
+  EnqueueInput,
+  EnqueueResult,
+  HeadEntry,
+  RequestRecord,
+  WaitingQueue,
+} from '../../domain/ports.js'
+import type { RedisContext } from './context.js'
+import { rateKey, type RequestBudget } from './sessions.js'
+
+const STATUSES = new Set(['queued', 'waitlisted', 'enrolled', 'rejected'])
+
+/** Results of a pipeline, failing as one command would. */
+function results(replies: Array<[Error | null, unknown]> | null): unknown[] {
+  return (replies ?? []).map(([err, value]) => {
+    if (err) throw new DependencyUnavailableError('redis', err)
+    return value
+  })
+}
+
+export class RedisWaitingQueue implements WaitingQueue {
+  readonly #r: RedisContext
+  readonly #budget: RequestBudget
+
+  constructor(context: RedisContext, budget: RequestBudget) {
+    this.#r = context
+    this.#budget = budget
+  }
+
+  async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
+    const { connection, keys, scripts } = this.#r
+    const { courseId, studentId, requestId } = input
+    const reply = await connection.run(() =>
+      scripts.enqueueRequest(
+        {
+          session: keys.session(input.sessionId),
+          rate: rateKey(this.#r, studentId, this.#budget),
+          course: keys.course(courseId),
+          arrivals: keys.arrivals,
+          activeCourses: keys.activeCourses,
+          request: keys.request(requestId),
+          requestPrefix: keys.requestPrefix,
+        },
+        {
+          studentId,
+          requestId,
+          courseId,
+          waitlist: input.waitlist,
+          refuseWhenFull: input.refuseWhenFull,
+          max: this.#budget.max,
+          windowMs: this.#budget.windowMs,
+        },
+      ),
+    )
+    switch (reply.code) {
+      case 'created':
+      case 'existing':
+        return {
+          kind: reply.code,
+          requestId: reply.requestId,
+          status: reply.status,
+          position: reply.position,
+          queueLength: reply.queueLength,
+        }
+      case 'rate-limited':
+        return { kind: 'rate-limited', retryAfterMs: reply.retryAfterMs }
+      default:
+        return { kind: reply.code }
+    }
+  }
+
+  async request(requestId: string): Promise<RequestRecord | null> {
+    const { connection, keys } = this.#r
+    const { client } = connection
+    return connection.run(async () => {
+      const fields = await client.hgetall(keys.request(requestId))
+      if (!fields.s || !fields.c || !fields.st || !STATUSES.has(fields.st)) return null
+      const status = fields.st as RequestRecord['status']
+      let position: number | null = null
+      if (status === 'queued') {
+        const rank = await client.zrank(keys.course(fields.c).queue, requestId)
+        position = rank === null ? null : rank + 1
+      }
+      return {
+        requestId,
+        studentId: fields.s,
+        courseId: fields.c,
+        status,
+        reason: fields.r ? (fields.r as RejectReason) : null,
+        position,
+      }
+    })
+  }
+
+  async length(courseId: string): Promise<number> {
+    const { connection, keys } = this.#r
+    return connection.run(() => connection.client.zcard(keys.course(courseId).queue))
+  }
+
+  async activeCourses(): Promise<string[]> {
+    const { connection, keys } = this.#r
+    return connection.run(() => connection.client.smembers(keys.activeCourses))
+  }
+
+  async head(courseId: string, count: number): Promise<HeadEntry[]> {
+    const { connection, keys, scripts } = this.#r
+    const { client } = connection
+    const course = keys.course(courseId)
+    return connection.run(async () => {
+      const flat = await client.zrange(course.queue, 0, count - 1, 'WITHSCORES')
+      if (flat.length === 0) {
+        await scripts.forgetIdleCourse(course, keys.activeCourses, courseId)
+        return []
+      }
+      const ids: string[] = []
+      const arrivals: number[] = []
+      for (let i = 0; i + 1 < flat.length; i += 2) {
+        ids.push(flat[i] as string)
+        arrivals.push(Number(flat[i + 1]))
+      }
+      const pipeline = client.pipeline()
+      for (const id of ids) pipeline.hmget(keys.request(id), 's', 'w')
+      const requests = results(await pipeline.exec()) as Array<[string | null, string | null]>
+      const students = requests.map(([s]) => s).filter((s): s is string => s !== null)
+      const markers =
+        students.length > 0
+          ? await client.hmget(course.live, ...students)
+          : ([] as Array<string | null>)
+      const markerOf = new Map(students.map((s, i) => [s, markers[i] ?? null]))
+
+      const out: HeadEntry[] = []
+      const gone: string[] = []
+      ids.forEach((requestId, i) => {
+        const [studentId, waitlist] = requests[i] ?? [null, null]
+        // A queue entry whose request hash is gone cannot be decided: drop it.
+        if (studentId === null) {
+          gone.push(requestId)
+          return
+        }
+        const marker = markerOf.get(studentId) ?? null
+        const standing: CachedStanding =
+          marker === requestId ? 'this-request' : marker === 'E' ? 'enrolled' : 'other'
+        out.push({
+          requestId,
+          studentId,
+          waitlist: waitlist === '1',
+          arrival: arrivals[i] as number,
+          standing,
+        })
+      })
+      if (gone.length > 0) await client.zrem(course.queue, ...gone)
+      return out
+    })
+  }
+
+  async settle(
+    courseId: string,
+    leaseToken: string,
+    decisions: readonly Decision[],
+    seats: SeatState,
+  ): Promise<number | null> {
+    const { connection, keys, scripts } = this.#r
+    const left = await connection.run(() =>
+      scripts.settleBatch(
+        {
+          course: keys.course(courseId),
+          activeCourses: keys.activeCourses,
+          requests: decisions.map((d) => keys.request(d.requestId)),
+        },
+        {
+          token: leaseToken,
+          ttlSeconds: keys.ttl.decidedSeconds,
+          courseId,
+          seatsLeft: seats.seatsLeft,
+          version: seats.version,
+          decisions,
+        },
+      ),
+    )
+    return left === 'lease-lost' ? null : left
+  }
+
+  async rejectHead(
+    courseId: string,
+    leaseToken: string,
+    rejections: ReadonlyArray<Extract<Decision, { status: 'rejected' }>>,
+  ): Promise<number | 'lease-lost' | 'not-full'> {
+    const { connection, keys, scripts } = this.#r
+    return connection.run(() =>
+      scripts.rejectHead(
+        {
+          course: keys.course(courseId),
+          requests: rejections.map((r) => keys.request(r.requestId)),
+        },
+        { token: leaseToken, ttlSeconds: keys.ttl.decidedSeconds, rejections },
+      ),
+    )
+  }
+
+  async raiseArrivalCounter(least: number): Promise<void> {
+    const { connection, keys, scripts } = this.#r
+    await connection.run(() => scripts.raiseCounter(keys.arrivals, least))
+  }
+}

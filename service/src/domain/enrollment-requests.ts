@@ -1,0 +1,135 @@
+import type { Catalogue } from './catalogue.js'
+import type { RejectReason } from './model.js'
+import type { EnqueueInput, RequestRecord, StudentRecords, WaitingQueue } from './ports.js'
+
+export type SubmitInput = Omit<EnqueueInput, 'refuseWhenFull'>
+import { registrationOpen, type RegistrationWindow } from './rules.js'
+
+/** What a student is told about one of their requests. */
+export type RequestView =
+  | {
+      readonly requestId: string
+      readonly courseId: string
+      readonly status: 'queued'
+      readonly position: number
+    }
+  | {
+      readonly requestId: string
+      readonly courseId: string
+      readonly status: 'waitlisted'
+      readonly position: number
+    }
+  | { readonly requestId: string; readonly courseId: string; readonly status: 'enrolled' }
+  | {
+      readonly requestId: string
+      readonly courseId: string
+      readonly status: 'rejected'
+      readonly reason: RejectReason
+    }
+
+export type SubmitResult =
+  | {
+      readonly kind: 'created' | 'existing'
+      readonly requestId: string
+      readonly status: 'queued' | 'waitlisted'
+      /** Place in the queue, or on the waitlist once waitlisted. */
+      readonly position: number
+      readonly queueLength: number
+    }
+  | { readonly kind: 'closed' }
+  | { readonly kind: 'course-not-found' }
+  | { readonly kind: 'unauthenticated' }
+  | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
+  | { readonly kind: 'course-full' }
+  | { readonly kind: 'already-enrolled' }
+
+/**
+ * Asking for a seat and asking where a request stands. The queue answers the rush; the store is
+ * the truth. A request's answer combines them so that it never contradicts the store: what the
+ * queue alone can say (queued with a place, decided) comes from the queue, and everything else
+ * (a waitlist place, a decision the queue has not heard of, a request the queue forgot) from the
+ * store.
+ */
+export class EnrollmentRequests {
+  readonly #queue: WaitingQueue
+  readonly #records: StudentRecords
+  readonly #catalogue: Catalogue
+  readonly #window: RegistrationWindow
+  readonly #onQueued: () => void
+
+  constructor(
+    ports: { readonly queue: WaitingQueue; readonly records: StudentRecords },
+    catalogue: Catalogue,
+    window: RegistrationWindow,
+    /** Called when a request joined a queue (the local admission worker may be idle). */
+    onQueued: () => void,
+  ) {
+    this.#queue = ports.queue
+    this.#records = ports.records
+    this.#catalogue = catalogue
+    this.#window = window
+    this.#onQueued = onQueued
+  }
+
+  async submit(input: SubmitInput, now = Date.now()): Promise<SubmitResult> {
+    if (!registrationOpen(this.#window, now)) return { kind: 'closed' }
+    if (!(await this.#catalogue.exists(input.courseId))) return { kind: 'course-not-found' }
+    // A student who would not take a waitlist place can only be rejected once the course is
+    // full: they are told at once, and the queue stays short for those who can still be served.
+    const result = await this.#queue.enqueue({ ...input, refuseWhenFull: !input.waitlist })
+    if (result.kind === 'created') this.#onQueued()
+    if (result.kind === 'existing' && result.status === 'waitlisted') {
+      // A waitlist place lives in the store, which knows how far it has moved up.
+      const durable = await this.#records.findDurableRequest(result.requestId)
+      return { ...result, position: durable?.status === 'waitlisted' ? durable.position : 1 }
+    }
+    return result
+  }
+
+  /** A student's own request, or null (another student's request is answered like a missing one). */
+  async status(studentId: string, requestId: string): Promise<RequestView | null> {
+    const record = await this.#queue.request(requestId)
+    if (record && record.studentId !== studentId) return null
+    const decided = record && queueView(record)
+    if (decided) return decided
+    // Waitlisted (its place lives in the store), decided a moment ago, or no longer queued.
+    const durable = await this.#records.findDurableRequest(requestId)
+    if (durable && durable.studentId === studentId) {
+      return durable.status === 'waitlisted'
+        ? {
+            requestId,
+            courseId: durable.courseId,
+            status: 'waitlisted',
+            position: durable.position,
+          }
+        : { requestId, courseId: durable.courseId, status: 'enrolled' }
+    }
+    // The store has nothing: read the queue again, in case it was decided in between.
+    const fresh = record && (await this.#queue.request(requestId))
+    const view = fresh && queueView(fresh)
+    if (view) return view
+    if (fresh?.status === 'waitlisted') {
+      // The waitlist place is gone without a promotion: the rules turned it down.
+      return {
+        requestId,
+        courseId: fresh.courseId,
+        status: 'rejected',
+        reason: fresh.reason ?? 'COURSE_FULL',
+      }
+    }
+    return null
+  }
+}
+
+/** The answer the queue alone can give: queued with a place, or decided. Null when the store must say. */
+function queueView(record: RequestRecord): RequestView | null {
+  const { requestId, courseId } = record
+  if (record.status === 'queued' && record.position !== null) {
+    return { requestId, courseId, status: 'queued', position: record.position }
+  }
+  if (record.status === 'enrolled') return { requestId, courseId, status: 'enrolled' }
+  if (record.status === 'rejected') {
+    return { requestId, courseId, status: 'rejected', reason: record.reason ?? 'COURSE_FULL' }
+  }
+  return null
+}

@@ -1,0 +1,100 @@
+import type { FastifyBaseLogger } from 'fastify'
+import type { Config } from '../config.js'
+import { AdmissionWorker, type AdmissionHooks } from '../domain/admission-worker.js'
+import { Cancellation } from '../domain/cancellation.js'
+import { Catalogue } from '../domain/catalogue.js'
+import { DependencyMonitor } from '../domain/dependency-monitor.js'
+import { EnrollmentRequests } from '../domain/enrollment-requests.js'
+import { LoginGuard } from '../domain/logins.js'
+import { Reconciler } from '../domain/reconciler.js'
+import type { ThrottledLog } from '../logging/throttled-log.js'
+import type { Metrics } from '../plugins/app/metrics.js'
+import type { Adapters } from './adapters.js'
+
+export interface Services {
+  readonly catalogue: Catalogue
+  readonly worker: AdmissionWorker
+  readonly reconciler: Reconciler
+  readonly cancellation: Cancellation
+  readonly requests: EnrollmentRequests
+  readonly logins: LoginGuard
+  readonly dependencies: DependencyMonitor
+}
+
+export interface ServiceContext {
+  readonly config: Config
+  readonly metrics: Metrics
+  /** For rare events, logged every time. */
+  readonly log: FastifyBaseLogger
+  /** For errors that repeat while a dependency is away. */
+  readonly throttled: ThrottledLog
+  readonly hooks?: AdmissionHooks | undefined
+}
+
+/** The domain services on top of the adapters, each reporting to the metrics and the log. */
+export function createServices(adapters: Adapters, context: ServiceContext): Services {
+  const { store, rush } = adapters
+  const { config, metrics, log, throttled } = context
+  const catalogue = new Catalogue(store)
+
+  const worker = new AdmissionWorker(
+    { store, queue: rush.queue, leases: rush.leases },
+    config.admission,
+    { maxWaitlistPerStudent: config.maxWaitlistPerStudent },
+    {
+      batch: (_courseId, seconds, decisions) => {
+        metrics.admissionBatch.observe(seconds)
+        for (const d of decisions) metrics.admissions.inc({ outcome: d.status })
+      },
+      bulkRejected: (_courseId, count) => metrics.admissions.inc({ outcome: 'rejected' }, count),
+      error: (err, courseId) => {
+        metrics.admissionErrors.inc()
+        throttled.warn('admission attempt failed; will retry', err, { courseId })
+      },
+    },
+    context.hooks,
+  )
+
+  const reconciler = new Reconciler(
+    { store, queue: rush.queue, seats: rush.seats, leases: rush.leases },
+    config.reconcileIntervalMs,
+    {
+      repaired: (courseId) => {
+        metrics.cacheRepairs.inc()
+        log.info({ courseId }, 'queue caches repaired from MySQL')
+      },
+      error: (err) => throttled.warn('reconciler sweep failed; will retry', err),
+    },
+  )
+
+  const cancellation = new Cancellation(
+    { store, seats: rush.seats },
+    {
+      reflectionFailed: (err, courseId, attempt) => {
+        metrics.reflectionFailures.inc()
+        throttled.warn('cancellation committed but not yet reflected in the queue; retrying', err, {
+          courseId,
+          attempt,
+        })
+      },
+      reflected: (courseId, attempt) =>
+        log.info({ courseId, attempt }, 'cancellation reflected in the queue after a retry'),
+    },
+  )
+
+  const requests = new EnrollmentRequests(
+    { queue: rush.queue, records: store },
+    catalogue,
+    config.registration,
+    () => worker.poke(),
+  )
+
+  const dependencies = new DependencyMonitor({
+    mysql: () => store.ping(),
+    redis: () => rush.lifecycle.ping(),
+  })
+
+  const logins = new LoginGuard(rush.logins)
+
+  return { catalogue, worker, reconciler, cancellation, requests, logins, dependencies }
+}

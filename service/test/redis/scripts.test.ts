@@ -1,0 +1,350 @@
+import { randomBytes } from 'node:crypto'
+import { Redis } from 'ioredis'
+import t from 'tap'
+import { RedisKeys } from '../../src/adapters/redis/keys.js'
+import { LuaScripts, loadLua, scriptNames } from '../../src/adapters/redis/lua-scripts.js'
+import { clearQueue } from '../../src/seed.js'
+import { REDIS_URL } from '../helper.js'
+
+/** The scripts on a real Redis, under a prefix of this test's own, without the service around them. */
+function setup(t: { teardown(fn: () => unknown): void }) {
+  const prefix = `t:lua:${randomBytes(4).toString('hex')}:`
+  const redis = new Redis(REDIS_URL)
+  const keys = new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
+  const scripts = new LuaScripts(redis)
+  t.teardown(async () => {
+    await clearQueue(REDIS_URL, prefix)
+    redis.disconnect()
+  })
+  const course = keys.course('C1')
+  const enqueue = async (
+    studentId: string,
+    requestId: string,
+    options: { waitlist?: boolean; refuseWhenFull?: boolean; max?: number } = {},
+  ) => {
+    await redis.set(keys.session(`sid-${studentId}`), studentId)
+    return scripts.enqueueRequest(
+      {
+        session: keys.session(`sid-${studentId}`),
+        rate: keys.requestRate(studentId, 1),
+        course,
+        arrivals: keys.arrivals,
+        activeCourses: keys.activeCourses,
+        request: keys.request(requestId),
+        requestPrefix: keys.requestPrefix,
+      },
+      {
+        studentId,
+        requestId,
+        courseId: 'C1',
+        waitlist: options.waitlist ?? false,
+        refuseWhenFull: options.refuseWhenFull ?? true,
+        max: options.max ?? 100,
+        windowMs: 10_000,
+      },
+    )
+  }
+  return { redis, keys, scripts, course, enqueue }
+}
+
+t.test('every script compiles with its includes spliced in', async (t) => {
+  const { redis } = setup(t)
+  const names = scriptNames()
+  t.ok(names.length >= 12, `${names.length} scripts`)
+  for (const name of names) {
+    const lua = loadLua(name)
+    t.notMatch(lua, /--@include/, `${name}: every include resolved`)
+    t.match(await redis.script('LOAD', lua), /^[0-9a-f]{40}$/, `${name} compiles`)
+  }
+})
+
+t.test(
+  'enqueue-request: authenticates, limits, queues in order, refuses at the door',
+  async (t) => {
+    const { redis, keys, scripts, course, enqueue } = setup(t)
+    const anonymous = await scripts.enqueueRequest(
+      {
+        session: keys.session('nobody'),
+        rate: keys.requestRate('S0', 1),
+        course,
+        arrivals: keys.arrivals,
+        activeCourses: keys.activeCourses,
+        request: keys.request('r0'),
+        requestPrefix: keys.requestPrefix,
+      },
+      {
+        studentId: 'S0',
+        requestId: 'r0',
+        courseId: 'C1',
+        waitlist: false,
+        refuseWhenFull: true,
+        max: 5,
+        windowMs: 10_000,
+      },
+    )
+    t.same(anonymous, { code: 'unauthenticated' })
+
+    t.same(await enqueue('S1', 'r1'), {
+      code: 'created',
+      requestId: 'r1',
+      status: 'queued',
+      position: 1,
+      queueLength: 1,
+    })
+    t.same(await redis.smembers(keys.activeCourses), ['C1'], 'the course became active')
+    t.same(await enqueue('S2', 'r2'), {
+      code: 'created',
+      requestId: 'r2',
+      status: 'queued',
+      position: 2,
+      queueLength: 2,
+    })
+    t.same(await enqueue('S1', 'r3'), {
+      code: 'existing',
+      requestId: 'r1',
+      status: 'queued',
+      position: 1,
+      queueLength: 2,
+    })
+    t.same(await redis.hgetall(keys.request('r1')), {
+      s: 'S1',
+      c: 'C1',
+      q: '1',
+      w: '0',
+      st: 'queued',
+    })
+
+    const limited = await enqueue('S3', 'r4', { max: 0 })
+    t.equal(limited.code, 'rate-limited')
+    t.ok(
+      limited.code === 'rate-limited' && limited.retryAfterMs > 0,
+      'with the time left in the window',
+    )
+
+    await redis.hset(course.seats, 'v', 3, 'left', 0)
+    t.same(await enqueue('S4', 'r5'), { code: 'course-full' }, 'full: refused at the door')
+    t.equal(
+      (await enqueue('S4', 'r6', { refuseWhenFull: false, waitlist: true })).code,
+      'created',
+      'unless the student would wait',
+    )
+    await scripts.markCancellation(course, 'c1', 60_000)
+    t.equal(
+      (await enqueue('S5', 'r7')).code,
+      'created',
+      'and not while a cancellation may free a seat',
+    )
+
+    await redis.hset(course.live, 'S6', 'E')
+    t.same(await enqueue('S6', 'r8'), { code: 'already-enrolled' })
+    await redis.hset(course.live, 'S7', 'expired')
+    t.equal(
+      (await enqueue('S7', 'r9')).code,
+      'created',
+      'a marker naming a forgotten request does not block',
+    )
+  },
+)
+
+t.test('authorize-request and the login counters', async (t) => {
+  const { redis, keys, scripts } = setup(t)
+  const session = keys.session('sid')
+  const rate = keys.requestRate('S1', 7)
+  const args = { studentId: 'S1', max: 2, windowMs: 10_000 }
+  t.same(await scripts.authorizeRequest({ session, rate }, args), { code: 'unauthenticated' })
+  await redis.set(session, 'S1')
+  t.same(
+    await scripts.authorizeRequest({ session, rate }, { ...args, studentId: 'S2' }),
+    { code: 'unauthenticated' },
+    'the cookie must name the session owner',
+  )
+  t.same(await scripts.authorizeRequest({ session, rate }, args), { code: 'ok' })
+  t.same(await scripts.authorizeRequest({ session, rate }, args), { code: 'ok' })
+  const third = await scripts.authorizeRequest({ session, rate }, args)
+  t.equal(third.code, 'rate-limited')
+
+  const a = keys.loginFailures('address', '10.0.0.1')
+  const b = keys.loginFailures('account', 'S1')
+  t.equal(await scripts.firstOverLimit([a, b], [2, 1]), null)
+  await scripts.countInWindows([a, b], [10_000, 10_000])
+  const over = await scripts.firstOverLimit([a, b], [2, 1])
+  t.equal(over?.index, 1, 'the second counter reached its max first')
+  t.ok((over?.retryAfterMs ?? 0) > 0)
+  await scripts.countInWindows([a], [10_000])
+  t.equal((await scripts.firstOverLimit([a, b], [2, 1]))?.index, 0, 'counters are checked in order')
+  t.ok((await redis.pttl(a)) > 0, 'counters expire with their window')
+})
+
+t.test('take-lease and release-lease', async (t) => {
+  const { redis, scripts, course } = setup(t)
+  t.equal(await scripts.takeLease(course.lease, 'a', 10_000), 'taken')
+  t.equal(await scripts.takeLease(course.lease, 'a', 10_000), 'renewed')
+  t.equal(await scripts.takeLease(course.lease, 'b', 10_000), 'held')
+  t.equal(await scripts.releaseLease(course.lease, 'b'), false, 'only the holder releases')
+  t.equal(await scripts.releaseLease(course.lease, 'a'), true)
+  t.equal(await redis.exists(course.lease), 0)
+})
+
+t.test('settle-batch records decisions only for the lease holder', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  for (const n of [1, 2, 3]) await enqueue(`S${n}`, `r${n}`)
+  const decisions = [
+    { requestId: 'r1', studentId: 'S1', status: 'enrolled' as const },
+    { requestId: 'r2', studentId: 'S2', status: 'waitlisted' as const },
+    {
+      requestId: 'r3',
+      studentId: 'S3',
+      status: 'rejected' as const,
+      reason: 'CREDIT_LIMIT' as const,
+    },
+  ]
+  const settle = (token: string, version: number, seatsLeft: number, d = decisions) =>
+    scripts.settleBatch(
+      {
+        course,
+        activeCourses: keys.activeCourses,
+        requests: d.map((x) => keys.request(x.requestId)),
+      },
+      { token, ttlSeconds: 60, courseId: 'C1', seatsLeft, version, decisions: d },
+    )
+  t.equal(await settle('nobody', 1, 0), 'lease-lost')
+  t.equal(await redis.zcard(course.queue), 3, 'nothing written without the lease')
+
+  await scripts.takeLease(course.lease, 'w', 10_000)
+  t.equal(await settle('w', 5, 0), 0, 'the queue is empty')
+  t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['enrolled', ''])
+  t.same(await redis.hmget(keys.request('r3'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
+  t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'r2' }, 'markers follow the decisions')
+  t.same(await redis.hgetall(course.seats), { v: '5', left: '0' })
+  t.same(await redis.smembers(keys.activeCourses), [], 'a drained course is no longer active')
+  t.ok((await redis.ttl(keys.request('r1'))) > 0, 'decided requests expire')
+
+  await settle('w', 4, 9, [])
+  t.same(
+    await redis.hgetall(course.seats),
+    { v: '5', left: '0' },
+    'an older version never overwrites a newer one',
+  )
+})
+
+t.test(
+  'reject-head acts only on a cache that says full, and stops at a decided request',
+  async (t) => {
+    const { redis, keys, scripts, course, enqueue } = setup(t)
+    for (const n of [1, 2, 3]) await enqueue(`S${n}`, `r${n}`)
+    await scripts.takeLease(course.lease, 'w', 10_000)
+    const reject = (ids: number[], token = 'w') =>
+      scripts.rejectHead(
+        { course, requests: ids.map((n) => keys.request(`r${n}`)) },
+        {
+          token,
+          ttlSeconds: 60,
+          rejections: ids.map((n) => ({
+            requestId: `r${n}`,
+            studentId: `S${n}`,
+            reason: 'COURSE_FULL' as const,
+          })),
+        },
+      )
+    t.equal(await reject([1]), 'not-full', 'no seat cache: not known to be full')
+    await redis.hset(course.seats, 'v', 1, 'left', 1)
+    t.equal(await reject([1]), 'not-full', 'seats left')
+    await redis.hset(course.seats, 'left', 0)
+    t.equal(await reject([1], 'other'), 'lease-lost')
+    await scripts.markCancellation(course, 'c', 60_000)
+    t.equal(await reject([1]), 'not-full', 'a cancellation in flight may free a seat')
+    await redis.del(course.cancelling)
+
+    await redis.zrem(course.queue, 'r2') // decided meanwhile (it cannot be, under the lease: a guard)
+    t.equal(await reject([1, 2, 3]), 1, 'stops at the first request no longer queued')
+    t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['rejected', 'COURSE_FULL'])
+    t.equal(await redis.hget(course.live, 'S1'), null, 'the rejected student may ask again')
+    t.equal(await redis.hget(keys.request('r3'), 'st'), 'queued')
+  },
+)
+
+t.test('reflect-cancellation is idempotent and never moves the cache back', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  await redis.hset(course.seats, 'v', 3, 'left', 0)
+  await redis.hset(course.live, 'S1', 'E')
+  for (const n of [2, 3]) await enqueue(`S${n}`, `w${n}`, { waitlist: true, refuseWhenFull: false })
+  for (const n of [2, 3]) await redis.hset(keys.request(`w${n}`), 'st', 'waitlisted')
+  await scripts.markCancellation(course, 'c1', 60_000)
+  const reflect = (version: number) =>
+    scripts.reflectCancellation(
+      { course, promoted: keys.request('w3'), dropped: [keys.request('w2')] },
+      {
+        cancellationId: 'c1',
+        studentId: 'S1',
+        seatsLeft: 0,
+        version,
+        ttlSeconds: 60,
+        promoted: { studentId: 'S3', requestId: 'w3' },
+        dropped: [{ requestId: 'w2', studentId: 'S2', reason: 'CREDIT_LIMIT' }],
+      },
+    )
+  await reflect(4)
+  await reflect(4)
+  t.same(await redis.hgetall(course.seats), { v: '4', left: '0' })
+  t.same(
+    await redis.hgetall(course.live),
+    { S3: 'E' },
+    'the canceller is free, the promoted enrolled, the dropped free',
+  )
+  t.same(await redis.hmget(keys.request('w2'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
+  t.equal(await redis.hget(keys.request('w3'), 'st'), 'enrolled')
+  t.equal(await redis.zcard(course.cancelling), 0, 'the mark is removed')
+
+  await redis.hset(course.seats, 'v', 9, 'left', 5)
+  await redis.hset(course.live, 'S1', 'E')
+  await reflect(4)
+  t.same(
+    await redis.hgetall(course.seats),
+    { v: '9', left: '5' },
+    'a late retry does not undo newer state',
+  )
+  t.equal(await redis.hget(course.live, 'S1'), 'E', "nor the canceller's later enrollment")
+})
+
+t.test('repair-course rebuilds the cache from a snapshot unless the cache is as new', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  await enqueue('S2', 'q2') // enrolled in the snapshot, marker names a request still queued
+  await redis.hset(course.seats, 'v', 2, 'left', 0)
+  await redis.hset(course.live, 'GONE', 'E') // cancelled, never reflected
+  await redis.hset(course.live, 'S3', 'd3') // enrolled, marker names a decided request
+  await redis.hset(keys.request('d3'), 'st', 'rejected')
+  await redis.hset(course.live, 'S4', 'x4') // enrolled, marker changed after the caller read it
+  await redis.zadd(course.cancelling, 1, 'old') // a mark that expired long ago
+  const repair = (
+    version: number,
+    markers = [
+      { studentId: 'S2', requestId: 'q2' },
+      { studentId: 'S3', requestId: 'd3' },
+      { studentId: 'S4', requestId: 'read-before' },
+    ],
+  ) =>
+    scripts.repairCourse(
+      { course, markedRequests: markers.map((m) => keys.request(m.requestId)) },
+      { version, seatsLeft: 1, students: ['S1', 'S2', 'S3', 'S4'], markers },
+    )
+  t.equal(await repair(2), false, 'the cache already reflects this version')
+  t.equal(await repair(3), true)
+  t.same(await redis.hgetall(course.seats), { v: '3', left: '1' })
+  t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'q2', S3: 'E', S4: 'x4' })
+  t.equal(await redis.zcard(course.cancelling), 0, 'expired cancellation marks are cleared')
+})
+
+t.test('forget-idle-course and raise-counter', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  await enqueue('S1', 'r1')
+  t.equal(
+    await scripts.forgetIdleCourse(course, keys.activeCourses, 'C1'),
+    false,
+    'a course with a queue stays active',
+  )
+  await redis.zrem(course.queue, 'r1')
+  t.equal(await scripts.forgetIdleCourse(course, keys.activeCourses, 'C1'), true)
+  t.same(await redis.smembers(keys.activeCourses), [])
+  t.equal(await scripts.raiseCounter(keys.arrivals, 50), 50)
+  t.equal(await scripts.raiseCounter(keys.arrivals, 10), 50, 'never lowered')
+})

@@ -1,0 +1,267 @@
+import t from 'tap'
+import {
+  AdmissionWorker,
+  backoffMs,
+  type AdmissionSettings,
+} from '../../src/domain/admission-worker.js'
+import type { Decision } from '../../src/domain/model.js'
+import { MemoryQueue, MemoryStore } from './support/memory.js'
+
+const rules = { maxWaitlistPerStudent: 5 }
+
+function world(capacity: number, students: number) {
+  const store = new MemoryStore()
+  const queue = new MemoryQueue()
+  store.addCourse('C1', capacity)
+  for (let i = 1; i <= students; i += 1) store.addStudent(`S${i}`)
+  const decided: Decision[] = []
+  const batches: number[] = []
+  let bulk = 0
+  const errors: unknown[] = []
+  const worker = (settings: Partial<AdmissionSettings> = {}) =>
+    new AdmissionWorker({ store, queue, leases: queue }, settings, rules, {
+      batch: (_c, _s, decisions) => {
+        batches.push(decisions.length)
+        decided.push(...decisions)
+      },
+      bulkRejected: (_c, n) => (bulk += n),
+      error: (err) => errors.push(err),
+    })
+  const enqueue = (
+    student: string,
+    waitlist = false,
+    requestId = `r-${student}-${queue.arrivals + 1}`,
+  ) =>
+    queue.enqueue({
+      sessionId: 'x',
+      studentId: student,
+      courseId: 'C1',
+      requestId,
+      waitlist,
+      refuseWhenFull: false,
+    })
+  return {
+    store,
+    queue,
+    worker,
+    enqueue,
+    decided,
+    batches,
+    errors,
+    bulk: () => bulk,
+    status: (requestId: string) => {
+      const r = queue.requests.get(requestId)
+      return r?.status === 'rejected' ? r.reason : r?.status
+    },
+  }
+}
+
+t.test('admits in arrival order, then rejects the rest in bulk without the store', async (t) => {
+  for (let round = 0; round < 20; round += 1) {
+    const capacity = 1 + Math.floor(Math.random() * 10)
+    const students = capacity + 5 + Math.floor(Math.random() * 200)
+    const w = world(capacity, students)
+    const order = Array.from({ length: students }, (_, i) => `S${i + 1}`).sort(
+      () => Math.random() - 0.5,
+    )
+    for (const s of order) await w.enqueue(s)
+    await w.worker({ minBatch: 4, maxBatch: 4 }).drain('C1')
+
+    t.same(
+      w.store.enrolledIn('C1').sort(),
+      order.slice(0, capacity).sort(),
+      'the first to arrive are enrolled',
+    )
+    const reasons = new Set(
+      [...w.queue.requests.values()].filter((r) => r.status !== 'enrolled').map((r) => r.reason),
+    )
+    t.same([...reasons], ['COURSE_FULL'], 'everyone else is told the course is full')
+    t.equal(await w.queue.length('C1'), 0, 'the queue is drained')
+    t.ok(w.bulk() > 0, 'most rejections were made in bulk')
+    t.ok(
+      w.store.transactions <= Math.ceil(capacity / 4) + 1,
+      `${w.store.transactions} transactions`,
+    )
+  }
+})
+
+t.test('batches are bounded by the batch size settings', async (t) => {
+  const w = world(100, 30)
+  for (let i = 1; i <= 30; i += 1) await w.enqueue(`S${i}`)
+  await w.worker({ minBatch: 7, maxBatch: 7 }).drain('C1')
+  t.same(w.batches, [7, 7, 7, 7, 2])
+})
+
+t.test('bulk rejection leaves a student the cache knows more of to a batch', async (t) => {
+  const w = world(1, 10)
+  w.store.enrollments.get('C1')?.set('S1', 'seed')
+  w.store.courses.get('C1')!.enrolled = 1
+  // S2 holds a waitlist place through r-old; its request hash has expired, so S2 could ask again.
+  w.store.waitlists.get('C1')?.push({ studentId: 'S2', requestId: 'r-old' })
+  await w.enqueue('S3', false, 'first')
+  await w.enqueue('S2', false, 'again')
+  w.queue.live.get('C1')?.set('S2', 'r-old')
+  await w.enqueue('S4', false, 'after')
+  // S1 is enrolled, yet a request of theirs is queued (the cache lost its marker for a moment).
+  await w.enqueue('S1', false, 'enrolled-again')
+  w.queue.live.get('C1')?.set('S1', 'E')
+  await w.enqueue('S5', false, 'last')
+
+  await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
+  t.equal(w.status('first'), 'COURSE_FULL', 'a batch finds the course full')
+  t.equal(w.status('again'), 'waitlisted', 'the waitlist place answers to the new request')
+  t.equal(w.store.waitlists.get('C1')?.[0]?.requestId, 'again', 'and the store agrees')
+  t.equal(w.status('after'), 'COURSE_FULL')
+  t.equal(w.status('enrolled-again'), 'ALREADY_ENROLLED', 'an enrolled student is not told full')
+  t.equal(w.status('last'), 'COURSE_FULL')
+  t.ok(w.bulk() >= 2, 'the others were rejected in bulk')
+})
+
+t.test('bulk rejection stops at the decided-through mark and at a waitlist request', async (t) => {
+  const w = world(1, 10)
+  w.store.enrollments.get('C1')?.set('S1', 'seed')
+  w.store.courses.get('C1')!.enrolled = 1
+  for (const s of ['S2', 'S3']) await w.enqueue(s)
+  await w.enqueue('S4', true)
+  for (const s of ['S5', 'S6']) await w.enqueue(s)
+  // The store may hold a decision for arrivals up to 2 (a worker died before telling the queue).
+  w.store.courses.get('C1')!.decidedThrough = 2
+  const seen: string[][] = []
+  const admit = w.store.admit.bind(w.store)
+  w.store.admit = (courseId, fence, students, decide) => {
+    seen.push([...students])
+    return admit(courseId, fence, students, decide)
+  }
+  await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
+  t.same(
+    seen,
+    [['S2'], ['S3'], ['S4']],
+    'arrivals up to the mark and the waitlist request went through batches',
+  )
+  t.equal(w.store.waitlists.get('C1')?.[0]?.studentId, 'S4')
+  t.equal(w.status('r-S5-4'), 'COURSE_FULL')
+  t.equal(w.status('r-S6-5'), 'COURSE_FULL')
+})
+
+t.test('a worker that does not hold the lease decides nothing', async (t) => {
+  const w = world(2, 3)
+  await w.enqueue('S1')
+  await w.queue.acquireCourse('C1', 'someone else', 60_000)
+  await w.worker().drain('C1')
+  t.equal(w.store.transactions, 0)
+  t.equal(await w.queue.length('C1'), 1)
+})
+
+t.test('a worker whose lease lapsed and was taken stops without settling', async (t) => {
+  const w = world(2, 3)
+  for (const s of ['S1', 'S2', 'S3']) await w.enqueue(s)
+  const admit = w.store.admit.bind(w.store)
+  w.store.admit = async (courseId, fence, students, decide) => {
+    const outcome = await admit(courseId, fence, students, decide)
+    // While this transaction ran, the lease lapsed and another instance took the course.
+    w.queue.now += 60_000
+    await w.queue.acquireCourse('C1', 'successor', 60_000)
+    return outcome
+  }
+  await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
+  t.equal(w.store.transactions, 1, 'one batch, then it stopped')
+  t.equal(await w.queue.length('C1'), 3, 'its decisions were not written to the queue')
+  t.equal(w.queue.leases.get('course:C1')?.token, 'successor', 'the successor keeps the lease')
+})
+
+t.test('a worker fenced by a successor stops and leaves the requests to it', async (t) => {
+  const w = world(2, 3)
+  for (const s of ['S1', 'S2']) await w.enqueue(s)
+  const fence = w.store.fence.bind(w.store)
+  w.store.fence = async (courseId) => {
+    const mine = await fence(courseId)
+    await fence(courseId) // a successor fenced right after
+    return mine
+  }
+  await w.worker().drain('C1')
+  t.equal(w.store.enrolledIn('C1').length, 0, 'nothing committed')
+  t.equal(await w.queue.length('C1'), 2, 'nothing settled')
+})
+
+t.test('a lease taken anew (after a pause) fences the course again', async (t) => {
+  const w = world(5, 5)
+  for (const s of ['S1', 'S2', 'S3']) await w.enqueue(s)
+  let fences = 0
+  const fence = w.store.fence.bind(w.store)
+  w.store.fence = async (courseId) => {
+    fences += 1
+    return fence(courseId)
+  }
+  const settle = w.queue.settle.bind(w.queue)
+  w.queue.settle = async (courseId, token, decisions, seats) => {
+    const left = await settle(courseId, token, decisions, seats)
+    w.queue.now += 60_000 // then the lease lapsed (a long pause); nobody took it
+    return left
+  }
+  await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
+  t.equal(w.store.enrolledIn('C1').length, 3, 'every request decided')
+  t.ok(fences >= 3, `fenced at the start and after each lapse (${fences})`)
+})
+
+t.test('a course that fails is retried with growing pauses', async (t) => {
+  const w = world(5, 5)
+  await w.enqueue('S1')
+  const failures: number[] = []
+  let done: () => void = () => undefined
+  const enough = new Promise<void>((resolve) => (done = resolve))
+  w.store.admit = async () => {
+    failures.push(performance.now())
+    if (failures.length === 5) done()
+    throw new Error('store away')
+  }
+  const settings = { idleMs: 20, maxBackoffMs: 10_000 }
+  const worker = w.worker(settings)
+  worker.start()
+  await enough
+  await worker.stop()
+  t.equal(w.errors.length >= 5, true, 'each failure is reported')
+  for (let i = 1; i < failures.length; i += 1) {
+    const least = Math.min(settings.maxBackoffMs, settings.idleMs * 2 ** i) / 2
+    const gap = (failures[i] as number) - (failures[i - 1] as number)
+    t.ok(gap >= least - 5, `pause after failure ${i}: ${Math.round(gap)} ms ≥ ${least} ms`)
+  }
+})
+
+t.test('a running worker drains every active course and stops cleanly', async (t) => {
+  const w = world(3, 12)
+  w.store.addCourse('C2', 3)
+  for (let i = 1; i <= 6; i += 1) {
+    await w.enqueue(`S${i}`)
+    await w.queue.enqueue({
+      sessionId: 'x',
+      studentId: `S${i + 6}`,
+      courseId: 'C2',
+      requestId: `c2-${i}`,
+      waitlist: false,
+      refuseWhenFull: true,
+    })
+  }
+  const worker = w.worker({ idleMs: 5 })
+  worker.start()
+  for (;;) {
+    if ((await w.queue.length('C1')) === 0 && (await w.queue.length('C2')) === 0) break
+    await new Promise((resolve) => setTimeout(resolve, 5))
+  }
+  await worker.stop()
+  t.equal(w.store.enrolledIn('C1').length, 3)
+  t.equal(w.store.enrolledIn('C2').length, 3)
+  t.equal(w.queue.leases.size, 0, 'every lease was given back')
+})
+
+t.test('backoff stays within its bounds and varies', async (t) => {
+  const samples = Array.from({ length: 200 }, () => backoffMs(3, 50, 5_000))
+  t.ok(
+    samples.every((ms) => ms >= 200 && ms <= 400),
+    'within [ceiling / 2, ceiling]',
+  )
+  t.ok(new Set(samples).size > 100, 'jittered')
+  t.ok(
+    Array.from({ length: 50 }, () => backoffMs(30, 50, 5_000)).every((ms) => ms <= 5_000),
+    'capped',
+  )
+})

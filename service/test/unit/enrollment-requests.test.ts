@@ -1,0 +1,118 @@
+import t from 'tap'
+import { Catalogue } from '../../src/domain/catalogue.js'
+import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
+import type { Course, DurableRequest } from '../../src/domain/model.js'
+import type { StudentRecords } from '../../src/domain/ports.js'
+import { MemoryQueue } from './support/memory.js'
+
+const course = (id: string): Course => ({
+  id,
+  title: id,
+  professor: 'P',
+  credits: 3,
+  capacity: 10,
+  enrolled: 0,
+})
+
+function world(window = { opensAt: null as Date | null, closesAt: null as Date | null }) {
+  const queue = new MemoryQueue()
+  const durable = new Map<string, DurableRequest>()
+  const records: StudentRecords = {
+    listEnrollments: async () => [],
+    findDurableRequest: async (id) => durable.get(id) ?? null,
+  }
+  const catalogue = new Catalogue({
+    listCourses: async () => [course('C1')],
+    findCourse: async (id) => (id === 'C1' ? course(id) : null),
+  })
+  let pokes = 0
+  const requests = new EnrollmentRequests({ queue, records }, catalogue, window, () => (pokes += 1))
+  const submit = (studentId: string, requestId: string, courseId = 'C1', waitlist = false) =>
+    requests.submit({ sessionId: 's', studentId, courseId, requestId, waitlist })
+  return { queue, durable, requests, submit, pokes: () => pokes }
+}
+
+t.test('requests are taken only while registration is open', async (t) => {
+  const opensAt = new Date('2026-03-02T09:00:00Z')
+  const closesAt = new Date('2026-03-02T18:00:00Z')
+  const w = world({ opensAt, closesAt })
+  const input = { sessionId: 's', studentId: 'S1', courseId: 'C1', requestId: 'r', waitlist: false }
+  t.same(await w.requests.submit(input, opensAt.getTime() - 1), { kind: 'closed' })
+  t.same(await w.requests.submit(input, closesAt.getTime()), { kind: 'closed' })
+  t.equal((await w.requests.submit(input, opensAt.getTime())).kind, 'created')
+  t.equal(w.pokes(), 1, 'the admission worker is woken for a new request')
+})
+
+t.test('a course that does not exist is refused before the queue', async (t) => {
+  const w = world()
+  t.same(await w.submit('S1', 'r', 'C9'), { kind: 'course-not-found' })
+  t.equal(w.queue.requests.size, 0)
+})
+
+t.test('asking again answers with the live request; a waitlist place with its place', async (t) => {
+  const w = world()
+  await w.submit('S1', 'first')
+  const again = await w.submit('S1', 'second')
+  t.same(again, {
+    kind: 'existing',
+    requestId: 'first',
+    status: 'queued',
+    position: 1,
+    queueLength: 1,
+  })
+  const r = w.queue.requests.get('first')
+  if (r) r.status = 'waitlisted'
+  w.queue.queues.set('C1', [])
+  w.durable.set('first', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 4 })
+  const waiting = await w.submit('S1', 'third')
+  t.same(waiting, {
+    kind: 'existing',
+    requestId: 'first',
+    status: 'waitlisted',
+    position: 4,
+    queueLength: 0,
+  })
+})
+
+t.test("a request's status never contradicts the store", async (t) => {
+  const w = world()
+  await w.submit('S1', 'mine')
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'queued',
+    position: 1,
+  })
+  t.equal(await w.requests.status('S2', 'mine'), null, "another student's request is not found")
+
+  // Decided in the store; the queue has not heard (its worker died after COMMIT).
+  w.durable.set('mine', { status: 'enrolled', courseId: 'C1', studentId: 'S1' })
+  const r = w.queue.requests.get('mine')
+  if (r) r.status = 'waitlisted'
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'enrolled',
+  })
+
+  // Waitlisted in the queue, gone from the store without a promotion: the rules dropped it.
+  w.durable.delete('mine')
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'rejected',
+    reason: 'COURSE_FULL',
+  })
+
+  // Forgotten by the queue (Redis lost it), still in the store.
+  w.queue.requests.delete('mine')
+  w.durable.set('mine', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 2 })
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'waitlisted',
+    position: 2,
+  })
+  t.equal(await w.requests.status('S2', 'mine'), null, 'the store is checked for the owner too')
+  t.equal(await w.requests.status('S1', 'unknown'), null)
+})
