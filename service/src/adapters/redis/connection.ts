@@ -10,6 +10,9 @@ export interface RedisConnectionOptions {
   readonly onError?: (err: Error) => void
 }
 
+/** How often the event loop is probed for stalls (ms). */
+const LOOP_PROBE_MS = 100
+
 /** The connection was asked to do more at once than it may: shed, do not queue in memory. */
 class TooManyInFlight extends Error {
   constructor() {
@@ -32,6 +35,10 @@ export class RedisConnection {
   #inFlight = 0
   #lastAnswerAt = Date.now()
   #lastReconnectAt = 0
+  /** When this process's own event loop was last seen stalled (see #onTimeout). */
+  #lastLoopStallAt = 0
+  #previousTick = Date.now()
+  readonly #loopProbe: NodeJS.Timeout
 
   constructor(options: RedisConnectionOptions) {
     this.#onError = options.onError
@@ -53,6 +60,15 @@ export class RedisConnection {
       lazyConnect: false,
     })
     this.client.on('error', (err: Error) => this.#onError?.(err))
+    // A timer that fires late means the event loop was blocked. Its due time is earlier than any
+    // command deadline that expired during the same stall, so it runs first when the loop frees.
+    this.#loopProbe = setInterval(() => {
+      const now = Date.now()
+      if (now - this.#previousTick > LOOP_PROBE_MS + this.#timeoutMs / 2)
+        this.#lastLoopStallAt = now
+      this.#previousTick = now
+    }, LOOP_PROBE_MS)
+    this.#loopProbe.unref()
   }
 
   async connect(timeoutMs = 10_000): Promise<void> {
@@ -75,6 +91,7 @@ export class RedisConnection {
   }
 
   async close(): Promise<void> {
+    clearInterval(this.#loopProbe)
     await this.client.quit().catch(() => this.client.disconnect())
   }
 
@@ -102,10 +119,15 @@ export class RedisConnection {
    * A command timed out. If nothing at all has answered for a whole deadline, the connection is
    * stalled (a frozen server keeps its socket open): drop it, which fails every command still
    * waiting on it at once, and reconnect. Until Redis answers again, calls fail fast.
+   *
+   * Not when this process itself just stalled (a long GC pause, a CPU-starved host): then the
+   * answers may be waiting unread in the socket, and dropping a healthy connection would turn
+   * one slow moment into a burst of failures.
    */
   #onTimeout(): void {
     const now = Date.now()
     if (now - this.#lastAnswerAt < this.#timeoutMs) return
+    if (now - this.#lastLoopStallAt < this.#timeoutMs) return
     if (now - this.#lastReconnectAt < this.#timeoutMs) return
     this.#lastReconnectAt = now
     this.#onError?.(new Error('redis stopped answering: reconnecting'))
