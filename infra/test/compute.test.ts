@@ -48,7 +48,7 @@ t.test(
   },
 )
 
-t.test('the container gets the environment CONTRACT.md defines', async (t) => {
+t.test('the container gets the environment the service configuration defines', async (t) => {
   const script = userData(small)
   for (const line of [
     "echo 'NODE_ENV=production'",

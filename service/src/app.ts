@@ -7,11 +7,13 @@ import type { Config } from './config.js'
 import type { AdmissionHooks } from './domain/admission-worker.js'
 import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.js'
 import metrics from './plugins/app/metrics.js'
+import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
 import sessions from './plugins/app/sessions.js'
 import auth from './routes/api/auth.js'
 import courses from './routes/api/courses.js'
 import enrollments from './routes/api/enrollments.js'
+import openapi from './routes/api/openapi.js'
 import health from './routes/health/index.js'
 import { ErrorResponse } from './schemas/common.js'
 import { RETRY_AFTER_SECONDS, errorBody } from './errors.js'
@@ -98,6 +100,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.worker === false ? { worker: false } : {}),
   })
   await app.register(sessions)
+  // Before the routes: it documents every route registered after it (docs/openapi.json).
+  await app.register(openapiDocs)
 
   // Shutting down: every request but the health checks gets a 503 the client may retry
   // elsewhere (Fastify's own answer to this has no Retry-After).
@@ -125,6 +129,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auth)
       await api.register(courses)
       await api.register(enrollments)
+      await api.register(openapi)
     },
     { prefix: '/api/v1' },
   )

@@ -1,7 +1,9 @@
+import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
 import { loadConfig } from './config.js'
 import { ConfigError } from './errors.js'
+import { generateOpenapi } from './openapi.js'
 import { clearQueue, seed as seedData } from './seed.js'
 import { serve } from './server.js'
 
@@ -9,6 +11,7 @@ const USAGE = `Usage: sugang <command> [options]
 
 Commands:
   migrate   create or upgrade the database schema (idempotent)
+  openapi   print the HTTP contract as an OpenAPI 3 document
   seed      create demo or load-test students and courses
   serve     run the service (HTTP API, admission worker, metrics)
 
@@ -82,6 +85,32 @@ async function migrate(argv: string[]): Promise<void> {
   }
 }
 
+const OPENAPI_USAGE = `Usage: sugang openapi [--output FILE]
+
+Prints the OpenAPI 3 document generated from the route schemas (what GET /api/v1/openapi.json
+serves), or writes it to FILE. Needs no configuration, and no MySQL or Redis to be running.`
+
+async function openapi(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      output: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(OPENAPI_USAGE)
+    return
+  }
+  const document = await generateOpenapi()
+  if (values.output) {
+    await writeFile(values.output, document)
+    console.error(`wrote ${values.output}`)
+  } else {
+    process.stdout.write(document)
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
@@ -91,6 +120,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       case 'seed':
         await seed(rest)
+        return 0
+      case 'openapi':
+        await openapi(rest)
         return 0
       case 'serve':
         if (rest.includes('--help')) {

@@ -31,11 +31,11 @@ export interface EdgeProps {
   readonly publicSubnetIds: string[]
   readonly albSecurityGroupId: string
   readonly appSecurityGroupId: string
-  /** Port the service container listens on (CONTRACT.md: PORT). */
+  /** Port the service container listens on (its PORT; README.md, "Configuration"). */
   readonly appPort: number
 }
 
-/** Path the target group probes: 200 only when MySQL and Redis answer (CONTRACT.md). */
+/** Path the target group probes: 200 only when MySQL and Redis answer (docs/openapi.json). */
 export const HEALTH_CHECK_PATH = '/health/ready'
 
 /** AWS managed rule groups evaluated for every request, in this order after the rate rules. */

@@ -43,6 +43,10 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { public: true },
       schema: {
+        summary: 'Log in',
+        description:
+          'Checks the student id and password and opens a session: sets the signed sugang_session cookie (and a device cookie for this browser). 401 INVALID_CREDENTIALS; 429 LOGIN_RATE_LIMITED or ACCOUNT_LOCKED, with Retry-After. No session needed.',
+        tags: ['auth'],
         body: LoginBody,
         response: { 200: LoginResponse, 401: errorRef, 429: errorRef, 503: errorRef },
       },
@@ -95,6 +99,9 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     {
       config: { public: true },
       schema: {
+        summary: 'Log out',
+        description: 'Ends the session on every instance and clears its cookie. No session needed.',
+        tags: ['auth'],
         response: { 204: Type.Null(), 503: errorRef },
       },
     },

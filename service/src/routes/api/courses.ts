@@ -13,7 +13,14 @@ const courses: FastifyPluginAsyncTypebox = async (app) => {
 
   app.get(
     '/courses',
-    { schema: { response: { 200: CourseList, 401: errorRef, 429: errorRef, 503: errorRef } } },
+    {
+      schema: {
+        summary: 'List the courses',
+        description: 'Every course with its capacity, enrolled count and seats left.',
+        tags: ['courses'],
+        response: { 200: CourseList, 401: errorRef, 429: errorRef, 503: errorRef },
+      },
+    },
     async () => ({ courses: (await catalogue.list()).map(view) }),
   )
 
@@ -21,6 +28,9 @@ const courses: FastifyPluginAsyncTypebox = async (app) => {
     '/courses/:courseId',
     {
       schema: {
+        summary: 'Get one course',
+        description: '404 COURSE_NOT_FOUND when there is no such course.',
+        tags: ['courses'],
         params: CourseParams,
         response: { 200: CourseView, 401: errorRef, 404: errorRef, 429: errorRef, 503: errorRef },
       },

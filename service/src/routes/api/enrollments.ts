@@ -32,6 +32,10 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
       // The enqueue script checks the session and the rate limit itself: one round trip in all.
       config: { sessionCheckedByRoute: true },
       schema: {
+        summary: 'Ask for a seat in a course',
+        description:
+          'Joins the course queue: 202 with the request id and its position. Asking again while the request is live returns it (200). A body of {"waitlist": true} asks for a waitlist place if the course is full. The admission worker decides: poll GET /api/v1/enrollment-requests/{requestId}. 403 REGISTRATION_CLOSED, 404 COURSE_NOT_FOUND, 409 COURSE_FULL or ALREADY_ENROLLED, 429 RATE_LIMITED.',
+        tags: ['enrollments'],
         params: CourseParams,
         body: EnrollmentRequestBody,
         response: {
@@ -107,6 +111,10 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     '/enrollment-requests/:requestId',
     {
       schema: {
+        summary: 'Get an enrollment request',
+        description:
+          "Its status: queued (with its position), waitlisted (with its position), enrolled, or rejected (with a reason). 404 REQUEST_NOT_FOUND, also for another student's request.",
+        tags: ['enrollments'],
         params: RequestParams,
         response: { 200: RequestView, 401: errorRef, 404: errorRef, 429: errorRef, 503: errorRef },
       },
@@ -124,6 +132,9 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     '/me/enrollments',
     {
       schema: {
+        summary: 'List my enrollments',
+        description: 'The courses the student is enrolled in.',
+        tags: ['enrollments'],
         response: { 200: EnrollmentList, 401: errorRef, 429: errorRef, 503: errorRef },
       },
     },
@@ -139,6 +150,10 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     '/me/enrollments/:courseId',
     {
       schema: {
+        summary: 'Cancel an enrollment',
+        description:
+          'Gives the seat up; the head of the course waitlist takes it in the same transaction. 404 NOT_ENROLLED.',
+        tags: ['enrollments'],
         params: EnrollmentParams,
         response: { 204: Type.Null(), 401: errorRef, 404: errorRef, 429: errorRef, 503: errorRef },
       },

@@ -12,11 +12,30 @@ import { errorRef } from '../../schemas/common.js'
 const health: FastifyPluginAsyncTypebox = async (app) => {
   const Ok = Type.Object({ status: Type.String() }, { additionalProperties: false })
 
-  app.get('/live', { schema: { response: { 200: Ok } } }, async () => ({ status: 'ok' }))
+  app.get(
+    '/live',
+    {
+      schema: {
+        summary: 'Liveness',
+        description: '200 while the process runs. No I/O.',
+        tags: ['health'],
+        response: { 200: Ok },
+      },
+    },
+    async () => ({ status: 'ok' }),
+  )
 
   app.get(
     '/ready',
-    { schema: { response: { 200: Ok, 503: errorRef } } },
+    {
+      schema: {
+        summary: 'Readiness',
+        description:
+          '200 when MySQL and Redis answered the background checks; 503 NOT_READY, with Retry-After, while starting, when a dependency is down, or while shutting down. Never because the instance is busy.',
+        tags: ['health'],
+        response: { 200: Ok, 503: errorRef },
+      },
+    },
     async (_request, reply) => {
       const { started, closing, dependencies } = app.sugang
       const down = dependencies.down()
