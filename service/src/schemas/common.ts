@@ -14,6 +14,3 @@ export const CourseId = Type.String({ pattern: '^[A-Za-z0-9_-]{1,16}$' })
 export const RequestId = Type.String({
   pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
 })
-
-/** A body that must be absent or an empty JSON object. */
-export const EmptyBody = Type.Object({}, { additionalProperties: false })

@@ -68,4 +68,12 @@ export const migrations: ReadonlyArray<{
           ADD COLUMN admission_fence BIGINT UNSIGNED NOT NULL DEFAULT 0`,
     ],
   },
+  {
+    version: 3,
+    statements: [
+      // notified_at was reserved for confirmation e-mails and never written or read: the e-mail
+      // sender will get a table of its own when it is built.
+      'ALTER TABLE enrollments DROP INDEX enrollments_unnotified, DROP COLUMN notified_at',
+    ],
+  },
 ]
