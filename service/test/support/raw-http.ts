@@ -25,11 +25,14 @@ export function rawRequest(
       socket.destroy()
       reject(new Error(`no complete answer within ${timeoutMs} ms`))
     }, timeoutMs)
-    socket.on('connect', async () => {
+    const send = async (): Promise<void> => {
       for (const chunk of chunks) {
         socket.write(chunk)
         if (pauseMs) await new Promise((r) => setTimeout(r, pauseMs))
       }
+    }
+    socket.on('connect', () => {
+      send().catch((err: unknown) => socket.destroy(err as Error))
     })
     socket.on('data', (data) => received.push(data))
     socket.on('error', () => undefined)
