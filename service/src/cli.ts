@@ -6,6 +6,10 @@ import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
 import { clearQueue, seed as seedData } from './seed.js'
 import { serve } from './server.js'
+import { LoginGuard } from './domain/logins.js'
+import { ThrottledLog } from './logging/throttled-log.js'
+import { createAdapters } from './wiring/adapters.js'
+import { pino } from 'pino'
 
 const USAGE = `Usage: sugang <command> [options]
 
@@ -14,6 +18,7 @@ Commands:
   openapi   print the HTTP contract as an OpenAPI 3 document
   seed      create demo or load-test students and courses
   serve     run the service (HTTP API, admission worker, metrics)
+  unlock    lift a student id's login lock (ACCOUNT_LOCKED) early
 
 Run "sugang <command> --help" for a command's options. Configuration comes from the
 environment: DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, SESSION_SECRET, PORT, HOST,
@@ -65,6 +70,35 @@ async function seed(argv: string[]): Promise<void> {
     console.log(`seeded ${students} students and ${courses} courses of capacity ${capacity}`)
   } finally {
     await store.close()
+  }
+}
+
+const UNLOCK_USAGE = `Usage: sugang unlock <studentId>
+
+Lifts the lock that too many failed logins put on a student id (ACCOUNT_LOCKED), before it
+ends by itself. Only for a student who has proved who they are. Needs REDIS_URL (and the
+deployment's REDIS_PREFIX).`
+
+async function unlock(argv: string[]): Promise<void> {
+  if (argv.includes('--help')) {
+    console.log(UNLOCK_USAGE)
+    return
+  }
+  const [studentId] = argv
+  if (!studentId || argv.length !== 1) {
+    throw new ConfigError(`one student id is required\n\n${UNLOCK_USAGE}`)
+  }
+  const config = loadConfig()
+  const throttled = new ThrottledLog(pino({ level: 'silent' }))
+  const { rush, store } = createAdapters(config, throttled)
+  try {
+    await rush.lifecycle.connect(5_000)
+    await new LoginGuard(rush.logins).unlock(studentId)
+    console.log(`login lock of ${studentId} lifted`)
+  } finally {
+    await rush.lifecycle.close()
+    await store.close()
+    throttled.close()
   }
 }
 
@@ -123,6 +157,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       case 'openapi':
         await openapi(rest)
+        return 0
+      case 'unlock':
+        await unlock(rest)
         return 0
       case 'serve':
         if (rest.includes('--help')) {

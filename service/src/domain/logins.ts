@@ -48,4 +48,9 @@ export class LoginGuard {
   async failed(attempt: LoginAttempt): Promise<void> {
     await this.#throttle.countFailures(loginCounters(attempt))
   }
+
+  /** Lifts an account's lock early (the student has proved who they are to the registrar). */
+  async unlock(studentId: string): Promise<void> {
+    await this.#throttle.clear('account', studentId)
+  }
 }

@@ -216,6 +216,8 @@ export interface LoginThrottle {
     counters: readonly FailureCounter[],
   ): Promise<{ readonly index: number; readonly retryAfterMs: number } | null>
   countFailures(counters: readonly FailureCounter[]): Promise<void>
+  /** Forgets one counter's failures. */
+  clear(scope: FailureCounter['scope'], id: string): Promise<void>
 }
 
 export interface EnqueueInput {

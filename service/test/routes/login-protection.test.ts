@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import type { FastifyInstance } from 'fastify'
 import { studentId } from '../../src/seed.js'
@@ -10,6 +12,8 @@ import {
   startInstance,
   waitFor,
 } from '../helper.js'
+
+const bin = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
 
 interface Attempt {
   readonly student: string
@@ -102,6 +106,15 @@ t.test('login protection', async (t) => {
       address: '198.51.100.3',
     })
     t.equal(other.status, 200, 'another student from the same addresses is not affected')
+
+    // The registrar lifts the lock for a student who proved who they are.
+    const unlock = spawnSync(process.execPath, [bin, 'unlock', victim], {
+      env: { ...process.env, ...env },
+      encoding: 'utf8',
+    })
+    t.equal(unlock.status, 0, `sugang unlock: ${unlock.stderr}`)
+    const after = await attempt(b, { student: victim, password: PASSWORD, address: '192.0.2.1' })
+    t.equal(after.status, 200, 'after `sugang unlock` the student logs in at once')
   })
 
   t.test(

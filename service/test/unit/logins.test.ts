@@ -24,6 +24,9 @@ function memoryThrottle(): LoginThrottle & { counts: Map<string, number> } {
       const index = counters.findIndex((c) => (counts.get(key(c)) ?? 0) >= c.max)
       return index < 0 ? null : { index, retryAfterMs: 1_000 }
     },
+    async clear(scope, id) {
+      counts.delete(`${scope}:${id}`)
+    },
     async countFailures(counters) {
       for (const c of counters) counts.set(key(c), (counts.get(key(c)) ?? 0) + 1)
     },
@@ -60,6 +63,8 @@ t.test(
       10,
       'device failures do not count against the account',
     )
+    await guard.unlock('S1')
+    t.same(await guard.check(attempt(null)), { kind: 'ok' }, 'an unlocked account may try again')
   },
 )
 

@@ -71,6 +71,11 @@ export class RedisLoginThrottle implements LoginThrottle {
     )
   }
 
+  async clear(scope: FailureCounter['scope'], id: string): Promise<void> {
+    const { connection, keys } = this.#r
+    await connection.run(() => connection.client.del(keys.loginFailures(scope, id)))
+  }
+
   async countFailures(counters: readonly FailureCounter[]): Promise<void> {
     const { connection, keys, scripts } = this.#r
     await connection.run(() =>
