@@ -10,12 +10,17 @@ import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
 import sessions from './plugins/app/sessions.js'
+import web from './plugins/app/web.js'
 import auth from './routes/api/auth.js'
 import courses from './routes/api/courses.js'
 import enrollments from './routes/api/enrollments.js'
+import cart from './routes/api/cart.js'
+import me from './routes/api/me.js'
+import events from './routes/api/events.js'
 import openapi from './routes/api/openapi.js'
 import health from './routes/health/index.js'
 import { ErrorResponse } from './schemas/common.js'
+import { MeetingView } from './schemas/course.js'
 import { RETRY_AFTER_SECONDS, errorBody } from './errors.js'
 
 export interface AppOptions {
@@ -73,6 +78,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)
+  app.addSchema(MeetingView)
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
     done(null, payload)
@@ -115,6 +121,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(health, { prefix: '/health' })
+  await app.register(web)
   await app.register(
     async (api) => {
       // Everything here is in the API's own scope: load shedding and authentication apply to
@@ -129,6 +136,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(auth)
       await api.register(courses)
       await api.register(enrollments)
+      await api.register(me)
+      await api.register(cart)
+      await api.register(events)
       await api.register(openapi)
     },
     { prefix: '/api/v1' },

@@ -1,10 +1,11 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
+import { SqliteStore } from './adapters/sqlite/store.js'
 import { loadConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
-import { clearQueue, seed as seedData } from './seed.js'
+import { clearQueue, seed as seedData, seedEmbedded } from './seed.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { ThrottledLog } from './logging/throttled-log.js'
@@ -22,14 +23,18 @@ Commands:
 
 Run "sugang <command> --help" for a command's options. Configuration comes from the
 environment: DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, SESSION_SECRET, PORT, HOST,
-METRICS_PORT (see the README).`
+METRICS_PORT (see the README). With neither DATABASE_URL nor REDIS_URL set, sugang runs on
+an embedded store (SQLITE_PATH, default ./data/sugang.sqlite) with a demo semester.`
 
 const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C --password P [--reset]
 
 Creates students S000001..S<N> (every one with password P, hashed with a cheap scrypt cost
 that is recorded in the hash; for demo and load-test data only) and courses C0001..C<M>
 with capacity C. --reset first deletes all students, courses, enrollments and waitlist
-entries, and the queue state in Redis when REDIS_URL is set.`
+entries, and the queue state in Redis when REDIS_URL is set.
+
+Without DATABASE_URL and REDIS_URL it writes to the embedded store (SQLITE_PATH); a running
+"sugang serve" on that store keeps its queue in memory, so restart it after --reset.`
 
 function positive(value: string | undefined, name: string, max: number): number {
   const n = Number(value)
@@ -62,11 +67,26 @@ async function seed(argv: string[]): Promise<void> {
   const password = values.password
 
   const config = loadConfig()
-  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 2 })
+  const options = { students, courses, capacity, password, reset: values.reset }
+  const { storage } = config
+  if (storage.kind === 'embedded') {
+    const store = new SqliteStore({ path: storage.sqlitePath })
+    try {
+      await store.migrate()
+      await seedEmbedded(store, options)
+      console.log(
+        `seeded ${students} students and ${courses} courses of capacity ${capacity} into ${storage.sqlitePath}`,
+      )
+    } finally {
+      await store.close()
+    }
+    return
+  }
+  const store = new MysqlStore({ url: storage.databaseUrl, poolSize: 2 })
   try {
     await store.migrate()
-    await seedData(store.primary, { students, courses, capacity, password, reset: values.reset })
-    if (values.reset) await clearQueue(config.redisUrl, config.redisPrefix)
+    await seedData(store.primary, options)
+    if (values.reset) await clearQueue(storage.redisUrl, config.redisPrefix)
     console.log(`seeded ${students} students and ${courses} courses of capacity ${capacity}`)
   } finally {
     await store.close()
@@ -89,6 +109,11 @@ async function unlock(argv: string[]): Promise<void> {
     throw new ConfigError(`one student id is required\n\n${UNLOCK_USAGE}`)
   }
   const config = loadConfig()
+  if (config.storage.kind === 'embedded') {
+    throw new ConfigError(
+      'sugang unlock needs REDIS_URL (and DATABASE_URL): the embedded mode keeps login counters in the memory of its "sugang serve" process, so restarting that process lifts every lock',
+    )
+  }
   const throttled = new ThrottledLog(pino({ level: 'silent' }))
   const { rush, store } = createAdapters(config, throttled)
   try {
@@ -105,12 +130,15 @@ async function unlock(argv: string[]): Promise<void> {
 async function migrate(argv: string[]): Promise<void> {
   if (argv.includes('--help')) {
     console.log(
-      'Usage: sugang migrate\n\nCreates or upgrades the schema in DATABASE_URL. Safe to run again.',
+      'Usage: sugang migrate\n\nCreates or upgrades the schema in DATABASE_URL (or, without DATABASE_URL and REDIS_URL,\nin the embedded store at SQLITE_PATH). Safe to run again.',
     )
     return
   }
-  const config = loadConfig()
-  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 1 })
+  const { storage } = loadConfig()
+  const store =
+    storage.kind === 'embedded'
+      ? new SqliteStore({ path: storage.sqlitePath })
+      : new MysqlStore({ url: storage.databaseUrl, poolSize: 1 })
   try {
     await store.migrate()
     console.log('schema is up to date')

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
 import { defaultCost, type ScryptCost } from './domain/passwords.js'
@@ -11,10 +12,12 @@ export interface Config {
   /** Interface of the metrics listener: loopback unless deployed where a scraper must reach it. */
   readonly metricsHost: string
   readonly logLevel: string
-  readonly databaseUrl: string
+  /** Where the truth and the rush state live: MySQL and Redis, or embedded in this process. */
+  readonly storage: Storage
+  /** MySQL only. */
   readonly databaseReplicaUrl: string | undefined
   readonly mysqlPoolSize: number
-  readonly redisUrl: string
+  /** Redis only. */
   readonly redisPrefix: string
   /** Key material for signing session cookies. */
   readonly sessionSecret: string
@@ -31,7 +34,12 @@ export interface Config {
   readonly passwordCost: ScryptCost
   /** Most waitlist places one student may hold at once, over all courses. */
   readonly maxWaitlistPerStudent: number
-  readonly registration: { readonly opensAt: Date | null; readonly closesAt: Date | null }
+  readonly registration: {
+    readonly opensAt: Date | null
+    readonly closesAt: Date | null
+    /** Grade years that open at their own time (the others open at opensAt). */
+    readonly opensAtByYear: ReadonlyMap<number, Date>
+  }
   /** Seconds a decided request stays readable in Redis (MySQL keeps enrollments for good). */
   readonly decidedTtlSeconds: number
   readonly admission: AdmissionSettings
@@ -43,6 +51,18 @@ export interface Config {
   /** How often the queue's caches are compared with MySQL and repaired (ms). */
   readonly reconcileIntervalMs: number
 }
+
+/**
+ * MySQL and Redis (DATABASE_URL and REDIS_URL), or, with neither set, the embedded pair: a SQLite
+ * file and an in-process queue, for trying sugang on one machine (one instance only).
+ */
+export type Storage =
+  | { readonly kind: 'mysql'; readonly databaseUrl: string; readonly redisUrl: string }
+  | {
+      readonly kind: 'embedded'
+      /** Absolute path of the SQLite file (SQLITE_PATH, default ./data/sugang.sqlite). */
+      readonly sqlitePath: string
+    }
 
 export interface Limit {
   readonly max: number
@@ -96,6 +116,24 @@ function date(env: Env, name: string): Date | null {
   return value
 }
 
+/** `4=2026-02-09T10:00:00+09:00,3=2026-02-10T10:00:00+09:00`: an opening per grade year. */
+function openingsByYear(env: Env, name: string): ReadonlyMap<number, Date> {
+  const raw = env[name]
+  const out = new Map<number, Date>()
+  if (!raw) return out
+  for (const part of raw.split(',')) {
+    const match = /^\s*([1-9])\s*=\s*(\S+)\s*$/.exec(part)
+    const at = match?.[2] ? new Date(match[2]) : null
+    if (!match || !at || Number.isNaN(at.getTime()) || out.has(Number(match[1]))) {
+      throw new ConfigError(
+        `${name} must be a comma-separated list of year=ISO 8601 date-time, each year once, got "${raw}"`,
+      )
+    }
+    out.set(Number(match[1]), at)
+  }
+  return out
+}
+
 function url(env: Env, name: string, protocols: string[]): string | undefined {
   const raw = env[name]
   if (!raw) return undefined
@@ -114,18 +152,7 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 /** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
-  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
-  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
-  if (!databaseUrl) {
-    throw new ConfigError(
-      'DATABASE_URL is not set. sugang needs MySQL, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang',
-    )
-  }
-  if (!redisUrl) {
-    throw new ConfigError(
-      'REDIS_URL is not set. sugang needs Redis for its queue, e.g. REDIS_URL=redis://127.0.0.1:6379',
-    )
-  }
+  const storage = storageOf(env, production)
   for (const [old, replacement] of RENAMED) {
     if (env[old] !== undefined) {
       throw new ConfigError(`${old} is no longer read: use ${replacement} (see the README)`)
@@ -162,7 +189,7 @@ export function loadConfig(env: Env = process.env): Config {
   }
   const accountWindowMs = integer(env, 'LOGIN_ACCOUNT_WINDOW_SECONDS', 15 * 60, 1) * 1000
   const mysqlPoolSize = integer(env, 'MYSQL_POOL_SIZE', 10, 1, 500)
-  if (admission.concurrency >= mysqlPoolSize) {
+  if (storage.kind === 'mysql' && admission.concurrency >= mysqlPoolSize) {
     throw new ConfigError('ADMISSION_CONCURRENCY must be lower than MYSQL_POOL_SIZE')
   }
   return {
@@ -172,10 +199,9 @@ export function loadConfig(env: Env = process.env): Config {
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
     metricsHost: env.METRICS_HOST || '127.0.0.1',
     logLevel: env.LOG_LEVEL || 'info',
-    databaseUrl,
+    storage,
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['mysql:']),
     mysqlPoolSize,
-    redisUrl,
     redisPrefix: env.REDIS_PREFIX ?? 'sugang:',
     sessionSecret,
     sessionSecretProvided,
@@ -208,6 +234,7 @@ export function loadConfig(env: Env = process.env): Config {
     registration: {
       opensAt: date(env, 'REGISTRATION_OPENS_AT'),
       closesAt: date(env, 'REGISTRATION_CLOSES_AT'),
+      opensAtByYear: openingsByYear(env, 'REGISTRATION_OPENS_AT_BY_YEAR'),
     },
     decidedTtlSeconds: integer(env, 'DECIDED_TTL_SECONDS', 24 * 3600, 60),
     admission,
@@ -222,6 +249,40 @@ export function loadConfig(env: Env = process.env): Config {
     },
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 2000, 100, 600_000),
   }
+}
+
+/**
+ * MySQL and Redis when both URLs are set; the embedded pair when neither is (not in production).
+ * One without the other is a mistake, never a reason to fall back to the embedded store.
+ */
+function storageOf(env: Env, production: boolean): Storage {
+  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
+  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  if (databaseUrl && redisUrl) return { kind: 'mysql', databaseUrl, redisUrl }
+  if (!databaseUrl && redisUrl) {
+    throw new ConfigError(
+      'DATABASE_URL is not set but REDIS_URL is. sugang needs MySQL with Redis, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang (or neither, to try it on an embedded store)',
+    )
+  }
+  if (databaseUrl && !redisUrl) {
+    throw new ConfigError(
+      'REDIS_URL is not set but DATABASE_URL is. sugang needs Redis for its queue, e.g. REDIS_URL=redis://127.0.0.1:6379 (or neither, to try it on an embedded store)',
+    )
+  }
+  if (production) {
+    throw new ConfigError(
+      'NODE_ENV=production needs DATABASE_URL and REDIS_URL; the embedded store is for trying sugang on one machine',
+    )
+  }
+  if (env.DATABASE_REPLICA_URL) {
+    throw new ConfigError('DATABASE_REPLICA_URL needs DATABASE_URL and REDIS_URL')
+  }
+  if (env.ADMISSION_WORKER === 'false') {
+    throw new ConfigError(
+      'ADMISSION_WORKER=false needs DATABASE_URL and REDIS_URL: the embedded queue lives in this process, so only it can admit',
+    )
+  }
+  return { kind: 'embedded', sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')) }
 }
 
 /** Settings that changed meaning; a deployment still setting them would silently lose them. */

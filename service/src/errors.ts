@@ -43,6 +43,21 @@ export function errorBody(
   return { error: { code, message } }
 }
 
+/** 403 REGISTRATION_CLOSED, with the student's own opening time when it is still ahead. */
+export function closedBody(opensAt: Date | null): {
+  error: { code: string; message: string; opensAt?: string }
+} {
+  return opensAt
+    ? {
+        error: {
+          code: 'REGISTRATION_CLOSED',
+          message: `Registration opens for you at ${opensAt.toISOString()}.`,
+          opensAt: opensAt.toISOString(),
+        },
+      }
+    : errorBody('REGISTRATION_CLOSED', 'Registration is not open now.')
+}
+
 export class ConfigError extends Error {
   constructor(message: string) {
     super(message)

@@ -1,5 +1,6 @@
 import { Redis } from 'ioredis'
 import type { Pool } from 'mysql2/promise'
+import type { SqliteStore } from './adapters/sqlite/store.js'
 import { hashPassword, seedCost } from './domain/passwords.js'
 
 export interface SeedOptions {
@@ -66,4 +67,38 @@ export async function seed(db: Pool, options: SeedOptions): Promise<void> {
       [rows],
     )
   }
+}
+
+/** The same students and courses as seed(), written to the embedded store. */
+export async function seedEmbedded(store: SqliteStore, options: SeedOptions): Promise<void> {
+  if (options.reset) await store.deleteAll()
+  const maxCredits = options.maxCredits ?? 18
+  const chunk = 1_000
+  for (let start = 1; start <= options.students; start += chunk) {
+    const students = []
+    for (let i = start; i < Math.min(start + chunk, options.students + 1); i += 1) {
+      const id = studentId(i)
+      students.push({
+        id,
+        name: `Student ${i}`,
+        email: `${id.toLowerCase()}@students.example.edu`,
+        passwordHash: await hashPassword(options.password, seedCost),
+        year: 1,
+        maxCredits,
+      })
+    }
+    await store.insertSeed({ students })
+  }
+  const courses = []
+  for (let i = 1; i <= options.courses; i += 1) {
+    courses.push({
+      id: courseId(i),
+      title: `Course ${i}`,
+      professor: `Professor ${((i - 1) % 40) + 1}`,
+      credits: options.credits ?? 3,
+      capacity: options.capacity,
+      meetings: [],
+    })
+  }
+  await store.insertSeed({ courses })
 }

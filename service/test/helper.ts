@@ -1,11 +1,16 @@
 import { randomBytes } from 'node:crypto'
-import type { FastifyInstance } from 'fastify'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import Database from 'better-sqlite3'
+import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import mysql from 'mysql2/promise'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
 import { RedisKeys } from '../src/adapters/redis/keys.js'
-import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
+import { SqliteStore } from '../src/adapters/sqlite/store.js'
+import { clearQueue, seed, seedEmbedded, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
 export const MYSQL_ROOT = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
@@ -16,8 +21,29 @@ interface Tap {
   teardown(fn: () => unknown): void
 }
 
-/** A database and a Redis key prefix of the test's own, so test files never see each other. */
-export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, string>> {
+/** The two adapter pairs the behaviour tests run against. */
+export const STORAGES = ['mysql-redis', 'embedded'] as const
+export type Storage = (typeof STORAGES)[number]
+
+/**
+ * The environment of a test of its own: a MySQL database and a Redis key prefix, or (embedded) a
+ * SQLite file in a temporary directory and no URLs at all.
+ */
+export async function isolatedEnv(
+  t: Tap,
+  name: string,
+  storage: Storage = 'mysql-redis',
+): Promise<Record<string, string>> {
+  if (storage === 'embedded') {
+    const dir = mkdtempSync(join(tmpdir(), `sugang-t-${name}-`))
+    t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+    const { DATABASE_URL: _d, REDIS_URL: _r, REDIS_PREFIX: _p, ...common } = testSettings('', '')
+    return { ...common, SQLITE_PATH: join(dir, 'sugang.sqlite') }
+  }
+  return mysqlEnv(t, name)
+}
+
+async function mysqlEnv(t: Tap, name: string): Promise<Record<string, string>> {
   const database = `sugang_t_${name}_${randomBytes(3).toString('hex')}`
   const root = await mysql.createConnection({ uri: MYSQL_ROOT })
   await root.query(`CREATE DATABASE \`${database}\``)
@@ -29,8 +55,12 @@ export async function isolatedEnv(t: Tap, name: string): Promise<Record<string, 
     await conn.end()
     await clearQueue(REDIS_URL, prefix)
   })
+  return testSettings(`${MYSQL_ROOT}/${database}`, prefix)
+}
+
+function testSettings(databaseUrl: string, prefix: string): Record<string, string> {
   return {
-    DATABASE_URL: `${MYSQL_ROOT}/${database}`,
+    DATABASE_URL: databaseUrl,
     REDIS_URL,
     REDIS_PREFIX: prefix,
     SESSION_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
@@ -55,6 +85,12 @@ export function keysOf(env: Record<string, string | undefined>): RedisKeys {
     sessionTtlSeconds: 60,
     decidedTtlSeconds: 60,
   })
+}
+
+/** The MySQL URL of a configuration (tests of the MySQL and Redis pair only). */
+export function databaseUrlOf(config: Config): string {
+  if (config.storage.kind !== 'mysql') throw new Error('this test needs DATABASE_URL and REDIS_URL')
+  return config.storage.databaseUrl
 }
 
 export function configFrom(
@@ -83,7 +119,25 @@ export async function startInstance(
 
 /** Seeds through the same code as `sugang seed`, after migrating. */
 export async function seedDatabase(config: Config, options: Partial<SeedOptions>): Promise<void> {
-  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 2 })
+  const seedOptions: SeedOptions = {
+    students: 10,
+    courses: 1,
+    capacity: 30,
+    password: PASSWORD,
+    reset: false,
+    ...options,
+  }
+  if (config.storage.kind === 'embedded') {
+    const embedded = new SqliteStore({ path: config.storage.sqlitePath })
+    try {
+      await embedded.migrate()
+      await seedEmbedded(embedded, seedOptions)
+    } finally {
+      await embedded.close()
+    }
+    return
+  }
+  const store = new MysqlStore({ url: databaseUrlOf(config), poolSize: 2 })
   try {
     await store.migrate()
     await seed(store.primary, {
@@ -112,11 +166,53 @@ export async function login(app: FastifyInstance, studentId: string): Promise<st
   return `sugang_session=${cookie.value}`
 }
 
-/** A direct connection for asserting on the state in MySQL. */
-export async function database(t: Tap, config: Config): Promise<mysql.Connection> {
-  const conn = await mysql.createConnection({ uri: config.databaseUrl })
+/** A direct connection for setting up and asserting on the stored state. */
+export interface Sql {
+  /** Runs one statement with `?` placeholders; rows for a query, [] otherwise. */
+  query<R extends unknown[] = Array<Record<string, unknown>>>(
+    sql: string,
+    values?: unknown[],
+  ): Promise<[R]>
+}
+
+/**
+ * MySQL through mysql2, or the embedded store's SQLite file through a connection of its own.
+ * Tests keep to SQL both understand (plain SELECT, UPDATE, DELETE, COUNT(*)).
+ */
+export async function database(t: Tap, config: Config): Promise<Sql> {
+  if (config.storage.kind === 'embedded') {
+    const db = new Database(config.storage.sqlitePath)
+    db.pragma('busy_timeout = 5000')
+    t.teardown(() => db.close())
+    return {
+      query: async <R extends unknown[]>(sql: string, values: unknown[] = []) => {
+        // mysql2 expands an array bound to `IN (?)`; SQLite needs one placeholder per value.
+        let n = 0
+        const params: unknown[] = []
+        const expanded = sql.replace(/\?/g, () => {
+          const v = values[n++]
+          if (!Array.isArray(v)) {
+            params.push(typeof v === 'boolean' ? Number(v) : v)
+            return '?'
+          }
+          params.push(...(v as unknown[]))
+          return v.map(() => '?').join(', ')
+        })
+        const statement = db.prepare(expanded)
+        if (statement.reader) return [statement.all(...params) as R] as [R]
+        statement.run(...params)
+        return [[] as unknown as R] as [R]
+      },
+    }
+  }
+  const conn = await mysql.createConnection({ uri: databaseUrlOf(config) })
   t.teardown(() => conn.end())
-  return conn
+  return {
+    query: async <R extends unknown[]>(sql: string, values?: unknown[]) => {
+      const [rows] = await conn.query(sql, values)
+      return [(Array.isArray(rows) ? rows : []) as unknown as R] as [R]
+    },
+  }
 }
 
 export async function waitFor<T>(
@@ -134,7 +230,7 @@ export async function waitFor<T>(
 }
 
 /** Per course: the enrolled column, the number of rows, the capacity, and duplicate rows. */
-export async function invariants(conn: mysql.Connection) {
+export async function invariants(conn: Sql) {
   const [rows] = await conn.query<mysql.RowDataPacket[]>(
     `SELECT c.id, c.capacity, c.enrolled,
             (SELECT COUNT(*) FROM enrollments e WHERE e.course_id = c.id) AS row_count
@@ -146,4 +242,21 @@ export async function invariants(conn: mysql.Connection) {
     enrolled: Number(r.enrolled),
     rows: Number(r.row_count),
   }))
+}
+
+/**
+ * An app.inject that, like a browser following the contract, sends again after a 503 once its
+ * Retry-After has passed (at most five times). For tests whose claim is what every request is
+ * finally told, not that nothing is ever shed on a busy machine.
+ */
+export async function injectRetrying503(
+  app: FastifyInstance,
+  options: InjectOptions,
+): Promise<LightMyRequestResponse> {
+  for (let attempt = 1; ; attempt += 1) {
+    const res = await app.inject(options)
+    if (res.statusCode !== 503 || attempt === 5) return res
+    const seconds = Number(res.headers['retry-after'] ?? '1')
+    await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
+  }
 }

@@ -116,7 +116,7 @@ async function cancelAndPromote(tx: CancellationTx): Promise<CancelResult> {
   let promoted: { studentId: string; requestId: string } | null = null
   const dropped: Array<{ requestId: string; studentId: string; reason: RejectReason }> = []
   for (let head = await tx.takeWaitlistHead(); head; head = await tx.takeWaitlistHead()) {
-    const reason = mayPromote(course.credits, head.maxCredits, head.creditsHeld, head.enrolledHere)
+    const reason = mayPromote(course, head)
     if (reason) {
       dropped.push({ requestId: head.requestId, studentId: head.studentId, reason })
       continue

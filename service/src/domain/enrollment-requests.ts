@@ -3,7 +3,8 @@ import type { RejectReason } from './model.js'
 import type { EnqueueInput, RequestRecord, StudentRecords, WaitingQueue } from './ports.js'
 
 export type SubmitInput = Omit<EnqueueInput, 'refuseWhenFull'>
-import { registrationOpen, type RegistrationWindow } from './rules.js'
+import { opensAtFor, registrationOpen, type RegistrationWindow } from './rules.js'
+import type { StudentDirectory } from './students.js'
 
 /** What a student is told about one of their requests. */
 export type RequestView =
@@ -36,7 +37,8 @@ export type SubmitResult =
       readonly position: number
       readonly queueLength: number
     }
-  | { readonly kind: 'closed' }
+  /** Not open for this student now; opensAt is their opening when it is still ahead. */
+  | { readonly kind: 'closed'; readonly opensAt: Date | null }
   | { readonly kind: 'course-not-found' }
   | { readonly kind: 'unauthenticated' }
   | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
@@ -54,12 +56,14 @@ export class EnrollmentRequests {
   readonly #queue: WaitingQueue
   readonly #records: StudentRecords
   readonly #catalogue: Catalogue
+  readonly #students: StudentDirectory
   readonly #window: RegistrationWindow
   readonly #onQueued: () => void
 
   constructor(
     ports: { readonly queue: WaitingQueue; readonly records: StudentRecords },
     catalogue: Catalogue,
+    students: StudentDirectory,
     window: RegistrationWindow,
     /** Called when a request joined a queue (the local admission worker may be idle). */
     onQueued: () => void,
@@ -67,12 +71,30 @@ export class EnrollmentRequests {
     this.#queue = ports.queue
     this.#records = ports.records
     this.#catalogue = catalogue
+    this.#students = students
     this.#window = window
     this.#onQueued = onQueued
   }
 
+  /** Where registration stands for this student (their own opening time). */
+  async window(
+    studentId: string,
+    now = Date.now(),
+  ): Promise<{ opensAt: Date | null; closesAt: Date | null; open: boolean }> {
+    const year = (await this.#students.profile(studentId))?.year ?? 1
+    return {
+      opensAt: opensAtFor(this.#window, year),
+      closesAt: this.#window.closesAt,
+      open: registrationOpen(this.#window, year, now),
+    }
+  }
+
   async submit(input: SubmitInput, now = Date.now()): Promise<SubmitResult> {
-    if (!registrationOpen(this.#window, now)) return { kind: 'closed' }
+    const window = await this.window(input.studentId, now)
+    if (!window.open) {
+      const ahead = window.opensAt && window.opensAt.getTime() > now ? window.opensAt : null
+      return { kind: 'closed', opensAt: ahead }
+    }
     if (!(await this.#catalogue.exists(input.courseId))) return { kind: 'course-not-found' }
     // A student who would not take a waitlist place can only be rejected once the course is
     // full: they are told at once, and the queue stays short for those who can still be served.

@@ -21,6 +21,17 @@ export type Decision =
       readonly reason: RejectReason
     }
 
+export const DAYS = ['MON', 'TUE', 'WED', 'THU', 'FRI', 'SAT'] as const
+export type Day = (typeof DAYS)[number]
+
+/** One weekly meeting of a course: a day, a range of periods (1-based, inclusive), a room. */
+export interface Meeting {
+  readonly day: Day
+  readonly start: number
+  readonly end: number
+  readonly room: string
+}
+
 export interface Course {
   readonly id: string
   readonly title: string
@@ -28,12 +39,15 @@ export interface Course {
   readonly credits: number
   readonly capacity: number
   readonly enrolled: number
+  readonly meetings: readonly Meeting[]
 }
 
 export interface Enrollment {
   readonly courseId: string
   readonly title: string
+  readonly professor: string
   readonly credits: number
+  readonly meetings: readonly Meeting[]
   readonly enrolledAt: Date
 }
 
@@ -41,6 +55,15 @@ export interface StudentAccount {
   readonly id: string
   readonly name: string
   readonly passwordHash: string
+  /** Grade year (1-4): the registration window may open earlier for later years. */
+  readonly year: number
+  readonly maxCredits: number
+}
+
+/** A course saved to a student's cart (장바구니) before registration opens. */
+export interface CartItem {
+  readonly courseId: string
+  readonly addedAt: Date
 }
 
 /** What MySQL says about a request id, when Redis no longer knows it or holds a stale status. */

@@ -4,12 +4,14 @@
  * in the domain (rules.ts and the services that call these ports).
  */
 import type {
+  CartItem,
   Course,
   CourseSnapshot,
   CourseVersion,
   Decision,
   DurableRequest,
   Enrollment,
+  Meeting,
   QueuedRequest,
   RejectReason,
   SeatState,
@@ -44,12 +46,16 @@ export interface AdmissionFacts {
   readonly capacity: number
   readonly enrolled: number
   readonly version: number
+  /** When the course meets. */
+  readonly meetings: readonly Meeting[]
   /** Highest arrival number whose decision the store may hold. */
   readonly decidedThrough: number
   /** Students that exist, with their credit limit. */
   readonly maxCredits: ReadonlyMap<string, number>
   /** Credits each student already holds, over all courses. */
   readonly creditsHeld: ReadonlyMap<string, number>
+  /** When the courses each student is enrolled in meet. */
+  readonly meetingsHeld: ReadonlyMap<string, readonly Meeting[]>
   /** For students already enrolled in this course: the request that enrolled them (or null). */
   readonly enrolledBy: ReadonlyMap<string, string | null>
   /** For students already on this course's waitlist: their waitlist request id. */
@@ -87,6 +93,8 @@ export interface WaitlistHead {
   /** Undefined when the student no longer exists. */
   readonly maxCredits: number | undefined
   readonly creditsHeld: number
+  /** When the courses the student is enrolled in meet. */
+  readonly meetingsHeld: readonly Meeting[]
   readonly enrolledHere: boolean
 }
 
@@ -97,6 +105,7 @@ export interface CancellationTx {
     readonly capacity: number
     readonly enrolled: number
     readonly version: number
+    readonly meetings: readonly Meeting[]
   }
   /** Deletes the canceller's enrollment; false when there was none. */
   removeEnrollment(): Promise<boolean>
@@ -126,14 +135,25 @@ export interface AdmissionStore {
   ): Promise<FencedOutcome<T>>
   /**
    * One transaction that locks the course row and the canceller (with the waitlist head, in id
-   * order) and runs `work` on them; null when the course does not exist. `work` may run again
-   * when the transaction is retried after a deadlock.
+   * order) and runs `work` on them; null when the course does not exist. `work` must use only
+   * the transaction object, and may run again when the store retries the transaction (MySQL
+   * does after a deadlock).
    */
   cancel<T>(
     studentId: string,
     courseId: string,
     work: (tx: CancellationTx) => Promise<T>,
   ): Promise<T | null>
+}
+
+/** Carts (장바구니): courses a student saved to request together once registration opens. */
+export interface CartStore {
+  /** The student's cart in the order the courses were added. */
+  listCart(studentId: string): Promise<CartItem[]>
+  /** Adds a course at the end; false when the course does not exist. Adding twice is a no-op. */
+  addToCart(studentId: string, courseId: string): Promise<boolean>
+  /** False when the course was not in the cart. */
+  removeFromCart(studentId: string, courseId: string): Promise<boolean>
 }
 
 /** Reads that compare the queue's caches with the truth, and health figures. */
@@ -160,6 +180,7 @@ export interface StoreLifecycle extends Lifecycle {
 /** Everything the durable store offers (the MySQL adapter implements all of it). */
 export type RegistrationStore = CourseReader &
   AccountStore &
+  CartStore &
   StudentRecords &
   AdmissionStore &
   ConsistencyReads &
@@ -256,6 +277,12 @@ export interface RequestRecord {
   readonly reason: RejectReason | null
   /** 1-based place in the course queue while queued. */
   readonly position: number | null
+  /**
+   * Where it joined: its place then, and how many requests the course's queue had let go of by
+   * then. While it waits, its place is `position - (progress now - removedBefore)`: a queue only
+   * lets go of its head.
+   */
+  readonly joined: { readonly position: number; readonly removedBefore: number } | null
 }
 
 /** What the queue's cache says about the student of a queued request, in that course. */
@@ -303,6 +330,11 @@ export interface WaitingQueue {
   ): Promise<number | 'lease-lost' | 'not-full'>
   /** Keeps the arrival counter above every arrival number the store has recorded. */
   raiseArrivalCounter(least: number): Promise<void>
+  /**
+   * How many requests each course's queue has let go of so far (decided, or dropped): one
+   * number per course tells every waiting student of that course where they now stand.
+   */
+  progress(courseIds: readonly string[]): Promise<Map<string, number>>
 }
 
 export type LeaseResult = 'taken' | 'renewed' | 'held'

@@ -1,4 +1,4 @@
-import type { Decision, QueuedRequest, RejectReason } from './model.js'
+import type { Decision, Meeting, QueuedRequest, RejectReason } from './model.js'
 import type { AdmissionFacts, AdmissionRules, AdmissionWrites, HeadEntry } from './ports.js'
 
 /** What the store read under lock for one batch, with the settings that bound it. */
@@ -66,6 +66,10 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
       reject(r, 'CREDIT_LIMIT')
       continue
     }
+    if (clashes(facts.meetings, facts.meetingsHeld.get(r.studentId) ?? [])) {
+      reject(r, 'TIME_CONFLICT')
+      continue
+    }
     if (seatsLeft > 0) {
       seatsLeft -= 1
       admitted.push(r)
@@ -86,16 +90,28 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
   return { decisions, admitted, waitlisted, rehandled }
 }
 
-/** Whether a waitlisted student may take a freed seat now (rules may have changed since). */
+/** Why a waitlisted student may not take a freed seat now (their timetable changed), or null. */
 export function mayPromote(
-  credits: number,
-  maxCredits: number | undefined,
-  creditsHeld: number,
-  alreadyEnrolled: boolean,
+  course: { readonly credits: number; readonly meetings: readonly Meeting[] },
+  student: {
+    readonly maxCredits: number | undefined
+    readonly creditsHeld: number
+    readonly meetingsHeld: readonly Meeting[]
+    readonly enrolledHere: boolean
+  },
 ): RejectReason | null {
-  if (alreadyEnrolled) return 'ALREADY_ENROLLED'
-  if (maxCredits === undefined || creditsHeld + credits > maxCredits) return 'CREDIT_LIMIT'
+  if (student.enrolledHere) return 'ALREADY_ENROLLED'
+  const { maxCredits } = student
+  if (maxCredits === undefined || student.creditsHeld + course.credits > maxCredits) {
+    return 'CREDIT_LIMIT'
+  }
+  if (clashes(course.meetings, student.meetingsHeld)) return 'TIME_CONFLICT'
   return null
+}
+
+/** Whether two sets of weekly meetings overlap: the same day and at least one shared period. */
+export function clashes(a: readonly Meeting[], b: readonly Meeting[]): boolean {
+  return a.some((x) => b.some((y) => x.day === y.day && x.start <= y.end && y.start <= x.end))
 }
 
 /** An admission batch's decisions and what the store must write for them. */
@@ -170,14 +186,25 @@ export function bulkRejections(
   return out
 }
 
-/** When students may ask for seats: null ends mean open from the start, or without end. */
+/**
+ * When students may ask for seats: null ends mean open from the start, or without end. The
+ * opening may differ by grade year (year 4 first, as Korean universities do); a year without an
+ * opening of its own opens with everyone.
+ */
 export interface RegistrationWindow {
   readonly opensAt: Date | null
   readonly closesAt: Date | null
+  readonly opensAtByYear?: ReadonlyMap<number, Date>
 }
 
-export function registrationOpen(window: RegistrationWindow, now: number): boolean {
-  if (window.opensAt && now < window.opensAt.getTime()) return false
+/** When registration opens for a student of this grade year. */
+export function opensAtFor(window: RegistrationWindow, year: number): Date | null {
+  return window.opensAtByYear?.get(year) ?? window.opensAt
+}
+
+export function registrationOpen(window: RegistrationWindow, year: number, now: number): boolean {
+  const opensAt = opensAtFor(window, year)
+  if (opensAt && now < opensAt.getTime()) return false
   if (window.closesAt && now >= window.closesAt.getTime()) return false
   return true
 }

@@ -2,7 +2,12 @@ import { Type } from '@sinclair/typebox'
 
 export const ErrorResponse = Type.Object(
   {
-    error: Type.Object({ code: Type.String(), message: Type.String() }),
+    error: Type.Object({
+      code: Type.String(),
+      message: Type.String(),
+      /** REGISTRATION_CLOSED only: when registration opens for this student. */
+      opensAt: Type.Optional(Type.String({ format: 'date-time' })),
+    }),
   },
   { $id: 'ErrorResponse' },
 )

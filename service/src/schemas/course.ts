@@ -1,7 +1,21 @@
 import { Type } from '@sinclair/typebox'
+import { DAYS } from '../domain/model.js'
+import { PERIODS_PER_DAY } from '../domain/meetings.js'
 import { CourseId } from './common.js'
 
 export const CourseParams = Type.Object({ courseId: CourseId }, { additionalProperties: false })
+
+export const MeetingView = Type.Object(
+  {
+    day: Type.Union(DAYS.map((d) => Type.Literal(d))),
+    start: Type.Integer({ minimum: 1, maximum: PERIODS_PER_DAY, description: 'first period' }),
+    end: Type.Integer({ minimum: 1, maximum: PERIODS_PER_DAY, description: 'last period' }),
+    room: Type.String(),
+  },
+  { additionalProperties: false, $id: 'Meeting' },
+)
+
+export const meetingRef = Type.Ref('Meeting')
 
 export const CourseView = Type.Object(
   {
@@ -12,6 +26,7 @@ export const CourseView = Type.Object(
     capacity: Type.Integer(),
     enrolled: Type.Integer(),
     seatsLeft: Type.Integer(),
+    meetings: Type.Array(meetingRef),
   },
   { additionalProperties: false },
 )

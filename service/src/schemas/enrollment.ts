@@ -1,5 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { CourseId, RequestId } from './common.js'
+import { meetingRef } from './course.js'
 
 export const EnrollmentRequestBody = Type.Object(
   { waitlist: Type.Optional(Type.Boolean()) },
@@ -42,7 +43,9 @@ export const EnrollmentList = Type.Object(
         {
           courseId: Type.String(),
           title: Type.String(),
+          professor: Type.String(),
           credits: Type.Integer(),
+          meetings: Type.Array(meetingRef),
           enrolledAt: Type.String({ format: 'date-time' }),
         },
         { additionalProperties: false },

@@ -1,24 +1,34 @@
+import { pino } from 'pino'
+import { createMemoryRushState } from '../adapters/memory/index.js'
 import { MysqlStore } from '../adapters/mysql/store.js'
-import { createRedisRushState, type RedisKeys } from '../adapters/redis/index.js'
+import { createRedisRushState } from '../adapters/redis/index.js'
+import { SqliteStore } from '../adapters/sqlite/store.js'
 import type { Config } from '../config.js'
+import { DEMO_LOGIN, DEMO_PASSWORD, seedDemoSemester } from '../demo/semester.js'
 import type { RegistrationStore, RushState } from '../domain/ports.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
 
 export interface Adapters {
   readonly store: RegistrationStore
-  readonly rush: RushState & { readonly keys: RedisKeys }
+  readonly rush: RushState
 }
 
-/** The production adapters: MySQL (primary and replica) for the truth, Redis for the rush. */
+/**
+ * The adapters the configuration names: MySQL (primary and replica) for the truth and Redis for
+ * the rush in production; with neither configured, the embedded pair (a SQLite file and an
+ * in-process queue) that seeds a demo semester into a new database.
+ */
 export function createAdapters(config: Config, log: ThrottledLog): Adapters {
+  const { storage } = config
+  if (storage.kind === 'embedded') return createEmbeddedAdapters(config, storage.sqlitePath)
   const store = new MysqlStore({
-    url: config.databaseUrl,
+    url: storage.databaseUrl,
     replicaUrl: config.databaseReplicaUrl,
     poolSize: config.mysqlPoolSize,
     timeoutMs: config.deadlines.mysqlMs,
   })
   const rush = createRedisRushState({
-    url: config.redisUrl,
+    url: storage.redisUrl,
     prefix: config.redisPrefix,
     sessionTtlSeconds: config.sessionTtlSeconds,
     decidedTtlSeconds: config.decidedTtlSeconds,
@@ -29,4 +39,64 @@ export function createAdapters(config: Config, log: ThrottledLog): Adapters {
     onError: (err) => log.warn('redis connection error', err),
   })
   return { store, rush }
+}
+
+/**
+ * One process holds everything: the store in a SQLite file, the queue, sessions and leases in
+ * memory. A new (empty) database gets the demo semester when the schema is first migrated, and
+ * the console says where to open the page and how to log in.
+ */
+function createEmbeddedAdapters(config: Config, sqlitePath: string): Adapters {
+  const log = pino({ level: config.logLevel }).child({ storage: 'embedded' })
+  let announced = false
+  const store = new SqliteStore({
+    path: sqlitePath,
+    // Waiting for the one write connection; MySQL's statements get the same deadline.
+    timeoutMs: Math.max(config.deadlines.mysqlMs, 5_000),
+    afterMigrate: async (migrated) => {
+      const seeded = await seedDemoSemester(migrated)
+      if (seeded) {
+        log.info(
+          { ...seeded, sqlitePath, password: DEMO_PASSWORD },
+          'new database: seeded the demo semester',
+        )
+      }
+      if (announced) return
+      announced = true
+      const url = pageUrl(config)
+      log.info(
+        { url, sqlitePath, login: DEMO_LOGIN, password: DEMO_PASSWORD },
+        `embedded mode: open ${url} and log in as ${DEMO_LOGIN} / ${DEMO_PASSWORD}`,
+      )
+      if (config.logLevel !== 'silent') process.stdout.write(banner(url, sqlitePath))
+    },
+  })
+  const rush = createMemoryRushState({
+    sessionTtlSeconds: config.sessionTtlSeconds,
+    decidedTtlSeconds: config.decidedTtlSeconds,
+    requestBudget: config.rateLimit,
+  })
+  return { store, rush }
+}
+
+/** The page's address as a browser on this machine reaches it. */
+function pageUrl(config: Config): string {
+  const wildcard = ['0.0.0.0', '::', '[::]', ''].includes(config.host)
+  const host = wildcard ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host
+  return `http://${host}:${config.port}/`
+}
+
+function banner(url: string, sqlitePath: string): string {
+  return [
+    '',
+    '  sugang is running on its embedded store (no MySQL or Redis configured).',
+    '',
+    `    Open        ${url}`,
+    `    Log in as   ${DEMO_LOGIN} (or any student up to S002000), password ${DEMO_PASSWORD}`,
+    `    Data        ${sqlitePath}  (stop sugang and delete it to start the demo over)`,
+    '',
+    '  For trying sugang on one machine only: set DATABASE_URL and REDIS_URL to deploy it.',
+    '',
+    '',
+  ].join('\n')
 }

@@ -6,6 +6,9 @@ import { Catalogue } from '../domain/catalogue.js'
 import { DependencyMonitor } from '../domain/dependency-monitor.js'
 import { EnrollmentRequests } from '../domain/enrollment-requests.js'
 import { LoginGuard } from '../domain/logins.js'
+import { Carts } from '../domain/cart.js'
+import { StudentDirectory } from '../domain/students.js'
+import { RequestWatch } from '../domain/request-watch.js'
 import { Reconciler } from '../domain/reconciler.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
 import type { Metrics } from '../plugins/app/metrics.js'
@@ -18,6 +21,9 @@ export interface Services {
   readonly cancellation: Cancellation
   readonly requests: EnrollmentRequests
   readonly logins: LoginGuard
+  readonly students: StudentDirectory
+  readonly carts: Carts
+  readonly watch: RequestWatch
   readonly dependencies: DependencyMonitor
 }
 
@@ -82,9 +88,11 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     },
   )
 
+  const students = new StudentDirectory(store)
   const requests = new EnrollmentRequests(
     { queue: rush.queue, records: store },
     catalogue,
+    students,
     config.registration,
     () => worker.poke(),
   )
@@ -96,5 +104,25 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
 
   const logins = new LoginGuard(rush.logins)
 
-  return { catalogue, worker, reconciler, cancellation, requests, logins, dependencies }
+  const carts = new Carts(store, requests)
+  const watch = new RequestWatch({ queue: rush.queue }, requests, {
+    round: (seconds, updates) => {
+      metrics.watchRounds.observe(seconds)
+      metrics.watchUpdates.inc(updates)
+    },
+    error: (err) => throttled.warn('request watch round failed; will retry', err),
+  })
+
+  return {
+    catalogue,
+    worker,
+    reconciler,
+    cancellation,
+    requests,
+    logins,
+    students,
+    carts,
+    watch,
+    dependencies,
+  }
 }

@@ -25,7 +25,7 @@ export function createStartup(
   },
 ): Startup {
   const { store, rush } = adapters
-  const { dependencies, worker, reconciler } = services
+  const { dependencies, worker, reconciler, watch } = services
   let started = false
   let running: Promise<void> | null = null
 
@@ -44,6 +44,7 @@ export function createStartup(
     // Readiness should not lag the start-up by a check interval.
     await dependencies.check()
     if (options.closing()) return
+    watch.start()
     if (options.runWorker) {
       worker.start()
       reconciler.start()

@@ -6,7 +6,7 @@ import { AdmissionWorker, backoffMs } from '../../src/domain/admission-worker.js
 import type { QueuedRequest } from '../../src/domain/model.js'
 import type { AdmissionFacts } from '../../src/domain/ports.js'
 import { planAdmission } from '../../src/domain/rules.js'
-import { REDIS_URL, configFrom, isolatedEnv, seedDatabase } from '../helper.js'
+import { REDIS_URL, configFrom, databaseUrlOf, isolatedEnv, seedDatabase } from '../helper.js'
 import { freePort } from '../support/servers.js'
 
 const rules = { maxWaitlistPerStudent: 5 }
@@ -15,7 +15,7 @@ t.test('a worker whose course was fenced by a successor cannot commit', async (t
   const env = await isolatedEnv(t, 'fence')
   const config = configFrom(env)
   await seedDatabase(config, { students: 3, capacity: 2 })
-  const store = new MysqlStore({ url: config.databaseUrl, poolSize: 2 })
+  const store = new MysqlStore({ url: databaseUrlOf(config), poolSize: 2 })
   t.teardown(() => store.close())
   const request: QueuedRequest = {
     requestId: randomUUID(),

@@ -14,6 +14,7 @@ import {
   startInstance,
   waitFor,
   keysOf,
+  injectRetrying503,
 } from '../helper.js'
 
 const STUDENTS = 3_000
@@ -223,7 +224,7 @@ t.test('the credit limit holds when students rush several courses at once', asyn
     const results = await Promise.all(
       cookies.flatMap((cookie, i) =>
         ['C0001', 'C0002', 'C0003'].map((course) =>
-          (i % 2 ? a : b).inject({
+          injectRetrying503(i % 2 ? a : b, {
             method: 'POST',
             url: `/api/v1/courses/${course}/enrollment-requests`,
             headers: { cookie },

@@ -112,7 +112,14 @@ t.test(
       q: '1',
       w: '0',
       st: 'queued',
+      jp: '1',
+      jr: '0',
     })
+    t.same(
+      await redis.hmget(keys.request('r2'), 'jp', 'jr'),
+      ['2', '0'],
+      'where each joined, and how many the queue had let go of then',
+    )
 
     const limited = await enqueue('S3', 'r4', { max: 0 })
     t.equal(limited.code, 'rate-limited')
@@ -217,6 +224,7 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
   t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'r2' }, 'markers follow the decisions')
   t.same(await redis.hgetall(course.seats), { v: '5', left: '0' })
   t.same(await redis.smembers(keys.activeCourses), [], 'a drained course is no longer active')
+  t.equal(await redis.get(course.removed), '3', 'the queue counts what it let go of')
   t.ok((await redis.ttl(keys.request('r1'))) > 0, 'decided requests expire')
 
   await settle('w', 4, 9, [])
@@ -259,6 +267,7 @@ t.test(
     t.equal(await reject([1, 2, 3]), 1, 'stops at the first request no longer queued')
     t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['rejected', 'COURSE_FULL'])
     t.equal(await redis.hget(course.live, 'S1'), null, 'the rejected student may ask again')
+    t.equal(await redis.get(course.removed), '1', 'and the queue counts it as let go of')
     t.equal(await redis.hget(keys.request('r3'), 'st'), 'queued')
   },
 )

@@ -1,7 +1,14 @@
 import t from 'tap'
 import type { Test } from 'tap'
 import { connect, type AddressInfo } from 'node:net'
-import { configFrom, isolatedEnv, seedDatabase, startInstance, waitFor } from '../helper.js'
+import {
+  configFrom,
+  isolatedEnv,
+  seedDatabase,
+  startInstance,
+  waitFor,
+  STORAGES,
+} from '../helper.js'
 import { rawRequest, request, type RawResponse } from '../support/raw-http.js'
 
 /** The contract's error shape, with the expected status and code, and nothing of the input. */
@@ -19,105 +26,112 @@ function expectContractError(
   if (notEchoed) t.notOk(res.body.includes(notEchoed), 'the input is not echoed')
 }
 
-t.test('every error, the framework’s and Node’s too, has the contract’s shape', async (t) => {
-  const env = await isolatedEnv(t, 'errors')
-  const config = configFrom(env, { REQUEST_TIMEOUT_MS: '1000' })
-  await seedDatabase(config, { students: 1, courses: 1 })
-  const app = await startInstance(t, config, { worker: false })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const { port } = app.server.address() as AddressInfo
-  const send = (...chunks: string[]) => rawRequest(port, chunks)
+for (const storage of STORAGES) {
+  t.test(
+    `every error, the framework’s and Node’s too, has the contract’s shape (${storage})`,
+    async (t) => {
+      const env = await isolatedEnv(t, 'errors', storage)
+      const config = configFrom(env, { REQUEST_TIMEOUT_MS: '1000' })
+      await seedDatabase(config, { students: 1, courses: 1 })
+      const app = await startInstance(t, config, { worker: false })
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = app.server.address() as AddressInfo
+      const send = (...chunks: string[]) => rawRequest(port, chunks)
 
-  t.test('an absurdly long course id: 414, not the URL echoed back', async (t) => {
-    const id = 'A'.repeat(5_000)
-    const res = await send(request('GET', `/api/v1/courses/${id}`))
-    expectContractError(t, res, 414, 'URI_TOO_LONG', 'AAAAAAAAAA')
-  })
+      t.test('an absurdly long course id: 414, not the URL echoed back', async (t) => {
+        const id = 'A'.repeat(5_000)
+        const res = await send(request('GET', `/api/v1/courses/${id}`))
+        expectContractError(t, res, 414, 'URI_TOO_LONG', 'AAAAAAAAAA')
+      })
 
-  t.test('a bad percent sequence: 400 BAD_URL', async (t) => {
-    const res = await send(request('GET', '/api/v1/courses/%zz-probe'))
-    expectContractError(t, res, 400, 'BAD_URL', 'zz-probe')
-  })
+      t.test('a bad percent sequence: 400 BAD_URL', async (t) => {
+        const res = await send(request('GET', '/api/v1/courses/%zz-probe'))
+        expectContractError(t, res, 400, 'BAD_URL', 'zz-probe')
+      })
 
-  t.test('an unknown route: 404 that does not repeat the path', async (t) => {
-    const res = await send(request('GET', '/no/such/route-probe'))
-    expectContractError(t, res, 404, 'NOT_FOUND', 'route-probe')
-  })
+      t.test('an unknown route: 404 that does not repeat the path', async (t) => {
+        const res = await send(request('GET', '/no/such/route-probe'))
+        expectContractError(t, res, 404, 'NOT_FOUND', 'route-probe')
+      })
 
-  t.test('a wrong content type: 415 that does not repeat it', async (t) => {
-    const res = await send(
-      request('POST', '/api/v1/auth/login', {
-        headers: { 'content-type': 'text/x-probe' },
-        body: 'x',
-      }),
-    )
-    expectContractError(t, res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'x-probe')
-  })
+      t.test('a wrong content type: 415 that does not repeat it', async (t) => {
+        const res = await send(
+          request('POST', '/api/v1/auth/login', {
+            headers: { 'content-type': 'text/x-probe' },
+            body: 'x',
+          }),
+        )
+        expectContractError(t, res, 415, 'UNSUPPORTED_MEDIA_TYPE', 'x-probe')
+      })
 
-  t.test('broken JSON: 400 that does not quote the body', async (t) => {
-    const res = await send(
-      request('POST', '/api/v1/auth/login', {
-        headers: { 'content-type': 'application/json' },
-        body: '{"studentId": @probe',
-      }),
-    )
-    expectContractError(t, res, 400, 'INVALID_JSON', '@probe')
-  })
+      t.test('broken JSON: 400 that does not quote the body', async (t) => {
+        const res = await send(
+          request('POST', '/api/v1/auth/login', {
+            headers: { 'content-type': 'application/json' },
+            body: '{"studentId": @probe',
+          }),
+        )
+        expectContractError(t, res, 400, 'INVALID_JSON', '@probe')
+      })
 
-  t.test('two different Content-Lengths: 400 from the HTTP parser, in our shape', async (t) => {
-    const res = await send(
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-        'Content-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}',
-    )
-    expectContractError(t, res, 400, 'BAD_REQUEST')
-  })
+      t.test('two different Content-Lengths: 400 from the HTTP parser, in our shape', async (t) => {
+        const res = await send(
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            'Content-Length: 5\r\nContent-Length: 6\r\n\r\n{"a":1}',
+        )
+        expectContractError(t, res, 400, 'BAD_REQUEST')
+      })
 
-  t.test('Content-Length with Transfer-Encoding: 400, in our shape', async (t) => {
-    const res = await send(
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-        'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
-    )
-    expectContractError(t, res, 400, 'BAD_REQUEST')
-  })
+      t.test('Content-Length with Transfer-Encoding: 400, in our shape', async (t) => {
+        const res = await send(
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            'Content-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n',
+        )
+        expectContractError(t, res, 400, 'BAD_REQUEST')
+      })
 
-  t.test('a malformed request line: 400, in our shape', async (t) => {
-    const res = await send('GET /api/v1/courses HTTP/9.9 extra\r\n\r\n')
-    expectContractError(t, res, 400, 'BAD_REQUEST')
-  })
+      t.test('a malformed request line: 400, in our shape', async (t) => {
+        const res = await send('GET /api/v1/courses HTTP/9.9 extra\r\n\r\n')
+        expectContractError(t, res, 400, 'BAD_REQUEST')
+      })
 
-  t.test('headers too large: 431, in our shape', async (t) => {
-    const res = await send(
-      request('GET', '/health/live', { headers: { 'x-filler': 'f'.repeat(20_000) } }),
-    )
-    expectContractError(t, res, 431, 'HEADERS_TOO_LARGE')
-  })
+      t.test('headers too large: 431, in our shape', async (t) => {
+        const res = await send(
+          request('GET', '/health/live', { headers: { 'x-filler': 'f'.repeat(20_000) } }),
+        )
+        expectContractError(t, res, 431, 'HEADERS_TOO_LARGE')
+      })
 
-  t.test('a body that never finishes is cut off with 408, not held for minutes', async (t) => {
-    // 12 of the 100 announced bytes, then nothing: the socket is answered and closed once the
-    // request deadline (1 s here) passes, checked every second.
-    const res = await rawRequest(port, [
-      'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
-        'Content-Length: 100\r\n\r\n{"studentId"',
-    ])
-    expectContractError(t, res, 408, 'REQUEST_TIMEOUT')
-  })
+      t.test('a body that never finishes is cut off with 408, not held for minutes', async (t) => {
+        // 12 of the 100 announced bytes, then nothing: the socket is answered and closed once the
+        // request deadline (1 s here) passes, checked every second.
+        const res = await rawRequest(port, [
+          'POST /api/v1/auth/login HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n' +
+            'Content-Length: 100\r\n\r\n{"studentId"',
+        ])
+        expectContractError(t, res, 408, 'REQUEST_TIMEOUT')
+      })
 
-  t.test('x-request-id is echoed only when short and plain, otherwise replaced', async (t) => {
-    const plain = await send(
-      request('GET', '/health/live', { headers: { 'x-request-id': 'lb-1234.abc:9' } }),
-    )
-    t.equal(plain.headers['x-request-id'], 'lb-1234.abc:9')
-    for (const bad of ['B'.repeat(8_000), 'has space', '<script>', 'a'.repeat(129)]) {
-      const res = await send(request('GET', '/health/live', { headers: { 'x-request-id': bad } }))
-      t.equal(res.status, 200)
-      t.match(
-        res.headers['x-request-id'],
-        /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
-        `${bad.slice(0, 12)}… is replaced by a generated id`,
-      )
-    }
-  })
-})
+      t.test('x-request-id is echoed only when short and plain, otherwise replaced', async (t) => {
+        const plain = await send(
+          request('GET', '/health/live', { headers: { 'x-request-id': 'lb-1234.abc:9' } }),
+        )
+        t.equal(plain.headers['x-request-id'], 'lb-1234.abc:9')
+        for (const bad of ['B'.repeat(8_000), 'has space', '<script>', 'a'.repeat(129)]) {
+          const res = await send(
+            request('GET', '/health/live', { headers: { 'x-request-id': bad } }),
+          )
+          t.equal(res.status, 200)
+          t.match(
+            res.headers['x-request-id'],
+            /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/,
+            `${bad.slice(0, 12)}… is replaced by a generated id`,
+          )
+        }
+      })
+    },
+  )
+}
 
 t.test('requests arriving during shutdown get 503 with Retry-After', async (t) => {
   const env = await isolatedEnv(t, 'closing')

@@ -135,4 +135,13 @@ t.test('the document describes every route, and the running instance serves it',
     t.match(res.headers['content-type'], /^application\/json/)
     t.same(res.json(), document, 'the served document is the generated one')
   })
+
+  t.test('/docs renders the document for people, without a session', async (t) => {
+    const page = await app.inject({ method: 'GET', url: '/docs/' })
+    t.equal(page.statusCode, 200)
+    t.match(page.headers['content-type'], /^text\/html/)
+    t.match(String(page.headers['content-security-policy']), /default-src 'self'/)
+    const json = await app.inject({ method: 'GET', url: '/docs/json' })
+    t.same(json.json(), document, 'the same document')
+  })
 })

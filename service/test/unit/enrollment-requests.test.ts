@@ -1,6 +1,8 @@
 import t from 'tap'
 import { Catalogue } from '../../src/domain/catalogue.js'
 import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
+import type { RegistrationWindow } from '../../src/domain/rules.js'
+import { StudentDirectory } from '../../src/domain/students.js'
 import type { Course, DurableRequest } from '../../src/domain/model.js'
 import type { StudentRecords } from '../../src/domain/ports.js'
 import { MemoryQueue } from './support/memory.js'
@@ -12,9 +14,10 @@ const course = (id: string): Course => ({
   credits: 3,
   capacity: 10,
   enrolled: 0,
+  meetings: [],
 })
 
-function world(window = { opensAt: null as Date | null, closesAt: null as Date | null }) {
+function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
   const queue = new MemoryQueue()
   const durable = new Map<string, DurableRequest>()
   const records: StudentRecords = {
@@ -26,7 +29,23 @@ function world(window = { opensAt: null as Date | null, closesAt: null as Date |
     findCourse: async (id) => (id === 'C1' ? course(id) : null),
   })
   let pokes = 0
-  const requests = new EnrollmentRequests({ queue, records }, catalogue, window, () => (pokes += 1))
+  const students = new StudentDirectory({
+    findStudent: async (id) => ({
+      id,
+      name: id,
+      passwordHash: '',
+      year: id.startsWith('Y4') ? 4 : 1,
+      maxCredits: 18,
+    }),
+    updatePasswordHash: async () => undefined,
+  })
+  const requests = new EnrollmentRequests(
+    { queue, records },
+    catalogue,
+    students,
+    window,
+    () => (pokes += 1),
+  )
   const submit = (studentId: string, requestId: string, courseId = 'C1', waitlist = false) =>
     requests.submit({ sessionId: 's', studentId, courseId, requestId, waitlist })
   return { queue, durable, requests, submit, pokes: () => pokes }
@@ -37,8 +56,8 @@ t.test('requests are taken only while registration is open', async (t) => {
   const closesAt = new Date('2026-03-02T18:00:00Z')
   const w = world({ opensAt, closesAt })
   const input = { sessionId: 's', studentId: 'S1', courseId: 'C1', requestId: 'r', waitlist: false }
-  t.same(await w.requests.submit(input, opensAt.getTime() - 1), { kind: 'closed' })
-  t.same(await w.requests.submit(input, closesAt.getTime()), { kind: 'closed' })
+  t.same(await w.requests.submit(input, opensAt.getTime() - 1), { kind: 'closed', opensAt })
+  t.same(await w.requests.submit(input, closesAt.getTime()), { kind: 'closed', opensAt: null })
   t.equal((await w.requests.submit(input, opensAt.getTime())).kind, 'created')
   t.equal(w.pokes(), 1, 'the admission worker is woken for a new request')
 })
@@ -115,4 +134,29 @@ t.test("a request's status never contradicts the store", async (t) => {
   })
   t.equal(await w.requests.status('S2', 'mine'), null, 'the store is checked for the owner too')
   t.equal(await w.requests.status('S1', 'unknown'), null)
+})
+
+t.test('year-4 students open first; everyone else at the general opening', async (t) => {
+  const year4 = new Date('2026-02-09T01:00:00Z')
+  const everyone = new Date('2026-02-10T01:00:00Z')
+  const w = world({ opensAt: everyone, closesAt: null, opensAtByYear: new Map([[4, year4]]) })
+  const ask = (studentId: string, now: number) =>
+    w.requests.submit(
+      {
+        sessionId: 's',
+        studentId,
+        courseId: 'C1',
+        requestId: `${studentId}-${now}`,
+        waitlist: false,
+      },
+      now,
+    )
+  t.same(await ask('S1', year4.getTime()), { kind: 'closed', opensAt: everyone }, 'year 1 waits')
+  t.equal((await ask('Y4S1', year4.getTime())).kind, 'created', 'year 4 is in')
+  t.equal((await ask('S1', everyone.getTime())).kind, 'created', 'then everyone')
+  t.same(await w.requests.window('Y4S1', year4.getTime() - 1), {
+    opensAt: year4,
+    closesAt: null,
+    open: false,
+  })
 })

@@ -1,5 +1,5 @@
 import t from 'tap'
-import { decideBatch, type BatchFacts } from '../../src/domain/rules.js'
+import { clashes, decideBatch, mayPromote, type BatchFacts } from '../../src/domain/rules.js'
 import type { QueuedRequest } from '../../src/domain/model.js'
 
 const req = (n: number, waitlist = false, student = `S${n}`): QueuedRequest => ({
@@ -15,6 +15,8 @@ function facts(overrides: Partial<BatchFacts> = {}, students = 10): BatchFacts {
     capacity: 2,
     enrolled: 0,
     version: 0,
+    meetings: [],
+    meetingsHeld: new Map(),
     decidedThrough: 0,
     maxCredits: new Map(Array.from({ length: students }, (_, i) => [`S${i + 1}`, 18])),
     creditsHeld: new Map(),
@@ -157,3 +159,40 @@ t.test(
     )
   },
 )
+
+t.test('a course that meets when the student already has class is a TIME_CONFLICT', async (t) => {
+  const mon34 = { day: 'MON' as const, start: 3, end: 4, room: 'A' }
+  const mon45 = { day: 'MON' as const, start: 4, end: 5, room: 'B' }
+  const tue34 = { day: 'TUE' as const, start: 3, end: 4, room: 'C' }
+  t.ok(clashes([mon34], [mon45]), 'one shared period on the same day')
+  t.notOk(clashes([mon34], [tue34]), 'another day')
+  t.notOk(clashes([mon34], [{ ...mon45, start: 5 }]), 'back to back')
+  const out = decideBatch(
+    [req(1), req(2), req(3, true)],
+    facts({
+      meetings: [mon34],
+      meetingsHeld: new Map([
+        ['S1', [mon45]],
+        ['S3', [mon45]],
+        ['S2', [tue34]],
+      ]),
+    }),
+  )
+  t.same(
+    out.decisions.map((d) => [d.studentId, d.status === 'rejected' ? d.reason : d.status]),
+    [
+      ['S1', 'TIME_CONFLICT'],
+      ['S2', 'enrolled'],
+      ['S3', 'TIME_CONFLICT'],
+    ],
+    'checked before seats, for waitlist requests too',
+  )
+  t.equal(
+    mayPromote(
+      { credits: 3, meetings: [mon34] },
+      { maxCredits: 18, creditsHeld: 3, meetingsHeld: [mon45], enrolledHere: false },
+    ),
+    'TIME_CONFLICT',
+    'and again when a waitlisted student would take a freed seat',
+  )
+})

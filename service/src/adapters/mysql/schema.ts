@@ -76,4 +76,23 @@ export const migrations: ReadonlyArray<{
       'ALTER TABLE enrollments DROP INDEX enrollments_unnotified, DROP COLUMN notified_at',
     ],
   },
+  {
+    version: 4,
+    statements: [
+      // When a course meets: a JSON array of {day, start, end, room}, read whole with the course.
+      `ALTER TABLE courses ADD COLUMN meetings VARCHAR(2000) NOT NULL DEFAULT '[]'`,
+      // The grade year decides when a student's registration window opens.
+      `ALTER TABLE students ADD COLUMN year TINYINT UNSIGNED NOT NULL DEFAULT 1`,
+      `CREATE TABLE IF NOT EXISTS cart_items (
+          student_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          course_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          added_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          seq BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+          PRIMARY KEY (student_id, course_id),
+          UNIQUE KEY cart_items_seq (seq),
+          CONSTRAINT cart_items_student FOREIGN KEY (student_id) REFERENCES students (id) ON DELETE CASCADE,
+          CONSTRAINT cart_items_course FOREIGN KEY (course_id) REFERENCES courses (id) ON DELETE CASCADE
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ]

@@ -2,6 +2,7 @@ import mysql from 'mysql2/promise'
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import { DependencyUnavailableError } from '../../errors.js'
 import type {
+  CartItem,
   Course,
   CourseSnapshot,
   CourseVersion,
@@ -9,6 +10,7 @@ import type {
   Enrollment,
   StudentAccount,
 } from '../../domain/model.js'
+import { parseMeetings } from '../../domain/meetings.js'
 import type {
   AdmissionFacts,
   AdmissionWrites,
@@ -116,7 +118,20 @@ function toCourse(row: Row): Course {
     credits: Number(row.credits),
     capacity: Number(row.capacity),
     enrolled: Number(row.enrolled),
+    meetings: parseMeetings(row.meetings),
   }
+}
+
+/** Meetings of every course each student holds, from rows of (student_id, meetings). */
+function meetingsByStudent(rows: readonly Row[]): Map<string, Course['meetings'][number][]> {
+  const out = new Map<string, Course['meetings'][number][]>()
+  for (const r of rows) {
+    const sid = String(r.student_id)
+    const list = out.get(sid) ?? []
+    list.push(...parseMeetings(r.meetings))
+    out.set(sid, list)
+  }
+  return out
 }
 
 /**
@@ -276,27 +291,38 @@ export class MysqlStore implements RegistrationStore {
 
   async listCourses(): Promise<Course[]> {
     const rows = await this.#session(this.#replica, (s) =>
-      s.rows('SELECT id, title, professor, credits, capacity, enrolled FROM courses ORDER BY id'),
+      s.rows(
+        'SELECT id, title, professor, credits, capacity, enrolled, meetings FROM courses ORDER BY id',
+      ),
     )
     return rows.map(toCourse)
   }
 
   async findCourse(courseId: string): Promise<Course | null> {
     const rows = await this.#session(this.#replica, (s) =>
-      s.rows('SELECT id, title, professor, credits, capacity, enrolled FROM courses WHERE id = ?', [
-        courseId,
-      ]),
+      s.rows(
+        'SELECT id, title, professor, credits, capacity, enrolled, meetings FROM courses WHERE id = ?',
+        [courseId],
+      ),
     )
     return rows[0] ? toCourse(rows[0]) : null
   }
 
   async findStudent(studentId: string): Promise<StudentAccount | null> {
     const rows = await this.#session(this.#replica, (s) =>
-      s.rows('SELECT id, name, password_hash FROM students WHERE id = ?', [studentId]),
+      s.rows('SELECT id, name, password_hash, year, max_credits FROM students WHERE id = ?', [
+        studentId,
+      ]),
     )
     const row = rows[0]
     return row
-      ? { id: String(row.id), name: String(row.name), passwordHash: String(row.password_hash) }
+      ? {
+          id: String(row.id),
+          name: String(row.name),
+          passwordHash: String(row.password_hash),
+          year: Number(row.year),
+          maxCredits: Number(row.max_credits),
+        }
       : null
   }
 
@@ -309,7 +335,7 @@ export class MysqlStore implements RegistrationStore {
   async listEnrollments(studentId: string): Promise<Enrollment[]> {
     const rows = await this.#session(this.#primary, (s) =>
       s.rows(
-        `SELECT e.course_id, c.title, c.credits, e.created_at
+        `SELECT e.course_id, c.title, c.professor, c.credits, c.meetings, e.created_at
            FROM enrollments e JOIN courses c ON c.id = e.course_id
           WHERE e.student_id = ? ORDER BY e.created_at, e.course_id`,
         [studentId],
@@ -318,9 +344,43 @@ export class MysqlStore implements RegistrationStore {
     return rows.map((r) => ({
       courseId: String(r.course_id),
       title: String(r.title),
+      professor: String(r.professor),
       credits: Number(r.credits),
+      meetings: parseMeetings(r.meetings),
       enrolledAt: r.created_at as Date,
     }))
+  }
+
+  async listCart(studentId: string): Promise<CartItem[]> {
+    const rows = await this.#session(this.#primary, (s) =>
+      s.rows('SELECT course_id, added_at FROM cart_items WHERE student_id = ? ORDER BY seq', [
+        studentId,
+      ]),
+    )
+    return rows.map((r) => ({ courseId: String(r.course_id), addedAt: r.added_at as Date }))
+  }
+
+  async addToCart(studentId: string, courseId: string): Promise<boolean> {
+    return this.#session(this.#primary, async (s) => {
+      const result = await s.write(
+        `INSERT IGNORE INTO cart_items (student_id, course_id)
+           SELECT ?, id FROM courses WHERE id = ?`,
+        [studentId, courseId],
+      )
+      if (result.affectedRows > 0) return true
+      const found = await s.rows('SELECT 1 FROM courses WHERE id = ?', [courseId])
+      return found.length > 0
+    })
+  }
+
+  async removeFromCart(studentId: string, courseId: string): Promise<boolean> {
+    const result = await this.#session(this.#primary, (s) =>
+      s.write('DELETE FROM cart_items WHERE student_id = ? AND course_id = ?', [
+        studentId,
+        courseId,
+      ]),
+    )
+    return result.affectedRows > 0
   }
 
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
@@ -366,7 +426,7 @@ export class MysqlStore implements RegistrationStore {
     const students = [...studentIds].sort()
     return this.#transaction(async (s) => {
       const courseRows = await s.rows(
-        `SELECT credits, capacity, enrolled, version, decided_through, admission_fence
+        `SELECT credits, capacity, enrolled, version, decided_through, admission_fence, meetings
            FROM courses WHERE id = ? FOR UPDATE`,
         [courseId],
       )
@@ -381,7 +441,7 @@ export class MysqlStore implements RegistrationStore {
         [students],
       )
       const heldRows = await s.rows(
-        `SELECT e.student_id, e.course_id, e.request_id, c.credits
+        `SELECT e.student_id, e.course_id, e.request_id, c.credits, c.meetings
            FROM enrollments e JOIN courses c ON c.id = e.course_id
           WHERE e.student_id IN (?)`,
         [students],
@@ -413,9 +473,11 @@ export class MysqlStore implements RegistrationStore {
         capacity: Number(course.capacity),
         enrolled: Number(course.enrolled),
         version: Number(course.version),
+        meetings: parseMeetings(course.meetings),
         decidedThrough: Number(course.decided_through),
         maxCredits: new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)])),
         creditsHeld,
+        meetingsHeld: meetingsByStudent(heldRows),
         enrolledBy,
         waitlistedBy,
         waitlistHeld,
@@ -456,7 +518,7 @@ export class MysqlStore implements RegistrationStore {
   ): Promise<T | null> {
     return this.#transaction(async (s) => {
       const courseRows = await s.rows(
-        'SELECT credits, capacity, enrolled, version FROM courses WHERE id = ? FOR UPDATE',
+        'SELECT credits, capacity, enrolled, version, meetings FROM courses WHERE id = ? FOR UPDATE',
         [courseId],
       )
       const course = courseRows[0]
@@ -479,6 +541,7 @@ export class MysqlStore implements RegistrationStore {
           capacity: Number(course.capacity),
           enrolled: Number(course.enrolled),
           version: Number(course.version),
+          meetings: parseMeetings(course.meetings),
         },
         async removeEnrollment() {
           const deleted = await s.write(
@@ -510,8 +573,14 @@ export class MysqlStore implements RegistrationStore {
             [courseId, headStudent],
           )
           const row = studentRows[0]
+          const held = await s.rows(
+            `SELECT e.student_id, c.meetings FROM enrollments e JOIN courses c ON c.id = e.course_id
+              WHERE e.student_id = ?`,
+            [headStudent],
+          )
           return {
             studentId: headStudent,
+            meetingsHeld: meetingsByStudent(held).get(headStudent) ?? [],
             requestId: String(head.request_id),
             maxCredits: row ? Number(row.max_credits) : undefined,
             creditsHeld: row ? Number(row.held) : 0,

@@ -30,6 +30,8 @@ export interface CourseKeys {
   readonly cancelling: string
   /** String: token of the instance holding the course's admission lease. */
   readonly lease: string
+  /** Counter: how many requests the queue has let go of (decided or dropped), ever. */
+  readonly removed: string
 }
 
 export type LoginFailureScope = FailureCounter['scope']
@@ -86,6 +88,7 @@ export class RedisKeys {
       seats: `${base}seats`,
       cancelling: `${base}cancelling`,
       lease: `${base}lease`,
+      removed: `${base}removed`,
     }
   }
 

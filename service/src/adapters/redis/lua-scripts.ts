@@ -128,6 +128,7 @@ export class LuaScripts {
         keys.activeCourses,
         keys.request,
         course.cancelling,
+        course.removed,
       ],
       [
         args.studentId,
@@ -229,6 +230,7 @@ export class LuaScripts {
           course.live,
           course.seats,
           keys.activeCourses,
+          course.removed,
           ...keys.requests,
         ],
         [
@@ -274,6 +276,7 @@ export class LuaScripts {
           course.live,
           course.seats,
           course.cancelling,
+          course.removed,
           ...keys.requests,
         ],
         [

@@ -91,6 +91,10 @@ export class RedisWaitingQueue implements WaitingQueue {
         status,
         reason: fields.r ? (fields.r as RejectReason) : null,
         position,
+        joined:
+          fields.jp === undefined
+            ? null
+            : { position: Number(fields.jp), removedBefore: Number(fields.jr ?? 0) },
       }
     })
   }
@@ -151,7 +155,10 @@ export class RedisWaitingQueue implements WaitingQueue {
           standing,
         })
       })
-      if (gone.length > 0) await client.zrem(course.queue, ...gone)
+      if (gone.length > 0) {
+        const dropped = await client.zrem(course.queue, ...gone)
+        if (dropped > 0) await client.incrby(course.removed, dropped)
+      }
       return out
     })
   }
@@ -198,6 +205,17 @@ export class RedisWaitingQueue implements WaitingQueue {
         { token: leaseToken, ttlSeconds: keys.ttl.decidedSeconds, rejections },
       ),
     )
+  }
+
+  async progress(courseIds: readonly string[]): Promise<Map<string, number>> {
+    const { connection, keys } = this.#r
+    const out = new Map<string, number>()
+    if (courseIds.length === 0) return out
+    const values = await connection.run(() =>
+      connection.client.mget(...courseIds.map((id) => keys.course(id).removed)),
+    )
+    courseIds.forEach((id, i) => out.set(id, Number(values[i] ?? 0)))
+    return out
   }
 
   async raiseArrivalCounter(least: number): Promise<void> {

@@ -1,6 +1,7 @@
 import { Gauge, type Registry } from 'prom-client'
 import type { Catalogue } from '../../domain/catalogue.js'
 import type { DependencyMonitor } from '../../domain/dependency-monitor.js'
+import type { RequestWatch } from '../../domain/request-watch.js'
 import type { ConsistencyReads, RushState } from '../../domain/ports.js'
 
 export interface GaugeSources {
@@ -8,6 +9,7 @@ export interface GaugeSources {
   readonly rush: RushState
   readonly catalogue: Catalogue
   readonly dependencies: DependencyMonitor
+  readonly watch: RequestWatch
 }
 
 /**
@@ -15,7 +17,15 @@ export interface GaugeSources {
  * A source that does not answer leaves its gauge empty rather than failing the scrape.
  */
 export function registerGauges(registry: Registry, sources: GaugeSources): void {
-  const { store, rush, catalogue, dependencies } = sources
+  const { store, rush, catalogue, dependencies, watch } = sources
+  new Gauge({
+    name: 'sugang_watch_listeners',
+    help: 'Open live streams of request answers, counted per watched request.',
+    registers: [registry],
+    collect() {
+      this.set(watch.listeners)
+    },
+  })
 
   // Every course is reported (0 when idle) so that dashboards see a queue drain to zero.
   new Gauge({

@@ -13,6 +13,8 @@ export interface Metrics {
   readonly cacheRepairs: Counter
   readonly reflectionFailures: Counter
   readonly loginRefusals: Counter<'reason'>
+  readonly watchRounds: Histogram
+  readonly watchUpdates: Counter
   /** The address the metrics listener is bound to, once listening. */
   address(): AddressInfo | null
 }
@@ -90,6 +92,17 @@ export default fp<MetricsOptions>(
         name: 'sugang_login_refusals_total',
         help: 'Logins refused before the password was checked, by reason (address, account, device).',
         labelNames: ['reason'],
+        registers: [registry],
+      }),
+      watchRounds: new Histogram({
+        name: 'sugang_watch_round_duration_seconds',
+        help: 'Duration of one round of recomputing the places of watched requests (one queue read for all).',
+        buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1],
+        registers: [registry],
+      }),
+      watchUpdates: new Counter({
+        name: 'sugang_watch_updates_total',
+        help: 'Live request updates pushed to watching students (event streams).',
         registers: [registry],
       }),
       address: () => {

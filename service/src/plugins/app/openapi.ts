@@ -1,4 +1,5 @@
 import { STATUS_CODES } from 'node:http'
+import swaggerUi from '@fastify/swagger-ui'
 import swagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger'
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
@@ -90,6 +91,8 @@ const swaggerOptions: FastifyDynamicSwaggerOptions = {
       { name: 'auth', description: 'Log in and out; the session is a cookie.' },
       { name: 'courses', description: 'The course catalogue.' },
       { name: 'enrollments', description: 'Enrollment requests, enrollments and cancellations.' },
+      { name: 'me', description: 'The student: registration window, timetable.' },
+      { name: 'cart', description: 'The pre-registration cart (장바구니).' },
       { name: 'health', description: 'Liveness and readiness for the load balancer.' },
       { name: 'meta', description: 'This document.' },
     ],
@@ -127,6 +130,12 @@ const swaggerOptions: FastifyDynamicSwaggerOptions = {
 export default fp(
   async (app: FastifyInstance) => {
     await app.register(swagger, swaggerOptions)
+    // The document, readable: /docs (its routes are hidden from the document itself).
+    await app.register(swaggerUi, {
+      routePrefix: '/docs',
+      staticCSP: true,
+      uiConfig: { docExpansion: 'list', deepLinking: true, tryItOutEnabled: false },
+    })
   },
   { name: 'openapi' },
 )

@@ -77,6 +77,7 @@ export default fp<RegistrationOptions>(
       closing = true
       await began
       services.dependencies.stop()
+      services.watch.stop()
       services.cancellation.stop()
       await services.reconciler.stop()
       await services.worker.stop()

@@ -30,7 +30,7 @@ const REFUSALS: Record<
 }
 
 const auth: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store, logins } = app.sugang
+  const { config, store, logins, students } = app.sugang
   const { login } = config
   const limits = {
     account: login.accountFailures,
@@ -79,6 +79,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
           .code(401)
           .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
       }
+      students.remember(student)
       await app.sessions.open(reply, student.id)
       app.sessions.rememberDevice(request, reply, student.id)
       if (needsRehash(student.passwordHash, config.passwordCost)) {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { HttpError, errorBody } from '../../errors.js'
+import { HttpError, closedBody, errorBody } from '../../errors.js'
 import { sendTooManyRequests, sendUnauthenticated, sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
 import {
@@ -63,9 +63,7 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
       switch (result.kind) {
         case 'closed':
           counter.inc({ outcome: 'closed' })
-          return reply
-            .code(403)
-            .send(errorBody('REGISTRATION_CLOSED', 'Registration is not open now.'))
+          return reply.code(403).send(closedBody(result.opensAt))
         case 'course-not-found':
           counter.inc({ outcome: 'not_found' })
           return reply.code(404).send(errorBody('COURSE_NOT_FOUND', 'There is no such course.'))

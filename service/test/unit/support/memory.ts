@@ -3,7 +3,7 @@
  * same contracts as the MySQL and Redis adapters, without servers. They model state, not
  * timing; a test that needs a failure wraps a method.
  */
-import type { Decision, QueuedRequest, SeatState } from '../../../src/domain/model.js'
+import type { Decision, Meeting, QueuedRequest, SeatState } from '../../../src/domain/model.js'
 import type {
   AdmissionFacts,
   AdmissionStore,
@@ -22,6 +22,7 @@ import type {
 } from '../../../src/domain/ports.js'
 
 interface CourseRow {
+  meetings: Meeting[]
   credits: number
   capacity: number
   enrolled: number
@@ -39,8 +40,9 @@ export class MemoryStore implements AdmissionStore {
   readonly waitlists = new Map<string, Array<{ studentId: string; requestId: string }>>()
   transactions = 0
 
-  addCourse(id: string, capacity: number, credits = 3): void {
+  addCourse(id: string, capacity: number, credits = 3, meetings: Meeting[] = []): void {
     this.courses.set(id, {
+      meetings,
       credits,
       capacity,
       enrolled: 0,
@@ -54,6 +56,10 @@ export class MemoryStore implements AdmissionStore {
 
   addStudent(id: string, maxCredits = 18): void {
     this.maxCredits.set(id, maxCredits)
+  }
+
+  #meetings(courseId: string): Meeting[] {
+    return this.courses.get(courseId)?.meetings ?? []
   }
 
   enrolledIn(courseId: string): string[] {
@@ -78,6 +84,7 @@ export class MemoryStore implements AdmissionStore {
     if (!course) return { kind: 'no-course' }
     if (course.fence !== fence) return { kind: 'fenced' }
     const creditsHeld = new Map<string, number>()
+    const meetingsHeld = new Map<string, Meeting[]>()
     const enrolledBy = new Map<string, string | null>()
     const waitlistedBy = new Map<string, string>()
     const waitlistHeld = new Map<string, number>()
@@ -86,6 +93,7 @@ export class MemoryStore implements AdmissionStore {
       for (const [sid, rid] of students) {
         if (!studentIds.includes(sid)) continue
         creditsHeld.set(sid, (creditsHeld.get(sid) ?? 0) + credits)
+        meetingsHeld.set(sid, [...(meetingsHeld.get(sid) ?? []), ...this.#meetings(cid)])
         if (cid === courseId) enrolledBy.set(sid, rid)
       }
     }
@@ -101,6 +109,7 @@ export class MemoryStore implements AdmissionStore {
       capacity: course.capacity,
       enrolled: course.enrolled,
       version: course.version,
+      meetings: course.meetings,
       decidedThrough: course.decidedThrough,
       maxCredits: new Map(
         studentIds
@@ -108,6 +117,7 @@ export class MemoryStore implements AdmissionStore {
           .map((s) => [s, this.maxCredits.get(s) as number]),
       ),
       creditsHeld,
+      meetingsHeld,
       enrolledBy,
       waitlistedBy,
       waitlistHeld,
@@ -147,11 +157,15 @@ export class MemoryStore implements AdmissionStore {
         const head = waitlist.shift()
         if (!head) return null
         let held = 0
+        const meetingsHeld: Meeting[] = []
         for (const [cid, students] of this.enrollments) {
-          if (students.has(head.studentId)) held += this.courses.get(cid)?.credits ?? 0
+          if (!students.has(head.studentId)) continue
+          held += this.courses.get(cid)?.credits ?? 0
+          meetingsHeld.push(...this.#meetings(cid))
         }
         return {
           ...head,
+          meetingsHeld,
           maxCredits: this.maxCredits.get(head.studentId),
           creditsHeld: held,
           enrolledHere: enrolled.has(head.studentId),
@@ -176,6 +190,7 @@ interface RequestHash {
   waitlist: boolean
   status: RequestRecord['status']
   reason: RequestRecord['reason']
+  joined: { position: number; removedBefore: number }
 }
 
 /** The queue, leases and seat cache of one process, with a clock the test may move. */
@@ -189,6 +204,8 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
   readonly cancelling = new Map<string, Map<string, number>>()
   readonly leases = new Map<string, { token: string; until: number }>()
   readonly active = new Set<string>()
+  /** Requests each course's queue has let go of. */
+  readonly removed = new Map<string, number>()
 
   #live(courseId: string): Map<string, string> {
     let live = this.live.get(courseId)
@@ -237,6 +254,7 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
       waitlist: input.waitlist,
       status: 'queued',
       reason: null,
+      joined: { position: queue.length + 1, removedBefore: this.removed.get(input.courseId) ?? 0 },
     })
     queue.push({ requestId: input.requestId, arrival: this.arrivals })
     live.set(input.studentId, input.requestId)
@@ -261,6 +279,7 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
       status: r.status,
       reason: r.reason,
       position: r.status === 'queued' && rank >= 0 ? rank + 1 : null,
+      joined: r.joined,
     }
   }
 
@@ -324,7 +343,10 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
     const queue = this.#queue(courseId)
     for (const d of decisions) {
       const i = queue.findIndex((e) => e.requestId === d.requestId)
-      if (i >= 0) queue.splice(i, 1)
+      if (i >= 0) {
+        queue.splice(i, 1)
+        this.#letGo(courseId, 1)
+      }
       this.#record(courseId, d)
     }
     this.#writeSeats(courseId, seats)
@@ -345,10 +367,19 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
       const i = queue.findIndex((e) => e.requestId === d.requestId)
       if (i < 0) break
       queue.splice(i, 1)
+      this.#letGo(courseId, 1)
       this.#record(courseId, d)
       n += 1
     }
     return n
+  }
+
+  #letGo(courseId: string, n: number): void {
+    this.removed.set(courseId, (this.removed.get(courseId) ?? 0) + n)
+  }
+
+  async progress(courseIds: readonly string[]): Promise<Map<string, number>> {
+    return new Map(courseIds.map((id) => [id, this.removed.get(id) ?? 0]))
   }
 
   async raiseArrivalCounter(least: number): Promise<void> {

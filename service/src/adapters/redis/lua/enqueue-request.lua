@@ -10,6 +10,7 @@
   KEYS[7] the active courses         (set of courses whose queue may be non-empty)
   KEYS[8] the new request's hash
   KEYS[9] the course's in-flight cancellations
+  KEYS[10] the course's count of requests let go of (decided or dropped)
 
   ARGV[1] student id
   ARGV[2] new request id
@@ -65,11 +66,14 @@ if ARGV[8] == '1' and rcall('HGET', KEYS[5], 'left') == '0'
 end
 
 local seq = rcall('INCR', KEYS[6])
-rcall('HSET', KEYS[8], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued')
 rcall('ZADD', KEYS[4], seq, ARGV[2])
-rcall('HSET', KEYS[3], ARGV[1], ARGV[2])
 -- The arrival number is the largest so far, so this request is last in its queue.
 local length = rcall('ZCARD', KEYS[4])
+-- Where it joined (jp) and how many the queue had let go of then (jr): its place later is
+-- jp - (let go of now - jr), without a command per waiting student.
+rcall('HSET', KEYS[8], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued',
+  'jp', length, 'jr', rcall('GET', KEYS[10]) or '0')
+rcall('HSET', KEYS[3], ARGV[1], ARGV[2])
 if length == 1 then
   -- The queue was empty: make it visible to the workers (they drop it once it drains).
   rcall('SADD', KEYS[7], ARGV[3])

@@ -11,7 +11,8 @@
   KEYS[3] the course's live markers
   KEYS[4] the course's seat cache
   KEYS[5] the course's in-flight cancellations
-  KEYS[6..] the hash of each request to reject, in queue order
+  KEYS[6] the course's count of requests let go of
+  KEYS[7..] the hash of each request to reject, in queue order
 
   ARGV[1] lease token
   ARGV[2] seconds to keep a decided request
@@ -35,12 +36,15 @@ end
 
 local ttl = tonumber(ARGV[2])
 local rejected = 0
-for d = 0, #KEYS - 6 do
+for d = 0, #KEYS - 7 do
   local i = 3 + d * 3
   if rcall('ZREM', KEYS[2], ARGV[i]) == 0 then
     break
   end
-  record_decision(KEYS[6 + d], KEYS[3], ARGV[i], ARGV[i + 1], 'rejected', ARGV[i + 2], ttl)
+  record_decision(KEYS[7 + d], KEYS[3], ARGV[i], ARGV[i + 1], 'rejected', ARGV[i + 2], ttl)
   rejected = rejected + 1
+end
+if rejected > 0 then
+  rcall('INCRBY', KEYS[6], rejected)
 end
 return rejected

@@ -8,7 +8,8 @@
   KEYS[3] the course's live markers
   KEYS[4] the course's seat cache
   KEYS[5] the active courses
-  KEYS[6..] the hash of each decided request, in the order of the decisions
+  KEYS[6] the course's count of requests let go of
+  KEYS[7..] the hash of each decided request, in the order of the decisions
 
   ARGV[1] lease token
   ARGV[2] seconds to keep a decided request
@@ -29,10 +30,14 @@ if rcall('GET', KEYS[1]) ~= ARGV[1] then
 end
 
 local ttl = tonumber(ARGV[2])
-for d = 0, #KEYS - 6 do
+local removed = 0
+for d = 0, #KEYS - 7 do
   local i = 6 + d * 4
-  rcall('ZREM', KEYS[2], ARGV[i])
-  record_decision(KEYS[6 + d], KEYS[3], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ttl)
+  removed = removed + rcall('ZREM', KEYS[2], ARGV[i])
+  record_decision(KEYS[7 + d], KEYS[3], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ttl)
+end
+if removed > 0 then
+  rcall('INCRBY', KEYS[6], removed)
 end
 
 write_seat_cache(KEYS[4], ARGV[5], ARGV[4])

@@ -1,0 +1,87 @@
+import type { CourseSnapshot } from '../../domain/model.js'
+import type { CancellationChange, SeatCache } from '../../domain/ports.js'
+import { ENROLLED, type RushMemory } from './state.js'
+
+/**
+ * Seats left per course, live markers and in-flight cancellations (mark-cancellation.lua,
+ * reflect-cancellation.lua, repair-course.lua).
+ */
+export class MemorySeatCache implements SeatCache {
+  readonly #m: RushMemory
+
+  constructor(memory: RushMemory) {
+    this.#m = memory
+  }
+
+  async markCancellation(courseId: string, cancellationId: string, ttlMs: number): Promise<void> {
+    const m = this.#m
+    const course = m.course(courseId)
+    m.dropExpiredMarks(course)
+    const now = m.clock()
+    course.cancelling.set(cancellationId, now + ttlMs)
+    // As the Redis set's PEXPIRE: the marks as a whole live as long as the latest one was told.
+    course.cancellingExpiresAt = now + ttlMs
+  }
+
+  async unmarkCancellation(courseId: string, cancellationId: string): Promise<void> {
+    const course = this.#m.courses.get(courseId)
+    if (course) this.#m.marks(course).delete(cancellationId)
+  }
+
+  async reflectCancellation(courseId: string, change: CancellationChange): Promise<void> {
+    const m = this.#m
+    const course = m.course(courseId)
+    // Only when this is the newest state: a later enrollment of the canceller keeps its marker.
+    if (
+      m.writeSeatCache(course, change.version, change.seatsLeft) &&
+      course.live.get(change.studentId) === ENROLLED
+    ) {
+      course.live.delete(change.studentId)
+    }
+    if (change.promoted) {
+      const { studentId, requestId } = change.promoted
+      if (m.requests.has(requestId)) {
+        m.recordDecision(course, requestId, studentId, 'enrolled', null)
+      } else {
+        course.live.set(studentId, ENROLLED)
+      }
+    }
+    for (const d of change.dropped) {
+      // A request that has expired is not brought back to life.
+      if (m.requests.has(d.requestId)) {
+        m.recordDecision(course, d.requestId, d.studentId, 'rejected', d.reason)
+      }
+    }
+    m.marks(course).delete(change.cancellationId)
+  }
+
+  async versions(courseIds: readonly string[]): Promise<Map<string, number>> {
+    const m = this.#m
+    return new Map(courseIds.map((id) => [id, m.courses.get(id)?.seats?.version ?? -1]))
+  }
+
+  async repair(courseId: string, snapshot: CourseSnapshot): Promise<boolean> {
+    const m = this.#m
+    const course = m.course(courseId)
+    const cached = course.seats?.version ?? -1
+    if (cached >= snapshot.version) return false
+    course.seats = { version: snapshot.version, left: snapshot.seatsLeft }
+
+    const enrolled = new Set(snapshot.students)
+    // A marker saying "enrolled" for a student who is not: the cancellation was never reflected.
+    for (const [studentId, marker] of course.live) {
+      if (marker === ENROLLED && !enrolled.has(studentId)) course.live.delete(studentId)
+    }
+    // An enrolled student whose marker is missing, or names a request that is no longer queued.
+    for (const studentId of snapshot.students) {
+      const marker = course.live.get(studentId)
+      if (marker === undefined) {
+        course.live.set(studentId, ENROLLED)
+      } else if (marker !== ENROLLED && m.requests.get(marker)?.status !== 'queued') {
+        course.live.set(studentId, ENROLLED)
+      }
+    }
+    m.dropExpiredMarks(course)
+    return true
+  }
+}

@@ -1,0 +1,244 @@
+import type { EnrollmentRequests, RequestView } from './enrollment-requests.js'
+import type { WaitingQueue } from './ports.js'
+
+/** What a watching student is told: the request's answer, and a wait estimate while queued. */
+export type WatchUpdate = RequestView & { readonly estimatedWaitSeconds?: number }
+
+export interface WatchSettings {
+  /** How often queued requests' places are recomputed (one queue read per tick, all courses). */
+  readonly tickMs: number
+  /** How often a queued request is re-read whole, to heal any drift of the computed place. */
+  readonly resyncMs: number
+  /** How often a waitlisted request is re-read (its place lives in the store). */
+  readonly waitlistMs: number
+}
+
+export interface WatchObserver {
+  round(seconds: number, updates: number): void
+  error(err: unknown): void
+}
+
+/** Requests re-read at once in a round. */
+const REREADS_AT_ONCE = 64
+
+const defaults: WatchSettings = { tickMs: 1_000, resyncMs: 30_000, waitlistMs: 10_000 }
+
+interface Watched {
+  readonly studentId: string
+  readonly requestId: string
+  readonly courseId: string
+  view: WatchUpdate
+  /** For queued requests: where it joined, to compute its place from the course's progress. */
+  joined: { position: number; removedBefore: number } | null
+  nextReadAt: number
+  readonly listeners: Set<(update: WatchUpdate) => void>
+}
+
+/**
+ * Live answers for students watching their requests (the page's event stream). A queue only lets
+ * go of its head, so a waiting request's place is where it joined minus how many its course has
+ * let go of since: one read of one number per course per tick serves every watcher of every
+ * course, however many there are. A request whose computed place reaches the head is re-read
+ * whole (it is being decided), and every request is re-read now and then to heal drift.
+ */
+export class RequestWatch {
+  readonly #queue: WaitingQueue
+  readonly #requests: EnrollmentRequests
+  readonly #settings: WatchSettings
+  readonly #watched = new Map<string, Watched>()
+  /** Per course: progress at the last tick, and the measured rate (requests let go of per second). */
+  readonly #courses = new Map<string, { progress: number; at: number; rate: number }>()
+  #timer: NodeJS.Timeout | null = null
+  #ticking = false
+  readonly #observer: WatchObserver
+
+  constructor(
+    ports: { readonly queue: WaitingQueue },
+    requests: EnrollmentRequests,
+    observer: WatchObserver,
+    settings: Partial<WatchSettings> = {},
+  ) {
+    this.#queue = ports.queue
+    this.#requests = requests
+    this.#observer = observer
+    this.#settings = { ...defaults, ...settings }
+  }
+
+  /** Requests being watched (each may have several listeners: tabs, devices). */
+  get size(): number {
+    return this.#watched.size
+  }
+
+  get listeners(): number {
+    let n = 0
+    for (const w of this.#watched.values()) n += w.listeners.size
+    return n
+  }
+
+  start(): void {
+    if (this.#timer) return
+    this.#timer = setInterval(() => {
+      if (this.#ticking) return
+      this.#ticking = true
+      this.tick()
+        .catch((err: unknown) => this.#observer.error(err))
+        .finally(() => {
+          this.#ticking = false
+        })
+    }, this.#settings.tickMs)
+    this.#timer.unref()
+  }
+
+  stop(): void {
+    if (this.#timer) clearInterval(this.#timer)
+    this.#timer = null
+    this.#watched.clear()
+  }
+
+  /**
+   * Starts sending a student's requests' answers to `send`: the current one at once, then each
+   * change. Requests that are not the student's are ignored. Returns what stops it.
+   */
+  async watch(
+    studentId: string,
+    requestIds: readonly string[],
+    send: (update: WatchUpdate) => void,
+  ): Promise<() => void> {
+    const mine: string[] = []
+    for (const requestId of new Set(requestIds)) {
+      let watched = this.#watched.get(requestId)
+      if (watched && watched.studentId !== studentId) continue
+      if (!watched) {
+        const view = await this.#requests.status(studentId, requestId)
+        if (!view) continue
+        watched = {
+          studentId,
+          requestId,
+          courseId: view.courseId,
+          view,
+          joined: null,
+          nextReadAt: 0,
+          listeners: new Set(),
+        }
+        if (view.status === 'queued') {
+          watched.joined = (await this.#queue.request(requestId))?.joined ?? null
+        }
+        this.#schedule(watched)
+        // Someone else may have started watching it meanwhile.
+        watched = this.#watched.get(requestId) ?? watched
+        this.#watched.set(requestId, watched)
+      }
+      watched.listeners.add(send)
+      mine.push(requestId)
+      send(watched.view)
+    }
+    return () => {
+      for (const requestId of mine) {
+        const watched = this.#watched.get(requestId)
+        if (!watched) continue
+        watched.listeners.delete(send)
+        if (watched.listeners.size === 0) this.#watched.delete(requestId)
+      }
+    }
+  }
+
+  #schedule(w: Watched): void {
+    const { status } = w.view
+    const every = status === 'waitlisted' ? this.#settings.waitlistMs : this.#settings.resyncMs
+    w.nextReadAt = Date.now() + every
+  }
+
+  #send(w: Watched, view: WatchUpdate): void {
+    const before = w.view
+    w.view = view
+    const changed =
+      before.status !== view.status ||
+      ('position' in before ? before.position : undefined) !==
+        ('position' in view ? view.position : undefined) ||
+      before.estimatedWaitSeconds !== view.estimatedWaitSeconds
+    if (!changed) return
+    for (const listener of w.listeners) listener(view)
+    this.#updates += w.listeners.size
+    if (view.status === 'enrolled' || view.status === 'rejected') this.#watched.delete(w.requestId)
+  }
+
+  #updates = 0
+
+  /** One round: public so tests can drive it without a timer. */
+  async tick(): Promise<void> {
+    const started = process.hrtime.bigint()
+    this.#updates = 0
+    await this.#round()
+    this.#observer.round(Number(process.hrtime.bigint() - started) / 1e9, this.#updates)
+  }
+
+  async #round(): Promise<void> {
+    const now = Date.now()
+    const queued = [...this.#watched.values()].filter((w) => w.view.status === 'queued')
+    const courseIds = [...new Set(queued.map((w) => w.courseId))]
+    const progress = courseIds.length > 0 ? await this.#queue.progress(courseIds) : new Map()
+    // A course whose count went back (the queue's state was lost) has every place re-read.
+    const reset = new Set<string>()
+    for (const courseId of courseIds) {
+      const current = progress.get(courseId) ?? 0
+      const seen = this.#courses.get(courseId)
+      if (!seen || current < seen.progress) {
+        if (seen) reset.add(courseId)
+        this.#courses.set(courseId, { progress: current, at: now, rate: 0 })
+      } else if (current > seen.progress) {
+        const perSecond = ((current - seen.progress) * 1000) / Math.max(1, now - seen.at)
+        const rate = seen.rate === 0 ? perSecond : 0.7 * seen.rate + 0.3 * perSecond
+        this.#courses.set(courseId, { progress: current, at: now, rate })
+      }
+    }
+    for (const [courseId] of this.#courses) {
+      if (!courseIds.includes(courseId)) this.#courses.delete(courseId)
+    }
+
+    const reread: Watched[] = []
+    for (const w of this.#watched.values()) {
+      if (w.nextReadAt <= now || reset.has(w.courseId)) {
+        reread.push(w)
+        continue
+      }
+      if (w.view.status !== 'queued' || !w.joined) continue
+      const current = progress.get(w.courseId) ?? 0
+      const position = w.joined.position - (current - w.joined.removedBefore)
+      if (position < 1 || current < w.joined.removedBefore) {
+        // At the head (being decided), or the queue's count was reset: ask.
+        reread.push(w)
+        continue
+      }
+      this.#send(w, { ...w.view, position, ...this.#estimate(w.courseId, position) })
+    }
+    // Re-read in parallel, a bounded number at a time: at the head of a big queue, thousands of
+    // requests are decided in one round.
+    let next = 0
+    const reader = async (): Promise<void> => {
+      while (next < reread.length) {
+        await this.#reread(reread[next++] as Watched)
+      }
+    }
+    await Promise.all(Array.from({ length: Math.min(REREADS_AT_ONCE, reread.length) }, reader))
+  }
+
+  async #reread(w: Watched): Promise<void> {
+    const view = await this.#requests.status(w.studentId, w.requestId)
+    if (!view) {
+      this.#watched.delete(w.requestId)
+      return
+    }
+    if (view.status === 'queued') {
+      w.joined = (await this.#queue.request(w.requestId))?.joined ?? null
+      this.#send(w, { ...view, ...this.#estimate(w.courseId, view.position) })
+    } else {
+      this.#send(w, view)
+    }
+    this.#schedule(w)
+  }
+
+  #estimate(courseId: string, position: number): { estimatedWaitSeconds?: number } {
+    const rate = this.#courses.get(courseId)?.rate ?? 0
+    return rate > 0 ? { estimatedWaitSeconds: Math.ceil(position / rate) } : {}
+  }
+}

@@ -1,0 +1,136 @@
+import t from 'tap'
+import { Catalogue } from '../../src/domain/catalogue.js'
+import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
+import type { Decision } from '../../src/domain/model.js'
+import { RequestWatch, type WatchUpdate } from '../../src/domain/request-watch.js'
+import { StudentDirectory } from '../../src/domain/students.js'
+import { MemoryQueue } from './support/memory.js'
+
+function world(students: number) {
+  const queue = new MemoryQueue()
+  const course = {
+    id: 'C1',
+    title: 'C1',
+    professor: 'P',
+    credits: 3,
+    capacity: 9,
+    enrolled: 0,
+    meetings: [],
+  }
+  const requests = new EnrollmentRequests(
+    { queue, records: { listEnrollments: async () => [], findDurableRequest: async () => null } },
+    new Catalogue({ listCourses: async () => [course], findCourse: async () => course }),
+    new StudentDirectory({
+      findStudent: async (id) => ({ id, name: id, passwordHash: '', year: 1, maxCredits: 18 }),
+      updatePasswordHash: async () => undefined,
+    }),
+    { opensAt: null, closesAt: null },
+    () => undefined,
+  )
+  const rounds: number[] = []
+  const watch = new RequestWatch({ queue }, requests, {
+    round: (_s, updates) => rounds.push(updates),
+    error: (err) => {
+      throw err
+    },
+  })
+  const ids: string[] = []
+  const ready = (async () => {
+    for (let i = 1; i <= students; i += 1) {
+      await requests.submit({
+        sessionId: 's',
+        studentId: `S${i}`,
+        courseId: 'C1',
+        requestId: `r${i}`,
+        waitlist: false,
+      })
+      ids.push(`r${i}`)
+    }
+    await queue.acquireCourse('C1', 'w', 1_000_000)
+  })()
+  /** Lets go of the head of the queue, as a worker does. */
+  const letGo = async (n: number, status: 'enrolled' | 'rejected' = 'rejected') => {
+    const head = await queue.head('C1', n)
+    const decisions: Decision[] = head.map((h) =>
+      status === 'enrolled'
+        ? { requestId: h.requestId, studentId: h.studentId, status }
+        : { requestId: h.requestId, studentId: h.studentId, status, reason: 'COURSE_FULL' },
+    )
+    await queue.settle('C1', 'w', decisions, { seatsLeft: 0, version: 1 })
+  }
+  return { queue, watch, ids, ready, letGo, rounds }
+}
+
+t.test('one read per round tells every watcher its place, however many watch', async (t) => {
+  const w = world(200)
+  await w.ready
+  const seen = new Map<string, WatchUpdate[]>()
+  for (let i = 1; i <= 200; i += 1) {
+    await w.watch.watch(`S${i}`, [`r${i}`], (u) =>
+      seen.set(`r${i}`, [...(seen.get(`r${i}`) ?? []), u]),
+    )
+  }
+  t.equal(w.watch.size, 200)
+  let reads = 0
+  let progressReads = 0
+  const request = w.queue.request.bind(w.queue)
+  w.queue.request = async (id) => {
+    reads += 1
+    return request(id)
+  }
+  const progress = w.queue.progress.bind(w.queue)
+  w.queue.progress = async (courses) => {
+    progressReads += 1
+    return progress(courses)
+  }
+  await w.letGo(10)
+  await w.watch.tick()
+  await w.letGo(30)
+  await w.watch.tick()
+  t.equal(progressReads, 2, 'one progress read per round')
+  t.equal(reads, 40, 'request reads only for the 40 that were decided (once each)')
+  t.same(
+    seen
+      .get('r200')
+      ?.map((u) => (u.status === 'queued' ? u.position : u.status))
+      .slice(0, 2),
+    [200, 190],
+  )
+  t.match(seen.get('r200')?.at(-1), { status: 'queued', position: 160 })
+  t.ok((seen.get('r200')?.at(-1)?.estimatedWaitSeconds ?? 0) > 0, 'with an estimated wait')
+  t.match(seen.get('r5')?.at(-1), { status: 'rejected', reason: 'COURSE_FULL' })
+  t.equal(w.watch.size, 160, 'decided requests are no longer watched')
+})
+
+t.test('a student only ever watches their own requests; several listeners share one', async (t) => {
+  const w = world(3)
+  await w.ready
+  const mine: WatchUpdate[] = []
+  const other: WatchUpdate[] = []
+  const stopMine = await w.watch.watch('S3', ['r3', 'r1'], (u) => mine.push(u))
+  const stopTab = await w.watch.watch('S3', ['r3'], (u) => other.push(u))
+  t.same(
+    mine.map((u) => u.requestId),
+    ['r3'],
+    "another student's request is ignored",
+  )
+  t.equal(w.watch.listeners, 2)
+  stopMine()
+  t.equal(w.watch.size, 1, 'still watched by the other tab')
+  stopTab()
+  t.equal(w.watch.size, 0)
+})
+
+t.test('a place that drifted (its queue lost its count) is read again, not guessed', async (t) => {
+  const w = world(5)
+  await w.ready
+  const seen: WatchUpdate[] = []
+  await w.watch.watch('S5', ['r5'], (u) => seen.push(u))
+  await w.letGo(2)
+  await w.watch.tick()
+  t.match(seen.at(-1), { status: 'queued', position: 3 })
+  w.queue.removed.set('C1', 0) // as after losing the count
+  await w.letGo(1)
+  await w.watch.tick()
+  t.match(seen.at(-1), { status: 'queued', position: 2 }, 'the true place, from the queue itself')
+})
