@@ -1,7 +1,7 @@
 // MariaDB and Redis servers of a test's own, for fault tests that pause, kill and restart a
 // dependency: doing that to the shared servers would break every other test running meanwhile.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { existsSync } from 'node:fs'
+import { existsSync, readFileSync, readdirSync } from 'node:fs'
 import { mkdir, mkdtemp, readFile, rm } from 'node:fs/promises'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
@@ -281,6 +281,9 @@ class ChildServer implements DependencyServer {
 
   pause(): void {
     this.#signal('SIGSTOP')
+    // The signal is queued, not yet acted on: a thread already running on another core may
+    // still answer one more query. Return only once every thread of the server has stopped.
+    waitUntilStopped(this.#child?.pid)
   }
 
   resume(): void {
@@ -401,4 +404,24 @@ async function portIsFree(port: number): Promise<boolean> {
     server.once('error', () => resolve(false))
     server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
   })
+}
+
+/** Spins (briefly) until every thread of the process is in the stopped state, per /proc. */
+function waitUntilStopped(pid: number | undefined): void {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return
+  const until = Date.now() + 2_000
+  while (Date.now() < until) {
+    let running = false
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        // Field 3 of stat, after the parenthesised command name: T = stopped, t = traced.
+        const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8')
+        const state = stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3)
+        if (state !== 'T' && state !== 't') running = true
+      } catch {
+        // The thread ended meanwhile.
+      }
+    }
+    if (!running) return
+  }
 }
