@@ -11,6 +11,14 @@ import type {
   StudentAccount,
 } from '../../domain/model.js'
 import { parseMeetings } from '../../domain/meetings.js'
+import {
+  MEETINGS_HELD,
+  WAITLIST_HEAD_STUDENT,
+  admissionFacts,
+  cancellationCourse,
+  toCourse,
+  waitlistHead,
+} from '../sql/rows.js'
 import type {
   AdmissionFacts,
   AdmissionWrites,
@@ -108,30 +116,6 @@ type Values = unknown[]
 interface Session {
   rows(sql: string, values?: Values): Promise<Row[]>
   write(sql: string, values?: Values): Promise<ResultSetHeader>
-}
-
-function toCourse(row: Row): Course {
-  return {
-    id: String(row.id),
-    title: String(row.title),
-    professor: String(row.professor),
-    credits: Number(row.credits),
-    capacity: Number(row.capacity),
-    enrolled: Number(row.enrolled),
-    meetings: parseMeetings(row.meetings),
-  }
-}
-
-/** Meetings of every course each student holds, from rows of (student_id, meetings). */
-function meetingsByStudent(rows: readonly Row[]): Map<string, Course['meetings'][number][]> {
-  const out = new Map<string, Course['meetings'][number][]>()
-  for (const r of rows) {
-    const sid = String(r.student_id)
-    const list = out.get(sid) ?? []
-    list.push(...parseMeetings(r.meetings))
-    out.set(sid, list)
-  }
-  return out
 }
 
 /**
@@ -451,37 +435,14 @@ export class MysqlStore implements RegistrationStore {
         [students],
       )
 
-      const creditsHeld = new Map<string, number>()
-      const enrolledBy = new Map<string, string | null>()
-      for (const r of heldRows) {
-        const sid = String(r.student_id)
-        creditsHeld.set(sid, (creditsHeld.get(sid) ?? 0) + Number(r.credits))
-        if (String(r.course_id) === courseId) {
-          enrolledBy.set(sid, r.request_id === null ? null : String(r.request_id))
-        }
-      }
-      const waitlistedBy = new Map<string, string>()
-      const waitlistHeld = new Map<string, number>()
-      for (const r of waitRows) {
-        const sid = String(r.student_id)
-        waitlistHeld.set(sid, (waitlistHeld.get(sid) ?? 0) + 1)
-        if (String(r.course_id) === courseId) waitlistedBy.set(sid, String(r.request_id))
-      }
-
-      const { writes, value } = decide({
-        credits: Number(course.credits),
-        capacity: Number(course.capacity),
-        enrolled: Number(course.enrolled),
-        version: Number(course.version),
-        meetings: parseMeetings(course.meetings),
-        decidedThrough: Number(course.decided_through),
-        maxCredits: new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)])),
-        creditsHeld,
-        meetingsHeld: meetingsByStudent(heldRows),
-        enrolledBy,
-        waitlistedBy,
-        waitlistHeld,
-      })
+      const { writes, value } = decide(
+        admissionFacts(courseId, {
+          course,
+          students: studentRows,
+          held: heldRows,
+          waiting: waitRows,
+        }),
+      )
 
       if (writes.enroll.length > 0) {
         await s.write('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
@@ -536,13 +497,7 @@ export class MysqlStore implements RegistrationStore {
       ])
 
       const tx: CancellationTx = {
-        course: {
-          credits: Number(course.credits),
-          capacity: Number(course.capacity),
-          enrolled: Number(course.enrolled),
-          version: Number(course.version),
-          meetings: parseMeetings(course.meetings),
-        },
+        course: cancellationCourse(course),
         async removeEnrollment() {
           const deleted = await s.write(
             'DELETE FROM enrollments WHERE student_id = ? AND course_id = ?',
@@ -563,29 +518,8 @@ export class MysqlStore implements RegistrationStore {
             // Rare: the first head was dropped by the rules. Deadlocks are retried as a whole.
             await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [headStudent])
           }
-          const studentRows = await s.rows(
-            `SELECT s.max_credits,
-                    COALESCE((SELECT SUM(c.credits) FROM enrollments e JOIN courses c ON c.id = e.course_id
-                               WHERE e.student_id = s.id), 0) AS held,
-                    EXISTS(SELECT 1 FROM enrollments e WHERE e.student_id = s.id AND e.course_id = ?)
-                      AS here
-               FROM students s WHERE s.id = ?`,
-            [courseId, headStudent],
-          )
-          const row = studentRows[0]
-          const held = await s.rows(
-            `SELECT e.student_id, c.meetings FROM enrollments e JOIN courses c ON c.id = e.course_id
-              WHERE e.student_id = ?`,
-            [headStudent],
-          )
-          return {
-            studentId: headStudent,
-            meetingsHeld: meetingsByStudent(held).get(headStudent) ?? [],
-            requestId: String(head.request_id),
-            maxCredits: row ? Number(row.max_credits) : undefined,
-            creditsHeld: row ? Number(row.held) : 0,
-            enrolledHere: row ? Number(row.here) === 1 : false,
-          }
+          const [student] = await s.rows(WAITLIST_HEAD_STUDENT, [courseId, headStudent])
+          return waitlistHead(head, student, await s.rows(MEETINGS_HELD, [headStudent]))
         },
         async enroll(student: string, requestId: string) {
           await s.write(

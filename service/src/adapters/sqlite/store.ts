@@ -21,10 +21,18 @@ import type {
   RegistrationStore,
   WaitlistHead,
 } from '../../domain/ports.js'
+import {
+  MEETINGS_HELD,
+  WAITLIST_HEAD_STUDENT,
+  admissionFacts,
+  cancellationCourse,
+  toCourse,
+  waitlistHead,
+  type Row,
+} from '../sql/rows.js'
 import { NOW_MS, migrations } from './schema.js'
 
 type Connection = Database.Database
-type Row = Record<string, unknown>
 
 export interface SqliteStoreOptions {
   /** The database file; its directory is created if missing. */
@@ -134,30 +142,6 @@ interface Connections {
   readonly writer: Connection
   /** Reads of committed data (WAL: they never wait for the writer, nor see its open transaction). */
   readonly reader: Connection
-}
-
-function toCourse(row: Row): Course {
-  return {
-    id: String(row.id),
-    title: String(row.title),
-    professor: String(row.professor),
-    credits: Number(row.credits),
-    capacity: Number(row.capacity),
-    enrolled: Number(row.enrolled),
-    meetings: parseMeetings(row.meetings),
-  }
-}
-
-/** Meetings of every course each student holds, from rows of (student_id, meetings). */
-function meetingsByStudent(rows: readonly Row[]): Map<string, Meeting[]> {
-  const out = new Map<string, Meeting[]>()
-  for (const r of rows) {
-    const sid = String(r.student_id)
-    const list = out.get(sid) ?? []
-    list.push(...parseMeetings(r.meetings))
-    out.set(sid, list)
-  }
-  return out
 }
 
 /** A JSON array for `IN (SELECT value FROM json_each(?))`: any number of ids, one parameter. */
@@ -503,37 +487,14 @@ export class SqliteStore implements RegistrationStore {
         students,
       )
 
-      const creditsHeld = new Map<string, number>()
-      const enrolledBy = new Map<string, string | null>()
-      for (const r of heldRows) {
-        const sid = String(r.student_id)
-        creditsHeld.set(sid, (creditsHeld.get(sid) ?? 0) + Number(r.credits))
-        if (String(r.course_id) === courseId) {
-          enrolledBy.set(sid, r.request_id === null ? null : String(r.request_id))
-        }
-      }
-      const waitlistedBy = new Map<string, string>()
-      const waitlistHeld = new Map<string, number>()
-      for (const r of waitRows) {
-        const sid = String(r.student_id)
-        waitlistHeld.set(sid, (waitlistHeld.get(sid) ?? 0) + 1)
-        if (String(r.course_id) === courseId) waitlistedBy.set(sid, String(r.request_id))
-      }
-
-      const { writes, value } = decide({
-        credits: Number(course.credits),
-        capacity: Number(course.capacity),
-        enrolled: Number(course.enrolled),
-        version: Number(course.version),
-        meetings: parseMeetings(course.meetings),
-        decidedThrough: Number(course.decided_through),
-        maxCredits: new Map(studentRows.map((r) => [String(r.id), Number(r.max_credits)])),
-        creditsHeld,
-        meetingsHeld: meetingsByStudent(heldRows),
-        enrolledBy,
-        waitlistedBy,
-        waitlistHeld,
-      })
+      const { writes, value } = decide(
+        admissionFacts(courseId, {
+          course,
+          students: studentRows,
+          held: heldRows,
+          waiting: waitRows,
+        }),
+      )
 
       for (const r of writes.enroll) {
         this.#run(
@@ -600,13 +561,7 @@ export class SqliteStore implements RegistrationStore {
         })
 
       const tx: CancellationTx = {
-        course: {
-          credits: Number(course.credits),
-          capacity: Number(course.capacity),
-          enrolled: Number(course.enrolled),
-          version: Number(course.version),
-          meetings: parseMeetings(course.meetings),
-        },
+        course: cancellationCourse(course),
         removeEnrollment: () =>
           inside(
             () =>
@@ -627,31 +582,8 @@ export class SqliteStore implements RegistrationStore {
             if (!head) return null
             const headStudent = String(head.student_id)
             this.#run(db, 'DELETE FROM waitlist WHERE id = ?', head.id)
-            const row = this.#row(
-              db,
-              `SELECT s.max_credits,
-                      COALESCE((SELECT SUM(c.credits) FROM enrollments e JOIN courses c ON c.id = e.course_id
-                                 WHERE e.student_id = s.id), 0) AS held,
-                      EXISTS(SELECT 1 FROM enrollments e WHERE e.student_id = s.id AND e.course_id = ?)
-                        AS here
-                 FROM students s WHERE s.id = ?`,
-              courseId,
-              headStudent,
-            )
-            const held = this.#rows(
-              db,
-              `SELECT e.student_id, c.meetings FROM enrollments e JOIN courses c ON c.id = e.course_id
-                WHERE e.student_id = ?`,
-              headStudent,
-            )
-            return {
-              studentId: headStudent,
-              requestId: String(head.request_id),
-              maxCredits: row ? Number(row.max_credits) : undefined,
-              creditsHeld: row ? Number(row.held) : 0,
-              meetingsHeld: meetingsByStudent(held).get(headStudent) ?? [],
-              enrolledHere: row ? Number(row.here) === 1 : false,
-            }
+            const student = this.#row(db, WAITLIST_HEAD_STUDENT, courseId, headStudent)
+            return waitlistHead(head, student, this.#rows(db, MEETINGS_HELD, headStudent))
           }),
         enroll: (student, requestId) =>
           inside(() => {
