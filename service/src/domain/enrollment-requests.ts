@@ -1,6 +1,12 @@
 import type { Catalogue } from './catalogue.js'
 import type { RejectReason } from './model.js'
-import type { EnqueueInput, RequestRecord, StudentRecords, WaitingQueue } from './ports.js'
+import type {
+  EnqueueInput,
+  EnqueueResult,
+  RequestRecord,
+  StudentRecords,
+  WaitingQueue,
+} from './ports.js'
 
 export type SubmitInput = Omit<EnqueueInput, 'refuseWhenFull'>
 import { opensAtFor, registrationOpen, type RegistrationWindow } from './rules.js'
@@ -28,22 +34,15 @@ export type RequestView =
       readonly reason: RejectReason
     }
 
+/**
+ * What the queue answered (a waitlisted request's position is the store's place on the waitlist),
+ * or why the queue was not asked.
+ */
 export type SubmitResult =
-  | {
-      readonly kind: 'created' | 'existing'
-      readonly requestId: string
-      readonly status: 'queued' | 'waitlisted'
-      /** Place in the queue, or on the waitlist once waitlisted. */
-      readonly position: number
-      readonly queueLength: number
-    }
+  | EnqueueResult
   /** Not open for this student now; opensAt is their opening when it is still ahead. */
   | { readonly kind: 'closed'; readonly opensAt: Date | null }
   | { readonly kind: 'course-not-found' }
-  | { readonly kind: 'unauthenticated' }
-  | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
-  | { readonly kind: 'course-full' }
-  | { readonly kind: 'already-enrolled' }
 
 /**
  * Asking for a seat and asking where a request stands. The queue answers the rush; the store is

@@ -129,16 +129,15 @@ export default fp(
   { name: 'sessions', dependencies: ['registration'] },
 )
 
-const RATE_LIMITED = 'Too many requests; slow down and retry shortly.'
+export const RATE_LIMITED = 'Too many requests; slow down and retry shortly.'
+export const UNAUTHENTICATED = 'Log in first: the session is missing or has ended.'
 
 function retryAfterSeconds(retryAfterMs: number): string {
   return String(Math.max(1, Math.ceil(retryAfterMs / 1000)))
 }
 
 export function sendUnauthenticated(reply: FastifyReply): FastifyReply {
-  return reply
-    .code(401)
-    .send(errorBody('UNAUTHENTICATED', 'Log in first: the session is missing or has ended.'))
+  return reply.code(401).send(errorBody('UNAUTHENTICATED', UNAUTHENTICATED))
 }
 
 export function sendTooManyRequests(

@@ -1,47 +1,11 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import type { SubmitResult } from '../../domain/enrollment-requests.js'
-import { HttpError, closedBody } from '../../errors.js'
-import { sendUnauthenticated, sessionOf } from '../../plugins/app/sessions.js'
+import { HttpError } from '../../errors.js'
+import { sessionOf } from '../../plugins/app/sessions.js'
+import { REFUSALS, isRefusal, sendRefusal } from './refusals.js'
 import { errorRef } from '../../schemas/common.js'
 import { CartParams, CartRequestResults, CartView, EmptyRequestBody } from '../../schemas/me.js'
-
-type Refusal = Exclude<SubmitResult['kind'], 'created' | 'existing'>
-
-/** What a course of the cart was told, in the words of the contract's errors. */
-const REFUSALS: Record<Refusal, { code: string; message: string; metric: string }> = {
-  closed: {
-    code: 'REGISTRATION_CLOSED',
-    message: 'Registration is not open now.',
-    metric: 'closed',
-  },
-  'course-not-found': {
-    code: 'COURSE_NOT_FOUND',
-    message: 'There is no such course.',
-    metric: 'not_found',
-  },
-  unauthenticated: {
-    code: 'UNAUTHENTICATED',
-    message: 'Log in first: the session is missing or has ended.',
-    metric: 'unauthenticated',
-  },
-  'rate-limited': {
-    code: 'RATE_LIMITED',
-    message: 'Too many requests; slow down and retry shortly.',
-    metric: 'rate_limited',
-  },
-  'course-full': {
-    code: 'COURSE_FULL',
-    message: 'The course is full. Ask for the waitlist instead.',
-    metric: 'course_full',
-  },
-  'already-enrolled': {
-    code: 'ALREADY_ENROLLED',
-    message: 'You are already enrolled in this course.',
-    metric: 'already_enrolled',
-  },
-}
 
 /** The pre-registration cart (장바구니). */
 const cart: FastifyPluginAsyncTypebox = async (app) => {
@@ -141,24 +105,24 @@ const cart: FastifyPluginAsyncTypebox = async (app) => {
       const session = sessionOf(request)
       const answers = await carts.requestAll(session, randomUUID)
       const first = answers[0]?.result
-      if (first?.kind === 'closed') {
-        counter.inc({ outcome: 'closed' })
-        return reply.code(403).send(closedBody(first.opensAt))
+      // Not open yet, or the session ended: the whole cart is refused, as one request would be.
+      if (first?.kind === 'closed' || first?.kind === 'unauthenticated') {
+        if (first.kind === 'closed') counter.inc({ outcome: 'closed' })
+        return sendRefusal(reply, first)
       }
-      if (first?.kind === 'unauthenticated') return sendUnauthenticated(reply)
       const results = answers.map(({ courseId, result }) => {
-        if (result.kind === 'created' || result.kind === 'existing') {
-          counter.inc({ outcome: result.kind === 'created' ? 'queued' : 'existing' })
-          return {
-            courseId,
-            requestId: result.requestId,
-            status: result.status,
-            position: Math.max(1, result.position),
-          }
+        if (isRefusal(result)) {
+          const refusal = REFUSALS[result.kind]
+          counter.inc({ outcome: refusal.metric })
+          return { courseId, error: { code: refusal.code, message: refusal.message } }
         }
-        const refusal = REFUSALS[result.kind]
-        counter.inc({ outcome: refusal.metric })
-        return { courseId, error: { code: refusal.code, message: refusal.message } }
+        counter.inc({ outcome: result.kind === 'created' ? 'queued' : 'existing' })
+        return {
+          courseId,
+          requestId: result.requestId,
+          status: result.status,
+          position: Math.max(1, result.position),
+        }
       })
       return { results }
     },

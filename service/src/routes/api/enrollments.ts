@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { HttpError, closedBody, errorBody } from '../../errors.js'
-import { sendTooManyRequests, sendUnauthenticated, sessionOf } from '../../plugins/app/sessions.js'
+import { HttpError } from '../../errors.js'
+import { sessionOf } from '../../plugins/app/sessions.js'
+import { REFUSALS, isRefusal, sendRefusal } from './refusals.js'
 import { errorRef } from '../../schemas/common.js'
 import {
   EnqueueResponse,
@@ -60,48 +61,18 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         requestId: randomUUID(),
         waitlist: request.body.waitlist === true,
       })
-      switch (result.kind) {
-        case 'closed':
-          counter.inc({ outcome: 'closed' })
-          return reply.code(403).send(closedBody(result.opensAt))
-        case 'course-not-found':
-          counter.inc({ outcome: 'not_found' })
-          return reply.code(404).send(errorBody('COURSE_NOT_FOUND', 'There is no such course.'))
-        case 'created':
-          counter.inc({ outcome: 'queued' })
-          return reply.code(202).send({
-            requestId: result.requestId,
-            courseId,
-            status: 'queued',
-            position: result.position,
-            queueLength: result.queueLength,
-          })
-        case 'existing':
-          counter.inc({ outcome: 'existing' })
-          return reply.code(200).send({
-            requestId: result.requestId,
-            courseId,
-            status: result.status,
-            position: result.position,
-            queueLength: result.queueLength,
-          })
-        case 'unauthenticated':
-          counter.inc({ outcome: 'unauthenticated' })
-          return sendUnauthenticated(reply)
-        case 'rate-limited':
-          counter.inc({ outcome: 'rate_limited' })
-          return sendTooManyRequests(reply, result.retryAfterMs)
-        case 'course-full':
-          counter.inc({ outcome: 'course_full' })
-          return reply
-            .code(409)
-            .send(errorBody('COURSE_FULL', 'The course is full. Ask for the waitlist instead.'))
-        case 'already-enrolled':
-          counter.inc({ outcome: 'already_enrolled' })
-          return reply
-            .code(409)
-            .send(errorBody('ALREADY_ENROLLED', 'You are already enrolled in this course.'))
+      if (isRefusal(result)) {
+        counter.inc({ outcome: REFUSALS[result.kind].metric })
+        return sendRefusal(reply, result)
       }
+      counter.inc({ outcome: result.kind === 'created' ? 'queued' : 'existing' })
+      return reply.code(result.kind === 'created' ? 202 : 200).send({
+        requestId: result.requestId,
+        courseId,
+        status: result.status,
+        position: result.position,
+        queueLength: result.queueLength,
+      })
     },
   )
 
