@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto'
 import t from 'tap'
 import { MysqlStore } from '../../src/adapters/mysql/store.js'
 import { createRedisRushState } from '../../src/adapters/redis/index.js'
-import { AdmissionWorker, backoffMs } from '../../src/domain/admission-worker.js'
+import { AdmissionWorker } from '../../src/domain/admission-worker.js'
 import type { QueuedRequest } from '../../src/domain/model.js'
 import type { AdmissionFacts } from '../../src/domain/ports.js'
 import { planAdmission } from '../../src/domain/rules.js'
@@ -106,16 +106,3 @@ t.test(
     }
   },
 )
-
-t.test('backoff stays within its bounds and varies', async (t) => {
-  const samples = Array.from({ length: 200 }, () => backoffMs(3, 50, 5_000))
-  t.ok(
-    samples.every((ms) => ms >= 200 && ms <= 400),
-    'within [ceiling / 2, ceiling]',
-  )
-  t.ok(new Set(samples).size > 100, 'jittered')
-  t.ok(
-    Array.from({ length: 50 }, () => backoffMs(30, 50, 5_000)).every((ms) => ms <= 5_000),
-    'capped',
-  )
-})

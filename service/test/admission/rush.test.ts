@@ -15,34 +15,13 @@ import {
   waitFor,
   keysOf,
   injectRetrying503,
+  retrying503,
 } from '../helper.js'
 
 const STUDENTS = 3_000
 const CAPACITY = 30
 const ROUNDS = 5
 const INSTANCES = 3
-
-interface Answer {
-  readonly status: number
-  readonly headers: { get(name: string): string | null }
-  json(): Promise<unknown>
-}
-
-/**
- * Sends again after a 503, waiting the Retry-After it carries, as a client must. Three
- * instances and thousands of sockets share one test process on a busy machine; a moment in
- * which an instance cannot be served is answered 503, and the claim under test is what every
- * request is finally told.
- */
-async function retrying503<A extends Answer>(send: () => Promise<A>): Promise<A> {
-  for (let attempt = 1; ; attempt += 1) {
-    const answer = await send()
-    if (answer.status !== 503 || attempt === 5) return answer
-    const seconds = Number(answer.headers.get('retry-after') ?? '1')
-    await answer.json().catch(() => undefined)
-    await new Promise((resolve) => setTimeout(resolve, seconds * 1000))
-  }
-}
 
 interface Sent {
   student: string
@@ -130,23 +109,12 @@ t.test(
           [...byStudent.entries()].map(async ([student, ids]) => {
             const requestId = [...ids][0] as string
             const app = instances[Math.floor(Math.random() * INSTANCES)] as FastifyInstance
-            const res = await retrying503(async () => {
-              const answer = await app.inject({
-                method: 'GET',
-                url: `/api/v1/enrollment-requests/${requestId}`,
-                headers: { cookie: cookies.get(student) as string },
-              })
-              return {
-                status: answer.statusCode,
-                headers: { get: (name: string) => String(answer.headers[name] ?? '') },
-                json: async () => answer.json() as unknown,
-              }
+            const res = await injectRetrying503(app, {
+              method: 'GET',
+              url: `/api/v1/enrollment-requests/${requestId}`,
+              headers: { cookie: cookies.get(student) as string },
             })
-            return {
-              student,
-              requestId,
-              ...((await res.json()) as { status: string; reason?: string }),
-            }
+            return { student, requestId, ...(res.json() as { status: string; reason?: string }) }
           }),
         )
         const enrolled = decided.filter((d) => d.status === 'enrolled')
