@@ -101,7 +101,6 @@ function newState() {
     courseIds: [],
     coursesAt: 0,
     cart: [],
-    cartAvailable: true,
     cartBusy: new Set(),
     /** courseId → { tone, text }: what the last cart request said about the course */
     cartResults: new Map(),
@@ -447,25 +446,9 @@ function teardown() {
 // ---------------------------------------------------------------------------------------------
 // Who I am, and the registration window
 
-/** GET /api/v1/me. A server without it yet: the catalogue tells whether a session exists. */
+/** GET /api/v1/me: who is logged in, and their own registration window. */
 async function loadMe(quiet401 = false) {
-  let result
-  try {
-    result = await api('GET', '/api/v1/me', { quiet401 })
-  } catch (error) {
-    if (error.status !== 404 || error.code !== 'NOT_FOUND') throw error
-    await api('GET', '/api/v1/courses', { quiet401 })
-    const remembered = readJson(STUDENT_KEY) ?? {}
-    state.me = {
-      studentId: String(remembered.studentId ?? ''),
-      name: String(remembered.name ?? ''),
-      year: null,
-      maxCredits: null,
-    }
-    state.registration = { known: false, open: false, opensAt: null, closesAt: null }
-    return
-  }
-  const { data, sentAt, receivedAt } = result
+  const { data, sentAt, receivedAt } = await api('GET', '/api/v1/me', { quiet401 })
   const registration = data?.registration ?? {}
   syncClock(registration.serverTime, sentAt, receivedAt)
   const time = (value) => {
@@ -794,7 +777,6 @@ function updateCourseRow(id) {
 
   const inCart = state.cart.some((item) => item.courseId === id)
   const cartBusy = state.cartBusy.has(id)
-  p.cartButton.hidden = !state.cartAvailable
   setText(p.cartLabel, cartBusy ? '처리 중…' : inCart ? '빼기' : '담기')
   setText(p.cartName, `${course.title} 장바구니에 `)
   setData(p.cartButton, 'inCart', inCart)
@@ -1201,22 +1183,17 @@ async function loadCart() {
     state.cart = (Array.isArray(data?.items) ? data.items : []).filter(
       (item) => typeof item?.courseId === 'string',
     )
-    state.cartAvailable = true
   } catch (error) {
     if (mine !== session || error.status === 401) return
-    if (error.status === 404 && error.code === 'NOT_FOUND') {
-      state.cartAvailable = false
-    } else {
-      setText($.cartMessage, `장바구니를 불러오지 못했습니다. ${errorText(error)}`)
-      later(() => void loadCart(), Math.max(5, error.retryAfter ?? 5) * 1000)
-    }
+    setText($.cartMessage, `장바구니를 불러오지 못했습니다. ${errorText(error)}`)
+    later(() => void loadCart(), Math.max(5, error.retryAfter ?? 5) * 1000)
   }
   renderCart()
   updateAllCourses()
 }
 
 async function toggleCart(id, focusAfter = null) {
-  if (!state.cartAvailable || state.cartBusy.has(id)) return
+  if (state.cartBusy.has(id)) return
   const inCart = state.cart.some((item) => item.courseId === id)
   const mine = session
   state.cartBusy.add(id)
@@ -1313,13 +1290,6 @@ function updateCartRow(id) {
 }
 
 function renderCart() {
-  $.cartList.hidden = !state.cartAvailable
-  $.cartRequest.hidden = !state.cartAvailable
-  if (!state.cartAvailable) {
-    setText($.cartHint, '지금은 장바구니를 쓸 수 없습니다. 과목마다 신청 버튼을 누르세요.')
-    setText($.cartSummary, '')
-    return
-  }
   setText($.cartHint, '신청 시작 전에 담아 두고, 시작되면 담은 순서대로 한 번에 신청합니다.')
   const ids = state.cart.map((item) => item.courseId)
   syncChildren($.cartList, ids, cartRows, createCartRow)
@@ -1475,38 +1445,16 @@ function scheduleTimetable() {
   }, 300)
 }
 
-/** A server without GET /me/timetable yet: the same picture from the enrollment list. */
-async function timetableFromEnrollments() {
-  const { data } = await api('GET', '/api/v1/me/enrollments')
-  const courses = (Array.isArray(data?.enrollments) ? data.enrollments : []).map((e) => ({
-    courseId: e.courseId,
-    title: e.title,
-    professor: e.professor ?? state.courses.get(e.courseId)?.professor ?? '',
-    credits: e.credits,
-    meetings: e.meetings ?? state.courses.get(e.courseId)?.meetings,
-  }))
-  return {
-    totalCredits: courses.reduce((sum, c) => sum + (finite(c.credits) ?? 0), 0),
-    maxCredits: state.me?.maxCredits ?? null,
-    courses,
-  }
-}
-
 async function refreshTimetable() {
   const mine = session
-  let table = null
+  let table
   try {
     table = (await api('GET', '/api/v1/me/timetable')).data
   } catch (error) {
     if (mine !== session || error.status === 401) return
-    if (error.status === 404 && error.code === 'NOT_FOUND') {
-      table = await timetableFromEnrollments().catch(() => null)
-    }
-    if (!table) {
-      setText($.timetableError, `시간표를 불러오지 못했습니다. ${errorText(error)}`)
-      later(scheduleTimetable, Math.max(5, error.retryAfter ?? 10) * 1000)
-      return
-    }
+    setText($.timetableError, `시간표를 불러오지 못했습니다. ${errorText(error)}`)
+    later(scheduleTimetable, Math.max(5, error.retryAfter ?? 10) * 1000)
+    return
   }
   if (mine !== session) return
   const courses = (Array.isArray(table?.courses) ? table.courses : []).filter(
