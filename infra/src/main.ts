@@ -1,9 +1,15 @@
 // Entry point for `npm run synth` and the cdktf CLI (cdktf.json). The only place that reads the
-// environment: SUGANG_PROFILE narrows synthesis to one profile, SUGANG_IMAGE_TAG sets the image the
-// app stack runs (the deploy pipeline passes the commit SHA).
+// environment: SUGANG_PROFILE narrows synthesis to one profile, SUGANG_IMAGE_DIGEST (what the
+// deploy pipeline passes) or SUGANG_IMAGE_TAG sets the image the app stack runs.
 import { fileURLToPath } from 'node:url'
 import { App } from './cdktf.js'
-import { isProfileName, profiles, withImageTag } from './config/index.js'
+import {
+  isProfileName,
+  type PlatformConfig,
+  profiles,
+  withImageDigest,
+  withImageTag,
+} from './config/index.js'
 import { buildPlatform } from './platform.js'
 
 const infraDir = fileURLToPath(new URL('..', import.meta.url))
@@ -12,14 +18,18 @@ if (requested !== undefined && !isProfileName(requested)) {
   throw new Error(`SUGANG_PROFILE must be one of ${Object.keys(profiles).join(', ')}`)
 }
 const imageTag = process.env.SUGANG_IMAGE_TAG
+const imageDigest = process.env.SUGANG_IMAGE_DIGEST
+
+function withImage(config: PlatformConfig): PlatformConfig {
+  const tagged = imageTag ? withImageTag(config, imageTag) : config
+  return imageDigest ? withImageDigest(tagged, imageDigest) : tagged
+}
 
 const app = new App()
 const stacks: string[] = []
 for (const config of Object.values(profiles)) {
   if (requested !== undefined && config.profile !== requested) continue
-  const platform = buildPlatform(app, imageTag ? withImageTag(config, imageTag) : config, {
-    baseDir: infraDir,
-  })
+  const platform = buildPlatform(app, withImage(config), { baseDir: infraDir })
   stacks.push(...Object.values(platform).map((stack) => stack.node.id))
 }
 app.synth()

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
-import { profiles, withImageTag } from '../src/config/index.js'
+import { profiles, withImageDigest, withImageTag } from '../src/config/index.js'
 import { APP_ROLE_TAG } from '../src/constructs/compute.js'
 import { ALERTMANAGER_SECRET_FILES } from '../src/constructs/monitoring-host.js'
 import {
@@ -145,6 +145,57 @@ t.test('a new image tag changes the launch template, which rolls the group', asy
     () => withImageTag(profiles.small, 'bad tag; rm -rf /'),
     /not a valid container image tag/,
   )
+})
+
+const DIGEST = `sha256:${'ab12'.repeat(16)}`
+
+t.test('an image digest is what instances pull and run, whatever the tag', async (t) => {
+  const pinned = synthPlatform(withImageDigest(withImageTag(profiles.small, 'a1b2c3d'), DIGEST)).app
+  const script = userData(pinned)
+  const image = `111111111111.dkr.ecr.ap-northeast-2.amazonaws.com/sugang-small/service@${DIGEST}`
+  t.match(script, `IMAGE='${image}'`)
+  t.match(script, new RegExp(`ExecStart=/usr/bin/docker run .* ${image.replace(/[.]/g, '\\.')}\n`))
+  t.notMatch(script, 'service:a1b2c3d', 'the tag is not pulled')
+  t.equal(only(pinned, 'aws_launch_template').description, `sugang service, image ${DIGEST}`)
+  t.not(only(pinned, 'aws_launch_template').user_data, only(small, 'aws_launch_template').user_data)
+})
+
+t.test('only a sha256 digest of 64 hex digits is accepted', async (t) => {
+  for (const bad of [
+    'sha256:abc',
+    `sha512:${'0'.repeat(64)}`,
+    `sha256:${'A'.repeat(64)}`,
+    `sha256:${'0'.repeat(64)}; rm -rf /`,
+  ]) {
+    t.throws(() => withImageDigest(profiles.small, bad), /is not an image digest/, bad)
+  }
+})
+
+t.test('the released-image parameter is seeded once and then left to the pipeline', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const parameter = resourceList(stack, 'aws_ssm_parameter').find((p) =>
+      p.name.endsWith('/app/released-image'),
+    )
+    t.match(parameter, {
+      name: `/sugang-${config.profile}/app/released-image`,
+      type: 'String',
+      value: 'none',
+      lifecycle: { ignore_changes: ['value'] },
+    })
+  }
+  const pinned = synthPlatform(withImageDigest(profiles.small, DIGEST)).app
+  const seeded = resourceList(pinned, 'aws_ssm_parameter').find((p) =>
+    p.name.endsWith('/app/released-image'),
+  )
+  t.equal(seeded?.value, DIGEST, 'a stack created by digest records that digest')
+})
+
+t.test('the launch template carries its profile tag', async (t) => {
+  t.same(only(small, 'aws_launch_template').tags, { 'sugang:profile': 'small' })
+  t.same(only(ha, 'aws_launch_template').tags, { 'sugang:profile': 'ha' })
 })
 
 t.test(

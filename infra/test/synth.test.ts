@@ -56,6 +56,29 @@ t.test('SUGANG_PROFILE narrows synthesis and SUGANG_IMAGE_TAG picks the image', 
   t.match(Buffer.from(template.user_data, 'base64').toString(), 'sugang-ha/service:0123abc')
 })
 
+t.test('SUGANG_IMAGE_DIGEST pins the image by digest', async (t) => {
+  const digest = `sha256:${'0f'.repeat(32)}`
+  const { outdir, manifest } = await synth({
+    SUGANG_PROFILE: 'small',
+    SUGANG_IMAGE_TAG: '0123abc',
+    SUGANG_IMAGE_DIGEST: digest,
+  })
+  const app = JSON.parse(
+    readFileSync(
+      path.join(outdir, manifest.stacks['sugang-small-app']!.synthesizedStackPath),
+      'utf8',
+    ),
+  )
+  const template = Object.values(app.resource.aws_launch_template)[0] as { user_data: string }
+  const script = Buffer.from(template.user_data, 'base64').toString()
+  t.match(script, `sugang-small/service@${digest}`)
+  t.notMatch(script, 'service:0123abc')
+  await t.rejects(
+    synth({ SUGANG_PROFILE: 'small', SUGANG_IMAGE_DIGEST: 'latest' }),
+    /is not an image digest/,
+  )
+})
+
 t.test('synth refuses an unknown profile', async (t) => {
   await t.rejects(synth({ SUGANG_PROFILE: 'huge' }), /SUGANG_PROFILE must be one of small, ha/)
 })

@@ -70,8 +70,14 @@ export interface ComputeConfig {
   readonly desiredCapacity: number
   /** ECR repository (key of `registry.repositories`) the service image comes from. */
   readonly repository: string
-  /** Image tag to run; the deploy pipeline overrides it with the commit SHA. */
+  /** Image tag to run when no digest is set (the first deploy of a new account). */
   readonly imageTag: string
+  /**
+   * Image digest to run, `sha256:<64 hex>`; when set, instances pull `<repository>@<digest>` and
+   * `imageTag` is ignored. The deploy pipeline sets it (SUGANG_IMAGE_DIGEST), so a deploy and a
+   * rollback run exactly the bytes that were scanned, whatever happens to tags.
+   */
+  readonly imageDigest?: string
   readonly rootVolumeGiB: number
   /** Target of the ALB requests-per-target scaling policy (requests per minute per instance). */
   readonly targetRequestsPerInstance: number

@@ -11,7 +11,7 @@ export const REDIS_PORT = 6379
 
 export interface AppUserDataProps {
   readonly region: string
-  /** Full image reference, `<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>`. */
+  /** Full image reference, `<registry>/<repo>@sha256:<digest>` or `<registry>/<repo>:<tag>`. */
   readonly image: string
   readonly logGroupName: string
   /** Parameter Store name of the runtime settings (AppRuntimeSettings as JSON). */

@@ -30,6 +30,14 @@ export interface ComputeProps {
   readonly runtime: AppRuntimeSettings
 }
 
+/**
+ * Parameter Store name of the digest the last successful deploy released: the pipeline reads it
+ * before a deploy (the rollback target) and writes it after the smoke test passes.
+ */
+export function releasedImageParameterName(name: string): string {
+  return `/${name}/app/released-image`
+}
+
 /** Amazon Linux 2023, resolved from AWS's public parameter at plan time. */
 export function amazonLinuxParameter(architecture: 'x86_64' | 'arm64'): string {
   return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architecture}`
@@ -40,19 +48,33 @@ export class Compute extends Construct {
   readonly launchTemplate: LaunchTemplate
   readonly autoscalingGroup: AutoscalingGroup
   readonly runtimeParameter: SsmParameter
+  readonly releasedImageParameter: SsmParameter
   /** The first-boot script, as the instances receive it (before base64). */
   readonly userData: string
 
   constructor(scope: Construct, id: string, props: ComputeProps) {
     super(scope, id)
     const { name, config } = props
-    const image = `${props.imageRepository}:${config.imageTag}`
+    // A digest names exactly the bytes that were scanned; a tag is only used before the pipeline
+    // has released anything.
+    const image = config.imageDigest
+      ? `${props.imageRepository}@${config.imageDigest}`
+      : `${props.imageRepository}:${config.imageTag}`
     this.runtimeParameter = new SsmParameter(this, 'runtime', {
       name: `/${name}/app/runtime`,
       description:
         'Where the sugang service finds its database, cache and secrets (no secret values)',
       type: 'String',
       value: JSON.stringify(props.runtime),
+    })
+    this.releasedImageParameter = new SsmParameter(this, 'released-image', {
+      name: releasedImageParameterName(name),
+      description:
+        'Digest of the image the last successful deploy released (written by the deploy pipeline)',
+      type: 'String',
+      // Seeded with the image this stack is created with; from then on the pipeline owns the value.
+      value: config.imageDigest ?? 'none',
+      lifecycle: { ignoreChanges: ['value'] },
     })
     this.userData = renderAppUserData({
       region: props.region,
@@ -72,7 +94,7 @@ export class Compute extends Construct {
 
     this.launchTemplate = new LaunchTemplate(this, 'launch-template', {
       name: `${name}-app`,
-      description: `sugang service, image tag ${config.imageTag}`,
+      description: `sugang service, image ${config.imageDigest ?? `tag ${config.imageTag}`}`,
       imageId: ami.value,
       instanceType: config.instanceType,
       updateDefaultVersion: true,
@@ -112,6 +134,8 @@ export class Compute extends Construct {
         { resourceType: 'instance', tags: instanceTags },
         { resourceType: 'volume', tags: { Name: `${name}-app` } },
       ],
+      // The deploy role may change only launch templates carrying its profile's tag (ci.ts).
+      tags: { 'sugang:profile': props.profile },
     })
 
     this.autoscalingGroup = new AutoscalingGroup(this, 'asg', {
