@@ -3,6 +3,7 @@ import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
 import type { PlatformConfig } from '../src/config/types.js'
+import { grantsOf } from './helpers/iam.js'
 import { type Body, only, policyStatements, resourceList, synthPlatform } from './helpers/synth.js'
 
 const small = synthPlatform(profiles.small)
@@ -13,7 +14,7 @@ const deployRole = (stack: typeof small.ci) =>
 const deployPermissions = (stack: typeof small.ci) =>
   policyStatements(stack, only(stack, 'aws_iam_role_policy').policy)
 
-t.test('the deploy role trusts only main of this repository', async (t) => {
+t.test('the deploy role trusts only the production environment of this repository', async (t) => {
   for (const { ci } of [small, ha]) {
     const trust = policyStatements(ci, deployRole(ci).assume_role_policy)
     t.equal(trust.length, 1)
@@ -30,20 +31,20 @@ t.test('the deploy role trusts only main of this repository', async (t) => {
       {
         test: 'StringEquals',
         variable: 'token.actions.githubusercontent.com:sub',
-        values: ['repo:example-university/sugang:ref:refs/heads/main'],
+        values: ['repo:example-university/sugang:environment:production'],
       },
     ])
   }
 })
 
-t.test('the trusted repository and branch come from the profile', async (t) => {
+t.test('the trusted repository and environment come from the profile', async (t) => {
   const other: PlatformConfig = {
     ...profiles.small,
-    ci: { ...profiles.small.ci, githubOrg: 'another-org', githubRepo: 'fork' },
+    ci: { ...profiles.small.ci, githubOrg: 'another-org', githubRepo: 'fork', environment: 'prod' },
   }
   const { ci } = synthPlatform(other)
   const [statement] = policyStatements(ci, deployRole(ci).assume_role_policy) as [Body]
-  t.same(statement.condition[1].values, ['repo:another-org/fork:ref:refs/heads/main'])
+  t.same(statement.condition[1].values, ['repo:another-org/fork:environment:prod'])
 })
 
 t.test('the account gets the GitHub OIDC provider, or reuses an existing one', async (t) => {
@@ -99,13 +100,120 @@ t.test('the deploy role cannot change IAM, the network or the data stores', asyn
   }
 })
 
-t.test('the deploy role may write only the app stack state', async (t) => {
+t.test('the deploy role may write only the app and notify stacks’ state and locks', async (t) => {
   const writes = deployPermissions(small.ci).filter((s) => s.actions.includes('s3:PutObject'))
   t.equal(writes.length, 1)
+  const prefix = 'arn:aws:s3:::sugang-small-tfstate-111111111111/sugang/small'
   t.same(writes[0]!.resources, [
-    'arn:aws:s3:::sugang-small-tfstate-111111111111/sugang/small/sugang-small-app.tfstate',
-    'arn:aws:s3:::sugang-small-tfstate-111111111111/sugang/small/sugang-small-app.tfstate.tflock',
+    `${prefix}/sugang-small-app.tfstate`,
+    `${prefix}/sugang-small-app.tfstate.tflock`,
+    `${prefix}/sugang-small-notify.tfstate`,
+    `${prefix}/sugang-small-notify.tfstate.tflock`,
   ])
+  t.same(writes[0]!.actions.sort(), ['s3:DeleteObject', 's3:PutObject'])
+  t.same(
+    grantsOf(deployPermissions(small.ci), 's3:PutObject', `${prefix}/sugang-small-data.tfstate`),
+    [],
+  )
+  const list = grantsOf(deployPermissions(small.ci), 's3:ListBucket')
+  t.equal(list.length, 1)
+  t.same(list[0]!.resources, ['arn:aws:s3:::sugang-small-tfstate-111111111111'])
+  t.same(list[0]!.condition, [
+    { test: 'StringLike', variable: 's3:prefix', values: ['sugang/small/*'] },
+  ])
+})
+
+t.test(
+  'the launch template carries the tag the deploy role’s roll-out is conditioned on',
+  async (t) => {
+    for (const [platform, profile] of [
+      [small, 'small'],
+      [ha, 'ha'],
+    ] as const) {
+      const rollOut = grantsOf(deployPermissions(platform.ci), 'ec2:CreateLaunchTemplateVersion')
+      t.equal(rollOut.length, 1)
+      const [condition] = rollOut[0]!.condition as [Body]
+      t.equal(condition.test, 'StringEquals')
+      const key = /^aws:ResourceTag\/(.+)$/.exec(condition.variable)?.[1]
+      t.ok(key, 'conditioned on a resource tag')
+      const template = only(platform.app, 'aws_launch_template')
+      t.same(condition.values, [profile])
+      t.equal(template.tags?.[key!], profile, `the template is tagged ${key}=${profile}`)
+    }
+  },
+)
+
+t.test(
+  'the deploy role may update only the e-mail Lambda, and only its code and configuration',
+  async (t) => {
+    for (const platform of [small, ha]) {
+      const statements = deployPermissions(platform.ci)
+      const fn = only(platform.notify, 'aws_lambda_function')
+      const arn = `arn:aws:lambda:ap-northeast-2:${platform === small ? '111111111111' : '222222222222'}:function:${fn.function_name}`
+      for (const action of [
+        'lambda:GetFunction',
+        'lambda:GetFunctionCodeSigningConfig',
+        'lambda:GetFunctionConfiguration',
+        'lambda:GetPolicy',
+        'lambda:ListVersionsByFunction',
+        'lambda:UpdateFunctionCode',
+        'lambda:UpdateFunctionConfiguration',
+      ]) {
+        t.ok(grantsOf(statements, action, arn).length, `${action} on ${fn.function_name}`)
+      }
+      const lambdaGrants = statements.filter((s) =>
+        (s.actions as string[]).some((a) => a.startsWith('lambda:')),
+      )
+      t.same(
+        lambdaGrants.flatMap((s) => s.resources),
+        [arn],
+        'no other function',
+      )
+      const lambdaActions = lambdaGrants.flatMap((s) => s.actions as string[])
+      t.same(
+        lambdaActions.filter(
+          (a) => !/^lambda:(Get|List|UpdateFunction(Code|Configuration)$)/.test(a),
+        ),
+        [],
+        'no create, delete, invoke or permission change',
+      )
+      const rule = resourceList(platform.notify, 'aws_cloudwatch_event_rule')[0]!
+      const putRule = grantsOf(statements, 'events:PutRule')
+      t.equal(putRule.length, 1)
+      t.match(putRule[0]!.resources, [new RegExp(`:rule/${rule.name}$`)])
+    }
+  },
+)
+
+t.test('the deploy role may record the released image and no other parameter', async (t) => {
+  for (const [platform, account] of [
+    [small, '111111111111'],
+    [ha, '222222222222'],
+  ] as const) {
+    const statements = deployPermissions(platform.ci)
+    const parameter = resourceList(platform.app, 'aws_ssm_parameter').find((p) =>
+      p.name.endsWith('/released-image'),
+    )!
+    const arn = `arn:aws:ssm:ap-northeast-2:${account}:parameter${parameter.name}`
+    t.ok(grantsOf(statements, 'ssm:GetParameter', arn).length, 'reads it')
+    const writes = statements.filter((s) =>
+      (s.actions as string[]).some((a) => /^ssm:(Put|Delete|Label|AddTags)/.test(a)),
+    )
+    t.same(
+      writes.map((s) => [s.actions, s.resources]),
+      [[['ssm:PutParameter'], [arn]]],
+    )
+  }
+})
+
+t.test('the deploy role may read scan findings and instance refreshes', async (t) => {
+  const statements = deployPermissions(small.ci)
+  const scan = grantsOf(statements, 'ecr:DescribeImageScanFindings')
+  t.equal(scan.length, 1)
+  t.match(scan[0]!.resources, [/terraform_remote_state\..*registry.*aws_ecr_repository/])
+  t.ok(grantsOf(statements, 'autoscaling:DescribeInstanceRefreshes', '*').length)
+  t.same(grantsOf(statements, 'ecr:DeleteRepository'), [])
+  t.same(grantsOf(statements, 'ecr:BatchDeleteImage'), [])
 })
 
 t.test('the deploy role may push only to this profile’s repositories', async (t) => {

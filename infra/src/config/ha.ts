@@ -109,6 +109,7 @@ export const ha: PlatformConfig = {
   ci: {
     githubOrg: 'example-university',
     githubRepo: 'sugang',
+    environment: 'production',
     branch: 'main',
   },
 }

@@ -153,7 +153,13 @@ export interface MonitoringConfig {
 export interface CiConfig {
   readonly githubOrg: string
   readonly githubRepo: string
-  /** The only branch whose workflows may assume the deploy role. */
+  /**
+   * The GitHub environment the deploy job runs in; only jobs of that environment may assume the
+   * deploy role. Its deployment-branch rule must admit `branch` alone and it should require a
+   * reviewer (README.md, "Deploying to AWS").
+   */
+  readonly environment: string
+  /** The only branch the deploy workflow deploys from (the environment's deployment branch). */
   readonly branch: string
   /** An account holds one GitHub OIDC provider; set this when another stack already created it. */
   readonly existingOidcProviderArn?: string

@@ -13,8 +13,14 @@ export interface CiProps {
   readonly repositoryArns: string[]
   readonly stateBucketName: string
   readonly stateKeyPrefix: string
-  /** Stack whose state the pipeline writes (the app stack: launch template and ASG). */
-  readonly deployStackName: string
+  /** Stacks whose state the pipeline writes: the app stack (image) and the notify stack (bundle). */
+  readonly deployStackNames: string[]
+  /** The e-mail Lambda whose code and configuration the notify stack's deploy updates. */
+  readonly notifyFunctionName: string
+  /** Its schedule, enabled the first time a real bundle replaces the placeholder. */
+  readonly notifyScheduleName: string
+  /** Parameter Store name of the released image digest (compute.ts). */
+  readonly releasedImageParameterName: string
 }
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
@@ -22,10 +28,11 @@ export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
 /**
  * GitHub Actions deploys with short-lived credentials from OIDC; no access key exists anywhere.
  *
- * The deploy role can push images and roll out a new image tag (the app stack's launch template
- * and autoscaling group) and nothing more. Network, data, registry and CI stacks change rarely and
- * are applied by an infra engineer with their own credentials, so a compromised workflow cannot
- * delete the database or widen its own permissions.
+ * The deploy role can push and scan-check images, roll out a new image (the app stack's launch
+ * template and autoscaling group), update the e-mail Lambda's code and record the released image,
+ * and nothing more. Network, data, registry and CI stacks, and any new resource of the app and
+ * notify stacks, are applied by an infra engineer with their own credentials, so a compromised
+ * workflow cannot delete the database or widen its own permissions.
  */
 export class Ci extends Construct {
   readonly deployRole: IamRole
@@ -42,18 +49,22 @@ export class Ci extends Construct {
         clientIdList: ['sts.amazonaws.com'],
       }).arn
 
-    const subject = `repo:${config.githubOrg}/${config.githubRepo}:ref:refs/heads/${config.branch}`
+    // A job that names an environment presents `environment:<name>` as its subject instead of the
+    // branch. The deploy job runs in the protected environment, whose deployment-branch rule admits
+    // only main and whose reviewers approve each run; trusting that subject (and not
+    // `ref:refs/heads/main`) keeps every other workflow on main, CI included, from deploying.
+    const subject = `repo:${config.githubOrg}/${config.githubRepo}:environment:${config.environment}`
     this.deployRole = new IamRole(this, 'deploy-role', {
       name: `${name}-github-deploy`,
-      description: `Assumed by GitHub Actions on ${config.branch} of ${config.githubOrg}/${config.githubRepo}`,
+      description: `Assumed by the ${config.environment} environment of ${config.githubOrg}/${config.githubRepo} (deploys ${config.branch})`,
       maxSessionDuration: 3600,
       assumeRolePolicy: policyDocument(this, 'deploy-trust', [
         {
           effect: 'Allow',
           actions: ['sts:AssumeRoleWithWebIdentity'],
           principals: [{ type: 'Federated', identifiers: [this.oidcProviderArn] }],
-          // StringEquals, not StringLike: one repository, one branch; pull requests and forks
-          // present other subjects and are refused.
+          // StringEquals, not StringLike: one repository, one environment; pull requests, forks
+          // and jobs outside the environment present other subjects and are refused.
           condition: [
             {
               test: 'StringEquals',
@@ -100,6 +111,13 @@ export class Ci extends Construct {
           resources: props.repositoryArns,
         },
         {
+          // The scan-on-push result the pipeline gates on before deploying an image.
+          sid: 'EcrScanFindings',
+          effect: 'Allow',
+          actions: ['ecr:DescribeImageScanFindings'],
+          resources: props.repositoryArns,
+        },
+        {
           sid: 'StateList',
           effect: 'Allow',
           actions: ['s3:ListBucket'],
@@ -115,14 +133,14 @@ export class Ci extends Construct {
           resources: [`${stateBucket}/${props.stateKeyPrefix}/*`],
         },
         {
-          // Writes only the app stack's state and its lock file.
-          sid: 'StateWriteApp',
+          // Writes only the deployed stacks' state and lock files (S3-native locking).
+          sid: 'StateWriteDeployedStacks',
           effect: 'Allow',
           actions: ['s3:PutObject', 's3:DeleteObject'],
-          resources: [
-            `${stateBucket}/${props.stateKeyPrefix}/${props.deployStackName}.tfstate`,
-            `${stateBucket}/${props.stateKeyPrefix}/${props.deployStackName}.tfstate.tflock`,
-          ],
+          resources: props.deployStackNames.flatMap((stack) => [
+            `${stateBucket}/${props.stateKeyPrefix}/${stack}.tfstate`,
+            `${stateBucket}/${props.stateKeyPrefix}/${stack}.tfstate.tflock`,
+          ]),
         },
         {
           // Terraform refreshes every resource of the app stack before planning.
@@ -159,6 +177,54 @@ export class Ci extends Construct {
             'wafv2:ListTagsForResource',
           ],
           resources: ['*'],
+        },
+        {
+          // The same for the notify stack's queue, schedule and SES identity (the function's
+          // reads are scoped below; logs and IAM reads are above).
+          sid: 'RefreshNotifyStack',
+          effect: 'Allow',
+          actions: [
+            'events:DescribeRule',
+            'events:ListTagsForResource',
+            'events:ListTargetsByRule',
+            'ses:GetEmailIdentity',
+            'ses:ListTagsForResource',
+            'sqs:GetQueueAttributes',
+            'sqs:ListQueueTags',
+          ],
+          resources: ['*'],
+        },
+        {
+          // What Terraform reads and calls to refresh and update the e-mail Lambda: its code and
+          // configuration, its versions, its invoke permission, its code-signing setting.
+          sid: 'UpdateNotifyFunction',
+          effect: 'Allow',
+          actions: [
+            'lambda:GetFunction',
+            'lambda:GetFunctionCodeSigningConfig',
+            'lambda:GetFunctionConfiguration',
+            'lambda:GetPolicy',
+            'lambda:ListTags',
+            'lambda:ListVersionsByFunction',
+            'lambda:UpdateFunctionCode',
+            'lambda:UpdateFunctionConfiguration',
+          ],
+          resources: [arn('lambda', `function:${props.notifyFunctionName}`)],
+        },
+        {
+          // A notify stack first applied without the bundle has its schedule disabled; the first
+          // deploy with the real bundle enables it.
+          sid: 'EnableNotifySchedule',
+          effect: 'Allow',
+          actions: ['events:PutRule'],
+          resources: [arn('events', `rule/${props.notifyScheduleName}`)],
+        },
+        {
+          // Read before a deploy (the rollback target), written after the smoke test passes.
+          sid: 'RecordReleasedImage',
+          effect: 'Allow',
+          actions: ['ssm:PutParameter'],
+          resources: [arn('ssm', `parameter${props.releasedImageParameterName}`)],
         },
         {
           // The AMI id and the app parameters, never their decrypted values.

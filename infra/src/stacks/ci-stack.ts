@@ -1,6 +1,7 @@
 import { type Construct, TerraformOutput } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
 import { Ci } from '../constructs/ci.js'
+import { releasedImageParameterName } from '../constructs/compute.js'
 import { PlatformStack, stackName } from './platform-stack.js'
 import type { RegistryStack } from './registry-stack.js'
 
@@ -18,7 +19,11 @@ export class CiStack extends PlatformStack {
       repositoryArns: Object.values(registry.registry.repositories).map((r) => r.arn),
       stateBucketName: config.state.bucketName,
       stateKeyPrefix: config.state.keyPrefix,
-      deployStackName: stackName(config, 'app'),
+      deployStackNames: [stackName(config, 'app'), stackName(config, 'notify')],
+      // Named like the notify construct names them; test/ci.test.ts holds the two together.
+      notifyFunctionName: `${this.prefix}-notify-email`,
+      notifyScheduleName: `${this.prefix}-notify-email-schedule`,
+      releasedImageParameterName: releasedImageParameterName(this.prefix),
     })
     new TerraformOutput(this, 'deploy_role_arn', { value: this.ci.deployRole.arn })
   }
