@@ -1,7 +1,6 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
-import { SqliteStore } from './adapters/sqlite/store.js'
 import { loadConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
@@ -9,7 +8,7 @@ import { clearQueue, seed as seedData, seedEmbedded } from './seed.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { ThrottledLog } from './logging/throttled-log.js'
-import { createAdapters } from './wiring/adapters.js'
+import { createAdapters, openSqliteStore } from './wiring/adapters.js'
 import { pino } from 'pino'
 
 const USAGE = `Usage: sugang <command> [options]
@@ -70,7 +69,7 @@ async function seed(argv: string[]): Promise<void> {
   const options = { students, courses, capacity, password, reset: values.reset }
   const { storage } = config
   if (storage.kind === 'embedded') {
-    const store = new SqliteStore({ path: storage.sqlitePath })
+    const store = await openSqliteStore({ path: storage.sqlitePath })
     try {
       await store.migrate()
       await seedEmbedded(store, options)
@@ -115,7 +114,7 @@ async function unlock(argv: string[]): Promise<void> {
     )
   }
   const throttled = new ThrottledLog(pino({ level: 'silent' }))
-  const { rush, store } = createAdapters(config, throttled)
+  const { rush, store } = await createAdapters(config, throttled)
   try {
     await rush.lifecycle.connect(5_000)
     await new LoginGuard(rush.logins).unlock(studentId)
@@ -137,7 +136,7 @@ async function migrate(argv: string[]): Promise<void> {
   const { storage } = loadConfig()
   const store =
     storage.kind === 'embedded'
-      ? new SqliteStore({ path: storage.sqlitePath })
+      ? await openSqliteStore({ path: storage.sqlitePath })
       : new MysqlStore({ url: storage.databaseUrl, poolSize: 1 })
   try {
     await store.migrate()

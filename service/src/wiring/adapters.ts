@@ -2,10 +2,11 @@ import { pino } from 'pino'
 import { createMemoryRushState } from '../adapters/memory/index.js'
 import { MysqlStore } from '../adapters/mysql/store.js'
 import { createRedisRushState } from '../adapters/redis/index.js'
-import { SqliteStore } from '../adapters/sqlite/store.js'
+import type { SqliteStore, SqliteStoreOptions } from '../adapters/sqlite/store.js'
 import type { Config } from '../config.js'
 import { DEMO_LOGIN, DEMO_PASSWORD, seedDemoSemester } from '../demo/semester.js'
 import type { RegistrationStore, RushState } from '../domain/ports.js'
+import { ConfigError } from '../errors.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
 
 export interface Adapters {
@@ -18,7 +19,7 @@ export interface Adapters {
  * the rush in production; with neither configured, the embedded pair (a SQLite file and an
  * in-process queue) that seeds a demo semester into a new database.
  */
-export function createAdapters(config: Config, log: ThrottledLog): Adapters {
+export async function createAdapters(config: Config, log: ThrottledLog): Promise<Adapters> {
   const { storage } = config
   if (storage.kind === 'embedded') return createEmbeddedAdapters(config, storage.sqlitePath)
   const store = new MysqlStore({
@@ -42,14 +43,41 @@ export function createAdapters(config: Config, log: ThrottledLog): Adapters {
 }
 
 /**
+ * Opens the embedded store, loading its module only now that the embedded storage was chosen:
+ * better-sqlite3 is a native, optional dependency that the container image leaves out (it runs
+ * on MySQL and Redis only, and NODE_ENV=production refuses the embedded store anyway).
+ */
+export async function openSqliteStore(options: SqliteStoreOptions): Promise<SqliteStore> {
+  let sqlite: typeof import('../adapters/sqlite/store.js')
+  try {
+    sqlite = await import('../adapters/sqlite/store.js')
+  } catch (err) {
+    if (!isMissingPackage(err, 'better-sqlite3')) throw err
+    throw new ConfigError(
+      'the embedded store needs better-sqlite3, an optional dependency that is not installed here (the container image leaves it out): set DATABASE_URL and REDIS_URL, or install with optional dependencies (npm ci)',
+    )
+  }
+  return new sqlite.SqliteStore(options)
+}
+
+function isMissingPackage(err: unknown, name: string): boolean {
+  const { code, message } = (err ?? {}) as { code?: unknown; message?: unknown }
+  return (
+    (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') &&
+    typeof message === 'string' &&
+    message.includes(`'${name}'`)
+  )
+}
+
+/**
  * One process holds everything: the store in a SQLite file, the queue, sessions and leases in
  * memory. A new (empty) database gets the demo semester when the schema is first migrated, and
  * the console says where to open the page and how to log in.
  */
-function createEmbeddedAdapters(config: Config, sqlitePath: string): Adapters {
+async function createEmbeddedAdapters(config: Config, sqlitePath: string): Promise<Adapters> {
   const log = pino({ level: config.logLevel }).child({ storage: 'embedded' })
   let announced = false
-  const store = new SqliteStore({
+  const store = await openSqliteStore({
     path: sqlitePath,
     // Waiting for the one write connection; MySQL's statements get the same deadline.
     timeoutMs: Math.max(config.deadlines.mysqlMs, 5_000),

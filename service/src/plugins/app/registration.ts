@@ -37,7 +37,7 @@ export interface RegistrationOptions {
 export default fp<RegistrationOptions>(
   async (app, { config, hooks, worker: runWorker = config.admissionWorker }) => {
     const throttled = new ThrottledLog(app.log)
-    const adapters = createAdapters(config, throttled)
+    const adapters = await createAdapters(config, throttled)
     const services = createServices(adapters, {
       config,
       metrics: app.metrics,
