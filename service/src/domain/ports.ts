@@ -17,6 +17,7 @@ import type {
   SeatState,
   StudentAccount,
 } from './model.js'
+import type { ConfirmationBacklog } from './confirmations.js'
 
 // ---------------------------------------------------------------------------------------------
 // The durable store (MySQL in production). Everything here is the truth.
@@ -166,6 +167,8 @@ export interface ConsistencyReads {
   countOverCapacity(): Promise<number>
   /** Seconds the replica is behind: 0 without one, Infinity when stopped, null when unknown. */
   replicaLagSeconds(): Promise<number | null>
+  /** Confirmation e-mails still owed, and those that ended dead (may lag on a replica). */
+  confirmationBacklog(): Promise<ConfirmationBacklog>
 }
 
 export interface Lifecycle {

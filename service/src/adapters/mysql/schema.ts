@@ -95,4 +95,34 @@ export const migrations: ReadonlyArray<{
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 5,
+    statements: [
+      // The confirmation e-mail outbox: written in the transaction that commits an enrollment (a
+      // batch admission or a waitlist promotion), so an e-mail is owed exactly when a seat is
+      // held. The sender (domain/confirmations.ts) claims rows with SKIP LOCKED and walks them
+      // through pending -> sending -> sent | dead | void; due_at is when a pending row may be
+      // tried, or when a sending row's claim runs out.
+      `CREATE TABLE IF NOT EXISTS confirmation_outbox (
+          id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+          request_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          student_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          course_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          kind VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          state VARCHAR(8) CHARACTER SET ascii COLLATE ascii_bin NOT NULL DEFAULT 'pending',
+          attempts SMALLINT UNSIGNED NOT NULL DEFAULT 0,
+          due_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          claim_token CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
+          created_at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          finished_at DATETIME(3) NULL,
+          message_id VARCHAR(200) NULL,
+          last_error VARCHAR(500) NULL,
+          PRIMARY KEY (id),
+          UNIQUE KEY confirmation_outbox_request (request_id),
+          KEY confirmation_outbox_due (state, due_at),
+          CONSTRAINT confirmation_outbox_kind CHECK (kind IN ('enrolled', 'promoted')),
+          CONSTRAINT confirmation_outbox_state CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'void'))
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ]

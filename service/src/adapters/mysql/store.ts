@@ -1,4 +1,3 @@
-import mysql from 'mysql2/promise'
 import type { Pool, PoolConnection, RowDataPacket, ResultSetHeader } from 'mysql2/promise'
 import { DependencyUnavailableError } from '../../errors.js'
 import type {
@@ -27,6 +26,9 @@ import type {
   RegistrationStore,
   WaitlistHead,
 } from '../../domain/ports.js'
+import { createPool } from './pool.js'
+import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
 import { migrations } from './schema.js'
 
 export interface MysqlStoreOptions {
@@ -82,31 +84,6 @@ function isConnectionError(err: unknown): boolean {
 function isRetryableLockError(err: unknown): boolean {
   const errno = (err as { errno?: unknown } | null)?.errno
   return errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT
-}
-
-function createPool(url: string, size: number, timeoutMs: number): Pool {
-  const pool = mysql.createPool({
-    uri: url,
-    connectionLimit: size,
-    waitForConnections: true,
-    // Waiting is bounded in time by the operation's deadline; this bounds it in memory.
-    queueLimit: size * 50,
-    enableKeepAlive: true,
-    connectTimeout: Math.max(timeoutMs, 1_000),
-    timezone: 'Z',
-    charset: 'utf8mb4',
-  })
-  // Every statement is READ COMMITTED (locking reads see the latest rows, no gap locks on the
-  // inserts), and the server gives up waiting for a row lock about when the client gives up on
-  // the statement, so a lock held by a stalled transaction never queues work for long.
-  const lockWaitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000))
-  pool.pool.on('connection', (conn) => {
-    conn.query(
-      `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}`,
-      () => undefined,
-    )
-  })
-  return pool
 }
 
 type Row = RowDataPacket & Record<string, unknown>
@@ -448,6 +425,11 @@ export class MysqlStore implements RegistrationStore {
         await s.write('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
           writes.enroll.map((r) => [r.studentId, courseId, r.requestId]),
         ])
+        // The confirmation each new enrollment is owed commits or rolls back with it.
+        await s.write(
+          'INSERT INTO confirmation_outbox (request_id, student_id, course_id, kind) VALUES ?',
+          [writes.enroll.map((r) => [r.requestId, r.studentId, courseId, 'enrolled'])],
+        )
       }
       if (writes.waitlist.length > 0) {
         await s.write('INSERT INTO waitlist (course_id, student_id, request_id) VALUES ?', [
@@ -526,6 +508,11 @@ export class MysqlStore implements RegistrationStore {
             'INSERT INTO enrollments (student_id, course_id, request_id) VALUES (?, ?, ?)',
             [student, courseId, requestId],
           )
+          await s.write(
+            `INSERT INTO confirmation_outbox (request_id, student_id, course_id, kind)
+             VALUES (?, ?, ?, 'promoted')`,
+            [requestId, student, courseId],
+          )
         },
         async updateCourse(enrolled: number, version: number) {
           await s.write('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
@@ -551,6 +538,10 @@ export class MysqlStore implements RegistrationStore {
       ),
     )
     return Number(rows[0]?.n ?? 0)
+  }
+
+  async confirmationBacklog(): Promise<ConfirmationBacklog> {
+    return toBacklog(await this.#session(this.#replica, (s) => s.rows(BACKLOG_SQL)))
   }
 
   async replicaLagSeconds(): Promise<number | null> {

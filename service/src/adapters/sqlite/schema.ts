@@ -72,4 +72,28 @@ export const migrations: ReadonlyArray<{
       'CREATE INDEX IF NOT EXISTS cart_items_course ON cart_items (course_id)',
     ],
   },
+  {
+    version: 2,
+    statements: [
+      // MySQL version 5: the confirmation e-mail outbox (see adapters/mysql/schema.ts).
+      `CREATE TABLE IF NOT EXISTS confirmation_outbox (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          request_id TEXT NOT NULL,
+          student_id TEXT NOT NULL,
+          course_id TEXT NOT NULL,
+          kind TEXT NOT NULL CHECK (kind IN ('enrolled', 'promoted')),
+          state TEXT NOT NULL DEFAULT 'pending'
+            CHECK (state IN ('pending', 'sending', 'sent', 'dead', 'void')),
+          attempts INTEGER NOT NULL DEFAULT 0,
+          due_at TEXT NOT NULL DEFAULT ${NOW_MS},
+          claim_token TEXT NULL,
+          created_at TEXT NOT NULL DEFAULT ${NOW_MS},
+          finished_at TEXT NULL,
+          message_id TEXT NULL,
+          last_error TEXT NULL
+        ) STRICT`,
+      'CREATE UNIQUE INDEX IF NOT EXISTS confirmation_outbox_request ON confirmation_outbox (request_id)',
+      'CREATE INDEX IF NOT EXISTS confirmation_outbox_due ON confirmation_outbox (state, due_at)',
+    ],
+  },
 ]

@@ -31,6 +31,8 @@ import {
   type Row,
 } from '../sql/rows.js'
 import { NOW_MS, migrations } from './schema.js'
+import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
 
 type Connection = Database.Database
 
@@ -504,6 +506,15 @@ export class SqliteStore implements RegistrationStore {
           courseId,
           r.requestId,
         )
+        // The confirmation each new enrollment is owed commits or rolls back with it.
+        this.#run(
+          db,
+          `INSERT INTO confirmation_outbox (request_id, student_id, course_id, kind)
+           VALUES (?, ?, ?, 'enrolled')`,
+          r.requestId,
+          r.studentId,
+          courseId,
+        )
       }
       for (const r of writes.waitlist) {
         this.#run(
@@ -594,6 +605,14 @@ export class SqliteStore implements RegistrationStore {
               courseId,
               requestId,
             )
+            this.#run(
+              db,
+              `INSERT INTO confirmation_outbox (request_id, student_id, course_id, kind)
+               VALUES (?, ?, ?, 'promoted')`,
+              requestId,
+              student,
+              courseId,
+            )
           }),
         updateCourse: (enrolled, version) =>
           inside(() => {
@@ -631,6 +650,10 @@ export class SqliteStore implements RegistrationStore {
 
   async replicaLagSeconds(): Promise<number | null> {
     return 0
+  }
+
+  async confirmationBacklog(): Promise<ConfirmationBacklog> {
+    return toBacklog(await this.#read((db) => this.#rows(db, BACKLOG_SQL)))
   }
 
   async courseVersions(): Promise<CourseVersion[]> {

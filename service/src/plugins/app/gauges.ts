@@ -3,6 +3,7 @@ import type { Catalogue } from '../../domain/catalogue.js'
 import type { DependencyMonitor } from '../../domain/dependency-monitor.js'
 import type { RequestWatch } from '../../domain/request-watch.js'
 import type { ConsistencyReads, RushState } from '../../domain/ports.js'
+import type { ConfirmationBacklog } from '../../domain/confirmations.js'
 
 export interface GaugeSources {
   readonly store: ConsistencyReads
@@ -68,6 +69,40 @@ export function registerGauges(registry: Registry, sources: GaugeSources): void 
       this.reset()
       const lag = await store.replicaLagSeconds()
       if (lag !== null) this.set(lag)
+    },
+  })
+  // Read together at each scrape: both gauges come from one query.
+  let backlog: Promise<ConfirmationBacklog | null> | null = null
+  const readBacklog = () => {
+    backlog ??= store
+      .confirmationBacklog()
+      .catch(() => null)
+      .finally(() => setImmediate(() => (backlog = null)))
+    return backlog
+  }
+  new Gauge({
+    name: 'sugang_confirmations',
+    help: 'Confirmation e-mails by outbox state: pending and sending are still owed, dead ones were given up on.',
+    labelNames: ['state'],
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const b = await readBacklog()
+      if (!b) return
+      this.set({ state: 'pending' }, b.pending)
+      this.set({ state: 'sending' }, b.sending)
+      this.set({ state: 'dead' }, b.dead)
+    },
+  })
+  new Gauge({
+    name: 'sugang_confirmation_oldest_waiting_seconds',
+    help: 'Age of the oldest confirmation e-mail not sent yet (0 when none is owed).',
+    registers: [registry],
+    async collect() {
+      this.reset()
+      const b = await readBacklog()
+      if (!b) return
+      this.set(b.oldestWaiting ? Math.max(0, (Date.now() - b.oldestWaiting.getTime()) / 1000) : 0)
     },
   })
   new Gauge({

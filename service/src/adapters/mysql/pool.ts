@@ -1,0 +1,32 @@
+import mysql from 'mysql2/promise'
+import type { Pool } from 'mysql2/promise'
+
+/**
+ * A pool whose connections all agree on the session: UTC (the driver reads DATETIME as UTC, and
+ * CURRENT_TIMESTAMP defaults are then UTC too, whatever the server's zone), READ COMMITTED, and
+ * a row-lock wait about as long as the client waits for a statement.
+ */
+export function createPool(url: string, size: number, timeoutMs: number): Pool {
+  const pool = mysql.createPool({
+    uri: url,
+    connectionLimit: size,
+    waitForConnections: true,
+    // Waiting is bounded in time by the operation's deadline; this bounds it in memory.
+    queueLimit: size * 50,
+    enableKeepAlive: true,
+    connectTimeout: Math.max(timeoutMs, 1_000),
+    timezone: 'Z',
+    charset: 'utf8mb4',
+  })
+  // Every statement is READ COMMITTED (locking reads see the latest rows, no gap locks on the
+  // inserts), and the server gives up waiting for a row lock about when the client gives up on
+  // the statement, so a lock held by a stalled transaction never queues work for long.
+  const lockWaitSeconds = Math.max(1, Math.ceil(timeoutMs / 1000))
+  pool.pool.on('connection', (conn) => {
+    conn.query(
+      `SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED, SESSION innodb_lock_wait_timeout = ${lockWaitSeconds}, SESSION time_zone = '+00:00'`,
+      () => undefined,
+    )
+  })
+  return pool
+}
