@@ -1,7 +1,7 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
-import { loadConfig } from './config.js'
+import { loadConfig, loadNotifierConfig } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
 import { clearQueue, seed as seedData, seedEmbedded } from './seed.js'
@@ -15,6 +15,7 @@ const USAGE = `Usage: sugang <command> [options]
 
 Commands:
   migrate   create or upgrade the database schema (idempotent)
+  notify    send the confirmation e-mails that are due (what the e-mail Lambda runs)
   openapi   print the HTTP contract as an OpenAPI 3 document
   seed      create demo or load-test students and courses
   serve     run the service (HTTP API, admission worker, metrics)
@@ -146,6 +147,86 @@ async function migrate(argv: string[]): Promise<void> {
   }
 }
 
+const NOTIFY_USAGE = `Usage: sugang notify [--watch SECONDS]
+       sugang notify --retry-dead | --discard-dead
+
+Sends the confirmation e-mails that are due, through SES, and prints what it did: the same
+sender the e-mail Lambda runs. Without --watch it stops when nothing is due; with it, it looks
+again every SECONDS until stopped. A message SES refused for good (a bad address), or that
+kept failing for about an hour, ends dead (the SugangConfirmationEmailsFailed alert):
+--retry-dead sends every dead one again once the cause is fixed, --discard-dead gives up on
+them.
+
+Environment: MAIL_FROM (required; its domain verified in SES), SES_CONFIGURATION_SET,
+SITE_URL, the AWS region and credentials as the AWS CLI reads them, and DATABASE_URL (or
+DATABASE_SECRET_ARN with DATABASE_HOST and DATABASE_NAME; or neither, for the embedded store
+at SQLITE_PATH). NOTIFY_BATCH_SIZE, NOTIFY_CONCURRENCY, NOTIFY_MAX_ATTEMPTS,
+NOTIFY_BACKOFF_BASE_MS, NOTIFY_BACKOFF_MAX_MS and NOTIFY_LEASE_MS tune it (see the README).`
+
+async function notify(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      watch: { type: 'string' },
+      'retry-dead': { type: 'boolean', default: false },
+      'discard-dead': { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(NOTIFY_USAGE)
+    return
+  }
+  const watchSeconds = values.watch === undefined ? 0 : positive(values.watch, 'watch', 3600)
+  const config = loadNotifierConfig()
+  const log = pino({ level: config.logLevel })
+  // Loaded here only: the AWS clients are of no use to any other command.
+  const { createNotifier } = await import('./notifier.js')
+  const notifier = await createNotifier(config, { log })
+  const resolve = values['retry-dead'] ? 'retry' : values['discard-dead'] ? 'discard' : undefined
+  if (resolve !== undefined) {
+    if (values['retry-dead'] && values['discard-dead']) {
+      await notifier.close()
+      throw new ConfigError('--retry-dead and --discard-dead exclude each other')
+    }
+    try {
+      const n = await notifier.resolveDead(resolve)
+      console.log(
+        resolve === 'retry'
+          ? `${n} dead confirmation(s) will be sent again`
+          : `${n} dead confirmation(s) discarded`,
+      )
+    } finally {
+      await notifier.close()
+    }
+    return
+  }
+  let stopping = false
+  let wake: (() => void) | undefined
+  const stop = () => {
+    stopping = true
+    wake?.()
+  }
+  process.once('SIGINT', stop)
+  process.once('SIGTERM', stop)
+  try {
+    do {
+      const report = await notifier.run(() => stopping)
+      const backlog = await notifier.backlog()
+      console.log(JSON.stringify({ ...report, backlog }))
+      if (watchSeconds === 0 || stopping) break
+      await new Promise<void>((resolve) => {
+        wake = resolve
+        setTimeout(resolve, watchSeconds * 1000).unref()
+      })
+    } while (!stopping)
+  } finally {
+    process.off('SIGINT', stop)
+    process.off('SIGTERM', stop)
+    await notifier.close()
+  }
+}
+
 const OPENAPI_USAGE = `Usage: sugang openapi [--output FILE]
 
 Prints the OpenAPI 3 document generated from the route schemas (what GET /api/v1/openapi.json
@@ -187,6 +268,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       case 'unlock':
         await unlock(rest)
+        return 0
+      case 'notify':
+        await notify(rest)
         return 0
       case 'serve':
         if (rest.includes('--help')) {

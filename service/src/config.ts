@@ -3,6 +3,7 @@ import { join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
 import { defaultCost, type ScryptCost } from './domain/passwords.js'
+import { DEFAULT_CONFIRMATION_SETTINGS, type ConfirmationSettings } from './domain/confirmations.js'
 
 export interface Config {
   readonly production: boolean
@@ -296,3 +297,82 @@ const RENAMED: ReadonlyArray<readonly [string, string]> = [
  * default 2^15 trades some of that for the login burst before registration opens (docs/security.md).
  */
 const MIN_PRODUCTION_SCRYPT_N = 2 ** 14
+
+/** Where the confirmation sender finds the outbox. */
+export type NotifierDatabase =
+  | { readonly kind: 'url'; readonly url: string }
+  /** RDS: host and name from the environment, user and password from a Secrets Manager secret. */
+  | {
+      readonly kind: 'secret'
+      readonly secretArn: string
+      readonly host: string
+      readonly port: number
+      readonly name: string
+    }
+  | { readonly kind: 'embedded'; readonly sqlitePath: string }
+
+/** Settings of the confirmation e-mail sender (`sugang notify` and the e-mail Lambda). */
+export interface NotifierConfig {
+  readonly production: boolean
+  readonly logLevel: string
+  readonly database: NotifierDatabase
+  /** The From address; its domain must be a verified SES identity. */
+  readonly mailFrom: string
+  readonly configurationSet: string | undefined
+  /** The service's public URL, linked from the message. */
+  readonly siteUrl: string | undefined
+  readonly settings: ConfirmationSettings
+}
+
+/** Parses the sender's environment once; the same names in the Lambda and on the command line. */
+export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
+  const production = env.NODE_ENV === 'production'
+  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
+  let database: NotifierDatabase
+  if (databaseUrl) {
+    database = { kind: 'url', url: databaseUrl }
+  } else if (env.DATABASE_SECRET_ARN) {
+    if (!env.DATABASE_HOST || !env.DATABASE_NAME) {
+      throw new ConfigError('DATABASE_SECRET_ARN needs DATABASE_HOST and DATABASE_NAME')
+    }
+    database = {
+      kind: 'secret',
+      secretArn: env.DATABASE_SECRET_ARN,
+      host: env.DATABASE_HOST,
+      port: integer(env, 'DATABASE_PORT', 3306, 1, 65535),
+      name: env.DATABASE_NAME,
+    }
+  } else if (production) {
+    throw new ConfigError(
+      'NODE_ENV=production needs DATABASE_URL or DATABASE_SECRET_ARN for the confirmation sender',
+    )
+  } else {
+    database = {
+      kind: 'embedded',
+      sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')),
+    }
+  }
+  const mailFrom = env.MAIL_FROM ?? ''
+  if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(mailFrom)) {
+    throw new ConfigError(
+      'MAIL_FROM must be the sender address, e.g. sugang@example.ac.kr (its domain verified in SES)',
+    )
+  }
+  const d = DEFAULT_CONFIRMATION_SETTINGS
+  return {
+    production,
+    logLevel: env.LOG_LEVEL || 'info',
+    database,
+    mailFrom,
+    configurationSet: env.SES_CONFIGURATION_SET || undefined,
+    siteUrl: url(env, 'SITE_URL', ['https:', 'http:']),
+    settings: {
+      batchSize: integer(env, 'NOTIFY_BATCH_SIZE', d.batchSize, 1, 500),
+      concurrency: integer(env, 'NOTIFY_CONCURRENCY', d.concurrency, 1, 50),
+      leaseMs: integer(env, 'NOTIFY_LEASE_MS', d.leaseMs, 1_000, 3_600_000),
+      maxAttempts: integer(env, 'NOTIFY_MAX_ATTEMPTS', d.maxAttempts, 1, 100),
+      backoffBaseMs: integer(env, 'NOTIFY_BACKOFF_BASE_MS', d.backoffBaseMs, 0, 3_600_000),
+      backoffMaxMs: integer(env, 'NOTIFY_BACKOFF_MAX_MS', d.backoffMaxMs, 0, 24 * 3_600_000),
+    },
+  }
+}
