@@ -1,6 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
+import { execFileSync } from 'node:child_process'
+import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
@@ -9,11 +11,11 @@ import { only, policyStatements, resourceList, synthPlatform } from './helpers/s
 const withoutBundle = synthPlatform(profiles.small).notify
 const ha = synthPlatform(profiles.ha).notify
 
-// A directory holding a (stand-in) built bundle at the configured path.
-const builtDir = mkdtempSync(path.join(os.tmpdir(), 'sugang-notify-'))
+// An infra directory with a (stand-in) built bundle at the configured path beside it.
+const builtDir = path.join(mkdtempSync(path.join(os.tmpdir(), 'sugang-notify-')), 'infra')
 const bundle = path.join(builtDir, profiles.small.notify.bundlePath)
-mkdirSync(path.dirname(bundle), { recursive: true })
-writeFileSync(bundle, 'PK\u0005\u0006' + '\u0000'.repeat(18))
+mkdirSync(bundle, { recursive: true })
+writeFileSync(path.join(bundle, 'index.mjs'), 'export const handler = async () => ({})\n')
 const withBundle = synthPlatform(profiles.small, builtDir).notify
 
 t.test(
@@ -27,7 +29,9 @@ t.test(
 
 t.test('with the bundle built, the function ships it and the schedule is enabled', async (t) => {
   const fn = only(withBundle, 'aws_lambda_function')
-  t.match(fn.filename, /^assets\/notify_code_.*\/notify-email\.zip$/)
+  t.match(fn.filename, /^assets\/notify_code_.*\/archive\.zip$/)
+  t.equal(fn.handler, 'index.handler')
+  t.equal(fn.runtime, 'nodejs22.x')
   t.not(fn.source_code_hash, only(withoutBundle, 'aws_lambda_function').source_code_hash)
   t.match(only(withBundle, 'aws_cloudwatch_event_rule'), {
     state: 'ENABLED',
@@ -82,5 +86,31 @@ t.test(
     t.same(statements.find((s) => s.sid === 'SendConfirmations')!.resources, [
       'arn:aws:ses:ap-northeast-2:111111111111:identity/example.ac.kr',
     ])
+  },
+)
+
+t.test(
+  'the bundle the service builds is what the function ships, with the settings it reads',
+  async (t) => {
+    const infraDir = fileURLToPath(new URL('..', import.meta.url))
+    execFileSync('npm', ['run', 'bundle:notify', '--workspace', 'service'], {
+      cwd: path.join(infraDir, '..'),
+      stdio: 'ignore',
+    })
+    t.ok(existsSync(path.join(infraDir, profiles.small.notify.bundlePath, 'index.mjs')))
+    const real = synthPlatform(profiles.small, infraDir).notify
+    t.equal(only(real, 'aws_cloudwatch_event_rule').state, 'ENABLED', 'no placeholder')
+    const fn = only(real, 'aws_lambda_function')
+    // What the handler's configuration (loadNotifierConfig) reads in production.
+    t.same(Object.keys(fn.environment.variables).sort(), [
+      'DATABASE_HOST',
+      'DATABASE_NAME',
+      'DATABASE_SECRET_ARN',
+      'MAIL_FROM',
+      'NODE_ENV',
+      'NODE_OPTIONS',
+      'SITE_URL',
+    ])
+    t.equal(fn.environment.variables.SITE_URL, `https://${profiles.small.edge.domainName}/`)
   },
 )

@@ -90,7 +90,7 @@ export const ha: PlatformConfig = {
     snapshotRetentionDays: 7,
   },
   notify: {
-    bundlePath: 'dist/notify/notify-email.zip',
+    bundlePath: '../service/dist/lambda/notify-email',
     senderDomain: 'example.ac.kr',
     fromAddress: 'sugang@example.ac.kr',
     scheduleExpression: 'rate(1 minute)',

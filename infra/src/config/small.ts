@@ -90,7 +90,7 @@ export const small: PlatformConfig = {
     snapshotRetentionDays: 1,
   },
   notify: {
-    bundlePath: 'dist/notify/notify-email.zip',
+    bundlePath: '../service/dist/lambda/notify-email',
     senderDomain: 'example.ac.kr',
     fromAddress: 'sugang@example.ac.kr',
     scheduleExpression: 'rate(1 minute)',

@@ -127,7 +127,10 @@ export interface CacheConfig {
 }
 
 export interface NotifyConfig {
-  /** Zip of the e-mail Lambda, relative to the infra workspace; built by the delivery pipeline. */
+  /**
+   * Directory of the e-mail Lambda's bundle, relative to infra/; `npm run bundle:notify -w
+   * service` builds it and synthesis zips it.
+   */
   readonly bundlePath: string
   readonly senderDomain: string
   readonly fromAddress: string

@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs'
+import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import {
   CloudwatchEventRule,
@@ -21,8 +22,10 @@ export interface NotifyProps {
   readonly region: string
   readonly accountId: string
   readonly config: NotifyConfig
-  /** Absolute path of the built bundle (config.bundlePath resolved against the infra workspace). */
+  /** Absolute path of the built bundle directory (config.bundlePath resolved against infra/). */
   readonly bundlePath: string
+  /** The service's public URL, linked from the e-mails. */
+  readonly siteUrl: string
   readonly subnetIds: string[]
   readonly securityGroupId: string
   readonly databaseSecretArn: string
@@ -30,17 +33,21 @@ export interface NotifyProps {
   readonly databaseName: string
 }
 
+/** The file the bundle's handler lives in (`index.handler`). */
+export const BUNDLE_ENTRY = 'index.mjs'
+
 /** Directory zipped in place of the real bundle when that has not been built yet. */
 export const PLACEHOLDER_BUNDLE_DIR = fileURLToPath(
   new URL('../../assets/notify-placeholder/', import.meta.url),
 )
 
 /**
- * The confirmation e-mail Lambda: reads committed enrollments not yet notified, sends them through
- * SES and marks them (its code is delivered separately). Runs on a schedule inside the VPC.
+ * The confirmation e-mail Lambda: sends what the enrollment transactions wrote to the outbox
+ * (service/src/lambda/notify-email.ts, bundled by `npm run bundle:notify -w service`) through
+ * SES. Runs every minute inside the VPC.
  *
  * Synthesis must work on a machine that never built the bundle (CI, `cdktf diff`, the tests), so
- * the code is a TerraformAsset of the real zip when it exists and of a placeholder directory
+ * the code is an archive of the bundle directory when it exists and of a placeholder directory
  * otherwise. With the placeholder the schedule is disabled and synthesis prints a warning, so a
  * deploy from such a machine can never send or skip e-mails by accident.
  */
@@ -54,21 +61,18 @@ export class Notify extends Construct {
     super(scope, id)
     const { name, config } = props
     const functionName = `${name}-notify-email`
-    this.usesPlaceholder = !existsSync(props.bundlePath)
+    this.usesPlaceholder = !existsSync(path.join(props.bundlePath, BUNDLE_ENTRY))
     if (this.usesPlaceholder) {
       Annotations.of(this).addWarning(
         `notify: ${config.bundlePath} not found; deploying placeholder code with the schedule disabled`,
       )
     }
-    const code = new TerraformAsset(
-      this,
-      'code',
-      this.usesPlaceholder
-        ? { path: PLACEHOLDER_BUNDLE_DIR, type: AssetType.ARCHIVE }
-        : { path: props.bundlePath, type: AssetType.FILE },
-    )
+    const code = new TerraformAsset(this, 'code', {
+      path: this.usesPlaceholder ? PLACEHOLDER_BUNDLE_DIR : props.bundlePath,
+      type: AssetType.ARCHIVE,
+    })
 
-    const identity = new Sesv2EmailIdentity(this, 'sender', { emailIdentity: config.senderDomain })
+    new Sesv2EmailIdentity(this, 'sender', { emailIdentity: config.senderDomain })
     this.deadLetterQueue = new SqsQueue(this, 'dlq', {
       name: `${functionName}-dlq`,
       messageRetentionSeconds: 14 * 24 * 3600,
@@ -119,26 +123,29 @@ export class Notify extends Construct {
       functionName,
       description: 'Sends enrollment confirmation e-mails through SES',
       role: role.arn,
-      runtime: 'nodejs20.x',
+      // The newest runtime the pinned AWS provider accepts (supported until 2027-04-30); the
+      // bundle targets it (esbuild --target=node22).
+      runtime: 'nodejs22.x',
       handler: 'index.handler',
       architectures: ['arm64'],
       filename: code.path,
       sourceCodeHash: code.assetHash,
       timeout: config.timeoutSeconds,
       memorySize: config.memoryMiB,
-      // One run at a time: marking enrollments as notified is idempotent, but two overlapping runs
-      // would race to send the same e-mail before either marks it.
+      // Overlapping runs would be safe (claims skip each other's rows); one at a time keeps the
+      // database connections the sender holds to a handful.
       reservedConcurrentExecutions: 1,
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [props.securityGroupId] },
       deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
       environment: {
         variables: {
           NODE_ENV: 'production',
+          NODE_OPTIONS: '--enable-source-maps',
           DATABASE_HOST: props.databaseHost,
           DATABASE_NAME: props.databaseName,
           DATABASE_SECRET_ARN: props.databaseSecretArn,
           MAIL_FROM: config.fromAddress,
-          SES_IDENTITY: identity.emailIdentity,
+          SITE_URL: props.siteUrl,
         },
       },
       loggingConfig: { logFormat: 'JSON', logGroup: logs.name },

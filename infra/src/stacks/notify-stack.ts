@@ -21,6 +21,7 @@ export class NotifyStack extends PlatformStack {
       accountId: config.accountId,
       config: config.notify,
       bundlePath: deps.bundlePath,
+      siteUrl: `https://${config.edge.domainName}/`,
       subnetIds: network.appSubnets.map((s) => s.id),
       securityGroupId: network.securityGroups.notify.id,
       databaseSecretArn: data.data.masterSecretArn,

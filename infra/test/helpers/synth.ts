@@ -1,4 +1,4 @@
-import { mkdtempSync } from 'node:fs'
+import { mkdirSync, mkdtempSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { Testing } from '../../src/cdktf.js'
@@ -27,8 +27,15 @@ export type Body = Record<string, any>
 
 export type SynthesizedPlatform = Readonly<Record<StackKey, SynthesizedStack>>
 
-/** A directory without the e-mail bundle, so notify synthesizes its placeholder. */
-export const NO_BUNDLE_DIR = mkdtempSync(path.join(os.tmpdir(), 'sugang-infra-'))
+/**
+ * An infra directory without the e-mail bundle beside it, so notify synthesizes its placeholder
+ * (the bundle path is relative to infra/ and points into ../service).
+ */
+export const NO_BUNDLE_DIR = path.join(
+  mkdtempSync(path.join(os.tmpdir(), 'sugang-infra-')),
+  'infra',
+)
+mkdirSync(NO_BUNDLE_DIR)
 
 /**
  * Every stack of one profile, as `cdktf synth` writes them. Like `App.synth`, every stack is
