@@ -183,9 +183,9 @@ t.test(
     t.teardown(() => raw.close())
     t.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
     t.same(
-      raw.prepare('SELECT version FROM schema_migrations').all(),
-      [{ version: 1 }],
-      'one version, recorded once',
+      raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
+      [{ version: 1 }, { version: 2 }],
+      'each version, recorded once',
     )
     const columns = (table: string) =>
       (raw.prepare(`PRAGMA table_info(${table})`).all() as Array<{ name: string }>).map(
