@@ -149,6 +149,22 @@ t.test('CI runs on pushes and pull requests, on Node 20 and 24, within time limi
   t.ok(runs(ci).includes('npm run synth -w infra'))
 })
 
+t.test('CI and the deploy run the Node of the container image', async (t) => {
+  const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
+  const imageNode = /^ARG NODE_VERSION=(\d+)\.\d+\.\d+$/m.exec(dockerfile)?.[1]
+  t.ok(imageNode, 'the Dockerfile pins NODE_VERSION')
+  for (const job of Object.values(ci.jobs as Record<string, Body>)) {
+    t.equal(job.strategy.matrix.node.at(-1), imageNode)
+  }
+  const setupNode = steps(deployJob).find((s) => String(s.uses).startsWith('actions/setup-node@'))!
+  t.equal(setupNode.with['node-version'], imageNode)
+  const build = steps(deployJob).find((s) => s.id === 'image')!.run as string
+  for (const arg of ['REVISION', 'SOURCE_URL']) {
+    t.match(dockerfile, new RegExp(`^ARG ${arg}=`, 'm'), `the Dockerfile takes ${arg}`)
+    t.match(build, `--build-arg "${arg}=`, `the deploy passes ${arg}`)
+  }
+})
+
 t.test('AWS is reached through the deploy role only, never with keys', async (t) => {
   const credentialSteps = steps(deployJob).filter((s) =>
     String(s.uses).startsWith('aws-actions/configure-aws-credentials@'),
