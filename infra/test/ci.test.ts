@@ -206,6 +206,99 @@ t.test('the deploy role may record the released image and no other parameter', a
   }
 })
 
+/**
+ * What Terraform calls to refresh each resource and data source type of the stacks the pipeline
+ * deploys (from the AWS provider's read functions). A new type in those stacks fails the test
+ * below until its reads are listed here and granted to the deploy role.
+ */
+const REFRESH_READS: Record<string, string[]> = {
+  aws_acm_certificate: ['acm:DescribeCertificate', 'acm:ListTagsForCertificate'],
+  aws_acm_certificate_validation: ['acm:DescribeCertificate'],
+  aws_autoscaling_group: ['autoscaling:DescribeAutoScalingGroups'],
+  aws_autoscaling_policy: ['autoscaling:DescribePolicies'],
+  aws_cloudwatch_event_rule: ['events:DescribeRule', 'events:ListTagsForResource'],
+  aws_cloudwatch_event_target: ['events:ListTargetsByRule'],
+  aws_cloudwatch_log_group: ['logs:DescribeLogGroups', 'logs:ListTagsForResource'],
+  aws_iam_instance_profile: ['iam:GetInstanceProfile'],
+  aws_iam_role: ['iam:GetRole', 'iam:ListAttachedRolePolicies', 'iam:ListRolePolicies'],
+  aws_iam_role_policy: ['iam:GetRolePolicy'],
+  aws_iam_role_policy_attachment: ['iam:ListAttachedRolePolicies'],
+  aws_instance: ['ec2:DescribeInstances', 'ec2:DescribeInstanceAttribute', 'ec2:DescribeVolumes'],
+  aws_lambda_function: [
+    'lambda:GetFunction',
+    'lambda:GetFunctionCodeSigningConfig',
+    'lambda:ListVersionsByFunction',
+  ],
+  aws_lambda_permission: ['lambda:GetPolicy'],
+  aws_launch_template: ['ec2:DescribeLaunchTemplates', 'ec2:DescribeLaunchTemplateVersions'],
+  aws_lb: ['elasticloadbalancing:DescribeLoadBalancers', 'elasticloadbalancing:DescribeTags'],
+  aws_lb_listener: ['elasticloadbalancing:DescribeListeners'],
+  aws_lb_target_group: ['elasticloadbalancing:DescribeTargetGroupAttributes'],
+  aws_route53_record: ['route53:ListResourceRecordSets'],
+  aws_s3_bucket: [
+    's3:GetAccelerateConfiguration',
+    's3:GetBucketAcl',
+    's3:GetBucketCORS',
+    's3:GetBucketLogging',
+    's3:GetBucketObjectLockConfiguration',
+    's3:GetBucketPolicy',
+    's3:GetBucketRequestPayment',
+    's3:GetBucketTagging',
+    's3:GetBucketVersioning',
+    's3:GetBucketWebsite',
+    's3:GetEncryptionConfiguration',
+    's3:GetLifecycleConfiguration',
+    's3:GetReplicationConfiguration',
+  ],
+  aws_s3_bucket_lifecycle_configuration: ['s3:GetLifecycleConfiguration'],
+  aws_s3_bucket_ownership_controls: ['s3:GetBucketOwnershipControls'],
+  aws_s3_bucket_policy: ['s3:GetBucketPolicy'],
+  aws_s3_bucket_public_access_block: ['s3:GetBucketPublicAccessBlock'],
+  aws_s3_bucket_server_side_encryption_configuration: ['s3:GetEncryptionConfiguration'],
+  aws_s3_bucket_versioning: ['s3:GetBucketVersioning'],
+  aws_secretsmanager_secret: ['secretsmanager:DescribeSecret', 'secretsmanager:GetResourcePolicy'],
+  aws_secretsmanager_secret_version: ['secretsmanager:GetSecretValue'],
+  aws_sesv2_email_identity: ['ses:GetEmailIdentity'],
+  aws_sqs_queue: ['sqs:GetQueueAttributes', 'sqs:ListQueueTags'],
+  aws_ssm_parameter: ['ssm:GetParameter', 'ssm:DescribeParameters', 'ssm:ListTagsForResource'],
+  aws_vpc_security_group_egress_rule: ['ec2:DescribeSecurityGroupRules'],
+  aws_vpc_security_group_ingress_rule: ['ec2:DescribeSecurityGroupRules'],
+  aws_wafv2_web_acl: ['wafv2:GetWebACL', 'wafv2:ListTagsForResource'],
+  aws_wafv2_web_acl_association: ['wafv2:GetWebACLForResource'],
+  aws_wafv2_web_acl_logging_configuration: ['wafv2:GetLoggingConfiguration'],
+  // Data sources; remote state reads are the StateReadAll grant.
+  'data.aws_secretsmanager_random_password': ['secretsmanager:GetRandomPassword'],
+  'data.aws_ssm_parameter': ['ssm:GetParameter'],
+  'data.aws_caller_identity': [],
+  'data.aws_elb_service_account': [],
+  'data.aws_iam_policy_document': [],
+  'data.terraform_remote_state': [],
+}
+
+t.test('the deploy role can refresh everything in the stacks it deploys', async (t) => {
+  for (const platform of [small, ha]) {
+    const statements = deployPermissions(platform.ci)
+    for (const stack of [platform.app, platform.notify]) {
+      const types = [
+        ...Object.keys(stack.tf.resource ?? {}),
+        ...Object.keys(stack.tf.data ?? {}).map((type) => `data.${type}`),
+      ]
+      for (const type of types) {
+        const reads = REFRESH_READS[type]
+        t.ok(reads, `${type}: its refresh reads are listed`)
+        for (const action of reads ?? []) {
+          t.ok(grantsOf(statements, action).length, `${type}: ${action}`)
+        }
+      }
+    }
+    // The one secret value Terraform reads back is the Grafana password's.
+    const [secret] = resourceList(platform.app, 'aws_secretsmanager_secret')
+    const values = grantsOf(statements, 'secretsmanager:GetSecretValue')
+    t.equal(values.length, 1)
+    t.match(values[0]!.resources, [new RegExp(`:secret:${secret!.name}-\\*$`)])
+  }
+})
+
 t.test('the deploy role may read scan findings and instance refreshes', async (t) => {
   const statements = deployPermissions(small.ci)
   const scan = grantsOf(statements, 'ecr:DescribeImageScanFindings')

@@ -21,6 +21,8 @@ export interface CiProps {
   readonly notifyScheduleName: string
   /** Parameter Store name of the released image digest (compute.ts). */
   readonly releasedImageParameterName: string
+  /** The app stack's one Terraform-managed secret version (monitoring-host.ts). */
+  readonly grafanaSecretName: string
 }
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
@@ -164,10 +166,14 @@ export class Ci extends Construct {
             'route53:GetChange',
             'route53:GetHostedZone',
             'route53:ListResourceRecordSets',
+            's3:GetAccelerateConfiguration',
             's3:GetBucket*',
             's3:GetEncryptionConfiguration',
             's3:GetLifecycleConfiguration',
+            's3:GetReplicationConfiguration',
             'secretsmanager:DescribeSecret',
+            // The random-password data sources are read again by every plan.
+            'secretsmanager:GetRandomPassword',
             'secretsmanager:GetResourcePolicy',
             'ssm:DescribeParameters',
             'ssm:ListTagsForResource',
@@ -177,6 +183,14 @@ export class Ci extends Construct {
             'wafv2:ListTagsForResource',
           ],
           resources: ['*'],
+        },
+        {
+          // Refreshing the Grafana password's secret version reads its value. The role reads
+          // that value in the app stack's state already, so this exposes nothing new.
+          sid: 'RefreshGrafanaSecretVersion',
+          effect: 'Allow',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [arn('secretsmanager', `secret:${props.grafanaSecretName}-*`)],
         },
         {
           // The same for the notify stack's queue, schedule and SES identity (the function's

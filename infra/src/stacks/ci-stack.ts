@@ -20,10 +20,12 @@ export class CiStack extends PlatformStack {
       stateBucketName: config.state.bucketName,
       stateKeyPrefix: config.state.keyPrefix,
       deployStackNames: [stackName(config, 'app'), stackName(config, 'notify')],
-      // Named like the notify construct names them; test/ci.test.ts holds the two together.
+      // Named as the notify and monitoring-host constructs name them; test/ci.test.ts holds the
+      // names together.
       notifyFunctionName: `${this.prefix}-notify-email`,
       notifyScheduleName: `${this.prefix}-notify-email-schedule`,
       releasedImageParameterName: releasedImageParameterName(this.prefix),
+      grafanaSecretName: `${this.prefix}/grafana/admin-password`,
     })
     new TerraformOutput(this, 'deploy_role_arn', { value: this.ci.deployRole.arn })
   }
