@@ -123,8 +123,8 @@ export class Notify extends Construct {
       functionName,
       description: 'Sends enrollment confirmation e-mails through SES',
       role: role.arn,
-      // The newest runtime the pinned AWS provider accepts (supported until 2027-04-30); the
-      // bundle targets it (esbuild --target=node22).
+      // Supported by Lambda until 2027-04-30 and known to AWS provider 5.100, the release the
+      // stacks are also validated with; the bundle targets it (esbuild --target=node22).
       runtime: 'nodejs22.x',
       handler: 'index.handler',
       architectures: ['arm64'],
