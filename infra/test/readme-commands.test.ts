@@ -1,0 +1,136 @@
+import { execFile } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import os from 'node:os'
+import path from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { stripVTControlCharacters } from 'node:util'
+import t from 'tap'
+
+// The cdktf commands the READMEs tell an infra engineer to run, run as written (from infra/,
+// with the variables their code block exports) as far as this machine allows: past cdktf's own
+// checks (stack names, dependencies, flags) to Terraform, which then stops for want of AWS
+// credentials. A command cdktf itself refuses fails the test.
+
+const INFRA_DIR = fileURLToPath(new URL('..', import.meta.url))
+const READMES = [path.join(INFRA_DIR, '..', 'README.md'), path.join(INFRA_DIR, 'README.md')]
+
+interface Documented {
+  readonly file: string
+  readonly line: number
+  readonly env: Record<string, string>
+  readonly args: string[]
+}
+
+/** Placeholders an engineer fills in, and a value of the right shape for each. */
+function filled(value: string): string {
+  return value.replace(/sha256:<[^>]+>/g, `sha256:${'0'.repeat(64)}`)
+}
+
+/** `npx cdktf ...` lines of the fenced shell blocks, with what the block exported before them. */
+function documentedCommands(file: string): Documented[] {
+  const out: Documented[] = []
+  const lines = readFileSync(file, 'utf8').split('\n')
+  let inShell = false
+  let exported: Record<string, string> = {}
+  for (let i = 0; i < lines.length; i += 1) {
+    const raw = (lines[i] ?? '').trim()
+    if (raw.startsWith('```')) {
+      inShell = !inShell && /^```(sh|bash|shell)?$/.test(raw)
+      exported = {}
+      continue
+    }
+    if (!inShell) continue
+    let command = raw.replace(/\s+#.*$/, '')
+    const start = i
+    while (command.endsWith('\\') && i + 1 < lines.length) {
+      i += 1
+      command = `${command.slice(0, -1)} ${(lines[i] ?? '').trim().replace(/\s+#.*$/, '')}`
+    }
+    // A placeholder such as <your admin profile> is one word.
+    const words = command
+      .replace(/<[^>]*>/g, (m) => m.replace(/\s+/g, '_'))
+      .split(/\s+/)
+      .filter(Boolean)
+    if (words[0] === 'export') {
+      for (const w of words.slice(1)) {
+        const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(w)
+        if (match?.[1]) exported[match[1]] = match[2] ?? ''
+      }
+      continue
+    }
+    const at = words.findIndex((w, k) => w === 'npx' && words[k + 1] === 'cdktf')
+    if (at < 0) continue
+    const env = { ...exported }
+    for (const w of words.slice(0, at)) {
+      const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(w)
+      if (match?.[1]) env[match[1]] = filled(match[2] ?? '')
+    }
+    out.push({ file, line: start + 1, env, args: words.slice(at + 2).map(filled) })
+  }
+  return out
+}
+
+// The same command documented twice (the quick start and the infra guide) runs once.
+const commands = [
+  ...new Map(
+    READMES.flatMap(documentedCommands).map((c) => [JSON.stringify([c.env, c.args]), c]),
+  ).values(),
+]
+
+t.test('the READMEs document the deploy from an empty account', async (t) => {
+  const all = commands.map((c) => c.args.join(' '))
+  for (const stack of ['state', 'network', 'registry', 'data', 'ci', 'app', 'notify']) {
+    t.ok(
+      all.some((a) => a.startsWith('deploy') && a.includes(`sugang-small-${stack}`)),
+      `a cdktf deploy of sugang-small-${stack}`,
+    )
+  }
+})
+
+for (const command of commands) {
+  const where = `${path.relative(path.join(INFRA_DIR, '..'), command.file)}:${command.line}`
+  t.test(`cdktf accepts "${command.args.join(' ')}" (${where})`, async (t) => {
+    const outdir = mkdtempSync(path.join(os.tmpdir(), 'sugang-cdktf-'))
+    t.teardown(() => rmSync(outdir, { recursive: true, force: true }))
+    const { AWS_PROFILE: _profile, ...documentedEnv } = command.env
+    const output = await new Promise<string>((resolve) => {
+      execFile(
+        'npx',
+        ['cdktf', ...command.args, '--output', outdir],
+        {
+          cwd: INFRA_DIR,
+          timeout: 180_000,
+          maxBuffer: 16 * 1024 * 1024,
+          env: {
+            PATH: process.env.PATH ?? '',
+            HOME: process.env.HOME ?? os.tmpdir(),
+            CHECKPOINT_DISABLE: '1',
+            // No credentials and no instance metadata: Terraform must stop at AWS, not reach it.
+            AWS_EC2_METADATA_DISABLED: 'true',
+            AWS_SHARED_CREDENTIALS_FILE: path.join(outdir, 'no-credentials'),
+            AWS_CONFIG_FILE: path.join(outdir, 'no-config'),
+            TF_CLI_CONFIG_FILE: path.join(outdir, 'no-terraformrc'),
+            CI: 'true',
+            ...documentedEnv,
+          },
+        },
+        (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
+      )
+    })
+    t.comment(stripVTControlCharacters(output).slice(-1500))
+    // cdktf's own refusals: unknown stacks, missing dependencies, bad flags.
+    t.notMatch(
+      output,
+      /Usage Error|Unknown argument|Found no stacks|not included in the stacks to run/,
+    )
+    t.notMatch(output, /Error: Could not find stack/)
+    t.match(output, /synthesized \d+ stacks/, 'the app synthesized')
+    // Terraform took over: init or the backend stopped for want of AWS, as it would anywhere
+    // without credentials.
+    t.match(
+      output,
+      /terraform init failed|No valid credential sources|Failed to query available provider packages|Error: .*(credential|provider)/i,
+      'Terraform ran',
+    )
+  })
+}
