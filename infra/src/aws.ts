@@ -41,6 +41,7 @@ export { S3BucketOwnershipControls } from '@cdktf/provider-aws/lib/s3-bucket-own
 export { LaunchTemplate } from '@cdktf/provider-aws/lib/launch-template/index.js'
 export { AutoscalingGroup } from '@cdktf/provider-aws/lib/autoscaling-group/index.js'
 export { AutoscalingPolicy } from '@cdktf/provider-aws/lib/autoscaling-policy/index.js'
+export { AutoscalingSchedule } from '@cdktf/provider-aws/lib/autoscaling-schedule/index.js'
 export { Instance } from '@cdktf/provider-aws/lib/instance/index.js'
 export { EcrRepository } from '@cdktf/provider-aws/lib/ecr-repository/index.js'
 export { EcrLifecyclePolicy } from '@cdktf/provider-aws/lib/ecr-lifecycle-policy/index.js'

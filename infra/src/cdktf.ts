@@ -10,6 +10,7 @@ export {
   LocalBackend,
   S3Backend,
   TerraformAsset,
+  TerraformLocal,
   TerraformOutput,
   TerraformStack,
   Testing,

@@ -2,10 +2,17 @@ import { readFileSync } from 'node:fs'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles, withImageDigest, withImageTag } from '../src/config/index.js'
+import {
+  CONTAINER_STOP_SECONDS,
+  LAUNCH_HOOK_NAME,
+  LIVENESS_PATH,
+  READINESS_PATH,
+} from '../src/constructs/app-user-data.js'
 import { APP_ROLE_TAG } from '../src/constructs/compute.js'
 import { ALERTMANAGER_SECRET_FILES } from '../src/constructs/monitoring-host.js'
 import {
   type Body,
+  dataSources,
   only,
   policyStatements,
   resourceList,
@@ -18,8 +25,15 @@ const small = synthPlatform(profiles.small).app
 const ha = synthPlatform(profiles.ha).app
 const both = [small, ha]
 
-const userData = (stack: SynthesizedStack) =>
-  Buffer.from(only(stack, 'aws_launch_template').user_data as string, 'base64').toString('utf8')
+/** The script as an instance receives it; with the released digest in it, Terraform encodes it. */
+const userData = (stack: SynthesizedStack) => {
+  const encoded = only(stack, 'aws_launch_template').user_data as string
+  const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(encoded)?.[1]
+  if (local) return (stack.tf as Body).locals[local] as string
+  return Buffer.from(encoded, 'base64').toString('utf8')
+}
+const RELEASED_IMAGE_REFERENCE =
+  /\$\{data\.aws_ssm_parameter\.compute_released-image-value_[^.]+\.insecure_value\}/g
 
 t.test('the launch template requires IMDSv2, encrypts EBS and names no key pair', async (t) => {
   for (const stack of both) {
@@ -38,12 +52,12 @@ t.test(
   'user data logs in to ECR, pulls the configured image and runs it under systemd',
   async (t) => {
     const script = userData(small)
-    const image = '111111111111.dkr.ecr.ap-northeast-2.amazonaws.com/sugang-small/service:bootstrap'
-    t.match(script, `IMAGE='${image}'`)
+    const image = '111111111111.dkr.ecr.ap-northeast-2.amazonaws.com/sugang-small/service@${data.'
+    t.match(script, `IMAGE='${image}`)
     t.match(script, 'aws ecr get-login-password --region "$REGION" | docker login')
     t.match(script, 'docker pull "$IMAGE"')
     t.match(script, /ExecStart=\/usr\/bin\/docker run .* -p 3000:3000 -p 9464:9464 .* 111111111111/)
-    t.match(script, 'systemctl enable --now node-exporter.service sugang.service')
+    t.match(script, 'systemctl enable node-exporter.service sugang-launch.service')
     t.match(script, '--log-driver awslogs')
   },
 )
@@ -87,9 +101,10 @@ t.test('user data carries no secrets and no Terraform references', async (t) => 
   for (const stack of both) {
     const script = userData(stack)
     t.notOk(
-      script.includes('${'),
-      'nothing for Terraform to fill in, so no secret value can leak in',
+      script.replace(RELEASED_IMAGE_REFERENCE, '').includes('${'),
+      'nothing for Terraform to fill in but the released digest, so no secret value can leak in',
     )
+    t.notOk(script.includes('%{'), 'no template directive either')
     for (const secretish of ['secret_string', 'random_password', 'auth_token', 'BEGIN ']) {
       t.notOk(script.includes(secretish), secretish)
     }
@@ -107,10 +122,7 @@ t.test('the runtime settings hold addresses and secret ARNs, never secret values
     t.equal(runtime.type, 'String')
     const settings = JSON.parse(runtime.value) as Record<string, string>
     // Read from the data stack's outputs through remote state, like every cross-stack value.
-    t.match(
-      settings.databaseSecretArn,
-      /terraform_remote_state\..*master_user_secret0secret_arn\}$/,
-    )
+    t.match(settings.databaseSecretArn, /terraform_remote_state\..*mysql_app-user_secret.*arn\}$/)
     t.match(
       settings.redisAuthSecretArn,
       /terraform_remote_state\..*aws_secretsmanager_secret.*arn\}$/,
@@ -207,6 +219,8 @@ t.test(
     ] as const) {
       const asg = only(stack, 'aws_autoscaling_group')
       t.equal(asg.health_check_type, 'ELB')
+      const group = only(stack, 'aws_lb_target_group')
+      t.equal(group.health_check.path, LIVENESS_PATH, 'whose health is liveness alone')
       t.equal(asg.target_group_arns.length, 1)
       t.equal(asg.min_size, config.compute.minSize)
       t.equal(asg.max_size, config.compute.maxSize)
@@ -227,7 +241,11 @@ t.test('deploys roll the group with instance refresh, keeping full capacity', as
       Testing.toHaveResourceWithProperties(stack.json, 'aws_autoscaling_group', {
         instance_refresh: {
           strategy: 'Rolling',
-          preferences: { min_healthy_percentage: 100, max_healthy_percentage: 200 },
+          preferences: {
+            min_healthy_percentage: 100,
+            max_healthy_percentage: 200,
+            auto_rollback: true,
+          },
         },
         lifecycle: { ignore_changes: ['desired_capacity'] },
       }),
@@ -301,16 +319,21 @@ t.test(
   },
 )
 
-t.test('SESSION_SECRET is a generated SecureString that later plans do not rotate', async (t) => {
-  for (const stack of both) {
-    t.ok(
-      Testing.toHaveResourceWithProperties(stack.json, 'aws_ssm_parameter', {
-        type: 'SecureString',
-        lifecycle: { ignore_changes: ['value'] },
-      }),
-    )
-  }
-})
+t.test(
+  'SESSION_SECRET comes from the data stack, where the deploy never refreshes it',
+  async (t) => {
+    for (const stack of both) {
+      t.same(
+        resourceList(stack, 'aws_ssm_parameter').filter((p) => p.type === 'SecureString'),
+        [],
+      )
+      const runtime = resourceList(stack, 'aws_ssm_parameter').find((p) =>
+        String(p.name).endsWith('/app/runtime'),
+      )!
+      t.match(JSON.parse(runtime.value).sessionSecretParameterName, /^\/sugang-\w+\/secrets\//)
+    }
+  },
+)
 
 t.test('node exporter and service metrics are open only to the monitoring host', async (t) => {
   for (const stack of both) {
@@ -413,3 +436,209 @@ t.test(
     ])
   },
 )
+
+t.test(
+  'without a named image the app runs the released one, and refuses to plan while none is',
+  async (t) => {
+    for (const [stack, config] of [
+      [small, profiles.small],
+      [ha, profiles.ha],
+    ] as const) {
+      t.equal(config.compute.imageTag, undefined, 'the profile names no default tag')
+      t.notMatch(userData(stack), /\/service:/, 'no image by tag, bootstrap or other')
+      const read = Object.values(dataSources(stack, 'aws_ssm_parameter')).find((d) =>
+        String(d.name).endsWith('/app/released-image'),
+      )
+      t.equal(read?.name, `/sugang-${config.profile}/app/released-image`)
+      const script = userData(stack)
+      t.equal(script.match(RELEASED_IMAGE_REFERENCE)?.length, 2, 'pulled and run by that digest')
+      t.match(script, /service@\$\{data\.aws_ssm_parameter\.[^}]+\}'\n/)
+      const [precondition] = only(stack, 'aws_launch_template').lifecycle.precondition as Body[]
+      t.match(
+        precondition!.condition,
+        /^\$\{can\(regex\("\^sha256:\[0-9a-f\]\{64\}\$", data\.aws_ssm_parameter\.compute_released-image-value_[^.]+\.insecure_value\)\)\}$/,
+      )
+      t.match(precondition!.error_message, 'SUGANG_IMAGE_DIGEST')
+    }
+    const pinned = synthPlatform(withImageDigest(profiles.small, DIGEST)).app
+    t.same(
+      Object.keys(dataSources(pinned, 'aws_ssm_parameter')).filter((id) => /released/.test(id)),
+      [],
+      'a named digest reads nothing',
+    )
+    t.notOk(only(pinned, 'aws_launch_template').lifecycle, 'and needs no precondition')
+  },
+)
+
+t.test('instances boot the AMI recorded in the profile, never a plan-time lookup', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    t.equal(only(stack, 'aws_launch_template').image_id, config.compute.amiId)
+    t.match(config.compute.amiId, /^ami-[0-9a-f]{8,17}$/)
+  }
+  t.throws(
+    () =>
+      synthPlatform({ ...profiles.small, compute: { ...profiles.small.compute, amiId: 'latest' } }),
+    /is not an AMI id/,
+  )
+})
+
+t.test('an instance enters service only once ready, and is replaced only when dead', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const asg = only(stack, 'aws_autoscaling_group')
+    t.ok(asg.health_check_grace_period > 0, 'a grace period')
+    t.ok(
+      asg.health_check_grace_period >= config.compute.instanceBootSeconds,
+      'as long as a cold boot',
+    )
+    t.same(asg.initial_lifecycle_hook, [
+      {
+        name: LAUNCH_HOOK_NAME,
+        lifecycle_transition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+        heartbeat_timeout: 2 * config.compute.instanceBootSeconds,
+        default_result: 'ABANDON',
+      },
+    ])
+    const script = userData(stack)
+    t.match(script, `HOOK='${LAUNCH_HOOK_NAME}'`)
+    t.match(script, `GROUP='${asg.name}'`)
+    t.match(script, `http://127.0.0.1:3000${READINESS_PATH}; then\n        finish CONTINUE`)
+    t.match(script, 'finish ABANDON')
+    t.match(script, /Warmed:\*\)\n\s+\/usr\/local\/bin\/sugang-prepare\n\s+finish CONTINUE/)
+    t.match(script, 'systemctl enable node-exporter.service sugang-launch.service')
+    t.notMatch(script, /enable[^\n]*sugang\.service/, 'the service itself is started by the hook')
+    const complete = resourceList(stack, 'aws_iam_role_policy').find(
+      (p) => p.name === 'sugang-app-launch',
+    )!
+    t.match(complete.role, /aws_iam_role\.access_instance-role/)
+    t.same(
+      policyStatements(stack, complete.policy).map((s) => [s.actions, s.resources]),
+      [
+        [
+          ['autoscaling:CompleteLifecycleAction'],
+          [
+            `arn:aws:autoscaling:ap-northeast-2:${config.accountId}:autoScalingGroup:*:autoScalingGroupName/${asg.name}`,
+          ],
+        ],
+      ],
+    )
+  }
+})
+
+t.test('the container is stopped gracefully, with more time than the service drains', async (t) => {
+  const server = readFileSync(new URL('../../service/src/server.ts', import.meta.url), 'utf8')
+  const delayMs = Number(
+    /closeWithGrace\(\{ delay: ([\d_]+) \}/.exec(server)?.[1]?.replace(/_/g, ''),
+  )
+  t.ok(delayMs > 0, 'the service closes with grace')
+  for (const stack of both) {
+    const script = userData(stack)
+    const stop = /^ExecStop=\/usr\/bin\/docker stop --time (\d+) sugang$/m.exec(script)
+    t.ok(stop, 'docker stop, with a timeout')
+    const seconds = Number(stop?.[1])
+    t.equal(seconds, CONTAINER_STOP_SECONDS)
+    t.ok(seconds * 1000 > delayMs, `${seconds} s outlasts the service's ${delayMs} ms`)
+    t.notMatch(script, /^ExecStop=.*(kill|rm -f)|^KillSignal=SIGKILL/m, 'never killed outright')
+    const timeout = Number(/^TimeoutStopSec=(\d+)$/m.exec(script)?.[1])
+    t.ok(timeout > seconds, 'systemd waits for docker stop')
+  }
+})
+
+t.test('a warm pool of stopped, pre-initialized instances covers the rush', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const pool = only(stack, 'aws_autoscaling_group').warm_pool
+    t.equal(pool.pool_state, 'Stopped')
+    t.ok(
+      pool.max_group_prepared_capacity >= config.compute.rush.instances,
+      'prepared up to the rush capacity',
+    )
+    t.same(pool.instance_reuse_policy, { reuse_on_scale_in: true })
+  }
+})
+
+t.test('the group scales out ahead of each opening and back after it', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const { rush } = config.compute
+    const actions = resourceList(stack, 'aws_autoscaling_schedule')
+    t.equal(actions.length, 2 * rush.openings.length)
+    for (const opening of rush.openings) {
+      const at = new Date(opening).getTime()
+      const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
+      const out = actions.find((a) => a.start_time === iso(at - rush.leadMinutes * 60_000))
+      const back = actions.find((a) => a.start_time === iso(at + rush.holdMinutes * 60_000))
+      t.match(out, {
+        min_size: rush.instances,
+        desired_capacity: rush.instances,
+        max_size: config.compute.maxSize,
+        autoscaling_group_name: /aws_autoscaling_group\./,
+      })
+      t.match(back, {
+        min_size: config.compute.minSize,
+        desired_capacity: config.compute.desiredCapacity,
+      })
+    }
+    t.ok(rush.instances > config.compute.minSize, 'more than the floor')
+    t.ok(rush.leadMinutes * 60 >= config.compute.instanceBootSeconds + 120, 'early enough')
+  }
+  // Actions already past are left out: AWS refuses them, and has run them.
+  const opening = profiles.small.compute.rush.openings[0]!
+  const rush = { ...profiles.small.compute.rush, scheduleAfter: opening }
+  const later = synthPlatform({ ...profiles.small, compute: { ...profiles.small.compute, rush } })
+  const left = resourceList(later.app, 'aws_autoscaling_schedule')
+  t.equal(
+    left.length,
+    2 * profiles.small.compute.rush.openings.length - 1,
+    'only the first scale-out is gone',
+  )
+  t.throws(
+    () =>
+      synthPlatform({
+        ...profiles.small,
+        compute: { ...profiles.small.compute, rush: { ...rush, openings: ['2027-02-08 10:00'] } },
+      }),
+    /ISO 8601 with an offset/,
+  )
+  t.throws(
+    () =>
+      synthPlatform({
+        ...profiles.small,
+        compute: { ...profiles.small.compute, rush: { ...rush, leadMinutes: 2 } },
+      }),
+    /boot and warm-up/,
+  )
+})
+
+t.test('everything the group launches carries the profile’s tags', async (t) => {
+  for (const [stack, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const wanted = {
+      ...config.tags,
+      'sugang:profile': config.profile,
+      'sugang:role': 'app',
+      'sugang:stack': `sugang-${config.profile}-app`,
+    }
+    const specs = only(stack, 'aws_launch_template').tag_specifications as Body[]
+    t.same(specs.map((s) => s.resource_type).sort(), ['instance', 'network-interface', 'volume'])
+    for (const spec of specs) t.match(spec.tags, wanted, spec.resource_type)
+    const asgTags = only(stack, 'aws_autoscaling_group').tag as Body[]
+    for (const [key, value] of Object.entries(wanted)) {
+      t.ok(
+        asgTags.some((tag) => tag.key === key && tag.value === value && tag.propagate_at_launch),
+        `the group propagates ${key}`,
+      )
+    }
+  }
+})

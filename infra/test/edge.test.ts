@@ -5,6 +5,7 @@ import { profiles } from '../src/config/index.js'
 import {
   API_PATH_PREFIX,
   Edge,
+  DEREGISTRATION_DELAY_SECONDS,
   HEALTH_CHECK_PATH,
   LOGIN_PATH,
   MANAGED_RULE_GROUPS,
@@ -84,16 +85,29 @@ t.test('plain HTTP only redirects to HTTPS', async (t) => {
   }
 })
 
-t.test('the target group sends traffic to port 3000 and checks /health/ready', async (t) => {
-  t.equal(HEALTH_CHECK_PATH, '/health/ready')
+t.test(
+  'the target group sends traffic to port 3000 and checks liveness, which no failover fails',
+  async (t) => {
+    t.equal(HEALTH_CHECK_PATH, '/health/live')
+    for (const stack of both) {
+      t.ok(
+        Testing.toHaveResourceWithProperties(stack.json, 'aws_lb_target_group', {
+          port: 3000,
+          protocol: 'HTTP',
+          health_check: { path: '/health/live', matcher: '200', enabled: true },
+        }),
+      )
+    }
+  },
+)
+
+t.test('a deregistering instance drains for 30 s, not the 300 s default', async (t) => {
+  t.equal(DEREGISTRATION_DELAY_SECONDS, 30)
   for (const stack of both) {
-    t.ok(
-      Testing.toHaveResourceWithProperties(stack.json, 'aws_lb_target_group', {
-        port: 3000,
-        protocol: 'HTTP',
-        health_check: { path: '/health/ready', matcher: '200', enabled: true },
-      }),
-    )
+    const group = resourceList(stack, 'aws_lb_target_group')[0]!
+    // An instance refresh waits this long per batch: ha's ten instances at 300 s would outlast
+    // the deploy's 30-minute wait for the refresh.
+    t.equal(Number(group.deregistration_delay), DEREGISTRATION_DELAY_SECONDS)
   }
 })
 

@@ -192,8 +192,12 @@ t.test('the image goes to the repository the app stack pulls from', async (t) =>
       `${name} is a repository of ${config.profile}`,
     )
     const template = only(app, 'aws_launch_template')
-    const userData = Buffer.from(template.user_data, 'base64').toString('utf8')
-    t.match(userData, `/${name}:`, 'the app runs images of that repository')
+    // Without a named image the script holds the released digest, and Terraform encodes it.
+    const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(template.user_data)?.[1]
+    const userData = local
+      ? ((app.tf as Body).locals[local] as string)
+      : Buffer.from(template.user_data, 'base64').toString('utf8')
+    t.match(userData, `/${name}@`, 'the app runs images of that repository')
     // Both profiles run x86_64 instances; an arm64 profile needs a build for it.
     t.equal(config.compute.cpuArchitecture, 'x86_64')
   }

@@ -82,7 +82,7 @@ async function seed(argv: string[]): Promise<void> {
     }
     return
   }
-  const store = new MysqlStore({ url: storage.databaseUrl, poolSize: 2 })
+  const store = new MysqlStore({ url: storage.databaseUrl, tls: config.databaseTls, poolSize: 2 })
   try {
     await store.migrate()
     await seedData(store.primary, options)
@@ -134,11 +134,11 @@ async function migrate(argv: string[]): Promise<void> {
     )
     return
   }
-  const { storage } = loadConfig()
+  const { storage, databaseTls } = loadConfig()
   const store =
     storage.kind === 'embedded'
       ? await openSqliteStore({ path: storage.sqlitePath })
-      : new MysqlStore({ url: storage.databaseUrl, poolSize: 1 })
+      : new MysqlStore({ url: storage.databaseUrl, tls: databaseTls, poolSize: 1 })
   try {
     await store.migrate()
     console.log('schema is up to date')

@@ -17,6 +17,8 @@ export interface Config {
   readonly storage: Storage
   /** MySQL only. */
   readonly databaseReplicaUrl: string | undefined
+  /** MySQL only: TLS for the primary and the replica (DATABASE_TLS). */
+  readonly databaseTls: DatabaseTls | undefined
   readonly mysqlPoolSize: number
   /** Redis only. */
   readonly redisPrefix: string
@@ -64,6 +66,25 @@ export type Storage =
       /** Absolute path of the SQLite file (SQLITE_PATH, default ./data/sugang.sqlite). */
       readonly sqlitePath: string
     }
+
+/**
+ * TLS to MySQL, the server's certificate verified (chain and host name) against a CA bundle:
+ * `DATABASE_TLS=rds` trusts the RDS CA bundle (every region) that ships with the MySQL driver,
+ * `DATABASE_TLS=/path/ca.pem` the PEM file there. Unset: no TLS, for a MySQL on the same host.
+ */
+export type DatabaseTls =
+  | { readonly kind: 'rds' }
+  | { readonly kind: 'ca-file'; readonly path: string }
+
+function databaseTls(env: Env): DatabaseTls | undefined {
+  const raw = env.DATABASE_TLS
+  if (!raw) return undefined
+  if (raw === 'rds') return { kind: 'rds' }
+  if (raw.startsWith('/') || raw.startsWith('./')) return { kind: 'ca-file', path: resolve(raw) }
+  throw new ConfigError(
+    `DATABASE_TLS must be "rds" (the RDS CA bundle) or the path of a PEM CA file, got "${raw}"`,
+  )
+}
 
 export interface Limit {
   readonly max: number
@@ -202,6 +223,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: env.LOG_LEVEL || 'info',
     storage,
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['mysql:']),
+    databaseTls: databaseTls(env),
     mysqlPoolSize,
     redisPrefix: env.REDIS_PREFIX ?? 'sugang:',
     sessionSecret,
@@ -316,6 +338,8 @@ export interface NotifierConfig {
   readonly production: boolean
   readonly logLevel: string
   readonly database: NotifierDatabase
+  /** TLS to MySQL (DATABASE_TLS), as for the service. */
+  readonly databaseTls: DatabaseTls | undefined
   /** The From address; its domain must be a verified SES identity. */
   readonly mailFrom: string
   readonly configurationSet: string | undefined
@@ -363,6 +387,7 @@ export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
     production,
     logLevel: env.LOG_LEVEL || 'info',
     database,
+    databaseTls: databaseTls(env),
     mailFrom,
     configurationSet: env.SES_CONFIGURATION_SET || undefined,
     siteUrl: url(env, 'SITE_URL', ['https:', 'http:']),

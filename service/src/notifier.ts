@@ -50,7 +50,7 @@ export async function createNotifier(
       config.database.kind === 'url'
         ? config.database.url
         : await databaseUrlFromSecret(config.database)
-    const pool = createPool(url, config.settings.concurrency + 1, 10_000)
+    const pool = createPool(url, config.settings.concurrency + 1, 10_000, config.databaseTls)
     closers.push(() => pool.end())
     outbox = new MysqlConfirmationOutbox(pool)
   }

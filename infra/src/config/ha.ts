@@ -53,13 +53,42 @@ export const ha: PlatformConfig = {
     maxSize: 10,
     desiredCapacity: 2,
     repository: 'service',
-    imageTag: 'bootstrap',
+    // Placeholder: Amazon Linux 2023 (x86_64) in the profile's region, infra/README.md, "Changing
+    // the AMI".
+    amiId: 'ami-00000000000000000',
     rootVolumeGiB: 30,
-    targetRequestsPerInstance: 6000,
+    // docs/benchmarks.md, the rush run of 2026-11-27: two service processes answered 15,000
+    // requests in 2.77 s (5,400 req/s) while sharing two cores with MariaDB, Redis and the load
+    // generator, so one process (one per instance) serves at least C = 2,700 req/s. Target a
+    // quarter of that, 2,700 × 60 × 0.25 ≈ 40,000 requests a minute, so load may quadruple in the
+    // ~4 minutes an alarm and a warm start take before new capacity serves.
+    targetRequestsPerInstance: 40_000,
     targetCpuPercent: 50,
     instanceWarmupSeconds: 120,
+    // Not measured on AWS yet: dnf install of docker (~40 s), pulling both images (~60 s), the
+    // service's start and migrations (~20 s), doubled.
+    instanceBootSeconds: 300,
     logRetentionDays: 30,
     nodeExporterImage: 'quay.io/prometheus/node-exporter:v1.9.1',
+    rush: {
+      // Placeholders: the university's registration calendar, one entry per opening.
+      openings: [
+        '2027-02-08T10:00:00+09:00',
+        '2027-02-09T10:00:00+09:00',
+        '2027-02-10T10:00:00+09:00',
+      ],
+      // The benchmark's 15,000 students clicking in the opening second, answered within 2 s with
+      // every instance at half of C: 15,000 / (2 × 2,700 × 0.5) = 5.6, so 6 (of at most 10).
+      instances: 6,
+      // Boot (300 s) + warm-up (120 s) is 7 minutes from a cold launch; 15 leaves room for a
+      // launch that fails once. From the warm pool it takes about one.
+      leadMinutes: 15,
+      // The first two hours of an opening carry nearly all of its requests.
+      holdMinutes: 120,
+      // An instance refresh may take 30 minutes (scripts/roll-out.sh); it must be over before
+      // the scale-out, and nobody should be deploying into the rush.
+      freezeBeforeMinutes: 60,
+    },
   },
   registry: {
     repositories: ['service'],

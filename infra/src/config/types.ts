@@ -70,21 +70,64 @@ export interface ComputeConfig {
   readonly desiredCapacity: number
   /** ECR repository (key of `registry.repositories`) the service image comes from. */
   readonly repository: string
-  /** Image tag to run when no digest is set (the first deploy of a new account). */
-  readonly imageTag: string
+  /**
+   * Image tag to run when no digest is set (SUGANG_IMAGE_TAG). Never set in a profile: with
+   * neither a tag nor a digest the app stack runs the image recorded in
+   * `/<project>-<profile>/app/released-image`, and refuses to plan while none is recorded.
+   */
+  readonly imageTag?: string
   /**
    * Image digest to run, `sha256:<64 hex>`; when set, instances pull `<repository>@<digest>` and
    * `imageTag` is ignored. The deploy pipeline sets it (SUGANG_IMAGE_DIGEST), so a deploy and a
    * rollback run exactly the bytes that were scanned, whatever happens to tags.
    */
   readonly imageDigest?: string
+  /**
+   * The AMI the instances boot, recorded here rather than looked up at plan time, so that only a
+   * reviewed commit replaces the fleet (infra/README.md, "Changing the AMI").
+   */
+  readonly amiId: string
   readonly rootVolumeGiB: number
   /** Target of the ALB requests-per-target scaling policy (requests per minute per instance). */
   readonly targetRequestsPerInstance: number
   readonly targetCpuPercent: number
   readonly instanceWarmupSeconds: number
+  /**
+   * Seconds from launch until a cold instance (installing docker, pulling both images, starting
+   * the service) answers /health/ready: the health-check grace period, and half the time the
+   * launch lifecycle hook waits before abandoning the instance.
+   */
+  readonly instanceBootSeconds: number
   readonly logRetentionDays: number
   readonly nodeExporterImage: string
+  /** Capacity scheduled around each registration opening, and the deploy freeze around it. */
+  readonly rush: RushConfig
+}
+
+/**
+ * Registration openings: reactive scaling reacts minutes after the rush began, so the group is
+ * scaled out ahead of each opening, held through it, and given back afterwards. The same windows
+ * freeze deploys (scripts/roll-out.sh).
+ */
+export interface RushConfig {
+  /** When registration opens, ISO 8601 with an explicit offset: `2027-02-08T10:00:00+09:00`. */
+  readonly openings: readonly string[]
+  /** Instances (minimum and desired) from `leadMinutes` before an opening to `holdMinutes` after. */
+  readonly instances: number
+  /** At least the boot and the warm-up of an instance, so the capacity serves when the rush starts. */
+  readonly leadMinutes: number
+  /** After this, minimum and desired return to the profile's `minSize` and `desiredCapacity`. */
+  readonly holdMinutes: number
+  /**
+   * Deploys are refused from this many minutes before an opening until its hold ends; at least
+   * `leadMinutes`, so a deploy's instance refresh is not still running when the scale-out starts.
+   */
+  readonly freezeBeforeMinutes: number
+  /**
+   * Set by the synthesizing entry point to the current time: actions already past are left out
+   * (AWS refuses a one-time action in the past, and runs each once). Unset: every action is kept.
+   */
+  readonly scheduleAfter?: string
 }
 
 export interface RegistryConfig {

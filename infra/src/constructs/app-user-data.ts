@@ -1,5 +1,6 @@
 // The app instance's first-boot script. It is rendered from the profile alone (no Terraform
-// references), so it is a plain string the tests can read. It holds no secrets: sugang-prepare
+// references but, when no image is named, the released image's digest), so it is a plain string
+// the tests can read. It holds no secrets: sugang-prepare
 // fetches them before every start of the service, because user data is readable by anyone with
 // ec2:DescribeInstanceAttribute and stays on the instance in /var/lib/cloud.
 
@@ -8,6 +9,21 @@ export const METRICS_PORT = 9464
 export const NODE_EXPORTER_PORT = 9100
 export const MYSQL_PORT = 3306
 export const REDIS_PORT = 6379
+/** 200 while the process runs, no I/O: what the load balancer and the autoscaling group act on. */
+export const LIVENESS_PATH = '/health/live'
+/**
+ * 200 only once MySQL and Redis answered: an instance enters service only when it is ready (the
+ * launch lifecycle hook), and the deploy's smoke test asks it; nothing replaces an instance for it.
+ */
+export const READINESS_PATH = '/health/ready'
+/**
+ * Seconds `docker stop` waits for the service after SIGTERM before killing it. The service
+ * finishes in-flight requests and admission batches within its close-with-grace delay (10 s,
+ * service/src/server.ts); this leaves it three times that.
+ */
+export const CONTAINER_STOP_SECONDS = 30
+/** The autoscaling group's launch lifecycle hook, completed by sugang-launch. */
+export const LAUNCH_HOOK_NAME = 'sugang-ready'
 
 export interface AppUserDataProps {
   readonly region: string
@@ -17,6 +33,10 @@ export interface AppUserDataProps {
   /** Parameter Store name of the runtime settings (AppRuntimeSettings as JSON). */
   readonly runtimeParameterName: string
   readonly nodeExporterImage: string
+  /** The group whose launch lifecycle hook the instance completes. */
+  readonly autoscalingGroupName: string
+  /** How long sugang-launch waits for /health/ready before abandoning the launch. */
+  readonly readyTimeoutSeconds: number
 }
 
 /**
@@ -100,7 +120,8 @@ RestartSec=5
 ExecStartPre=/usr/local/bin/sugang-prepare
 ExecStartPre=-/usr/bin/docker rm -f sugang
 ExecStart=/usr/bin/docker run --rm --name sugang --env-file /run/sugang/app.env -p ${APP_PORT}:${APP_PORT} -p ${METRICS_PORT}:${METRICS_PORT} --log-driver awslogs --log-opt awslogs-region=${p.region} --log-opt awslogs-group=${p.logGroupName} ${p.image}
-ExecStop=/usr/bin/docker stop --time 30 sugang
+ExecStop=/usr/bin/docker stop --time ${CONTAINER_STOP_SECONDS} sugang
+TimeoutStopSec=${CONTAINER_STOP_SECONDS + 15}
 
 [Install]
 WantedBy=multi-user.target
@@ -122,8 +143,77 @@ ExecStop=/usr/bin/docker stop node-exporter
 WantedBy=multi-user.target
 `
 
+  // Every boot: a launch into the warm pool pre-initializes (images pulled, secrets readable) and
+  // lets the group stop the instance; a launch into service starts the service and is admitted
+  // only once it is ready. Not ready in time: ABANDON, and the group replaces the instance (an
+  // instance refresh with a broken image fails and rolls back instead of replacing the fleet).
+  const launch = `#!/bin/bash
+set -euo pipefail
+REGION='${p.region}'
+GROUP='${p.autoscalingGroupName}'
+HOOK='${LAUNCH_HOOK_NAME}'
+READY_TIMEOUT=${p.readyTimeoutSeconds}
+
+imds() {
+  local token
+  token=$(curl -sf -X PUT http://169.254.169.254/latest/api/token \\
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 300')
+  curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+}
+instance_id=$(imds instance-id)
+# Where the group means this instance to go; it appears shortly after boot.
+state=
+for _ in $(seq 1 60); do
+  state=$(imds autoscaling/target-lifecycle-state || true)
+  [ -n "$state" ] && break
+  sleep 2
+done
+finish() {
+  # A reboot of an instance in service has no pending lifecycle action: nothing to complete.
+  aws autoscaling complete-lifecycle-action --region "$REGION" --auto-scaling-group-name "$GROUP" \\
+    --lifecycle-hook-name "$HOOK" --instance-id "$instance_id" --lifecycle-action-result "$1" ||
+    echo "no lifecycle action to complete ($1)"
+}
+
+case $state in
+  Warmed:*)
+    /usr/local/bin/sugang-prepare
+    finish CONTINUE
+    ;;
+  *)
+    systemctl start sugang.service
+    for _ in $(seq 1 "$READY_TIMEOUT"); do
+      if curl -sf -o /dev/null --max-time 2 http://127.0.0.1:${APP_PORT}${READINESS_PATH}; then
+        finish CONTINUE
+        exit 0
+      fi
+      sleep 1
+    done
+    echo "not ready after $READY_TIMEOUT seconds"
+    finish ABANDON
+    exit 1
+    ;;
+esac
+`
+
+  const launchUnit = `[Unit]
+Description=Start sugang, or pre-initialize it in the warm pool, and complete the launch hook
+Wants=network-online.target
+After=network-online.target docker.service node-exporter.service
+
+[Service]
+Type=oneshot
+TimeoutStartSec=${p.readyTimeoutSeconds + 300}
+ExecStart=/usr/local/bin/sugang-launch
+
+[Install]
+WantedBy=multi-user.target
+`
+
   return `#!/bin/bash
 set -euo pipefail
+# Installed at launch, which with the warm pool happens before the rush, not during it; a
+# pre-built AMI would take it off the launch too (infra/README.md, "Scaling for the rush").
 dnf install -y docker jq
 systemctl enable --now docker
 
@@ -137,7 +227,17 @@ ${serviceUnit}UNIT
 cat >/etc/systemd/system/node-exporter.service <<'UNIT'
 ${nodeExporterUnit}UNIT
 
+cat >/usr/local/bin/sugang-launch <<'SCRIPT'
+${launch}SCRIPT
+chmod 0700 /usr/local/bin/sugang-launch
+
+cat >/etc/systemd/system/sugang-launch.service <<'UNIT'
+${launchUnit}UNIT
+
+# sugang.service is not enabled: sugang-launch starts it on every boot into service, never in
+# the warm pool.
 systemctl daemon-reload
-systemctl enable --now node-exporter.service sugang.service
+systemctl enable node-exporter.service sugang-launch.service
+systemctl start --no-block node-exporter.service sugang-launch.service
 `
 }

@@ -1,13 +1,17 @@
 import {
   AutoscalingGroup,
   AutoscalingPolicy,
+  AutoscalingSchedule,
   DataAwsSsmParameter,
+  IamRolePolicy,
   LaunchTemplate,
   SsmParameter,
 } from '../aws.js'
-import { Construct } from '../cdktf.js'
+import { Construct, Fn, TerraformLocal } from '../cdktf.js'
 import type { ComputeConfig } from '../config/types.js'
-import { renderAppUserData, type AppRuntimeSettings } from './app-user-data.js'
+import { rushWindows, utcSeconds } from '../rush.js'
+import { LAUNCH_HOOK_NAME, renderAppUserData, type AppRuntimeSettings } from './app-user-data.js'
+import { policyDocument } from './iam.js'
 
 /** Tag that Prometheus EC2 service discovery selects app instances by (infra/README.md). */
 export const APP_ROLE_TAG = { key: 'sugang:role', value: 'app' } as const
@@ -16,10 +20,13 @@ export interface ComputeProps {
   readonly name: string
   readonly profile: string
   readonly region: string
+  readonly accountId: string
   readonly config: ComputeConfig
   readonly subnetIds: string[]
   readonly securityGroupId: string
   readonly instanceProfileArn: string
+  /** The instance role, allowed here to complete its own group's launch lifecycle hook. */
+  readonly instanceRoleName: string
   readonly targetGroupArn: string
   /** `app/<name>/<id>/targetgroup/<name>/<id>`, for the requests-per-target metric. */
   readonly requestCountResourceLabel: string
@@ -28,7 +35,15 @@ export interface ComputeProps {
   readonly logGroupName: string
   /** Addresses and secret ARNs, published to Parameter Store for the instances to read at boot. */
   readonly runtime: AppRuntimeSettings
+  /**
+   * The profile's tags (the provider's default tags). Default tags do not reach what an
+   * autoscaling group launches, so the launch template and the group's tags repeat them.
+   */
+  readonly tags: Readonly<Record<string, string>>
 }
+
+const AMI_ID = /^ami-[0-9a-f]{8,17}$/
+const IMAGE_DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$'
 
 /**
  * Parameter Store name of the digest the last successful deploy released: the pipeline reads it
@@ -38,7 +53,10 @@ export function releasedImageParameterName(name: string): string {
   return `/${name}/app/released-image`
 }
 
-/** Amazon Linux 2023, resolved from AWS's public parameter at plan time. */
+/**
+ * Amazon Linux 2023's latest AMI id, published by AWS: where a new `compute.amiId` comes from
+ * (infra/README.md, "Changing the AMI"). The monitoring host still follows it at plan time.
+ */
 export function amazonLinuxParameter(architecture: 'x86_64' | 'arm64'): string {
   return `/aws/service/ami-amazon-linux-latest/al2023-ami-kernel-default-${architecture}`
 }
@@ -49,17 +67,35 @@ export class Compute extends Construct {
   readonly autoscalingGroup: AutoscalingGroup
   readonly runtimeParameter: SsmParameter
   readonly releasedImageParameter: SsmParameter
-  /** The first-boot script, as the instances receive it (before base64). */
+  /** The scheduled scale-outs and scale-ins around registration openings, in time order. */
+  readonly rushSchedule: AutoscalingSchedule[]
+  /**
+   * The first-boot script, as the instances receive it (before base64). Without a named image it
+   * holds one Terraform reference: the released digest.
+   */
   readonly userData: string
 
   constructor(scope: Construct, id: string, props: ComputeProps) {
     super(scope, id)
     const { name, config } = props
-    // A digest names exactly the bytes that were scanned; a tag is only used before the pipeline
-    // has released anything.
+    if (!AMI_ID.test(config.amiId)) {
+      throw new Error(`compute.amiId "${config.amiId}" is not an AMI id`)
+    }
+    const groupName = `${name}-app`
+    // A digest names exactly the bytes that were scanned; an explicit tag is for a first test.
+    // Named neither: the image the pipeline last released, never whatever a default would say,
+    // so an apply for a config change does not roll production back.
+    const released =
+      (config.imageDigest ?? config.imageTag)
+        ? undefined
+        : new DataAwsSsmParameter(this, 'released-image-value', {
+            name: releasedImageParameterName(name),
+          })
     const image = config.imageDigest
       ? `${props.imageRepository}@${config.imageDigest}`
-      : `${props.imageRepository}:${config.imageTag}`
+      : config.imageTag
+        ? `${props.imageRepository}:${config.imageTag}`
+        : `${props.imageRepository}@${released!.insecureValue}`
     this.runtimeParameter = new SsmParameter(this, 'runtime', {
       name: `/${name}/app/runtime`,
       description:
@@ -82,20 +118,23 @@ export class Compute extends Construct {
       logGroupName: props.logGroupName,
       runtimeParameterName: `/${name}/app/runtime`,
       nodeExporterImage: config.nodeExporterImage,
+      autoscalingGroupName: groupName,
+      readyTimeoutSeconds: config.instanceBootSeconds,
     })
-    const ami = new DataAwsSsmParameter(this, 'ami', {
-      name: amazonLinuxParameter(config.cpuArchitecture),
-    })
-    const instanceTags = {
-      Name: `${name}-app`,
+    // What the instances, their volumes and network interfaces carry: the profile's tags (cost
+    // allocation, the deploy role's conditions), the role Prometheus discovers them by, a name.
+    const instanceTags: Record<string, string> = {
+      ...props.tags,
+      Name: groupName,
       [APP_ROLE_TAG.key]: APP_ROLE_TAG.value,
       'sugang:profile': props.profile,
     }
 
     this.launchTemplate = new LaunchTemplate(this, 'launch-template', {
-      name: `${name}-app`,
-      description: `sugang service, image ${config.imageDigest ?? `tag ${config.imageTag}`}`,
-      imageId: ami.value,
+      name: groupName,
+      description: `sugang service, image ${config.imageDigest ?? (config.imageTag ? `tag ${config.imageTag}` : 'released')}`,
+      // Recorded in the profile: a new AMI is a reviewed commit, never a side effect of a plan.
+      imageId: config.amiId,
       instanceType: config.instanceType,
       updateDefaultVersion: true,
       iamInstanceProfile: { arn: props.instanceProfileArn },
@@ -128,18 +167,32 @@ export class Compute extends Construct {
         },
       ],
       monitoring: { enabled: true },
-      // Rendered from the profile alone, so a new image tag changes the template and rolls the group.
-      userData: Buffer.from(this.userData).toString('base64'),
-      tagSpecifications: [
-        { resourceType: 'instance', tags: instanceTags },
-        { resourceType: 'volume', tags: { Name: `${name}-app` } },
-      ],
+      // Rendered from the profile alone, so a new image changes the template and rolls the group.
+      // With the released digest in it, Terraform encodes the script; a local keeps the script a
+      // plain JSON string (a function argument would need every quote escaped).
+      userData: released
+        ? Fn.base64encode(new TerraformLocal(this, 'user-data', this.userData).asString)
+        : Buffer.from(this.userData).toString('base64'),
+      tagSpecifications: ['instance', 'volume', 'network-interface'].map((resourceType) => ({
+        resourceType,
+        tags: instanceTags,
+      })),
       // The deploy role may change only launch templates carrying its profile's tag (ci.ts).
       tags: { 'sugang:profile': props.profile },
+      lifecycle: released
+        ? {
+            precondition: [
+              {
+                condition: Fn.can(Fn.regex(IMAGE_DIGEST_PATTERN, released.insecureValue)),
+                errorMessage: `No image is released yet (${releasedImageParameterName(name)} holds no digest): name one with SUGANG_IMAGE_DIGEST.`,
+              },
+            ],
+          }
+        : undefined,
     })
 
     this.autoscalingGroup = new AutoscalingGroup(this, 'asg', {
-      name: `${name}-app`,
+      name: groupName,
       vpcZoneIdentifier: props.subnetIds,
       minSize: config.minSize,
       maxSize: config.maxSize,
@@ -149,10 +202,32 @@ export class Compute extends Construct {
         version: `${this.launchTemplate.latestVersion}`,
       },
       targetGroupArns: [props.targetGroupArn],
-      // Replace instances the ALB finds unhealthy, not only those EC2 finds stopped.
+      // Replace instances the ALB finds dead, not only those EC2 finds stopped. The target group
+      // checks liveness only (edge.ts), so a MySQL or Redis failover replaces nothing.
       healthCheckType: 'ELB',
-      healthCheckGracePeriod: 180,
+      // Starts when the launch hook lets the instance in; sized for a whole cold boot all the
+      // same, so an instance admitted by hand or by a timeout is never killed while starting.
+      healthCheckGracePeriod: config.instanceBootSeconds,
       defaultInstanceWarmup: config.instanceWarmupSeconds,
+      // An instance enters service (and the target group) only once sugang-launch saw
+      // /health/ready answer; one that never does is abandoned and replaced.
+      initialLifecycleHook: [
+        {
+          name: LAUNCH_HOOK_NAME,
+          lifecycleTransition: 'autoscaling:EC2_INSTANCE_LAUNCHING',
+          heartbeatTimeout: 2 * config.instanceBootSeconds,
+          defaultResult: 'ABANDON',
+        },
+      ],
+      // Stopped instances that booted once: docker installed, both images pulled. Starting one
+      // skips the slow part of a launch; they cost their volumes only. Prepared up to the
+      // group's maximum, so the rush scale-out comes from the pool.
+      warmPool: {
+        poolState: 'Stopped',
+        minSize: 0,
+        maxGroupPreparedCapacity: config.maxSize,
+        instanceReusePolicy: { reuseOnScaleIn: true },
+      },
       waitForCapacityTimeout: '15m',
       enabledMetrics: ['GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupTotalInstances'],
       // A new launch template version (new image tag) rolls the group: new instances come up and
@@ -166,14 +241,34 @@ export class Compute extends Construct {
           autoRollback: true,
         },
       },
+      // The group's own tags, propagated to every instance it launches (the launch template tags
+      // volumes and network interfaces too).
       tag: Object.entries(instanceTags).map(([key, value]) => ({
         key,
         value,
         propagateAtLaunch: true,
       })),
-      // Scaling policies own the current size; a deploy must not reset it to the configured one.
+      // Scaling policies and the rush schedule own the current size; a deploy must not reset it
+      // to the configured one.
       lifecycle: { ignoreChanges: ['desired_capacity'] },
     })
+
+    new IamRolePolicy(this, 'complete-launch', {
+      name: 'sugang-app-launch',
+      role: props.instanceRoleName,
+      policy: policyDocument(this, 'complete-launch-document', [
+        {
+          sid: 'CompleteOwnLaunch',
+          effect: 'Allow',
+          actions: ['autoscaling:CompleteLifecycleAction'],
+          resources: [
+            `arn:aws:autoscaling:${props.region}:${props.accountId}:autoScalingGroup:*:autoScalingGroupName/${groupName}`,
+          ],
+        },
+      ]).json,
+    })
+
+    this.rushSchedule = this.scheduleRush(groupName, config)
 
     new AutoscalingPolicy(this, 'scale-on-requests', {
       name: `${name}-requests-per-target`,
@@ -187,6 +282,7 @@ export class Compute extends Construct {
         },
       },
     })
+    // Targets from docs/benchmarks.md (the profile's comments show the arithmetic).
     new AutoscalingPolicy(this, 'scale-on-cpu', {
       name: `${name}-cpu`,
       autoscalingGroupName: this.autoscalingGroup.name,
@@ -196,5 +292,50 @@ export class Compute extends Construct {
         predefinedMetricSpecification: { predefinedMetricType: 'ASGAverageCPUUtilization' },
       },
     })
+  }
+
+  /**
+   * Two one-time actions per opening: out to `rush.instances` `leadMinutes` before, back to the
+   * profile's minimum and desired capacity `holdMinutes` after. Target tracking keeps acting in
+   * between, above that floor.
+   */
+  private scheduleRush(groupName: string, config: ComputeConfig): AutoscalingSchedule[] {
+    const { rush } = config
+    if (rush.instances < config.minSize || rush.instances > config.maxSize) {
+      throw new Error(
+        `compute.rush.instances (${rush.instances}) must lie within minSize..maxSize (${config.minSize}..${config.maxSize})`,
+      )
+    }
+    if (rush.leadMinutes * 60 < config.instanceBootSeconds + config.instanceWarmupSeconds) {
+      throw new Error(
+        "compute.rush.leadMinutes must cover an instance's boot and warm-up (instanceBootSeconds + instanceWarmupSeconds)",
+      )
+    }
+    if (rush.freezeBeforeMinutes < rush.leadMinutes) {
+      throw new Error('compute.rush.freezeBeforeMinutes must be at least leadMinutes')
+    }
+    const after = rush.scheduleAfter === undefined ? undefined : new Date(rush.scheduleAfter)
+    const actions: AutoscalingSchedule[] = []
+    for (const window of rushWindows(rush)) {
+      const opening = utcSeconds(window.opensAt).replace(/[-:]/g, '').replace(/Z$/, '')
+      const planned = [
+        { step: 'out', at: window.scaleOutAt, min: rush.instances, desired: rush.instances },
+        { step: 'in', at: window.scaleInAt, min: config.minSize, desired: config.desiredCapacity },
+      ]
+      for (const { step, at, min, desired } of planned) {
+        if (after !== undefined && at <= after) continue
+        actions.push(
+          new AutoscalingSchedule(this, `rush-${opening}-${step}`, {
+            autoscalingGroupName: this.autoscalingGroup.name,
+            scheduledActionName: `${groupName}-opening-${opening}-${step}`,
+            startTime: utcSeconds(at),
+            minSize: min,
+            maxSize: config.maxSize,
+            desiredCapacity: desired,
+          }),
+        )
+      }
+    }
+    return actions
   }
 }

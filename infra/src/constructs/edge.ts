@@ -21,6 +21,7 @@ import {
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import type { EdgeConfig, RateLimitsConfig } from '../config/types.js'
+import { LIVENESS_PATH } from './app-user-data.js'
 import { denyInsecureTransport, policyDocument } from './iam.js'
 import { blockPublicAccess } from './private-bucket.js'
 
@@ -35,8 +36,19 @@ export interface EdgeProps {
   readonly appPort: number
 }
 
-/** Path the target group probes: 200 only when MySQL and Redis answer (docs/openapi.json). */
-export const HEALTH_CHECK_PATH = '/health/ready'
+/**
+ * Path the target group probes: liveness, not readiness. The autoscaling group's ELB health is
+ * this check, and readiness fails on every instance at once whenever MySQL or Redis fails over or
+ * reboots: acting on it would replace the whole fleet for a dependency's blip. Readiness gates
+ * an instance's entry into service instead (app-user-data.ts, sugang-launch), and an instance
+ * that loses a dependency answers 503 NOT_READY with Retry-After rather than disappearing.
+ */
+export const HEALTH_CHECK_PATH = LIVENESS_PATH
+/**
+ * Seconds the ALB keeps a deregistering target's requests going. Requests are short and the live
+ * stream reconnects; an instance refresh waits this long per batch, and a scale-in per instance.
+ */
+export const DEREGISTRATION_DELAY_SECONDS = 30
 
 /** AWS managed rule groups evaluated for every request, in this order after the rate rules. */
 export const MANAGED_RULE_GROUPS = [
@@ -186,7 +198,7 @@ export class Edge extends Construct {
       targetType: 'instance',
       vpcId: props.vpcId,
       // Short drain: requests are short and enrollment is idempotent, so rolling deploys stay quick.
-      deregistrationDelay: '30',
+      deregistrationDelay: String(DEREGISTRATION_DELAY_SECONDS),
       healthCheck: {
         enabled: true,
         path: HEALTH_CHECK_PATH,

@@ -62,10 +62,12 @@ export class AppStack extends PlatformStack {
       name: this.prefix,
       profile: config.profile,
       region: config.region,
+      accountId: config.accountId,
       config: config.compute,
       subnetIds: network.appSubnets.map((s) => s.id),
       securityGroupId: groups.app.id,
       instanceProfileArn: this.access.instanceProfile.arn,
+      instanceRoleName: this.access.role.name,
       targetGroupArn: this.edge.targetGroup.arn,
       requestCountResourceLabel: `${this.edge.loadBalancer.arnSuffix}/${this.edge.targetGroup.arnSuffix}`,
       imageRepository: `${registryHost(config.accountId, config.region)}/${repositoryName(this.prefix, config.compute.repository)}`,
@@ -79,6 +81,7 @@ export class AppStack extends PlatformStack {
         redisHost: cache.replicationGroup.primaryEndpointAddress,
         sessionSecretParameterName: this.access.sessionSecret.name,
       },
+      tags: { ...config.tags, 'sugang:stack': this.node.id },
     })
 
     this.monitoring = new MonitoringHost(this, 'monitoring', {

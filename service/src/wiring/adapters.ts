@@ -25,6 +25,7 @@ export async function createAdapters(config: Config, log: ThrottledLog): Promise
   const store = new MysqlStore({
     url: storage.databaseUrl,
     replicaUrl: config.databaseReplicaUrl,
+    tls: config.databaseTls,
     poolSize: config.mysqlPoolSize,
     timeoutMs: config.deadlines.mysqlMs,
   })

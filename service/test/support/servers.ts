@@ -51,7 +51,8 @@ export async function freePort(): Promise<number> {
 }
 
 export async function startMariaDb(
-  options: { port?: number; dir?: string } = {},
+  /** `args`: more server options, e.g. `--ssl-cert=...` for a test of TLS. */
+  options: { port?: number; dir?: string; args?: readonly string[] } = {},
 ): Promise<MariaDbServer> {
   const dir = options.dir ?? (await mkdtemp(join(tmpdir(), 'sugang-mariadb-')))
   const dataDir = join(dir, 'data')
@@ -74,6 +75,7 @@ export async function startMariaDb(
         `--log-error=${errorLog}`,
         '--innodb-buffer-pool-size=64M',
         '--skip-name-resolve',
+        ...(options.args ?? []),
       ],
       url: (port) => `mysql://root@127.0.0.1:${port}`,
       answers: (port) => mariaDbAnswers(port, dataDir),

@@ -26,6 +26,7 @@ import type {
   RegistrationStore,
   WaitlistHead,
 } from '../../domain/ports.js'
+import type { DatabaseTls } from '../../config.js'
 import { createPool } from './pool.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
 import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
@@ -34,6 +35,8 @@ import { migrations } from './schema.js'
 export interface MysqlStoreOptions {
   readonly url: string
   readonly replicaUrl?: string | undefined
+  /** TLS for both pools (DATABASE_TLS); plain text when unset. */
+  readonly tls?: DatabaseTls | undefined
   readonly poolSize: number
   /**
    * Deadline of every statement and of every operation as a whole, waiting for a connection
@@ -107,9 +110,9 @@ export class MysqlStore implements RegistrationStore {
 
   constructor(options: MysqlStoreOptions) {
     this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS
-    this.#primary = createPool(options.url, options.poolSize, this.#timeoutMs)
+    this.#primary = createPool(options.url, options.poolSize, this.#timeoutMs, options.tls)
     this.#replica = options.replicaUrl
-      ? createPool(options.replicaUrl, options.poolSize, this.#timeoutMs)
+      ? createPool(options.replicaUrl, options.poolSize, this.#timeoutMs, options.tls)
       : this.#primary
   }
 
