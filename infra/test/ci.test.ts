@@ -1,7 +1,7 @@
 // GitHub OIDC deploy role and remote state.
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
-import { profiles } from '../src/config/index.js'
+import { profiles, withImageDigest } from '../src/config/index.js'
 import type { PlatformConfig } from '../src/config/types.js'
 import { grantsOf } from './helpers/iam.js'
 import { type Body, only, policyStatements, resourceList, synthPlatform } from './helpers/synth.js'
@@ -97,6 +97,24 @@ t.test('the deploy role cannot change IAM, the network or the data stores', asyn
     const passRole = deployPermissions(ci).find((s) => s.actions.includes('iam:PassRole'))!
     t.equal(passRole.resources.length, 1)
     t.match(passRole.resources[0], /:role\/sugang-(small|ha)-app-instance$/)
+    t.same(
+      passRole.condition,
+      [{ test: 'StringEquals', variable: 'iam:PassedToService', values: ['ec2.amazonaws.com'] }],
+      'passed to EC2 only, not to Lambda or anything else that would run as it',
+    )
+    for (const action of [
+      'autoscaling:DeleteAutoScalingGroup',
+      'autoscaling:DeleteWarmPool',
+      'autoscaling:DeleteLifecycleHook',
+      'autoscaling:DeletePolicy',
+      'autoscaling:DetachLoadBalancerTargetGroups',
+      'ec2:DeleteLaunchTemplate',
+      'ec2:TerminateInstances',
+      'elasticloadbalancing:DeleteTargetGroup',
+      'elasticloadbalancing:DeleteLoadBalancer',
+    ]) {
+      t.same(grantsOf(deployPermissions(ci), action), [], `no ${action}`)
+    }
   }
 })
 
@@ -216,6 +234,7 @@ const REFRESH_READS: Record<string, string[]> = {
   aws_acm_certificate_validation: ['acm:DescribeCertificate'],
   aws_autoscaling_group: ['autoscaling:DescribeAutoScalingGroups'],
   aws_autoscaling_policy: ['autoscaling:DescribePolicies'],
+  aws_autoscaling_schedule: ['autoscaling:DescribeScheduledActions'],
   aws_cloudwatch_event_rule: ['events:DescribeRule', 'events:ListTagsForResource'],
   aws_cloudwatch_event_target: ['events:ListTargetsByRule'],
   aws_cloudwatch_log_group: ['logs:DescribeLogGroups', 'logs:ListTagsForResource'],
@@ -369,3 +388,139 @@ t.test('the state bucket is versioned, KMS-encrypted, private and survives destr
 t.test('the deploy role ARN is an output', async (t) => {
   t.match(small.ci.tf.output!.deploy_role_arn!.value, /aws_iam_role\.github_deploy-role_.*\.arn/)
 })
+
+/**
+ * What Terraform calls when a deploy changes a resource of this type (the AWS provider's update
+ * functions), and the ARN of the resource it calls them on.
+ */
+const DEPLOY_WRITES: Record<
+  string,
+  { actions: string[]; arn: (body: Body, profile: 'small' | 'ha') => string }
+> = {
+  aws_launch_template: {
+    // A new version, made the default; launching from it (the group validates the caller may)
+    // passes the instance role and tags what it launches.
+    actions: [
+      'ec2:CreateLaunchTemplateVersion',
+      'ec2:ModifyLaunchTemplate',
+      'ec2:RunInstances',
+      'ec2:CreateTags',
+      'iam:PassRole',
+    ],
+    arn: (_, p) => `arn:aws:ec2:ap-northeast-2:${account[p]}:launch-template/lt-0123456789abcdef0`,
+  },
+  aws_autoscaling_group: {
+    actions: ['autoscaling:UpdateAutoScalingGroup', 'autoscaling:StartInstanceRefresh'],
+    arn: (body, p) =>
+      `arn:aws:autoscaling:ap-northeast-2:${account[p]}:autoScalingGroup:0000:autoScalingGroupName/${body.name}`,
+  },
+  aws_autoscaling_schedule: {
+    actions: ['autoscaling:PutScheduledUpdateGroupAction', 'autoscaling:DeleteScheduledAction'],
+    arn: (_, p) =>
+      `arn:aws:autoscaling:ap-northeast-2:${account[p]}:autoScalingGroup:0000:autoScalingGroupName/sugang-${p}-app`,
+  },
+  aws_lambda_function: {
+    actions: ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration'],
+    arn: (body, p) => `arn:aws:lambda:ap-northeast-2:${account[p]}:function:${body.function_name}`,
+  },
+  aws_cloudwatch_event_rule: {
+    actions: ['events:PutRule'],
+    arn: (body, p) => `arn:aws:events:ap-northeast-2:${account[p]}:rule/${body.name}`,
+  },
+}
+const account = { small: '111111111111', ha: '222222222222' } as const
+
+/** A resource body without the attributes Terraform is told to ignore changes to. */
+function planned(body: Body | undefined): string {
+  if (!body) return ''
+  const ignored = new Set<string>(body.lifecycle?.ignore_changes ?? [])
+  return JSON.stringify(Object.entries(body).filter(([key]) => !ignored.has(key)))
+}
+
+/** Resources a plan would change between two syntheses of a stack, with their new bodies. */
+function changed(before: Body, after: Body): [string, Body][] {
+  const out: [string, Body][] = []
+  for (const [type, byId] of Object.entries((after.resource ?? {}) as Record<string, Body>)) {
+    for (const [id, body] of Object.entries(byId as Record<string, Body>)) {
+      const old = before.resource?.[type]?.[id]
+      if (planned(old) !== planned(body)) out.push([type, body])
+    }
+  }
+  for (const [type, byId] of Object.entries((before.resource ?? {}) as Record<string, Body>)) {
+    for (const [id, body] of Object.entries(byId as Record<string, Body>)) {
+      if (!after.resource?.[type]?.[id]) out.push([type, body])
+    }
+  }
+  return out
+}
+
+t.test(
+  'the deploy role may make every change a release makes to the app and notify stacks',
+  async (t) => {
+    const digest = (n: string) => `sha256:${n.repeat(64)}`
+    for (const config of [profiles.small, profiles.ha]) {
+      const profile = config.profile
+      const release = (image: string, extra: Partial<PlatformConfig['compute']['rush']> = {}) =>
+        synthPlatform(
+          withImageDigest(
+            {
+              ...config,
+              compute: { ...config.compute, rush: { ...config.compute.rush, ...extra } },
+            },
+            image,
+          ),
+        )
+      const before = release(digest('a'))
+      // A new image, an opening added to the calendar and one passed since the last release.
+      const after = release(digest('b'), {
+        openings: [...config.compute.rush.openings, '2027-08-09T10:00:00+09:00'],
+        scheduleAfter: config.compute.rush.openings[0],
+      })
+      const statements = deployPermissions(after.ci)
+      const changes = [
+        ...changed(before.app.tf, after.app.tf),
+        ...changed(before.notify.tf, after.notify.tf),
+      ]
+      // The group follows the template's latest_version, known only once the new version exists.
+      if (changes.some(([type]) => type === 'aws_launch_template')) {
+        const asg = only(after.app, 'aws_autoscaling_group')
+        t.match(asg.launch_template.version, /aws_launch_template\..*latest_version/)
+        changes.push(['aws_autoscaling_group', asg])
+      }
+      const types = [...new Set(changes.map(([type]) => type))].sort()
+      t.same(
+        types,
+        ['aws_autoscaling_group', 'aws_autoscaling_schedule', 'aws_launch_template'],
+        `${profile}: what a release changes`,
+      )
+      for (const [type, body] of changes) {
+        const writes = DEPLOY_WRITES[type]
+        t.ok(writes, `${type}: its writes are listed`)
+        for (const action of writes?.actions ?? []) {
+          const resource =
+            action === 'iam:PassRole'
+              ? `arn:aws:iam::${account[profile]}:role/sugang-${profile}-app-instance`
+              : writes!.arn(body, profile)
+          const grants = grantsOf(statements, action, resource)
+          t.ok(grants.length, `${profile} ${type}: ${action}`)
+          // A grant conditioned on a resource tag works only if the resource carries that tag,
+          // itself or through the provider's default tags.
+          for (const grant of grants) {
+            for (const condition of (grant.condition ?? []) as Body[]) {
+              const key = /^aws:ResourceTag\/(.+)$/.exec(condition.variable)?.[1]
+              if (!key) continue
+              const tags = {
+                ...(after.app.tf.provider!.aws![0]!.default_tags?.[0]?.tags ?? {}),
+                ...(body.tags ?? {}),
+              }
+              t.ok(
+                condition.values.includes(tags[key]),
+                `${profile} ${type} carries ${key}=${condition.values.join('|')} for ${action}`,
+              )
+            }
+          }
+        }
+      }
+    }
+  },
+)

@@ -276,10 +276,14 @@ export class Ci extends Construct {
           ],
         },
         {
+          // A new launch template version and its instance refresh; the scale-outs scheduled
+          // for registration openings added to the profile (none of it deletes the group).
           sid: 'RollOutAutoscalingGroup',
           effect: 'Allow',
           actions: [
             'autoscaling:CancelInstanceRefresh',
+            'autoscaling:DeleteScheduledAction',
+            'autoscaling:PutScheduledUpdateGroupAction',
             'autoscaling:StartInstanceRefresh',
             'autoscaling:UpdateAutoScalingGroup',
           ],
