@@ -12,6 +12,9 @@
 #   POLL_SECONDS             between two looks at the refresh (default 15)
 #   SMOKE_ATTEMPTS           tries of /health/ready, 6 s apart (default 10)
 #   CDKTF                    the cdktf CLI (default: npx cdktf)
+#   DEPLOY_FREEZE_OVERRIDE   why to deploy although registration is about to open or open (a
+#                            reason, printed as a warning); without it such a deploy is refused
+#   FREEZE_CHECK             the freeze check (default: npx tsx src/check-deploy-freeze.ts)
 # With GITHUB_OUTPUT set, it also writes app-url=<url> there.
 set -euo pipefail
 
@@ -30,6 +33,7 @@ refresh_timeout=${REFRESH_TIMEOUT_SECONDS:-1800}
 poll=${POLL_SECONDS:-15}
 smoke_attempts=${SMOKE_ATTEMPTS:-10}
 read -r -a cdktf <<<"${CDKTF:-npx cdktf}"
+read -r -a freeze_check <<<"${FREEZE_CHECK:-npx tsx src/check-deploy-freeze.ts}"
 
 stacks=()
 with_app=0
@@ -46,6 +50,20 @@ infra_dir=$(cd "$(dirname "$0")/.." && pwd)
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 outputs="$work/outputs.json"
+
+# Registration openings in the profile freeze deploys (compute.rush): a release must not replace
+# instances while students enroll, nor still be rolling when the scheduled scale-out starts.
+freeze_status=0
+freeze=$(cd "$infra_dir" && "${freeze_check[@]}" "$profile") || freeze_status=$?
+case $freeze_status in
+  0) ;;
+  3)
+    [ -n "${DEPLOY_FREEZE_OVERRIDE:-}" ] ||
+      die "$freeze; set DEPLOY_FREEZE_OVERRIDE to a reason to deploy all the same"
+    printf '::warning::%s; deploying all the same: %s\n' "$freeze" "$DEPLOY_FREEZE_OVERRIDE" >&2
+    ;;
+  *) die "could not check the deploy freeze: $freeze" ;;
+esac
 
 # A refresh that started before this moment is not this deploy's (unless it is still running).
 started=$(date -u +%s)

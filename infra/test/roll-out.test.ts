@@ -19,6 +19,8 @@ interface Scenario {
   readonly http?: Record<string, [number, string]>
   readonly env?: Record<string, string>
   readonly args?: string[]
+  /** What the deploy freeze check prints and its exit code (default: not frozen). */
+  readonly freeze?: [string, number]
 }
 
 interface Outcome {
@@ -89,6 +91,12 @@ node -e '
 ' "${dir}/http.json" "$url" "$out"
 `,
   )
+  const [freezeMessage, freezeCode] = scenario.freeze ?? ['no deploy freeze', 0]
+  const freezeCheck = stub(
+    dir,
+    'freeze-check',
+    `echo "$*" >"${dir}/freeze-check.log"\necho '${freezeMessage}'\nexit ${freezeCode}\n`,
+  )
   writeFileSync(path.join(dir, 'github-output'), '')
   return await new Promise((resolve) => {
     execFile(
@@ -99,6 +107,7 @@ node -e '
           PATH: `${bin}:${process.env.PATH}`,
           SUGANG_PROFILE: 'small',
           CDKTF: cdktf,
+          FREEZE_CHECK: freezeCheck,
           POLL_SECONDS: '0',
           GITHUB_OUTPUT: path.join(dir, 'github-output'),
           ...scenario.env,
@@ -223,4 +232,34 @@ t.test('refuses anything but a digest and the app and notify stacks', async (t) 
     t.not(result.code, 0, args.join(' '))
     t.equal(result.cdktf, '', 'nothing deployed')
   }
+})
+
+const FROZEN = 'deploys to small are frozen from 2027-02-08T00:00:00Z to 2027-02-08T03:00:00Z'
+
+t.test('a deploy while registration is about to open or open is refused', async (t) => {
+  const result = await rollOut({ refreshes: [refresh('Successful')], freeze: [FROZEN, 3] })
+  t.not(result.code, 0)
+  t.match(result.output, `${FROZEN}; set DEPLOY_FREEZE_OVERRIDE`)
+  t.equal(result.cdktf, '', 'nothing deployed')
+})
+
+t.test('an override with a reason deploys through the freeze, and says so', async (t) => {
+  const result = await rollOut({
+    refreshes: [refresh('Successful')],
+    freeze: [FROZEN, 3],
+    env: { DEPLOY_FREEZE_OVERRIDE: 'hotfix for the login outage' },
+  })
+  t.equal(result.code, 0, 'exits 0', { output: result.output })
+  t.match(
+    result.output,
+    `::warning::${FROZEN}; deploying all the same: hotfix for the login outage`,
+  )
+  t.match(result.cdktf, /^deploy sugang-small-app/)
+})
+
+t.test('a freeze check that cannot answer refuses the deploy', async (t) => {
+  const result = await rollOut({ freeze: ['Cannot find module', 1] })
+  t.not(result.code, 0)
+  t.match(result.output, 'could not check the deploy freeze: Cannot find module')
+  t.equal(result.cdktf, '', 'nothing deployed')
 })
