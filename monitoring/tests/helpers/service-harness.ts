@@ -7,6 +7,7 @@ import { repoRoot } from '../../src/paths.js'
 import {
   freePort,
   httpGet,
+  sleep,
   startProcess,
   waitFor,
   waitUntilReady,
@@ -174,12 +175,22 @@ export async function api(
   const headers: Record<string, string> = {}
   if (cookie) headers.cookie = cookie
   if (body !== undefined) headers['content-type'] = 'application/json'
-  const response = await fetch(`${service.httpUrl}${path}`, {
-    method,
-    headers,
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  })
+  const send = () =>
+    fetch(`${service.httpUrl}${path}`, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+      signal: AbortSignal.timeout(10_000),
+    })
+  // Like a client following the contract: a 503 (the service shedding load on a busy machine)
+  // is sent again once its Retry-After has passed, a few times; other answers are final.
+  let response = await send()
+  for (let attempt = 1; response.status === 503 && attempt < 5; attempt += 1) {
+    await response.body?.cancel()
+    const seconds = Number(response.headers.get('retry-after') ?? '1')
+    await sleep(Math.min(Number.isFinite(seconds) ? seconds : 1, 5) * 1000)
+    response = await send()
+  }
   const text = await response.text()
   let parsed: Record<string, unknown> | null
   try {
