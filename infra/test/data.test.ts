@@ -37,23 +37,116 @@ t.test(
   },
 )
 
-t.test('RDS manages the master password in Secrets Manager and IAM auth is on', async (t) => {
-  for (const { data } of [small, ha]) {
+const EPHEMERAL = (name: string) =>
+  `ephemeral.aws_secretsmanager_random_password.${name}.random_password`
+
+/** Every `${ephemeral.…}` use in a stack, as `<resource type>.<argument>`. */
+function ephemeralUses(stack: typeof small.data): string[] {
+  const uses: string[] = []
+  for (const [type, bodies] of Object.entries(stack.tf.resource ?? {})) {
+    for (const body of Object.values(bodies)) {
+      for (const [key, value] of Object.entries(body)) {
+        if (JSON.stringify(value).includes('ephemeral.')) uses.push(`${type}.${key}`)
+      }
+    }
+  }
+  return uses
+}
+
+t.test('the master password is ours, not RDS-managed, so ha can have a read replica', async (t) => {
+  for (const [config, { data }] of [
+    [profiles.small, small],
+    [profiles.ha, ha],
+  ] as const) {
     const primary = primaryOf(data)
-    t.equal(primary.manage_master_user_password, true)
-    t.notOk('password' in primary, 'no password in the configuration or the state')
+    // RDS refuses read replicas of an instance with manage_master_user_password.
+    t.notOk('manage_master_user_password' in primary)
+    t.equal(primary.password_wo, `\${${EPHEMERAL('mysql_master_password')}}`)
+    t.equal(primary.password_wo_version, config.database.passwordVersions.master)
+    const master = resourceList(data, 'aws_secretsmanager_secret_version').find((v) =>
+      /mysql_master_secret/.test(v.secret_id),
+    )!
+    t.match(master.secret_string_wo, /username = "sugang_admin"/)
+    t.ok(master.secret_string_wo.includes(EPHEMERAL('mysql_master_password')), 'same password')
+    t.equal(master.secret_string_wo_version, config.database.passwordVersions.master)
+    t.ok(
+      primary.depends_on.some((d: string) => /mysql_master_version/.test(d)),
+      'the secret holds the password before RDS does',
+    )
     for (const db of Object.values(instances(data))) {
       t.equal(db.iam_database_authentication_enabled, true)
     }
   }
 })
 
-t.test('MySQL 8.0 with enhanced monitoring and error/slow-query logs in CloudWatch', async (t) => {
+t.test('generated passwords are ephemeral and reach only write-only arguments', async (t) => {
+  for (const { data } of [small, ha]) {
+    t.same(Object.keys(data.tf.ephemeral?.aws_secretsmanager_random_password ?? {}).sort(), [
+      'mysql_app_password',
+      'mysql_master_password',
+      'mysql_notifier_password',
+      'session_secret',
+    ])
+    const uses = ephemeralUses(data)
+    t.ok(uses.length >= 5)
+    // Terraform rejects an ephemeral value anywhere else; this keeps plain arguments (which
+    // the state stores) from being fed a password by a later edit.
+    t.same(
+      uses.filter((u) => !u.endsWith('_wo')),
+      [],
+    )
+    for (const version of resourceList(data, 'aws_secretsmanager_secret_version')) {
+      if (/mysql_/.test(version.secret_id)) t.notOk('secret_string' in version)
+    }
+    t.equal(data.tf.terraform!.required_version, '>= 1.11', 'write-only arguments need 1.11')
+  }
+})
+
+t.test('the service and the e-mail sender each have a database user of their own', async (t) => {
+  for (const { data, app, notify } of [small, ha]) {
+    const secretOf = (user: string) =>
+      resourceList(data, 'aws_secretsmanager_secret_version').find((v) =>
+        v.secret_string_wo?.includes(`username = "${user}"`),
+      )
+    t.match(secretOf('sugang_app'), { secret_id: /mysql_app-user_secret/ })
+    t.match(secretOf('sugang_notify'), { secret_id: /mysql_notifier-user_secret/ })
+    // The master credentials are for `sugang database-users` alone: no runtime stack names them.
+    for (const stack of [app, notify]) t.notMatch(stack.json, /mysql_master|master_user_secret/)
+    t.match(app.json, /mysql_app-user_secret/)
+    t.notMatch(app.json, /mysql_notifier-user_secret/)
+    const lambda = only(notify, 'aws_lambda_function')
+    t.match(lambda.environment.variables.DATABASE_SECRET_ARN, /mysql_notifier-user_secret/)
+    t.notMatch(notify.json, /mysql_app-user_secret/)
+  }
+})
+
+t.test(
+  'SESSION_SECRET is write-only, in the data stack, where no deploy refreshes it',
+  async (t) => {
+    for (const { data, app } of [small, ha]) {
+      const parameter = only(data, 'aws_ssm_parameter')
+      t.match(parameter, {
+        type: 'SecureString',
+        name: /^\/sugang-(small|ha)\/secrets\/session-secret$/,
+        value_wo: `\${${EPHEMERAL('session_secret')}}`,
+        value_wo_version: 1,
+      })
+      t.notOk('value' in parameter)
+      t.same(
+        resourceList(app, 'aws_ssm_parameter').filter((p) => p.type === 'SecureString'),
+        [],
+      )
+    }
+  },
+)
+
+t.test('MySQL 8.4 with enhanced monitoring and error/slow-query logs in CloudWatch', async (t) => {
   for (const { data } of [small, ha]) {
     t.ok(
       Testing.toHaveResourceWithProperties(data.json, 'aws_db_instance', {
         engine: 'mysql',
-        engine_version: '8.0',
+        // 8.0 left RDS standard support on 2026-07-31: Extended Support is billed after.
+        engine_version: '8.4',
         enabled_cloudwatch_logs_exports: ['error', 'slowquery'],
       }),
     )
@@ -65,16 +158,24 @@ t.test('MySQL 8.0 with enhanced monitoring and error/slow-query logs in CloudWat
   }
 })
 
-t.test('the parameter group stores and talks utf8mb4', async (t) => {
+t.test('the parameter group stores and talks utf8mb4, over TLS only', async (t) => {
   for (const { data } of [small, ha]) {
     const group = only(data, 'aws_db_parameter_group')
-    t.equal(group.family, 'mysql8.0')
+    t.equal(group.family, 'mysql8.4')
+    t.same(group.lifecycle, { create_before_destroy: true })
     const value = (name: string) =>
       (group.parameter as Body[]).find((p) => p.name === name)?.value as string | undefined
     t.equal(value('character_set_server'), 'utf8mb4')
     t.equal(value('character_set_connection'), 'utf8mb4')
     t.match(value('collation_server'), /^utf8mb4_/)
     t.equal(value('slow_query_log'), '1')
+    t.equal(value('require_secure_transport'), '1', 'MySQL refuses unencrypted connections')
+    for (const db of Object.values(instances(data))) {
+      t.equal(
+        db.parameter_group_name,
+        `\${aws_db_parameter_group.${Object.keys(resources(data, 'aws_db_parameter_group'))[0]}.name}`,
+      )
+    }
   }
 })
 
@@ -209,6 +310,11 @@ t.test('ECR repositories are private, immutable, scanned on push and KMS-encrypt
 t.test('the stateful stacks publish the endpoints and URLs operators need', async (t) => {
   for (const { data, registry } of [small, ha]) {
     t.ok(data.tf.output!.database_endpoint)
+    for (const user of ['master', 'app', 'notifier']) {
+      t.match(data.tf.output![`database_${user}_secret_arn`], {
+        value: /aws_secretsmanager_secret\./,
+      })
+    }
     t.ok(data.tf.output!.redis_endpoint)
     t.match(registry.tf.output!.ecr_service_url!.value, /repository_url/)
   }

@@ -106,6 +106,7 @@ t.test(
       'DATABASE_HOST',
       'DATABASE_NAME',
       'DATABASE_SECRET_ARN',
+      'DATABASE_TLS',
       'MAIL_FROM',
       'NODE_ENV',
       'NODE_OPTIONS',

@@ -97,7 +97,7 @@ export const ha: PlatformConfig = {
   },
   database: {
     instanceClass: 'db.m6g.large',
-    engineVersion: '8.0',
+    engineVersion: '8.4',
     allocatedStorageGiB: 100,
     maxAllocatedStorageGiB: 500,
     multiAz: true,
@@ -108,7 +108,7 @@ export const ha: PlatformConfig = {
     databaseName: 'sugang',
     masterUsername: 'sugang_admin',
     logRetentionDays: 90,
-    requireSecureTransport: false,
+    passwordVersions: { master: 1, app: 1, notifier: 1 },
   },
   cache: {
     nodeType: 'cache.m7g.large',

@@ -99,7 +99,7 @@ export const small: PlatformConfig = {
   },
   database: {
     instanceClass: 'db.t4g.micro',
-    engineVersion: '8.0',
+    engineVersion: '8.4',
     allocatedStorageGiB: 20,
     maxAllocatedStorageGiB: 100,
     multiAz: false,
@@ -109,7 +109,7 @@ export const small: PlatformConfig = {
     databaseName: 'sugang',
     masterUsername: 'sugang_admin',
     logRetentionDays: 30,
-    requireSecureTransport: false,
+    passwordVersions: { master: 1, app: 1, notifier: 1 },
   },
   cache: {
     nodeType: 'cache.t4g.micro',

@@ -153,10 +153,12 @@ export interface DatabaseConfig {
   readonly masterUsername: string
   readonly logRetentionDays: number
   /**
-   * Whether MySQL refuses unencrypted connections. Off until the service's DATABASE_URL handling
-   * trusts the RDS CA bundle; traffic stays inside the VPC's data subnets meanwhile.
+   * Version of each generated MySQL password (master, the service's user, the e-mail sender's
+   * user). Terraform draws a password only when its version is raised, writes it to the user's
+   * secret (and, for the master, to RDS) without keeping it in state; infra/README.md, "Secrets",
+   * says how to rotate.
    */
-  readonly requireSecureTransport: boolean
+  readonly passwordVersions: Readonly<Record<'master' | 'app' | 'notifier', number>>
 }
 
 export interface CacheConfig {

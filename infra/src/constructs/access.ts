@@ -1,11 +1,9 @@
 import {
   CloudwatchLogGroup,
-  DataAwsSecretsmanagerRandomPassword,
   IamInstanceProfile,
   IamRole,
   IamRolePolicy,
   IamRolePolicyAttachment,
-  SsmParameter,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import { policyDocument, serviceTrustPolicy } from './iam.js'
@@ -16,12 +14,23 @@ export interface AccessProps {
   readonly accountId: string
   /** ECR repositories the instances pull from. */
   readonly repositoryArns: string[]
-  /** Secrets Manager secrets the service reads at boot (database credentials, Redis AUTH token). */
+  /**
+   * Secrets Manager secrets the service reads at boot: its own database user's, never the
+   * master's, and the Redis AUTH token.
+   */
   readonly secretArns: string[]
   readonly logRetentionDays: number
 }
 
 export const SSM_MANAGED_INSTANCE_CORE = 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore'
+
+/**
+ * Where SESSION_SECRET lives (created by the data stack, value write-only): under `secrets/`, not
+ * `app/`, so that no grant meant for the non-secret app parameters reaches it.
+ */
+export function sessionSecretParameterName(name: string): string {
+  return `/${name}/secrets/session-secret`
+}
 
 /**
  * Who the app instances are and what they may read. Operators reach them only through SSM Session
@@ -33,8 +42,8 @@ export class Access extends Construct {
   readonly logGroup: CloudwatchLogGroup
   /** The log group's name as a plain string, for the user data (which must hold no references). */
   readonly logGroupName: string
-  /** SESSION_SECRET, a SecureString read at boot so it never appears in user data. */
-  readonly sessionSecret: SsmParameter
+  /** SESSION_SECRET's SecureString, read at boot so it never appears in user data. */
+  readonly sessionSecretParameterName: string
 
   constructor(scope: Construct, id: string, props: AccessProps) {
     super(scope, id)
@@ -46,19 +55,7 @@ export class Access extends Construct {
       retentionInDays: props.logRetentionDays,
     })
 
-    // The value is generated once; ignore_changes keeps later plans (which draw a new random value)
-    // from rotating it and logging every student out.
-    const random = new DataAwsSecretsmanagerRandomPassword(this, 'session-secret-value', {
-      passwordLength: 64,
-      excludePunctuation: true,
-    })
-    this.sessionSecret = new SsmParameter(this, 'session-secret', {
-      name: `/${name}/app/session-secret`,
-      description: 'SESSION_SECRET of the sugang service',
-      type: 'SecureString',
-      value: random.randomPassword,
-      lifecycle: { ignoreChanges: ['value'] },
-    })
+    this.sessionSecretParameterName = sessionSecretParameterName(name)
 
     this.role = new IamRole(this, 'instance-role', {
       name: `${name}-app-instance`,
@@ -102,12 +99,20 @@ export class Access extends Construct {
           resources: props.secretArns,
         },
         {
-          // SESSION_SECRET and the runtime settings; by name, so the compute construct can add
-          // parameters without a dependency cycle.
+          // The runtime settings; by name, so the compute construct can add parameters without a
+          // dependency cycle.
           sid: 'AppParameters',
           effect: 'Allow',
           actions: ['ssm:GetParameter'],
           resources: [`arn:aws:ssm:${props.region}:${props.accountId}:parameter/${name}/app/*`],
+        },
+        {
+          sid: 'SessionSecret',
+          effect: 'Allow',
+          actions: ['ssm:GetParameter'],
+          resources: [
+            `arn:aws:ssm:${props.region}:${props.accountId}:parameter${this.sessionSecretParameterName}`,
+          ],
         },
       ]).json,
     })

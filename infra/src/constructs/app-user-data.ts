@@ -75,8 +75,9 @@ db_host=$(setting databaseHost)
 db_replica_host=$(setting databaseReplicaHost)
 db_name=$(setting databaseName)
 redis_host=$(setting redisHost)
+# The service's own MySQL user (sugang_app), never the master.
 db=$(secret "$(setting databaseSecretArn)")
-# RDS-generated passwords may contain URL delimiters; DATABASE_URL needs them percent-encoded.
+# Percent-encoded, so that no password character can break DATABASE_URL.
 db_user=$(jq -r '.username | @uri' <<<"$db")
 db_password=$(jq -r '.password | @uri' <<<"$db")
 redis_token=$(secret "$(setting redisAuthSecretArn)")
@@ -93,6 +94,8 @@ install -d -m 0700 /run/sugang
   echo 'METRICS_HOST=0.0.0.0'
   echo 'PORT=${APP_PORT}'
   echo 'METRICS_PORT=${METRICS_PORT}'
+  # MySQL refuses unencrypted connections; the service verifies the server against the RDS CA.
+  echo 'DATABASE_TLS=rds'
   echo "DATABASE_URL=mysql://$db_user:$db_password@$db_host:${MYSQL_PORT}/$db_name"
   if [ -n "$db_replica_host" ]; then
     echo "DATABASE_REPLICA_URL=mysql://$db_user:$db_password@$db_replica_host:${MYSQL_PORT}/$db_name"

@@ -251,6 +251,18 @@ export class Ci extends Construct {
           ],
         },
         {
+          // The service's secrets live in the data stack, which this role never refreshes; the
+          // parameter read above must not reach them (a SecureString is decrypted on read).
+          sid: 'NoServiceSecrets',
+          effect: 'Deny',
+          actions: ['ssm:GetParameter', 'ssm:GetParameters', 'secretsmanager:GetSecretValue'],
+          resources: [
+            arn('ssm', `parameter/${name}/secrets/*`),
+            arn('secretsmanager', `secret:${name}/mysql/*`),
+            arn('secretsmanager', `secret:${name}/redis/*`),
+          ],
+        },
+        {
           sid: 'RollOutLaunchTemplate',
           effect: 'Allow',
           actions: [

@@ -11,6 +11,7 @@ import { Construct } from '../cdktf.js'
 import type { DatabaseConfig } from '../config/types.js'
 import { MYSQL_PORT } from './app-user-data.js'
 import { allowFrom, type AllowedSource } from './firewall.js'
+import { GeneratedSecret } from './generated-secret.js'
 import { serviceTrustPolicy } from './iam.js'
 
 export interface DataProps {
@@ -25,11 +26,27 @@ export interface DataProps {
 /** Logs MySQL ships to CloudWatch; their groups are created here to own the retention. */
 export const EXPORTED_LOGS = ['error', 'slowquery'] as const
 
-/** MySQL 8.0 on RDS: the source of truth for enrollments (ARCHITECTURE.md). */
+/**
+ * The MySQL users besides the master: the service (DML, and the DDL of `sugang migrate`) and the
+ * e-mail sender (reads and marks the outbox). `sugang database-users` creates them from their
+ * secrets; docs/decisions/0004-database-users.md says why and how they rotate.
+ */
+export const DATABASE_USERS = { app: 'sugang_app', notifier: 'sugang_notify' } as const
+
+/**
+ * MySQL 8.4 on RDS: the source of truth for enrollments (ARCHITECTURE.md). 8.4 is the LTS
+ * release; 8.0 left RDS standard support on 2026-07-31 and is billed Extended Support after.
+ */
 export class Data extends Construct {
   readonly securityGroup: SecurityGroup
   readonly primary: DbInstance
   readonly replica?: DbInstance
+  /** `{"username", "password"}` of the master user: for `sugang database-users` only. */
+  readonly masterSecret: GeneratedSecret
+  /** The service's own user (DATABASE_USERS.app). */
+  readonly appSecret: GeneratedSecret
+  /** The e-mail sender's own user (DATABASE_USERS.notifier). */
+  readonly notifierSecret: GeneratedSecret
 
   constructor(scope: Construct, id: string, props: DataProps) {
     super(scope, id)
@@ -50,9 +67,9 @@ export class Data extends Construct {
       subnetIds: props.subnetIds,
     })
     const parameters = new DbParameterGroup(this, 'parameters', {
-      name: `${name}-mysql80`,
-      family: 'mysql8.0',
-      description: 'sugang: utf8mb4 throughout, slow query log',
+      name: `${name}-mysql84`,
+      family: 'mysql8.4',
+      description: 'sugang: utf8mb4 throughout, slow query log, TLS only',
       parameter: [
         // Student names are Korean; utf8mb4 is the only MySQL charset that holds all of Unicode.
         { name: 'character_set_server', value: 'utf8mb4' },
@@ -66,8 +83,12 @@ export class Data extends Construct {
         { name: 'long_query_time', value: '0.5' },
         // CloudWatch export reads the log files.
         { name: 'log_output', value: 'FILE' },
-        { name: 'require_secure_transport', value: config.requireSecureTransport ? '1' : '0' },
+        // Credentials and student data never cross the VPC in clear text: the service and the
+        // e-mail sender verify the server against the RDS CA bundle (DATABASE_TLS=rds).
+        { name: 'require_secure_transport', value: '1' },
       ],
+      // A new family means a new group: create it before RDS lets go of the old one.
+      lifecycle: { createBeforeDestroy: true },
     })
     const logGroups = EXPORTED_LOGS.map(
       (log) =>
@@ -106,6 +127,31 @@ export class Data extends Construct {
       caCertIdentifier: 'rds-ca-rsa2048-g1',
     }
 
+    // Self-managed, not `manage_master_user_password`: RDS refuses read replicas of instances whose
+    // password it manages. The password is drawn per run and passed only as write-only arguments,
+    // so it is in neither the plan nor the state; raising `passwordVersions.master` rotates it.
+    this.masterSecret = new GeneratedSecret(this, 'master', {
+      secretName: `${name}/mysql/master`,
+      description: 'MySQL master user of sugang: for creating the other users only',
+      username: config.masterUsername,
+      version: config.passwordVersions.master,
+      passwordName: 'mysql_master_password',
+    })
+    this.appSecret = new GeneratedSecret(this, 'app-user', {
+      secretName: `${name}/mysql/app`,
+      description: 'MySQL user of the sugang service',
+      username: DATABASE_USERS.app,
+      version: config.passwordVersions.app,
+      passwordName: 'mysql_app_password',
+    })
+    this.notifierSecret = new GeneratedSecret(this, 'notifier-user', {
+      secretName: `${name}/mysql/notifier`,
+      description: 'MySQL user of the sugang confirmation e-mail sender',
+      username: DATABASE_USERS.notifier,
+      version: config.passwordVersions.notifier,
+      passwordName: 'mysql_notifier_password',
+    })
+
     this.primary = new DbInstance(this, 'primary', {
       ...common,
       identifier,
@@ -113,8 +159,8 @@ export class Data extends Construct {
       engineVersion: config.engineVersion,
       dbName: config.databaseName,
       username: config.masterUsername,
-      // RDS generates and rotates the password in Secrets Manager; it is never in Terraform state.
-      manageMasterUserPassword: true,
+      passwordWo: `\${${this.masterSecret.password}}`,
+      passwordWoVersion: config.passwordVersions.master,
       allocatedStorage: config.allocatedStorageGiB,
       maxAllocatedStorage: config.maxAllocatedStorageGiB,
       storageType: 'gp3',
@@ -127,7 +173,9 @@ export class Data extends Construct {
       skipFinalSnapshot: false,
       finalSnapshotIdentifier: `${identifier}-final`,
       tags: { Name: identifier },
-      dependsOn: logGroups,
+      // The secret holds the password before RDS does: a failed apply never leaves a master
+      // password that nobody can read.
+      dependsOn: [...logGroups, this.masterSecret.secretVersion],
     })
 
     if (config.replicaInstanceClass) {
@@ -145,10 +193,5 @@ export class Data extends Construct {
         tags: { Name: replicaId },
       })
     }
-  }
-
-  /** ARN of the Secrets Manager secret RDS keeps the master credentials in. */
-  get masterSecretArn(): string {
-    return this.primary.masterUserSecret.get(0).secretArn
   }
 }

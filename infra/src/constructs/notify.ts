@@ -144,6 +144,7 @@ export class Notify extends Construct {
           DATABASE_HOST: props.databaseHost,
           DATABASE_NAME: props.databaseName,
           DATABASE_SECRET_ARN: props.databaseSecretArn,
+          DATABASE_TLS: 'rds',
           MAIL_FROM: config.fromAddress,
           SITE_URL: props.siteUrl,
         },

@@ -44,7 +44,7 @@ export class AppStack extends PlatformStack {
       region: config.region,
       accountId: config.accountId,
       repositoryArns: [repository.arn],
-      secretArns: [data.masterSecretArn, cache.authSecret.arn],
+      secretArns: [data.appSecret.secret.arn, cache.authSecret.arn],
       logRetentionDays: config.compute.logRetentionDays,
     })
 
@@ -73,13 +73,13 @@ export class AppStack extends PlatformStack {
       imageRepository: `${registryHost(config.accountId, config.region)}/${repositoryName(this.prefix, config.compute.repository)}`,
       logGroupName: this.access.logGroupName,
       runtime: {
-        databaseSecretArn: data.masterSecretArn,
+        databaseSecretArn: data.appSecret.secret.arn,
         databaseHost: data.primary.address,
         databaseReplicaHost: data.replica?.address ?? '',
         databaseName: config.database.databaseName,
         redisAuthSecretArn: cache.authSecret.arn,
         redisHost: cache.replicationGroup.primaryEndpointAddress,
-        sessionSecretParameterName: this.access.sessionSecret.name,
+        sessionSecretParameterName: this.access.sessionSecretParameterName,
       },
       tags: { ...config.tags, 'sugang:stack': this.node.id },
     })

@@ -24,7 +24,7 @@ export class NotifyStack extends PlatformStack {
       siteUrl: `https://${config.edge.domainName}/`,
       subnetIds: network.appSubnets.map((s) => s.id),
       securityGroupId: network.securityGroups.notify.id,
-      databaseSecretArn: data.data.masterSecretArn,
+      databaseSecretArn: data.data.notifierSecret.secret.arn,
       databaseHost: data.data.primary.address,
       databaseName: config.database.databaseName,
     })

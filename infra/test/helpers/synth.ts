@@ -16,6 +16,8 @@ export interface SynthesizedStack {
 export interface TerraformJson {
   readonly resource?: Record<string, Record<string, Body>>
   readonly data?: Record<string, Record<string, Body>>
+  /** Values drawn per run and never stored (Terraform ≥ 1.10), written as raw overrides. */
+  readonly ephemeral?: Record<string, Record<string, Body>>
   readonly output?: Record<string, Body>
   readonly terraform?: Body
   readonly provider?: Record<string, Body[]>
