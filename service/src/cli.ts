@@ -1,7 +1,15 @@
 import { writeFile } from 'node:fs/promises'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
-import { loadConfig, loadNotifierConfig } from './config.js'
+import mysql from 'mysql2/promise'
+import { provisionDatabaseUsers } from './adapters/mysql/database-users.js'
+import { sslOptions } from './adapters/mysql/pool.js'
+import {
+  loadConfig,
+  loadDatabaseUsersConfig,
+  loadNotifierConfig,
+  type UserCredentials,
+} from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
 import { clearQueue, seed as seedData, seedEmbedded } from './seed.js'
@@ -16,6 +24,8 @@ const USAGE = `Usage: sugang <command> [options]
 Commands:
   migrate   create or upgrade the database schema (idempotent)
   notify    send the confirmation e-mails that are due (what the e-mail Lambda runs)
+  database-users
+            create or update the service's and the e-mail sender's MySQL users (as master)
   openapi   print the HTTP contract as an OpenAPI 3 document
   seed      create demo or load-test students and courses
   serve     run the service (HTTP API, admission worker, metrics)
@@ -227,6 +237,63 @@ async function notify(argv: string[]): Promise<void> {
   }
 }
 
+const DATABASE_USERS_USAGE = `Usage: sugang database-users
+
+Creates the MySQL users the service and the e-mail sender connect as, or sets their passwords
+and privileges again (after a rotation): run as the master user, once after the database is
+created and after each rotation of a user's password. Migrates the schema first. Idempotent.
+
+Environment: the master's connection as DATABASE_URL, or DATABASE_SECRET_ARN (its Secrets
+Manager secret) with DATABASE_HOST, DATABASE_PORT and DATABASE_NAME; DATABASE_TLS as for the
+service (with it, the users may connect over TLS only); each user's password from its secret,
+APP_DATABASE_SECRET_ARN and NOTIFY_DATABASE_SECRET_ARN, or given as APP_DATABASE_PASSWORD and
+NOTIFY_DATABASE_PASSWORD (users sugang_app and sugang_notify unless APP_DATABASE_USER and
+NOTIFY_DATABASE_USER say otherwise). See docs/decisions/0004-database-users.md.`
+
+async function databaseUsers(argv: string[]): Promise<void> {
+  if (argv.includes('--help')) {
+    console.log(DATABASE_USERS_USAGE)
+    return
+  }
+  if (argv.length > 0) throw new ConfigError(`unexpected arguments\n\n${DATABASE_USERS_USAGE}`)
+  const config = loadDatabaseUsersConfig()
+  // Loaded here only: the AWS clients are of no use to any other command.
+  const { databaseUrlFromSecret, secretCredentials } =
+    await import('./adapters/secrets/database-url.js')
+  const adminUrl =
+    config.admin.kind === 'url' ? config.admin.url : await databaseUrlFromSecret(config.admin)
+  const credentials = async (user: UserCredentials) =>
+    user.kind === 'password' ? user : secretCredentials(user.secretArn)
+  const [app, notifier] = await Promise.all([credentials(config.app), credentials(config.notifier)])
+  const database = decodeURIComponent(new URL(adminUrl).pathname.slice(1))
+  if (!database) throw new ConfigError('the master connection must name the database')
+
+  // The notifier's grants name tables: the schema must exist first.
+  const store = new MysqlStore({ url: adminUrl, tls: config.databaseTls, poolSize: 1 })
+  try {
+    await store.migrate()
+  } finally {
+    await store.close()
+  }
+  const conn = await mysql.createConnection({
+    uri: adminUrl,
+    ssl: config.databaseTls ? sslOptions(config.databaseTls) : undefined,
+  })
+  try {
+    await provisionDatabaseUsers(conn, {
+      database,
+      app,
+      notifier,
+      requireTls: config.databaseTls !== undefined,
+    })
+  } finally {
+    await conn.end()
+  }
+  console.log(
+    `users ${app.username} (service) and ${notifier.username} (e-mail sender) are up to date on ${database}`,
+  )
+}
+
 const OPENAPI_USAGE = `Usage: sugang openapi [--output FILE]
 
 Prints the OpenAPI 3 document generated from the route schemas (what GET /api/v1/openapi.json
@@ -271,6 +338,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       case 'notify':
         await notify(rest)
+        return 0
+      case 'database-users':
+        await databaseUsers(rest)
         return 0
       case 'serve':
         if (rest.includes('--help')) {

@@ -73,8 +73,7 @@ export type Storage =
  * `DATABASE_TLS=/path/ca.pem` the PEM file there. Unset: no TLS, for a MySQL on the same host.
  */
 export type DatabaseTls =
-  | { readonly kind: 'rds' }
-  | { readonly kind: 'ca-file'; readonly path: string }
+  { readonly kind: 'rds' } | { readonly kind: 'ca-file'; readonly path: string }
 
 function databaseTls(env: Env): DatabaseTls | undefined {
   const raw = env.DATABASE_TLS
@@ -399,5 +398,51 @@ export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
       backoffBaseMs: integer(env, 'NOTIFY_BACKOFF_BASE_MS', d.backoffBaseMs, 0, 3_600_000),
       backoffMaxMs: integer(env, 'NOTIFY_BACKOFF_MAX_MS', d.backoffMaxMs, 0, 24 * 3_600_000),
     },
+  }
+}
+
+/** Where a database user's password comes from: its Secrets Manager secret, or given directly. */
+export type UserCredentials =
+  | { readonly kind: 'secret'; readonly secretArn: string }
+  | { readonly kind: 'password'; readonly username: string; readonly password: string }
+
+/** Settings of `sugang database-users`: the master's connection and the users it keeps. */
+export interface DatabaseUsersConfig {
+  /** The master user's connection (a URL, or its secret with host and name). */
+  readonly admin: Exclude<NotifierDatabase, { kind: 'embedded' }>
+  readonly databaseTls: DatabaseTls | undefined
+  readonly app: UserCredentials
+  readonly notifier: UserCredentials
+}
+
+function userCredentials(env: Env, prefix: string, defaultUser: string): UserCredentials {
+  const secretArn = env[`${prefix}_DATABASE_SECRET_ARN`]
+  const password = env[`${prefix}_DATABASE_PASSWORD`]
+  if (secretArn && password) {
+    throw new ConfigError(
+      `set ${prefix}_DATABASE_SECRET_ARN or ${prefix}_DATABASE_PASSWORD, not both`,
+    )
+  }
+  if (secretArn) return { kind: 'secret', secretArn }
+  if (password) {
+    return { kind: 'password', username: env[`${prefix}_DATABASE_USER`] || defaultUser, password }
+  }
+  throw new ConfigError(
+    `${prefix}_DATABASE_SECRET_ARN (or ${prefix}_DATABASE_PASSWORD) is required: the password of the user to create`,
+  )
+}
+
+export function loadDatabaseUsersConfig(env: Env = process.env): DatabaseUsersConfig {
+  const notifier = loadNotifierConfig({ ...env, MAIL_FROM: 'unused@example.invalid' })
+  if (notifier.database.kind === 'embedded') {
+    throw new ConfigError(
+      'sugang database-users needs the master user: DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST and DATABASE_NAME',
+    )
+  }
+  return {
+    admin: notifier.database,
+    databaseTls: notifier.databaseTls,
+    app: userCredentials(env, 'APP', 'sugang_app'),
+    notifier: userCredentials(env, 'NOTIFY', 'sugang_notify'),
   }
 }

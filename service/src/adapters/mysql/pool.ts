@@ -23,12 +23,7 @@ export function sslOptions(tls: DatabaseTls): SslOptions {
  * CURRENT_TIMESTAMP defaults are then UTC too, whatever the server's zone), READ COMMITTED, and
  * a row-lock wait about as long as the client waits for a statement.
  */
-export function createPool(
-  url: string,
-  size: number,
-  timeoutMs: number,
-  tls?: DatabaseTls,
-): Pool {
+export function createPool(url: string, size: number, timeoutMs: number, tls?: DatabaseTls): Pool {
   const pool = mysql.createPool({
     uri: url,
     ssl: tls ? sslOptions(tls) : undefined,
