@@ -273,6 +273,13 @@ t.test('the web ACL runs three rate rules, then the AWS managed rule groups', as
     for (const group of managed) {
       t.equal(group.Statement.ManagedRuleGroupStatement!.VendorName, 'AWS')
       t.same(group.OverrideAction, { None: {} }, `${group.Name} keeps its own actions`)
+      // Switching a group's rules to Count one by one (RuleActionOverrides) disarms it as surely
+      // as a Count override of the whole group: the statement names the group and nothing else.
+      t.same(
+        Object.keys(group.Statement.ManagedRuleGroupStatement!).sort(),
+        ['Name', 'VendorName'],
+        `${group.Name} has no rule switched to Count`,
+      )
     }
 
     const rates = rateRules(stack)

@@ -59,6 +59,13 @@ t.test('the data tier has no route out of the VPC', async (t) => {
   }
 })
 
+t.test('the VPC resolves private DNS names, which the interface endpoints need', async (t) => {
+  for (const stack of [small, ha]) {
+    const [vpc] = resourceList(stack, 'aws_vpc')
+    t.match(vpc, { enable_dns_support: true, enable_dns_hostnames: true })
+  }
+})
+
 t.test('instances reach SSM, ECR and CloudWatch Logs through private VPC endpoints', async (t) => {
   for (const stack of [small, ha]) {
     for (const service of INTERFACE_ENDPOINT_SERVICES) {
