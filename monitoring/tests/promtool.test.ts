@@ -19,7 +19,7 @@ t.test('prometheus.yml passes promtool check config, rule files included', async
     'prometheus/prometheus.yml',
   ])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /SUCCESS: 2 rule files found/)
+  t.match(output, /SUCCESS: 3 rule files found/)
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 
@@ -72,7 +72,7 @@ t.test('alertmanager.yml passes amtool check-config', async (t) => {
     'alertmanager/alertmanager.yml',
   ])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /2 receivers/)
+  t.match(output, /3 receivers/)
   t.match(output, /1 templates/)
 })
 
@@ -94,9 +94,14 @@ t.test('alerts route to Slack by severity', async (t) => {
       ...labels,
     ])
     t.equal(code, 0, 'exits 0', { output })
-    return output.split('\n').find((l) => l.startsWith('slack-')) ?? output
+    return output.split('\n').find((l) => /^(slack|watchdog)-/.test(l)) ?? output
   }
   t.equal(await route('alertname=SugangDependencyDown', 'severity=critical'), 'slack-critical')
   t.equal(await route('alertname=HostHighCpuLoad', 'severity=warning'), 'slack-warnings')
   t.equal(await route('alertname=Unlabelled'), 'slack-warnings', 'nothing is dropped')
+  t.equal(
+    await route('alertname=Watchdog', 'severity=none'),
+    'watchdog-heartbeat',
+    'the Watchdog goes to the CloudWatch heartbeat relay, never to Slack',
+  )
 })
