@@ -46,12 +46,83 @@ export const ALERTMANAGER_SECRET_FILES = [
 export const MONITORING_PORTS = { grafana: 3000, prometheus: 9090, alertmanager: 9093 } as const
 
 /**
+ * Alertmanager routes the always-firing `Watchdog` alert (monitoring/prometheus/rules/watchdog.yml)
+ * every minute to a relay on the host, on `port`, which puts one data point of `metricName` into
+ * CloudWatch; the ops stack's alarm pages when they stop. A namespace of its own, so that the
+ * host's permission to write metrics cannot fake the e-mail Lambda's.
+ */
+export const WATCHDOG_HEARTBEAT = {
+  alertname: 'Watchdog',
+  port: 9095,
+  namespace: 'sugang/monitoring',
+  metricName: 'WatchdogHeartbeat',
+} as const
+
+/** The tag Data Lifecycle Manager finds the monitoring host's volume by (monitoring-backups.ts). */
+export function monitoringBackupTag(name: string): { key: string; value: string } {
+  return { key: 'sugang:backup', value: `${name}-monitoring` }
+}
+
+/**
+ * The Watchdog relay: a loopback HTTP receiver for Alertmanager's webhook that turns each
+ * notification carrying the firing Watchdog alert into a CloudWatch data point. Python and the
+ * AWS CLI come with Amazon Linux 2023. Arguments: region, namespace, metric name, port.
+ */
+export function watchdogRelayScript(): string {
+  return `#!/usr/bin/python3
+import json
+import subprocess
+import sys
+from http.server import BaseHTTPRequestHandler, HTTPServer
+
+REGION, NAMESPACE, METRIC, PORT = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+
+
+def watchdog_firing(body):
+    alerts = body.get("alerts", []) if isinstance(body, dict) else []
+    return any(
+        isinstance(a, dict)
+        and a.get("status") == "firing"
+        and (a.get("labels") or {}).get("alertname") == "${WATCHDOG_HEARTBEAT.alertname}"
+        for a in alerts
+    )
+
+
+class Relay(BaseHTTPRequestHandler):
+    def do_POST(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        try:
+            firing = watchdog_firing(json.loads(self.rfile.read(length)))
+        except ValueError:
+            firing = False
+        if not firing:
+            self.send_response(400)
+        else:
+            put = subprocess.run(
+                ["aws", "cloudwatch", "put-metric-data", "--region", REGION,
+                 "--namespace", NAMESPACE, "--metric-name", METRIC, "--value", "1", "--unit", "Count"],
+                check=False,
+            )
+            # A failed put is Alertmanager's to retry and to count as a failed notification.
+            self.send_response(200 if put.returncode == 0 else 502)
+        self.end_headers()
+
+    def log_message(self, format, *args):
+        pass
+
+
+HTTPServer(("127.0.0.1", PORT), Relay).serve_forever()
+`
+}
+
+/**
  * One private instance running Prometheus, Alertmanager and Grafana from the files of the
  * monitoring workspace, which the operator syncs to the config bucket (infra/README.md).
  * A single instance, not an ASG of one: Prometheus keeps its TSDB on the root volume.
  */
 export class MonitoringHost extends Construct {
   readonly instance: Instance
+  readonly role: IamRole
   readonly configBucket: S3Bucket
   readonly grafanaAdminSecret: SecretsmanagerSecret
 
@@ -96,11 +167,11 @@ export class MonitoringHost extends Construct {
     })
     const alertmanagerSecretsArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.alertmanagerSecretsPath}/*`
 
-    const role = new IamRole(this, 'role', {
+    const role = (this.role = new IamRole(this, 'role', {
       name: `${name}-monitoring`,
       description: 'sugang monitoring host: SSM, EC2 service discovery, its config and secrets',
       assumeRolePolicy: serviceTrustPolicy(this, 'trust', 'ec2.amazonaws.com'),
-    })
+    }))
     new IamRolePolicyAttachment(this, 'ssm-core', {
       role: role.name,
       policyArn: SSM_MANAGED_INSTANCE_CORE,
@@ -136,6 +207,19 @@ export class MonitoringHost extends Construct {
           effect: 'Allow',
           actions: ['secretsmanager:GetSecretValue'],
           resources: [this.grafanaAdminSecret.arn],
+        },
+        {
+          sid: 'WatchdogHeartbeat',
+          effect: 'Allow',
+          actions: ['cloudwatch:PutMetricData'],
+          resources: ['*'],
+          condition: [
+            {
+              test: 'StringEquals',
+              variable: 'cloudwatch:namespace',
+              values: [WATCHDOG_HEARTBEAT.namespace],
+            },
+          ],
         },
         {
           sid: 'AlertmanagerSecrets',
@@ -179,7 +263,10 @@ export class MonitoringHost extends Construct {
       // A new AMI must not replace the host and its metrics history behind the operator's back.
       lifecycle: { ignoreChanges: ['ami', 'user_data'] },
       tags: { Name: `${name}-monitoring`, 'sugang:role': 'monitoring' },
-      volumeTags: { Name: `${name}-monitoring` },
+      volumeTags: {
+        Name: `${name}-monitoring`,
+        [monitoringBackupTag(name).key]: monitoringBackupTag(name).value,
+      },
     })
   }
 }
@@ -252,6 +339,27 @@ done
 SCRIPT
 chmod 0700 /usr/local/bin/sugang-monitoring-config
 
+cat >/usr/local/bin/sugang-watchdog-relay <<'SCRIPT'
+${watchdogRelayScript()}SCRIPT
+chmod 0755 /usr/local/bin/sugang-watchdog-relay
+
+cat >/etc/systemd/system/sugang-watchdog-relay.service <<'UNIT'
+[Unit]
+Description=Relay Alertmanager's Watchdog to a CloudWatch heartbeat
+After=network-online.target
+Wants=network-online.target
+
+[Service]
+DynamicUser=yes
+Environment=HOME=/tmp
+Restart=always
+RestartSec=5
+ExecStart=/usr/local/bin/sugang-watchdog-relay ${p.region} ${WATCHDOG_HEARTBEAT.namespace} ${WATCHDOG_HEARTBEAT.metricName} ${WATCHDOG_HEARTBEAT.port}
+
+[Install]
+WantedBy=multi-user.target
+UNIT
+
 cat >/etc/systemd/system/sugang-monitoring-config.service <<'UNIT'
 [Unit]
 Description=Fetch sugang monitoring configuration and secrets
@@ -280,6 +388,6 @@ ${unit(
     `-e GF_SERVER_HTTP_ADDR=127.0.0.1 -e GF_SERVER_HTTP_PORT=${grafana} -e GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-admin-password -e GF_PATHS_PROVISIONING=/etc/grafana/provisioning -v /opt/sugang-monitoring/grafana/provisioning:/etc/grafana/provisioning:ro -v /opt/sugang-monitoring/grafana/dashboards:/etc/grafana/dashboards/sugang:ro -v /etc/sugang-monitoring/grafana/admin-password:/run/secrets/grafana-admin-password:ro -v /var/lib/grafana:/var/lib/grafana ${p.config.grafanaImage}`,
   )}
 systemctl daemon-reload
-systemctl enable --now sugang-monitoring-config.service prometheus.service alertmanager.service grafana.service
+systemctl enable --now sugang-monitoring-config.service prometheus.service alertmanager.service grafana.service sugang-watchdog-relay.service
 `
 }
