@@ -85,6 +85,7 @@ t.test(
     t.ok(statements.every((s) => !s.resources.includes('*')))
     t.same(statements.find((s) => s.sid === 'SendConfirmations')!.resources, [
       'arn:aws:ses:ap-northeast-2:111111111111:identity/example.ac.kr',
+      'arn:aws:ses:ap-northeast-2:111111111111:configuration-set/sugang-small-confirmations',
     ])
   },
 )
@@ -110,6 +111,7 @@ t.test(
       'MAIL_FROM',
       'NODE_ENV',
       'NODE_OPTIONS',
+      'SES_CONFIGURATION_SET',
       'SITE_URL',
     ])
     t.equal(fn.environment.variables.SITE_URL, `https://${profiles.small.edge.domainName}/`)

@@ -122,6 +122,8 @@ export const ha: PlatformConfig = {
     bundlePath: '../service/dist/lambda/notify-email',
     senderDomain: 'example.ac.kr',
     fromAddress: 'sugang@example.ac.kr',
+    // The zone of senderDomain, for its DKIM records; here the same placeholder as edge.hostedZoneId.
+    hostedZoneId: 'Z0000000000EXAMPLE',
     scheduleExpression: 'rate(1 minute)',
     timeoutSeconds: 50,
     memoryMiB: 256,
@@ -134,6 +136,11 @@ export const ha: PlatformConfig = {
     alertmanagerImage: 'quay.io/prometheus/alertmanager:v0.28.1',
     grafanaImage: 'docker.io/grafana/grafana:12.1.0',
     alertmanagerSecretsPath: '/sugang-ha/alertmanager',
+  },
+  ops: {
+    alarmEmails: ['sugang-oncall@example.ac.kr'],
+    sessionLogRetentionDays: 365,
+    monitoringSnapshotsRetained: 14,
   },
   ci: {
     githubOrg: 'example-university',

@@ -136,6 +136,11 @@ export const small: PlatformConfig = {
     grafanaImage: 'docker.io/grafana/grafana:12.1.0',
     alertmanagerSecretsPath: '/sugang-small/alertmanager',
   },
+  ops: {
+    alarmEmails: ['sugang-oncall@example.ac.kr'],
+    sessionLogRetentionDays: 90,
+    monitoringSnapshotsRetained: 7,
+  },
   ci: {
     githubOrg: 'example-university',
     githubRepo: 'sugang',

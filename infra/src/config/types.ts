@@ -179,6 +179,11 @@ export interface NotifyConfig {
   readonly bundlePath: string
   readonly senderDomain: string
   readonly fromAddress: string
+  /**
+   * Route53 public hosted zone of `senderDomain`; when set, the identity's three DKIM CNAME
+   * records are created there. Unset: add them by hand (infra/README.md, "The e-mail Lambda").
+   */
+  readonly hostedZoneId?: string
   readonly scheduleExpression: string
   readonly timeoutSeconds: number
   readonly memoryMiB: number
@@ -196,6 +201,19 @@ export interface MonitoringConfig {
    * SecureStrings (the Slack webhook URLs), one parameter per file; never in Terraform state.
    */
   readonly alertmanagerSecretsPath: string
+}
+
+/** What pages when the monitoring host cannot, session logging and backups (the `ops` stack). */
+export interface OperationsConfig {
+  /**
+   * Addresses subscribed to the alarm topic by e-mail; each confirms once from the message SNS
+   * sends. Slack goes through AWS Chatbot, set up by hand (infra/README.md, "Alarms").
+   */
+  readonly alarmEmails: readonly string[]
+  /** Days Session Manager shell transcripts are kept in CloudWatch Logs. */
+  readonly sessionLogRetentionDays: number
+  /** Daily snapshots of the monitoring host's volume that are kept. */
+  readonly monitoringSnapshotsRetained: number
 }
 
 export interface CiConfig {
@@ -229,5 +247,6 @@ export interface PlatformConfig {
   readonly cache: CacheConfig
   readonly notify: NotifyConfig
   readonly monitoring: MonitoringConfig
+  readonly ops: OperationsConfig
   readonly ci: CiConfig
 }

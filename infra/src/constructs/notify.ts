@@ -10,10 +10,11 @@ import {
   IamRolePolicyAttachment,
   LambdaFunction,
   LambdaPermission,
+  Route53Record,
   Sesv2EmailIdentity,
   SqsQueue,
 } from '../aws.js'
-import { Annotations, AssetType, Construct, TerraformAsset } from '../cdktf.js'
+import { Annotations, AssetType, Construct, Fn, TerraformAsset } from '../cdktf.js'
 import type { NotifyConfig } from '../config/types.js'
 import { policyDocument, serviceTrustPolicy } from './iam.js'
 
@@ -31,6 +32,10 @@ export interface NotifyProps {
   readonly databaseSecretArn: string
   readonly databaseHost: string
   readonly databaseName: string
+  /** The SES configuration set every message is sent with (created by the ops stack). */
+  readonly configurationSetName: string
+  /** Route53 zone of the sender domain: its DKIM records are created there when set. */
+  readonly hostedZoneId?: string
 }
 
 /** The file the bundle's handler lives in (`index.handler`). */
@@ -72,7 +77,23 @@ export class Notify extends Construct {
       type: AssetType.ARCHIVE,
     })
 
-    new Sesv2EmailIdentity(this, 'sender', { emailIdentity: config.senderDomain })
+    const identity = new Sesv2EmailIdentity(this, 'sender', {
+      emailIdentity: config.senderDomain,
+    })
+    // Easy DKIM: SES verifies the domain once these three CNAMEs resolve, and signs every message
+    // with the domain's key, which makes DMARC pass on DKIM alignment alone.
+    if (props.hostedZoneId) {
+      for (let i = 0; i < 3; i++) {
+        const token = Fn.element(identity.dkimSigningAttributes.tokens, i)
+        new Route53Record(this, `dkim-${i}`, {
+          zoneId: props.hostedZoneId,
+          name: `${token}._domainkey.${config.senderDomain}`,
+          type: 'CNAME',
+          ttl: 1800,
+          records: [`${token}.dkim.amazonses.com`],
+        })
+      }
+    }
     this.deadLetterQueue = new SqsQueue(this, 'dlq', {
       name: `${functionName}-dlq`,
       messageRetentionSeconds: 14 * 24 * 3600,
@@ -100,8 +121,10 @@ export class Notify extends Construct {
           sid: 'SendConfirmations',
           effect: 'Allow',
           actions: ['ses:SendEmail', 'ses:SendRawEmail'],
+          // SES v2 authorizes a send against the identity and the configuration set both.
           resources: [
             `arn:aws:ses:${props.region}:${props.accountId}:identity/${config.senderDomain}`,
+            `arn:aws:ses:${props.region}:${props.accountId}:configuration-set/${props.configurationSetName}`,
           ],
         },
         {
@@ -146,6 +169,7 @@ export class Notify extends Construct {
           DATABASE_SECRET_ARN: props.databaseSecretArn,
           DATABASE_TLS: 'rds',
           MAIL_FROM: config.fromAddress,
+          SES_CONFIGURATION_SET: props.configurationSetName,
           SITE_URL: props.siteUrl,
         },
       },

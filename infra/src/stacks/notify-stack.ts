@@ -2,6 +2,7 @@ import type { Construct } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
 import type { Network } from '../constructs/network.js'
 import { Notify } from '../constructs/notify.js'
+import { configurationSetName } from '../constructs/ses-configuration.js'
 import type { DataStack } from './data-stack.js'
 import { PlatformStack } from './platform-stack.js'
 
@@ -27,6 +28,9 @@ export class NotifyStack extends PlatformStack {
       databaseSecretArn: data.data.notifierSecret.secret.arn,
       databaseHost: data.data.primary.address,
       databaseName: config.database.databaseName,
+      // By name: the ops stack creates it and is applied first (infra/README.md).
+      configurationSetName: configurationSetName(this.prefix),
+      hostedZoneId: config.notify.hostedZoneId,
     })
   }
 }
