@@ -6,6 +6,7 @@ import { CiStack } from './stacks/ci-stack.js'
 import { DataStack } from './stacks/data-stack.js'
 import { NetworkStack } from './stacks/network-stack.js'
 import { NotifyStack } from './stacks/notify-stack.js'
+import { OpsStack } from './stacks/ops-stack.js'
 import { RegistryStack } from './stacks/registry-stack.js'
 import { StateStack } from './stacks/state-stack.js'
 
@@ -16,6 +17,7 @@ export interface Platform {
   readonly registry: RegistryStack
   readonly app: AppStack
   readonly notify: NotifyStack
+  readonly ops: OpsStack
   readonly ci: CiStack
 }
 
@@ -40,6 +42,7 @@ export function buildPlatform(
     data,
     bundlePath: path.resolve(options.baseDir, config.notify.bundlePath),
   })
+  const ops = new OpsStack(scope, config, { data, app })
   const ci = new CiStack(scope, config, registry)
-  return { state, network, data, registry, app, notify, ci }
+  return { state, network, data, registry, app, notify, ops, ci }
 }

@@ -22,7 +22,7 @@ async function synth(env: Record<string, string> = {}) {
   return { outdir, manifest }
 }
 
-const concerns = ['app', 'ci', 'data', 'network', 'notify', 'registry', 'state']
+const concerns = ['app', 'ci', 'data', 'network', 'notify', 'ops', 'registry', 'state']
 
 t.test('synth writes every stack of both profiles as Terraform JSON', async (t) => {
   const { outdir, manifest } = await synth()
@@ -38,6 +38,8 @@ t.test('synth writes every stack of both profiles as Terraform JSON', async (t) 
     'sugang-ha-network',
     'sugang-ha-registry',
   ])
+  // Engineers apply ops after app and before notify, whose Lambda names its SES configuration set.
+  t.same(manifest.stacks['sugang-ha-ops']!.dependencies.sort(), ['sugang-ha-app', 'sugang-ha-data'])
   for (const stack of Object.values(manifest.stacks)) {
     t.notOk(
       stack.dependencies.some((d) => d.endsWith('-state')),

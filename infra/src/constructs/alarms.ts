@@ -1,0 +1,495 @@
+import {
+  CloudwatchMetricAlarm,
+  DataAwsIamPolicyDocument,
+  KmsAlias,
+  KmsKey,
+  SnsTopic,
+  SnsTopicSubscription,
+} from '../aws.js'
+import { Construct } from '../cdktf.js'
+import type { CacheConfig, DatabaseConfig } from '../config/types.js'
+import { WATCHDOG_HEARTBEAT } from './monitoring-host.js'
+
+/** Namespace and dimension the e-mail Lambda logs its metrics under (embedded metric format). */
+export const CONFIRMATION_METRICS = { namespace: 'sugang', dimension: 'FunctionName' } as const
+
+/** Seconds the oldest owed confirmation may wait; the same as SugangConfirmationEmailsDelayed. */
+export const CONFIRMATION_DELAY_SECONDS = 1200
+
+// Nominal memory (GiB) of the RDS classes the profiles use. MySQL's default max_connections is
+// {DBInstanceClassMemory/12582880}; the alarm needs that number, and a class missing here fails
+// synthesis instead of alarming at a made-up threshold.
+const RDS_CLASS_MEMORY_GIB: Readonly<Record<string, number>> = {
+  'db.t4g.micro': 1,
+  'db.t4g.small': 2,
+  'db.t4g.medium': 4,
+  'db.t4g.large': 8,
+  'db.m6g.large': 8,
+  'db.m6g.xlarge': 16,
+  'db.m7g.large': 8,
+  'db.m7g.xlarge': 16,
+  'db.r6g.large': 16,
+  'db.r7g.large': 16,
+}
+
+/** MySQL's default max_connections on an RDS class (an upper bound: RDS reserves some memory). */
+export function mysqlMaxConnections(instanceClass: string): number {
+  const gib = RDS_CLASS_MEMORY_GIB[instanceClass]
+  if (gib === undefined) {
+    throw new Error(
+      `alarms: no memory size for ${instanceClass}; add it to RDS_CLASS_MEMORY_GIB in alarms.ts`,
+    )
+  }
+  return Math.floor((gib * 2 ** 30) / 12_582_880)
+}
+
+export interface AlarmsProps {
+  readonly name: string
+  readonly region: string
+  readonly accountId: string
+  readonly emails: readonly string[]
+  readonly loadBalancerArnSuffix: string
+  readonly targetGroupArnSuffix: string
+  readonly database: DatabaseConfig
+  readonly databaseIdentifier: string
+  /** Set when the profile has a read replica. */
+  readonly replicaIdentifier?: string
+  readonly cache: CacheConfig
+  readonly cacheReplicationGroupId: string
+  readonly notifyFunctionName: string
+  readonly notifyDeadLetterQueueName: string
+  readonly monitoringInstanceId: string
+}
+
+interface MetricAlarm {
+  readonly description: string
+  readonly namespace: string
+  readonly metricName: string
+  readonly dimensions: Record<string, string>
+  readonly statistic: 'Average' | 'Maximum' | 'Minimum' | 'Sum' | 'SampleCount'
+  readonly periodSeconds: number
+  readonly evaluationPeriods: number
+  readonly datapointsToAlarm?: number
+  readonly comparison:
+    | 'GreaterThanThreshold'
+    | 'GreaterThanOrEqualToThreshold'
+    | 'LessThanThreshold'
+    | 'LessThanOrEqualToThreshold'
+  readonly threshold: number
+  /** Missing data is fine (`notBreaching`) unless silence itself is the fault (`breaching`). */
+  readonly missing: 'breaching' | 'notBreaching'
+  /** EC2 automate actions taken besides paging (recover, reboot). */
+  readonly extraActions?: string[]
+}
+
+/**
+ * CloudWatch alarms for what must page even when the monitoring host is down, all to one
+ * KMS-encrypted SNS topic: the load balancer, MySQL, Redis, the e-mail Lambda and its queue, the
+ * confirmations it reports, SES reputation, and the monitoring host itself (status checks, with
+ * automatic recovery, and the Watchdog heartbeat its Alertmanager sends through CloudWatch).
+ * Every alarm also tells the topic when it is OK again.
+ */
+export class Alarms extends Construct {
+  readonly key: KmsKey
+  readonly topic: SnsTopic
+  readonly alarms: Record<string, CloudwatchMetricAlarm> = {}
+
+  constructor(scope: Construct, id: string, props: AlarmsProps) {
+    super(scope, id)
+    const { name, region, accountId } = props
+
+    this.key = new KmsKey(this, 'key', {
+      description: `${name} alarm topic`,
+      enableKeyRotation: true,
+      deletionWindowInDays: 30,
+      policy: new DataAwsIamPolicyDocument(this, 'key-policy', {
+        statement: [
+          {
+            sid: 'AccountAdministers',
+            effect: 'Allow',
+            actions: ['kms:*'],
+            resources: ['*'],
+            principals: [{ type: 'AWS', identifiers: [`arn:aws:iam::${accountId}:root`] }],
+          },
+          {
+            // CloudWatch publishes alarm state changes to the encrypted topic.
+            sid: 'CloudWatchPublishes',
+            effect: 'Allow',
+            actions: ['kms:Decrypt', 'kms:GenerateDataKey*'],
+            resources: ['*'],
+            principals: [{ type: 'Service', identifiers: ['cloudwatch.amazonaws.com'] }],
+          },
+        ],
+      }).json,
+    })
+    new KmsAlias(this, 'key-alias', { name: `alias/${name}-alarms`, targetKeyId: this.key.keyId })
+
+    this.topic = new SnsTopic(this, 'topic', {
+      name: `${name}-alarms`,
+      displayName: `${name} alarms`,
+      kmsMasterKeyId: this.key.arn,
+    })
+    props.emails.forEach((email, i) => {
+      new SnsTopicSubscription(this, `email-${i}`, {
+        topicArn: this.topic.arn,
+        protocol: 'email',
+        endpoint: email,
+      })
+    })
+
+    const alarm = (key: string, a: MetricAlarm): CloudwatchMetricAlarm => {
+      const resource = new CloudwatchMetricAlarm(this, key, {
+        alarmName: `${name}-${key}`,
+        alarmDescription: a.description,
+        namespace: a.namespace,
+        metricName: a.metricName,
+        dimensions: a.dimensions,
+        statistic: a.statistic,
+        period: a.periodSeconds,
+        evaluationPeriods: a.evaluationPeriods,
+        datapointsToAlarm: a.datapointsToAlarm ?? a.evaluationPeriods,
+        comparisonOperator: a.comparison,
+        threshold: a.threshold,
+        treatMissingData: a.missing,
+        alarmActions: [...(a.extraActions ?? []), this.topic.arn],
+        okActions: [this.topic.arn],
+      })
+      this.alarms[key] = resource
+      return resource
+    }
+
+    // --- load balancer ---------------------------------------------------------------------------
+    const lb = { LoadBalancer: props.loadBalancerArnSuffix }
+    const tg = { ...lb, TargetGroup: props.targetGroupArnSuffix }
+    const albMetric = (id: string, metricName: string) => ({
+      id,
+      metric: {
+        namespace: 'AWS/ApplicationELB',
+        metricName,
+        dimensions: lb,
+        stat: 'Sum',
+        period: 60,
+      },
+    })
+    // A ratio, so that the rush's volume does not page by itself; at least 10 errors a minute, so
+    // that 1 failure in 3 requests at night does not either. ELB 5xx (no healthy target, timeouts)
+    // count too: RequestCount leaves out requests no target was chosen for, hence FILL(.., 1).
+    this.alarms['alb-5xx-rate'] = new CloudwatchMetricAlarm(this, 'alb-5xx-rate', {
+      alarmName: `${name}-alb-5xx-rate`,
+      alarmDescription:
+        'More than 5 % of requests (and at least 10 a minute) answered with a 5xx for 3 minutes',
+      evaluationPeriods: 3,
+      datapointsToAlarm: 3,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 5,
+      treatMissingData: 'notBreaching',
+      metricQuery: [
+        albMetric('elb5xx', 'HTTPCode_ELB_5XX_Count'),
+        albMetric('target5xx', 'HTTPCode_Target_5XX_Count'),
+        albMetric('requests', 'RequestCount'),
+        { id: 'errors', expression: 'FILL(elb5xx, 0) + FILL(target5xx, 0)' },
+        {
+          id: 'rate',
+          expression: 'IF(errors >= 10, 100 * errors / FILL(requests, 1), 0)',
+          label: '5xx % of requests',
+          returnData: true,
+        },
+      ],
+      alarmActions: [this.topic.arn],
+      okActions: [this.topic.arn],
+    })
+    alarm('alb-no-healthy-hosts', {
+      description: 'No app instance passes the target group health check: the service is down',
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'HealthyHostCount',
+      dimensions: tg,
+      statistic: 'Minimum',
+      periodSeconds: 60,
+      evaluationPeriods: 2,
+      comparison: 'LessThanThreshold',
+      threshold: 1,
+      missing: 'breaching',
+    })
+    // Instances that fail the check for 5 minutes, longer than an instance refresh keeps a new
+    // one out of service.
+    alarm('alb-unhealthy-hosts', {
+      description: 'An app instance has failed the target group health check for 5 minutes',
+      namespace: 'AWS/ApplicationELB',
+      metricName: 'UnHealthyHostCount',
+      dimensions: tg,
+      statistic: 'Maximum',
+      periodSeconds: 60,
+      evaluationPeriods: 5,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      missing: 'notBreaching',
+    })
+
+    // --- MySQL -----------------------------------------------------------------------------------
+    const databases: [string, string, string | undefined][] = [
+      ['rds', props.databaseIdentifier, props.database.instanceClass],
+    ]
+    if (props.replicaIdentifier) {
+      databases.push(['rds-replica', props.replicaIdentifier, props.database.replicaInstanceClass])
+    }
+    // Storage autoscaling grows the volume once less than 10 % is free; the alarm is for when it
+    // cannot (at maxAllocatedStorage, or within its 6-hour cooldown).
+    const freeStorageGiB = Math.max(2, props.database.allocatedStorageGiB * 0.05)
+    for (const [key, identifier, instanceClass] of databases) {
+      const dimensions = { DBInstanceIdentifier: identifier }
+      alarm(`${key}-cpu`, {
+        description: `${identifier}: CPU above 80 % for 10 minutes`,
+        namespace: 'AWS/RDS',
+        metricName: 'CPUUtilization',
+        dimensions,
+        statistic: 'Average',
+        periodSeconds: 300,
+        evaluationPeriods: 2,
+        comparison: 'GreaterThanThreshold',
+        threshold: 80,
+        missing: 'notBreaching',
+      })
+      alarm(`${key}-free-storage`, {
+        description: `${identifier}: less than ${freeStorageGiB} GiB of storage free`,
+        namespace: 'AWS/RDS',
+        metricName: 'FreeStorageSpace',
+        dimensions,
+        statistic: 'Minimum',
+        periodSeconds: 300,
+        evaluationPeriods: 1,
+        comparison: 'LessThanThreshold',
+        threshold: freeStorageGiB * 2 ** 30,
+        missing: 'notBreaching',
+      })
+      const max = mysqlMaxConnections(instanceClass ?? props.database.instanceClass)
+      alarm(`${key}-connections`, {
+        description: `${identifier}: more than 80 % of max_connections (~${max}) in use for 10 minutes`,
+        namespace: 'AWS/RDS',
+        metricName: 'DatabaseConnections',
+        dimensions,
+        statistic: 'Maximum',
+        periodSeconds: 300,
+        evaluationPeriods: 2,
+        comparison: 'GreaterThanThreshold',
+        threshold: Math.floor(max * 0.8),
+        missing: 'notBreaching',
+      })
+    }
+    if (props.replicaIdentifier) {
+      alarm('rds-replica-lag', {
+        description: `${props.replicaIdentifier}: more than 60 s behind the primary for 5 minutes`,
+        namespace: 'AWS/RDS',
+        metricName: 'ReplicaLag',
+        dimensions: { DBInstanceIdentifier: props.replicaIdentifier },
+        statistic: 'Maximum',
+        periodSeconds: 60,
+        evaluationPeriods: 5,
+        comparison: 'GreaterThanThreshold',
+        threshold: 60,
+        missing: 'breaching',
+      })
+    }
+
+    // --- Redis -----------------------------------------------------------------------------------
+    // Cluster mode off: the members of replication group <id> are <id>-001, <id>-002, ...
+    for (let i = 0; i < props.cache.nodeCount; i++) {
+      const cluster = `${props.cacheReplicationGroupId}-${String(i + 1).padStart(3, '0')}`
+      const key = `redis-${String(i + 1).padStart(3, '0')}`
+      const dimensions = { CacheClusterId: cluster }
+      // Redis runs commands on one thread: EngineCPUUtilization is that thread, the one to watch.
+      alarm(`${key}-engine-cpu`, {
+        description: `${cluster}: Redis's engine thread above 80 % for 5 minutes`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'EngineCPUUtilization',
+        dimensions,
+        statistic: 'Average',
+        periodSeconds: 60,
+        evaluationPeriods: 5,
+        comparison: 'GreaterThanThreshold',
+        threshold: 80,
+        missing: 'notBreaching',
+      })
+      alarm(`${key}-cpu`, {
+        description: `${cluster}: host CPU above 90 % for 5 minutes`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'CPUUtilization',
+        dimensions,
+        statistic: 'Average',
+        periodSeconds: 60,
+        evaluationPeriods: 5,
+        comparison: 'GreaterThanThreshold',
+        threshold: 90,
+        missing: 'notBreaching',
+      })
+      // maxmemory-policy is noeviction: a full Redis refuses writes (enqueues fail) instead of
+      // dropping queue entries, so memory is the alarm that matters.
+      alarm(`${key}-memory`, {
+        description: `${cluster}: more than 80 % of maxmemory used; at 100 % writes are refused`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'DatabaseMemoryUsagePercentage',
+        dimensions,
+        statistic: 'Maximum',
+        periodSeconds: 60,
+        evaluationPeriods: 3,
+        comparison: 'GreaterThanThreshold',
+        threshold: 80,
+        missing: 'notBreaching',
+      })
+      // Never expected under noeviction; one means the parameter group no longer says so.
+      alarm(`${key}-evictions`, {
+        description: `${cluster}: keys evicted, though the cache must be noeviction`,
+        namespace: 'AWS/ElastiCache',
+        metricName: 'Evictions',
+        dimensions,
+        statistic: 'Sum',
+        periodSeconds: 300,
+        evaluationPeriods: 1,
+        comparison: 'GreaterThanThreshold',
+        threshold: 0,
+        missing: 'notBreaching',
+      })
+    }
+
+    // --- e-mail Lambda and confirmations ---------------------------------------------------------
+    const fn = { FunctionName: props.notifyFunctionName }
+    alarm('notify-errors', {
+      description: `${props.notifyFunctionName} failed in 2 of the last 3 five-minute periods`,
+      namespace: 'AWS/Lambda',
+      metricName: 'Errors',
+      dimensions: fn,
+      statistic: 'Sum',
+      periodSeconds: 300,
+      evaluationPeriods: 3,
+      datapointsToAlarm: 2,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0,
+      missing: 'notBreaching',
+    })
+    alarm('notify-throttles', {
+      description: `${props.notifyFunctionName} throttled for 15 minutes (its concurrency is 1)`,
+      namespace: 'AWS/Lambda',
+      metricName: 'Throttles',
+      dimensions: fn,
+      statistic: 'Sum',
+      periodSeconds: 300,
+      evaluationPeriods: 3,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0,
+      missing: 'notBreaching',
+    })
+    alarm('notify-dlq', {
+      description: `${props.notifyDeadLetterQueueName}: invocations that failed every retry`,
+      namespace: 'AWS/SQS',
+      metricName: 'ApproximateNumberOfMessagesVisible',
+      dimensions: { QueueName: props.notifyDeadLetterQueueName },
+      statistic: 'Maximum',
+      periodSeconds: 300,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0,
+      missing: 'notBreaching',
+    })
+    const emf = { [CONFIRMATION_METRICS.dimension]: props.notifyFunctionName }
+    alarm('confirmations-dead', {
+      description:
+        'Confirmation e-mails were given up on (runbook: SugangConfirmationEmailsFailed)',
+      namespace: CONFIRMATION_METRICS.namespace,
+      metricName: 'ConfirmationsDead',
+      dimensions: emf,
+      statistic: 'Maximum',
+      periodSeconds: 300,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0,
+      missing: 'notBreaching',
+    })
+    // The sender reports this every run, 0 when nothing waits: silence means it does not run.
+    alarm('confirmations-delayed', {
+      description:
+        'The oldest owed confirmation e-mail has waited 20 minutes, or the sender stopped reporting ' +
+        '(runbook: SugangConfirmationEmailsDelayed)',
+      namespace: CONFIRMATION_METRICS.namespace,
+      metricName: 'ConfirmationOldestWaitingSeconds',
+      dimensions: emf,
+      statistic: 'Maximum',
+      periodSeconds: 300,
+      evaluationPeriods: 2,
+      comparison: 'GreaterThanThreshold',
+      threshold: CONFIRMATION_DELAY_SECONDS,
+      missing: 'breaching',
+    })
+    // SES reviews an account at a 5 % bounce or 0.1 % complaint rate and may pause it at 10 % /
+    // 0.5 %. Published once the configuration set's reputation metrics have mail to count.
+    alarm('ses-bounce-rate', {
+      description: 'SES bounce rate above 5 %: SES reviews the account and may pause sending',
+      namespace: 'AWS/SES',
+      metricName: 'Reputation.BounceRate',
+      dimensions: {},
+      statistic: 'Maximum',
+      periodSeconds: 900,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0.05,
+      missing: 'notBreaching',
+    })
+    alarm('ses-complaint-rate', {
+      description: 'SES complaint rate above 0.1 %: SES reviews the account and may pause sending',
+      namespace: 'AWS/SES',
+      metricName: 'Reputation.ComplaintRate',
+      dimensions: {},
+      statistic: 'Maximum',
+      periodSeconds: 900,
+      evaluationPeriods: 1,
+      comparison: 'GreaterThanThreshold',
+      threshold: 0.001,
+      missing: 'notBreaching',
+    })
+
+    // --- the monitoring host, and the Prometheus → Alertmanager path -----------------------------
+    const host = { InstanceId: props.monitoringInstanceId }
+    alarm('monitoring-system-check', {
+      description:
+        'The monitoring host failed its system status check: EC2 recovers it onto new hardware',
+      namespace: 'AWS/EC2',
+      metricName: 'StatusCheckFailed_System',
+      dimensions: host,
+      statistic: 'Maximum',
+      periodSeconds: 60,
+      evaluationPeriods: 2,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      missing: 'notBreaching',
+      extraActions: [`arn:aws:automate:${region}:ec2:recover`],
+    })
+    alarm('monitoring-instance-check', {
+      description: 'The monitoring host failed its instance status check: EC2 reboots it',
+      namespace: 'AWS/EC2',
+      metricName: 'StatusCheckFailed_Instance',
+      dimensions: host,
+      statistic: 'Maximum',
+      periodSeconds: 60,
+      evaluationPeriods: 3,
+      comparison: 'GreaterThanOrEqualToThreshold',
+      threshold: 1,
+      missing: 'notBreaching',
+      extraActions: [`arn:aws:automate:${region}:ec2:reboot`],
+    })
+    // Alertmanager sends the always-firing Watchdog alert every minute to a relay on the host that
+    // turns it into this metric. Ten silent minutes mean Prometheus, Alertmanager, the relay or
+    // the host is gone, and with them every alert in monitoring/: page through CloudWatch.
+    alarm('monitoring-watchdog', {
+      description:
+        'No Watchdog heartbeat from the monitoring host for 10 minutes: Prometheus alerts are not ' +
+        'being delivered (runbook: Watchdog)',
+      namespace: WATCHDOG_HEARTBEAT.namespace,
+      metricName: WATCHDOG_HEARTBEAT.metricName,
+      dimensions: {},
+      statistic: 'Sum',
+      periodSeconds: 300,
+      evaluationPeriods: 2,
+      comparison: 'LessThanThreshold',
+      threshold: 1,
+      missing: 'breaching',
+    })
+  }
+}

@@ -1,0 +1,560 @@
+import { execFileSync, spawn } from 'node:child_process'
+import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { createServer } from 'node:net'
+import os from 'node:os'
+import path from 'node:path'
+import t from 'tap'
+import { parse } from 'yaml'
+import { profiles } from '../src/config/index.js'
+import {
+  CONFIRMATION_DELAY_SECONDS,
+  CONFIRMATION_METRICS,
+  mysqlMaxConnections,
+} from '../src/constructs/alarms.js'
+import {
+  monitoringBackupTag,
+  WATCHDOG_HEARTBEAT,
+  watchdogRelayScript,
+} from '../src/constructs/monitoring-host.js'
+import { configurationSetName } from '../src/constructs/ses-configuration.js'
+import { SESSION_PREFERENCES_DOCUMENT } from '../src/constructs/session-logging.js'
+import {
+  type Body,
+  only,
+  policyStatements,
+  resourceList,
+  resources,
+  type SynthesizedPlatform,
+  type SynthesizedStack,
+  synthPlatform,
+} from './helpers/synth.js'
+
+const small = synthPlatform(profiles.small)
+const ha = synthPlatform(profiles.ha)
+const repoRoot = new URL('../../', import.meta.url)
+
+/** The alarms of a stack by their name without the profile prefix (`alb-5xx-rate`). */
+function alarms(stack: SynthesizedStack, prefix: string): Record<string, Body> {
+  return Object.fromEntries(
+    resourceList(stack, 'aws_cloudwatch_metric_alarm').map((a) => [
+      (a.alarm_name as string).slice(prefix.length + 1),
+      a,
+    ]),
+  )
+}
+
+/** The cross-stack output a `${data.terraform_remote_state...}` expression reads. */
+function remoteOutput(expression: string, stack: string): string | undefined {
+  const escaped = stack.replace(/[-]/g, '\\-')
+  return new RegExp(
+    `^\\$\\{data\\.terraform_remote_state\\.cross-stack-reference-input-${escaped}\\.outputs\\.([^}]+)\\}`,
+  ).exec(expression)?.[1]
+}
+
+/** The expression a stack's output holds. */
+function outputValue(stack: SynthesizedStack, name: string): string {
+  return stack.tf.output?.[name]?.value as string
+}
+
+t.test('the alarm topic is KMS-encrypted with a rotating key CloudWatch may use', async (t) => {
+  for (const platform of [small, ha]) {
+    const topic = only(platform.ops, 'aws_sns_topic')
+    const [keyId, key] = Object.entries(resources(platform.ops, 'aws_kms_key')).find(([id]) =>
+      id.startsWith('alarms_key'),
+    )!
+    t.equal(topic.kms_master_key_id, `\${aws_kms_key.${keyId}.arn}`)
+    t.equal(key.enable_key_rotation, true)
+    const cloudwatch = policyStatements(platform.ops, key.policy).find((s) =>
+      s.principals?.[0]?.identifiers?.includes('cloudwatch.amazonaws.com'),
+    )
+    t.same(cloudwatch?.actions, ['kms:Decrypt', 'kms:GenerateDataKey*'])
+  }
+})
+
+t.test('the on-call addresses of the profile are subscribed by e-mail', async (t) => {
+  const subscriptions = resourceList(small.ops, 'aws_sns_topic_subscription')
+  t.same(
+    subscriptions.map((s) => [s.protocol, s.endpoint]),
+    profiles.small.ops.alarmEmails.map((e) => ['email', e]),
+  )
+})
+
+t.test('every alarm pages the topic, and says when it is OK again', async (t) => {
+  for (const platform of [small, ha]) {
+    const topicId = Object.keys(resources(platform.ops, 'aws_sns_topic'))[0]
+    const topic = `\${aws_sns_topic.${topicId}.arn}`
+    const list = resourceList(platform.ops, 'aws_cloudwatch_metric_alarm')
+    t.ok(list.length >= 20)
+    for (const alarm of list) {
+      t.ok(alarm.alarm_actions.includes(topic), `${alarm.alarm_name} pages`)
+      t.same(alarm.ok_actions, [topic], `${alarm.alarm_name} resolves`)
+    }
+  }
+})
+
+t.test('the alarms cover what must page without the monitoring host', async (t) => {
+  const common = [
+    'alb-5xx-rate',
+    'alb-no-healthy-hosts',
+    'alb-unhealthy-hosts',
+    'confirmations-dead',
+    'confirmations-delayed',
+    'monitoring-instance-check',
+    'monitoring-system-check',
+    'monitoring-watchdog',
+    'notify-dlq',
+    'notify-errors',
+    'notify-throttles',
+    'rds-connections',
+    'rds-cpu',
+    'rds-free-storage',
+    'redis-001-cpu',
+    'redis-001-engine-cpu',
+    'redis-001-evictions',
+    'redis-001-memory',
+    'ses-bounce-rate',
+    'ses-complaint-rate',
+  ]
+  t.same(Object.keys(alarms(small.ops, 'sugang-small')).sort(), common)
+  t.same(
+    Object.keys(alarms(ha.ops, 'sugang-ha')).sort(),
+    [
+      ...common,
+      'rds-replica-connections',
+      'rds-replica-cpu',
+      'rds-replica-free-storage',
+      'rds-replica-lag',
+      'redis-002-cpu',
+      'redis-002-engine-cpu',
+      'redis-002-evictions',
+      'redis-002-memory',
+    ].sort(),
+  )
+})
+
+t.test('the alarms watch the resources the other stacks create', async (t) => {
+  const a = alarms(ha.ops, 'sugang-ha')
+  const follow = (expression: string, stack: SynthesizedStack, name: string) =>
+    outputValue(stack, remoteOutput(expression, name)!)
+  // Load balancer and target group: their ARN suffixes, from the app stack.
+  t.match(
+    follow(a['alb-no-healthy-hosts']!.dimensions.LoadBalancer, ha.app, 'sugang-ha-app'),
+    /^\$\{aws_lb\.edge_alb_[^.]+\.arn_suffix\}$/,
+  )
+  t.match(
+    follow(a['alb-unhealthy-hosts']!.dimensions.TargetGroup, ha.app, 'sugang-ha-app'),
+    /^\$\{aws_lb_target_group\.edge_app-tg_[^.]+\.arn_suffix\}$/,
+  )
+  for (const q of a['alb-5xx-rate']!.metric_query.filter((q: Body) => q.metric)) {
+    t.match(
+      follow(q.metric.dimensions.LoadBalancer, ha.app, 'sugang-ha-app'),
+      /aws_lb\.edge_alb_.*arn_suffix/,
+    )
+  }
+  // The monitoring host's instance.
+  for (const key of ['monitoring-system-check', 'monitoring-instance-check']) {
+    t.match(
+      follow(a[key]!.dimensions.InstanceId, ha.app, 'sugang-ha-app'),
+      /^\$\{aws_instance\.monitoring_instance_[^.]+\.id\}$/,
+    )
+  }
+  // The primary and the replica, by identifier.
+  const dbs = resources(ha.data, 'aws_db_instance')
+  const identifierOf = (expression: string) => {
+    const value = follow(expression, ha.data, 'sugang-ha-data')
+    const id = /^\$\{aws_db_instance\.([^.]+)\.identifier\}$/.exec(value)?.[1]
+    return dbs[id!]?.identifier
+  }
+  t.equal(identifierOf(a['rds-cpu']!.dimensions.DBInstanceIdentifier), 'sugang-ha-mysql')
+  t.equal(
+    identifierOf(a['rds-replica-lag']!.dimensions.DBInstanceIdentifier),
+    'sugang-ha-mysql-replica',
+  )
+  t.ok(dbs[Object.keys(dbs).find((id) => dbs[id]!.identifier === 'sugang-ha-mysql-replica')!])
+  // The members of the replication group: <id>-001, <id>-002.
+  const group = only(ha.data, 'aws_elasticache_replication_group')
+  for (const n of ['001', '002']) {
+    const [expression, suffix] = (
+      a[`redis-${n}-memory`]!.dimensions.CacheClusterId as string
+    ).split(/(?<=\})/)
+    t.match(follow(expression!, ha.data, 'sugang-ha-data'), /replication_group_id\}$/)
+    t.equal(`${group.replication_group_id}${suffix}`, `sugang-ha-redis-${n}`)
+  }
+  // The e-mail Lambda and its queue, by the names the notify stack gives them.
+  const fn = only(ha.notify, 'aws_lambda_function')
+  const dlq = only(ha.notify, 'aws_sqs_queue')
+  t.equal(a['notify-errors']!.dimensions.FunctionName, fn.function_name)
+  t.equal(a['notify-throttles']!.dimensions.FunctionName, fn.function_name)
+  t.equal(a['notify-dlq']!.dimensions.QueueName, dlq.name)
+  t.equal(a['confirmations-dead']!.dimensions[CONFIRMATION_METRICS.dimension], fn.function_name)
+})
+
+t.test('the confirmation alarms read the metrics the Lambda really logs', async (t) => {
+  // The service's own function, run: the line CloudWatch turns into metrics.
+  const entry = new URL('service/src/lambda/notify-email.ts', repoRoot).pathname
+  const line = execFileSync(
+    process.execPath,
+    [
+      '--import',
+      'tsx',
+      '--input-type=module',
+      '-e',
+      `const { metricsLine } = await import(${JSON.stringify(entry)})
+       process.stdout.write(metricsLine('sugang-small-notify-email',
+         { sent: 0, retried: 0, dead: 0 }, { pending: 0, sending: 0, dead: 2, oldestWaiting: null },
+         new Date()))`,
+    ],
+    { cwd: new URL('service/', repoRoot).pathname, encoding: 'utf8' },
+  )
+  const emf = JSON.parse(line) as Body
+  const [directive] = emf._aws.CloudWatchMetrics
+  const a = alarms(small.ops, 'sugang-small')
+  for (const key of ['confirmations-dead', 'confirmations-delayed']) {
+    const alarm = a[key]!
+    t.equal(alarm.namespace, directive.Namespace, `${key}: namespace`)
+    t.same(Object.keys(alarm.dimensions), directive.Dimensions[0], `${key}: dimensions`)
+    t.equal(alarm.dimensions.FunctionName, emf.FunctionName, `${key}: function name`)
+    t.ok(
+      directive.Metrics.some((m: Body) => m.Name === alarm.metric_name),
+      `${key}: ${alarm.metric_name} is logged`,
+    )
+  }
+  t.equal(emf.ConfirmationsDead, 2)
+  t.equal(a['confirmations-dead']!.comparison_operator, 'GreaterThanThreshold')
+  t.equal(a['confirmations-dead']!.threshold, 0)
+  // Logged every run, 0 when nothing waits: silence is a sender that does not run.
+  t.equal(emf.ConfirmationOldestWaitingSeconds, 0)
+  t.equal(a['confirmations-delayed']!.treat_missing_data, 'breaching')
+  t.equal(a['confirmations-delayed']!.threshold, CONFIRMATION_DELAY_SECONDS)
+  const rules = readFileSync(new URL('monitoring/prometheus/rules/sugang.yml', repoRoot), 'utf8')
+  t.match(
+    rules,
+    `sugang_confirmation_oldest_waiting_seconds{job="sugang"}) > ${CONFIRMATION_DELAY_SECONDS}`,
+  )
+})
+
+t.test('thresholds follow the profile: connections, storage, replica lag', async (t) => {
+  const a = alarms(ha.ops, 'sugang-ha')
+  t.equal(mysqlMaxConnections('db.m6g.large'), 682)
+  t.equal(a['rds-connections']!.threshold, Math.floor(682 * 0.8))
+  t.equal(a['rds-free-storage']!.threshold, 5 * 2 ** 30, '5 % of 100 GiB')
+  t.equal(alarms(small.ops, 'sugang-small')['rds-free-storage']!.threshold, 2 * 2 ** 30)
+  t.equal(a['rds-replica-lag']!.metric_name, 'ReplicaLag')
+  t.throws(() => mysqlMaxConnections('db.x9.huge'), /add it to RDS_CLASS_MEMORY_GIB/)
+  t.throws(
+    () =>
+      synthPlatform({
+        ...profiles.small,
+        database: { ...profiles.small.database, instanceClass: 'db.x9.huge' },
+      }),
+    /db\.x9\.huge/,
+  )
+})
+
+t.test('the 5xx alarm is a rate with a floor, not a count', async (t) => {
+  const alarm = alarms(small.ops, 'sugang-small')['alb-5xx-rate']!
+  const returned = alarm.metric_query.filter((q: Body) => q.return_data)
+  t.equal(returned.length, 1)
+  t.match(returned[0].expression, /IF\(errors >= 10, 100 \* errors \/ FILL\(requests, 1\), 0\)/)
+  t.same(
+    alarm.metric_query
+      .filter((q: Body) => q.metric)
+      .map((q: Body) => q.metric.metric_name)
+      .sort(),
+    ['HTTPCode_ELB_5XX_Count', 'HTTPCode_Target_5XX_Count', 'RequestCount'],
+  )
+  t.equal(alarm.threshold, 5)
+})
+
+t.test('the monitoring host recovers, reboots, and its silence pages', async (t) => {
+  const a = alarms(small.ops, 'sugang-small')
+  t.same(
+    a['monitoring-system-check']!.alarm_actions[0],
+    'arn:aws:automate:ap-northeast-2:ec2:recover',
+  )
+  t.equal(a['monitoring-system-check']!.metric_name, 'StatusCheckFailed_System')
+  t.same(
+    a['monitoring-instance-check']!.alarm_actions[0],
+    'arn:aws:automate:ap-northeast-2:ec2:reboot',
+  )
+  t.equal(a['monitoring-instance-check']!.metric_name, 'StatusCheckFailed_Instance')
+  const watchdog = a['monitoring-watchdog']!
+  t.match(watchdog, {
+    namespace: WATCHDOG_HEARTBEAT.namespace,
+    metric_name: WATCHDOG_HEARTBEAT.metricName,
+    comparison_operator: 'LessThanThreshold',
+    threshold: 1,
+    treat_missing_data: 'breaching',
+  })
+  // Recovery needs the per-minute status checks of detailed monitoring.
+  t.equal(only(small.app, 'aws_instance').monitoring, true)
+})
+
+t.test('the host may write its heartbeat and no other metric', async (t) => {
+  const role = resourceList(small.app, 'aws_iam_role_policy').find(
+    (p) => p.name === 'sugang-monitoring',
+  )!
+  const put = policyStatements(small.app, role.policy).filter((s) =>
+    s.actions.includes('cloudwatch:PutMetricData'),
+  )
+  t.equal(put.length, 1)
+  t.same(put[0]!.condition, [
+    {
+      test: 'StringEquals',
+      variable: 'cloudwatch:namespace',
+      values: [WATCHDOG_HEARTBEAT.namespace],
+    },
+  ])
+  t.not(WATCHDOG_HEARTBEAT.namespace, CONFIRMATION_METRICS.namespace)
+})
+
+t.test('Alertmanager sends the Watchdog every minute to the relay the host runs', async (t) => {
+  const config = parse(
+    readFileSync(new URL('monitoring/alertmanager/alertmanager.yml', repoRoot), 'utf8'),
+  ) as Body
+  const route = (config.route.routes as Body[]).find((r) =>
+    (r.matchers as string[]).includes(`alertname="${WATCHDOG_HEARTBEAT.alertname}"`),
+  )!
+  t.ok(route, 'a route for the Watchdog')
+  t.equal(config.route.routes.indexOf(route), 0, 'first, so that no other route takes it')
+  t.equal(route.repeat_interval, '1m')
+  t.equal(route.group_interval, '1m')
+  const receiver = (config.receivers as Body[]).find((r) => r.name === route.receiver)!
+  t.same(
+    receiver.webhook_configs.map((w: Body) => w.url),
+    [`http://127.0.0.1:${WATCHDOG_HEARTBEAT.port}/`],
+  )
+  const rule = readFileSync(new URL('monitoring/prometheus/rules/watchdog.yml', repoRoot), 'utf8')
+  t.match(rule, `alert: ${WATCHDOG_HEARTBEAT.alertname}`)
+
+  const userData = only(small.app, 'aws_instance').user_data as string
+  t.ok(userData.includes(watchdogRelayScript()), 'the relay is installed')
+  t.match(
+    userData,
+    `ExecStart=/usr/local/bin/sugang-watchdog-relay ap-northeast-2 ${WATCHDOG_HEARTBEAT.namespace} ${WATCHDOG_HEARTBEAT.metricName} ${WATCHDOG_HEARTBEAT.port}`,
+  )
+  t.match(userData, /systemctl enable --now .*sugang-watchdog-relay\.service/)
+})
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve) => {
+    const server = createServer().listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number }
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+t.test(
+  'the relay turns a firing Watchdog into one data point, and nothing else into any',
+  async (t) => {
+    const dir = mkdtempSync(path.join(os.tmpdir(), 'sugang-relay-'))
+    const calls = path.join(dir, 'calls')
+    writeFileSync(calls, '')
+    // A stand-in for the AWS CLI that records its arguments.
+    writeFileSync(path.join(dir, 'aws'), `#!/bin/sh\necho "$*" >> '${calls}'\n`)
+    chmodSync(path.join(dir, 'aws'), 0o755)
+    writeFileSync(path.join(dir, 'relay'), watchdogRelayScript())
+    const port = await freePort()
+    // The interpreter itself: a version manager's python3 shim would put its own bin (and any
+    // AWS CLI there) ahead of the stand-in on PATH.
+    const python = execFileSync('python3', ['-c', 'import sys; print(sys.executable)'], {
+      encoding: 'utf8',
+    }).trim()
+    const relay = spawn(
+      python,
+      [
+        path.join(dir, 'relay'),
+        'ap-northeast-2',
+        'sugang/monitoring',
+        'WatchdogHeartbeat',
+        `${port}`,
+      ],
+      { env: { ...process.env, PATH: `${dir}:${process.env.PATH}` }, stdio: 'ignore' },
+    )
+    t.teardown(() => relay.kill())
+    const post = async (body: unknown): Promise<number> => {
+      for (let attempt = 0; ; attempt++) {
+        try {
+          const response = await fetch(`http://127.0.0.1:${port}/`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: typeof body === 'string' ? body : JSON.stringify(body),
+          })
+          return response.status
+        } catch (err) {
+          if (attempt > 50) throw err
+          await new Promise((r) => setTimeout(r, 100))
+        }
+      }
+    }
+    const notification = (alertname: string, status: string) => ({
+      version: '4',
+      status,
+      receiver: 'watchdog-heartbeat',
+      alerts: [{ status, labels: { alertname, severity: 'none' }, annotations: {} }],
+    })
+    t.equal(await post(notification('Watchdog', 'firing')), 200)
+    t.equal(await post(notification('Watchdog', 'resolved')), 400)
+    t.equal(await post(notification('InstanceDown', 'firing')), 400)
+    t.equal(await post('not json'), 400)
+    t.same(readFileSync(calls, 'utf8').trim().split('\n'), [
+      'cloudwatch put-metric-data --region ap-northeast-2 --namespace sugang/monitoring ' +
+        '--metric-name WatchdogHeartbeat --value 1 --unit Count',
+    ])
+    // A failed put is a failed notification, for Alertmanager to retry and count.
+    writeFileSync(path.join(dir, 'aws'), '#!/bin/sh\nexit 255\n')
+    t.equal(await post(notification('Watchdog', 'firing')), 502)
+  },
+)
+
+t.test('the monitoring volume is snapshotted daily, found by its tag', async (t) => {
+  for (const [platform, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as [SynthesizedPlatform, typeof profiles.small][]) {
+    const prefix = `sugang-${config.profile}`
+    const tag = monitoringBackupTag(prefix)
+    t.equal(only(platform.app, 'aws_instance').volume_tags[tag.key], tag.value)
+    const policy = only(platform.ops, 'aws_dlm_lifecycle_policy')
+    t.equal(policy.state, 'ENABLED')
+    t.same(policy.policy_details.resource_types, ['VOLUME'])
+    t.same(policy.policy_details.target_tags, { [tag.key]: tag.value })
+    const [schedule] = policy.policy_details.schedule
+    t.match(schedule.create_rule, { interval: 24, interval_unit: 'HOURS' })
+    t.equal(schedule.retain_rule.count, config.ops.monitoringSnapshotsRetained)
+    // Nothing else carries the tag: the app instances' volumes are disposable.
+    const template = only(platform.app, 'aws_launch_template')
+    t.notMatch(JSON.stringify(template), tag.value)
+  }
+})
+
+t.test(
+  'Session Manager encrypts sessions and logs transcripts to an encrypted group',
+  async (t) => {
+    for (const platform of [small, ha]) {
+      const document = only(platform.ops, 'aws_ssm_document')
+      t.match(document, {
+        name: SESSION_PREFERENCES_DOCUMENT,
+        document_type: 'Session',
+        document_format: 'JSON',
+      })
+      const content = JSON.parse(document.content) as Body
+      const [keyId, key] = Object.entries(resources(platform.ops, 'aws_kms_key')).find(([id]) =>
+        id.startsWith('sessions_key'),
+      )!
+      const [groupId, group] = Object.entries(
+        resources(platform.ops, 'aws_cloudwatch_log_group'),
+      )[0]!
+      t.equal(content.sessionType, 'Standard_Stream')
+      t.match(content.inputs, {
+        kmsKeyId: `\${aws_kms_key.${keyId}.arn}`,
+        cloudWatchLogGroupName: group.name,
+        cloudWatchEncryptionEnabled: true,
+        cloudWatchStreamingEnabled: true,
+        runAsEnabled: false,
+      })
+      t.equal(group.kms_key_id, `\${aws_kms_key.${keyId}.arn}`)
+      t.equal(key.enable_key_rotation, true)
+      const logs = policyStatements(platform.ops, key.policy).find(
+        (s) => s.principals?.[0]?.identifiers?.[0] === 'logs.ap-northeast-2.amazonaws.com',
+      )!
+      t.match(logs.condition[0].values[0], new RegExp(`:log-group:${group.name}$`))
+      t.ok(groupId)
+    }
+  },
+)
+
+t.test('both instance roles get what the SSM agent needs to log sessions', async (t) => {
+  const policies = resourceList(small.ops, 'aws_iam_role_policy')
+  const roles = policies.map((p) =>
+    outputValue(small.app, remoteOutput(p.role, 'sugang-small-app')!),
+  )
+  t.same(
+    roles.sort(),
+    [
+      expect('aws_iam_role', 'access_instance-role'),
+      expect('aws_iam_role', 'monitoring_role'),
+    ].sort(),
+  )
+  const appRoles = resources(small.app, 'aws_iam_role')
+  for (const role of roles) {
+    const id = /^\$\{aws_iam_role\.([^.]+)\.name\}$/.exec(role)?.[1]
+    t.ok(appRoles[id!], `${role} is a role of the app stack`)
+  }
+  const [keyId] = Object.keys(resources(small.ops, 'aws_kms_key')).filter((id) =>
+    id.startsWith('sessions_key'),
+  )
+  const [groupId] = Object.keys(resources(small.ops, 'aws_cloudwatch_log_group'))
+  for (const policy of policies) {
+    const statements = policyStatements(small.ops, policy.policy)
+    const byAction = (action: string) => statements.find((s) => s.actions.includes(action))
+    t.same(byAction('kms:Decrypt')!.resources, [`\${aws_kms_key.${keyId}.arn}`])
+    t.same(byAction('logs:PutLogEvents')!.resources, [
+      `\${aws_cloudwatch_log_group.${groupId}.arn}:*`,
+    ])
+  }
+
+  function expect(type: string, id: string): string {
+    const found = Object.keys(resources(small.app, type)).find((k) => k.startsWith(`${id}_`))
+    return `\${${type}.${found}.name}`
+  }
+})
+
+t.test('the e-mails go out through a configuration set that suppresses bounces', async (t) => {
+  for (const [platform, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as [SynthesizedPlatform, typeof profiles.small][]) {
+    const name = configurationSetName(`sugang-${config.profile}`)
+    const set = only(platform.ops, 'aws_sesv2_configuration_set')
+    t.match(set, {
+      configuration_set_name: name,
+      reputation_options: { reputation_metrics_enabled: true },
+      suppression_options: { suppressed_reasons: ['BOUNCE', 'COMPLAINT'] },
+    })
+    const destination = only(platform.ops, 'aws_sesv2_configuration_set_event_destination')
+    t.equal(destination.event_destination.enabled, true)
+    for (const event of ['BOUNCE', 'COMPLAINT', 'REJECT', 'DELIVERY_DELAY']) {
+      t.ok(destination.event_destination.matching_event_types.includes(event), event)
+    }
+    t.ok(destination.event_destination.cloud_watch_destination)
+
+    const fn = only(platform.notify, 'aws_lambda_function')
+    t.equal(fn.environment.variables.SES_CONFIGURATION_SET, name)
+    const send = policyStatements(
+      platform.notify,
+      only(platform.notify, 'aws_iam_role_policy').policy,
+    ).find((s) => s.actions.includes('ses:SendEmail'))!
+    t.ok(
+      send.resources.includes(
+        `arn:aws:ses:ap-northeast-2:${config.accountId}:configuration-set/${name}`,
+      ),
+      'SES v2 checks the configuration set too',
+    )
+  }
+})
+
+t.test('DKIM records are published where the sender domain has a hosted zone', async (t) => {
+  t.same(resourceList(small.notify, 'aws_route53_record'), [], 'small: no zone, no records')
+  const records = resourceList(ha.notify, 'aws_route53_record')
+  t.equal(records.length, 3)
+  const identity = Object.keys(resources(ha.notify, 'aws_sesv2_email_identity'))[0]
+  records.forEach((record, i) => {
+    const token = `\${element(aws_sesv2_email_identity.${identity}.dkim_signing_attributes[0].tokens, ${i})}`
+    t.match(record, {
+      zone_id: profiles.ha.notify.hostedZoneId,
+      type: 'CNAME',
+      name: `${token}._domainkey.${profiles.ha.notify.senderDomain}`,
+      records: [`${token}.dkim.amazonses.com`],
+    })
+  })
+})
+
+t.test('the ops stack depends on app and data; notify does not depend on it', async (t) => {
+  const remote = (stack: SynthesizedStack) =>
+    Object.keys(stack.tf.data?.terraform_remote_state ?? {}).map((k) => k.replace(/^.*input-/, ''))
+  t.same(remote(small.ops).sort(), ['sugang-small-app', 'sugang-small-data'])
+  t.notOk(remote(small.notify).includes('sugang-small-ops'))
+  t.notOk(remote(small.app).includes('sugang-small-ops'))
+})
