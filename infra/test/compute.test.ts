@@ -395,9 +395,10 @@ t.test('the monitoring host user data interpolates nothing but its own reference
     const references = script.match(/[$%]\{[^}]*\}/g) ?? []
     t.ok(references.length > 0)
     for (const reference of references) {
+      // Its own bucket, and the Grafana secret's ARN from the data stack.
       t.match(
         reference,
-        /^\$\{aws_(s3_bucket|secretsmanager_secret)\.monitoring_[^.]+\.(bucket|arn)\}$/,
+        /^\$\{(aws_s3_bucket\.monitoring_[^.]+\.bucket|data\.terraform_remote_state\.[^.]+-data\.outputs\.[^.]*grafana-adminarn)\}$/,
       )
     }
   }

@@ -16,9 +16,9 @@ import {
 /**
  * Secret versions whose value Terraform still stores, each for a reason infra/README.md
  * ("Secrets") gives: ElastiCache has no write-only AUTH token argument, so the token must be a
- * plain value; the Grafana password is due to move to write-only as the database ones did.
+ * plain value.
  */
-const STORED_SECRET_VERSIONS = [/redis_auth-token/, /grafana-admin/]
+const STORED_SECRET_VERSIONS = [/redis_auth-token/]
 
 const platforms: [string, SynthesizedPlatform][] = [
   ['small', synthPlatform(profiles.small)],

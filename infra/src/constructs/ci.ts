@@ -22,7 +22,6 @@ export interface CiProps {
   /** Parameter Store name of the released image digest (compute.ts). */
   readonly releasedImageParameterName: string
   /** The app stack's one Terraform-managed secret version (monitoring-host.ts). */
-  readonly grafanaSecretName: string
 }
 
 export const GITHUB_OIDC_HOST = 'token.actions.githubusercontent.com'
@@ -183,14 +182,6 @@ export class Ci extends Construct {
             'wafv2:ListTagsForResource',
           ],
           resources: ['*'],
-        },
-        {
-          // Refreshing the Grafana password's secret version reads its value. The role reads
-          // that value in the app stack's state already, so this exposes nothing new.
-          sid: 'RefreshGrafanaSecretVersion',
-          effect: 'Allow',
-          actions: ['secretsmanager:GetSecretValue'],
-          resources: [arn('secretsmanager', `secret:${props.grafanaSecretName}-*`)],
         },
         {
           // The same for the notify stack's queue, schedule and SES identity (the function's

@@ -1,5 +1,4 @@
 import {
-  DataAwsSecretsmanagerRandomPassword,
   DataAwsSsmParameter,
   IamInstanceProfile,
   IamRole,
@@ -10,8 +9,6 @@ import {
   S3BucketPolicy,
   S3BucketServerSideEncryptionConfigurationA,
   S3BucketVersioningA,
-  SecretsmanagerSecret,
-  SecretsmanagerSecretVersion,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import type { MonitoringConfig } from '../config/types.js'
@@ -31,6 +28,8 @@ export interface MonitoringHostProps {
   readonly securityGroupId: string
   /** The app instances' group: node exporter and service metrics open to this host only. */
   readonly appSecurityGroupId: string
+  /** Grafana's admin password (the data stack's `<prefix>/grafana/admin-password`). */
+  readonly grafanaAdminSecretArn: string
 }
 
 /**
@@ -124,7 +123,6 @@ export class MonitoringHost extends Construct {
   readonly instance: Instance
   readonly role: IamRole
   readonly configBucket: S3Bucket
-  readonly grafanaAdminSecret: SecretsmanagerSecret
 
   constructor(scope: Construct, id: string, props: MonitoringHostProps) {
     super(scope, id)
@@ -151,20 +149,6 @@ export class MonitoringHost extends Construct {
       ]).json,
     })
 
-    const adminPassword = new DataAwsSecretsmanagerRandomPassword(this, 'grafana-admin-value', {
-      passwordLength: 32,
-      excludePunctuation: true,
-    })
-    this.grafanaAdminSecret = new SecretsmanagerSecret(this, 'grafana-admin', {
-      name: `${name}/grafana/admin-password`,
-      description: 'Grafana admin password on the sugang monitoring host',
-      recoveryWindowInDays: 7,
-    })
-    new SecretsmanagerSecretVersion(this, 'grafana-admin-version', {
-      secretId: this.grafanaAdminSecret.id,
-      secretString: adminPassword.randomPassword,
-      lifecycle: { ignoreChanges: ['secret_string'] },
-    })
     const alertmanagerSecretsArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.alertmanagerSecretsPath}/*`
 
     const role = (this.role = new IamRole(this, 'role', {
@@ -206,7 +190,7 @@ export class MonitoringHost extends Construct {
           sid: 'GrafanaAdminPassword',
           effect: 'Allow',
           actions: ['secretsmanager:GetSecretValue'],
-          resources: [this.grafanaAdminSecret.arn],
+          resources: [props.grafanaAdminSecretArn],
         },
         {
           sid: 'WatchdogHeartbeat',
@@ -257,7 +241,7 @@ export class MonitoringHost extends Construct {
       userData: renderMonitoringUserData({
         region: props.region,
         configBucket: this.configBucket.bucket,
-        grafanaAdminSecretArn: this.grafanaAdminSecret.arn,
+        grafanaAdminSecretArn: props.grafanaAdminSecretArn,
         config,
       }),
       // A new AMI must not replace the host and its metrics history behind the operator's back.

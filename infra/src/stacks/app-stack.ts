@@ -92,6 +92,7 @@ export class AppStack extends PlatformStack {
       subnetId: network.appSubnets[0]!.id,
       securityGroupId: groups.monitoring.id,
       appSecurityGroupId: groups.app.id,
+      grafanaAdminSecretArn: deps.data.grafanaAdminSecret.arn,
     })
 
     new TerraformOutput(this, 'alb_dns_name', { value: this.edge.loadBalancer.dnsName })

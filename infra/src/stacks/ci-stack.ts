@@ -25,7 +25,6 @@ export class CiStack extends PlatformStack {
       notifyFunctionName: `${this.prefix}-notify-email`,
       notifyScheduleName: `${this.prefix}-notify-email-schedule`,
       releasedImageParameterName: releasedImageParameterName(this.prefix),
-      grafanaSecretName: `${this.prefix}/grafana/admin-password`,
     })
     new TerraformOutput(this, 'deploy_role_arn', { value: this.ci.deployRole.arn })
   }

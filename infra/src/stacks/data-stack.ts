@@ -1,4 +1,4 @@
-import { SsmParameter } from '../aws.js'
+import { SecretsmanagerSecret, SecretsmanagerSecretVersion, SsmParameter } from '../aws.js'
 import { type Construct, TerraformOutput } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
 import { sessionSecretParameterName } from '../constructs/access.js'
@@ -25,6 +25,8 @@ export class DataStack extends PlatformStack {
   readonly cache: Cache
   /** SESSION_SECRET, a SecureString read at boot so it never appears in user data. */
   readonly sessionSecret: SsmParameter
+  /** Grafana's admin password, read by the monitoring host at boot. */
+  readonly grafanaAdminSecret: SecretsmanagerSecret
 
   constructor(scope: Construct, config: PlatformConfig, network: Network) {
     super(scope, 'data', config)
@@ -63,6 +65,21 @@ export class DataStack extends PlatformStack {
       type: 'SecureString',
       valueWo: `\${${ephemeralPassword(this, 'session_secret', 64)}}`,
       valueWoVersion: SESSION_SECRET_VERSION,
+    })
+
+    // Grafana's admin password: here, not with the monitoring host in the app stack, so that the
+    // deploy role, which refreshes the app stack, never needs to read it.
+    this.grafanaAdminSecret = new SecretsmanagerSecret(this, 'grafana-admin', {
+      name: `${this.prefix}/grafana/admin-password`,
+      description: 'Grafana admin password on the sugang monitoring host',
+      recoveryWindowInDays: 7,
+    })
+    new SecretsmanagerSecretVersion(this, 'grafana-admin-version', {
+      secretId: this.grafanaAdminSecret.id,
+      secretStringWo: `\${${ephemeralPassword(this, 'grafana_admin', 32)}}`,
+      // Raising it draws a new password into the secret. Grafana takes its admin password only
+      // when it creates its database: after a rotation, `grafana cli admin reset-admin-password`.
+      secretStringWoVersion: 1,
     })
 
     new TerraformOutput(this, 'database_endpoint', { value: this.data.primary.endpoint })
