@@ -56,7 +56,11 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
   const rules = JSON.parse((await httpGet(`${prometheus}/api/v1/rules`)).body) as {
     data: { groups: Array<{ name: string }> }
   }
-  t.same(rules.data.groups.map((g) => g.name).sort(), ['host', 'sugang'], 'the committed rules')
+  t.same(
+    rules.data.groups.map((g) => g.name).sort(),
+    ['host', 'sugang', 'watchdog'],
+    'the committed rules',
+  )
 
   proc.child.kill('SIGINT')
   t.equal(await proc.exited, 0, 'an interrupt ends it cleanly')
