@@ -79,7 +79,7 @@ const commands = [
 
 t.test('the READMEs document the deploy from an empty account', async (t) => {
   const all = commands.map((c) => c.args.join(' '))
-  for (const stack of ['state', 'network', 'registry', 'data', 'ci', 'app', 'notify']) {
+  for (const stack of ['state', 'network', 'registry', 'data', 'ci', 'app', 'notify', 'ops']) {
     t.ok(
       all.some((a) => a.startsWith('deploy') && a.includes(`sugang-small-${stack}`)),
       `a cdktf deploy of sugang-small-${stack}`,
