@@ -1,5 +1,4 @@
 import t from 'tap'
-import { main } from '../../src/cli.js'
 import { courseId, studentId } from '../../src/seed.js'
 import {
   configFrom,
@@ -10,23 +9,8 @@ import {
   startInstance,
   waitFor,
 } from '../helper.js'
+import { sugang } from '../support/cli.js'
 import { startFakeSes } from '../support/fake-aws.js'
-
-/** Runs `sugang <args>` in this process with `env`, returning its exit code and output. */
-async function sugang(args: string[], env: Record<string, string>) {
-  const saved = { ...process.env }
-  const lines: string[] = []
-  const log = console.log
-  Object.assign(process.env, env)
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '))
-  try {
-    const code = await main(args)
-    return { code, out: lines.join('\n') }
-  } finally {
-    console.log = log
-    process.env = saved
-  }
-}
 
 t.test('sugang notify sends what is due from the embedded store, once', async (t) => {
   const env = await isolatedEnv(t, 'notifycli', 'embedded')

@@ -3,7 +3,6 @@ import mysql from 'mysql2/promise'
 import { pino } from 'pino'
 import t from 'tap'
 import { SesMailer } from '../../src/adapters/ses/mailer.js'
-import { main } from '../../src/cli.js'
 import { loadNotifierConfig } from '../../src/config.js'
 import { createNotifier } from '../../src/notifier.js'
 import { courseId, studentId } from '../../src/seed.js'
@@ -17,22 +16,8 @@ import {
   startInstance,
   waitFor,
 } from '../helper.js'
+import { sugang } from '../support/cli.js'
 import { startFakeSes } from '../support/fake-aws.js'
-
-/** Runs `sugang <args>` in this process with `env` added to its environment. */
-async function sugang(args: string[], env: Record<string, string>) {
-  const saved = { ...process.env }
-  const lines: string[] = []
-  const log = console.log
-  Object.assign(process.env, env)
-  console.log = (...parts: unknown[]) => lines.push(parts.join(' '))
-  try {
-    return { code: await main(args), out: lines.join('\n') }
-  } finally {
-    console.log = log
-    process.env = saved
-  }
-}
 
 function urlAs(databaseUrl: string, user: string, password: string): string {
   const url = new URL(databaseUrl)
