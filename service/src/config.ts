@@ -347,33 +347,38 @@ export interface NotifierConfig {
   readonly settings: ConfirmationSettings
 }
 
+/**
+ * MySQL for the tools outside the service (the sender, database-users): a URL, or a Secrets
+ * Manager secret with host and name (RDS); undefined when neither is set.
+ */
+function toolDatabase(env: Env): Exclude<NotifierDatabase, { kind: 'embedded' }> | undefined {
+  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
+  if (databaseUrl) return { kind: 'url', url: databaseUrl }
+  if (!env.DATABASE_SECRET_ARN) return undefined
+  if (!env.DATABASE_HOST || !env.DATABASE_NAME) {
+    throw new ConfigError('DATABASE_SECRET_ARN needs DATABASE_HOST and DATABASE_NAME')
+  }
+  return {
+    kind: 'secret',
+    secretArn: env.DATABASE_SECRET_ARN,
+    host: env.DATABASE_HOST,
+    port: integer(env, 'DATABASE_PORT', 3306, 1, 65535),
+    name: env.DATABASE_NAME,
+  }
+}
+
 /** Parses the sender's environment once; the same names in the Lambda and on the command line. */
 export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
   const production = env.NODE_ENV === 'production'
-  const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
-  let database: NotifierDatabase
-  if (databaseUrl) {
-    database = { kind: 'url', url: databaseUrl }
-  } else if (env.DATABASE_SECRET_ARN) {
-    if (!env.DATABASE_HOST || !env.DATABASE_NAME) {
-      throw new ConfigError('DATABASE_SECRET_ARN needs DATABASE_HOST and DATABASE_NAME')
-    }
-    database = {
-      kind: 'secret',
-      secretArn: env.DATABASE_SECRET_ARN,
-      host: env.DATABASE_HOST,
-      port: integer(env, 'DATABASE_PORT', 3306, 1, 65535),
-      name: env.DATABASE_NAME,
-    }
-  } else if (production) {
+  const mysqlDatabase = toolDatabase(env)
+  if (!mysqlDatabase && production) {
     throw new ConfigError(
       'NODE_ENV=production needs DATABASE_URL or DATABASE_SECRET_ARN for the confirmation sender',
     )
-  } else {
-    database = {
-      kind: 'embedded',
-      sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')),
-    }
+  }
+  const database: NotifierDatabase = mysqlDatabase ?? {
+    kind: 'embedded',
+    sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')),
   }
   const mailFrom = env.MAIL_FROM ?? ''
   if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(mailFrom)) {
@@ -433,15 +438,15 @@ function userCredentials(env: Env, prefix: string, defaultUser: string): UserCre
 }
 
 export function loadDatabaseUsersConfig(env: Env = process.env): DatabaseUsersConfig {
-  const notifier = loadNotifierConfig({ ...env, MAIL_FROM: 'unused@example.invalid' })
-  if (notifier.database.kind === 'embedded') {
+  const admin = toolDatabase(env)
+  if (!admin) {
     throw new ConfigError(
       'sugang database-users needs the master user: DATABASE_URL, or DATABASE_SECRET_ARN with DATABASE_HOST and DATABASE_NAME',
     )
   }
   return {
-    admin: notifier.database,
-    databaseTls: notifier.databaseTls,
+    admin,
+    databaseTls: databaseTls(env),
     app: userCredentials(env, 'APP', 'sugang_app'),
     notifier: userCredentials(env, 'NOTIFY', 'sugang_notify'),
   }
