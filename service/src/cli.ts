@@ -36,12 +36,13 @@ environment: DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, SESSION_SECRET, PORT
 METRICS_PORT (see the README). With neither DATABASE_URL nor REDIS_URL set, sugang runs on
 an embedded store (SQLITE_PATH, default ./data/sugang.sqlite) with a demo semester.`
 
-const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C --password P [--reset]
+const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C|MIN-MAX --password P [--reset]
 
 Creates students S000001..S<N> (every one with password P, hashed with a cheap scrypt cost
 that is recorded in the hash; for demo and load-test data only) and courses C0001..C<M>
-with capacity C. --reset first deletes all students, courses, enrollments and waitlist
-entries, and the queue state in Redis when REDIS_URL is set.
+with capacity C, or capacities spread evenly from MIN to MAX. --reset first deletes all
+students, courses, enrollments and waitlist entries, and the queue state in Redis when
+REDIS_URL is set.
 
 Without DATABASE_URL and REDIS_URL it writes to the embedded store (SQLITE_PATH); a running
 "sugang serve" on that store keeps its queue in memory, so restart it after --reset.`
@@ -52,6 +53,18 @@ function positive(value: string | undefined, name: string, max: number): number 
     throw new ConfigError(`--${name} must be an integer from 0 to ${max}`)
   }
   return n
+}
+
+const capacityText = (c: number | [number, number]): string =>
+  typeof c === 'number' ? String(c) : `${c[0]}-${c[1]}`
+
+function capacityArgument(value: string | undefined): number | [number, number] {
+  const range = value?.match(/^(\d+)-(\d+)$/)
+  if (!range) return positive(value, 'capacity', 100_000)
+  const min = positive(range[1], 'capacity', 100_000)
+  const max = positive(range[2], 'capacity', 100_000)
+  if (min > max) throw new ConfigError('--capacity MIN-MAX needs MIN <= MAX')
+  return [min, max]
 }
 
 async function seed(argv: string[]): Promise<void> {
@@ -72,7 +85,7 @@ async function seed(argv: string[]): Promise<void> {
   }
   const students = positive(values.students, 'students', 999_999)
   const courses = positive(values.courses, 'courses', 9_999)
-  const capacity = positive(values.capacity, 'capacity', 100_000)
+  const capacity = capacityArgument(values.capacity)
   if (!values.password) throw new ConfigError('--password is required')
   const password = values.password
 
@@ -85,7 +98,7 @@ async function seed(argv: string[]): Promise<void> {
       await store.migrate()
       await seedEmbedded(store, options)
       console.log(
-        `seeded ${students} students and ${courses} courses of capacity ${capacity} into ${storage.sqlitePath}`,
+        `seeded ${students} students and ${courses} courses of capacity ${capacityText(capacity)} into ${storage.sqlitePath}`,
       )
     } finally {
       await store.close()
@@ -97,7 +110,9 @@ async function seed(argv: string[]): Promise<void> {
     await store.migrate()
     await seedData(store.primary, options)
     if (values.reset) await clearQueue(storage.redisUrl, config.redisPrefix)
-    console.log(`seeded ${students} students and ${courses} courses of capacity ${capacity}`)
+    console.log(
+      `seeded ${students} students and ${courses} courses of capacity ${capacityText(capacity)}`,
+    )
   } finally {
     await store.close()
   }

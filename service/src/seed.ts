@@ -6,7 +6,8 @@ import { hashPassword, seedCost } from './domain/passwords.js'
 export interface SeedOptions {
   readonly students: number
   readonly courses: number
-  readonly capacity: number
+  /** One capacity for every course, or a range [min, max] spread evenly over the courses. */
+  readonly capacity: number | readonly [number, number]
   readonly password: string
   readonly reset: boolean
   /** Credits of every seeded course (3 unless told). */
@@ -17,6 +18,18 @@ export interface SeedOptions {
 
 export const studentId = (n: number): string => `S${String(n).padStart(6, '0')}`
 export const courseId = (n: number): string => `C${String(n).padStart(4, '0')}`
+
+/**
+ * The capacity of course n: with a range, the golden-ratio sequence spreads the capacities
+ * evenly over [min, max] without following the course number, so that a load test's popular
+ * courses (chosen by number) are not also the largest or the smallest.
+ */
+export function capacityOf(n: number, capacity: SeedOptions['capacity']): number {
+  if (typeof capacity === 'number') return capacity
+  const [min, max] = capacity
+  const spread = ((n - 1) * 0.6180339887498949) % 1
+  return min + Math.round(spread * (max - min))
+}
 
 /** Deletes every queue key under the prefix (used with --reset so Redis matches MySQL again). */
 export async function clearQueue(redisUrl: string, prefix: string): Promise<void> {
@@ -58,7 +71,13 @@ export async function seed(db: Pool, options: SeedOptions): Promise<void> {
   const rows: Array<[string, string, string, number, number]> = []
   for (let i = 1; i <= options.courses; i += 1) {
     const professor = `Professor ${((i - 1) % 40) + 1}`
-    rows.push([courseId(i), `Course ${i}`, professor, options.credits ?? 3, options.capacity])
+    rows.push([
+      courseId(i),
+      `Course ${i}`,
+      professor,
+      options.credits ?? 3,
+      capacityOf(i, options.capacity),
+    ])
   }
   if (rows.length > 0) {
     await db.query(
@@ -96,7 +115,7 @@ export async function seedEmbedded(store: SqliteStore, options: SeedOptions): Pr
       title: `Course ${i}`,
       professor: `Professor ${((i - 1) % 40) + 1}`,
       credits: options.credits ?? 3,
-      capacity: options.capacity,
+      capacity: capacityOf(i, options.capacity),
       meetings: [],
     })
   }
