@@ -1,0 +1,207 @@
+// Sends a scenario's requests as students would and follows each one to its decision: a queued
+// request is polled with the student page's back-off (1 s, ×1.5, at most 10 s; see
+// service/src/web/watcher.js) until it is enrolled, rejected or waitlisted; 429 and 503 are
+// retried after Retry-After, as the page does.
+import { performance } from 'node:perf_hooks'
+import { type Answer, type Client, sleep } from './client.js'
+import type { Target } from './targets.js'
+import { courseId, type Wish } from './workload.js'
+
+export type FinalStatus = 'enrolled' | 'rejected' | 'waitlisted'
+
+/** One request as its student saw it. Times are ms on the run's clock (performance.now()). */
+export interface Tracked {
+  readonly wish: Wish
+  /** When it was first sent, and when the send that was answered went out. */
+  firstSentAt: number
+  sentAt: number
+  /** When the first 2xx or final answer came back, and its HTTP status. */
+  ackAt: number
+  ackStatus: number
+  requestId: string | null
+  status: FinalStatus | 'queued' | null
+  reason: string | null
+  position: number | null
+  decidedAt: number | null
+  /** Answers the client could not use (a 5xx without Retry-After, a network error). */
+  errors: number
+  retries: number
+  /** The student gave the seat back later in the scenario. */
+  cancelled: boolean
+}
+
+export const ROUTES = {
+  enqueue: 'POST /courses/:id/enrollment-requests',
+  status: 'GET /enrollment-requests/:id',
+  cancel: 'DELETE /me/enrollments/:id',
+} as const
+
+const FIRST_POLL_MS = 1000
+const MAX_POLL_MS = 10_000
+const MAX_ATTEMPTS = 20
+
+export interface DriveOptions {
+  /** Requests in flight at most (the load generator's connections). */
+  readonly inFlight: number
+  /** Stop following requests after this many ms from the start (they count as stuck). */
+  readonly deadlineMs: number
+  /** Follow queued requests until decided (false: the answer is all, e.g. the bare route). */
+  readonly follow: boolean
+  /** Called when the last request has been answered (followers may still be polling). */
+  readonly onAnswered?: () => void
+}
+
+function retryDelay(answer: Answer): number | null {
+  if (answer.status !== 429 && answer.status !== 503) return null
+  return Math.max(0.1, answer.retryAfter ?? 1) * 1000
+}
+
+/** Sends every wish (at most inFlight at once) and follows each; resolves when all are done. */
+export async function drive(
+  client: Client,
+  target: Target,
+  wishes: readonly Wish[],
+  options: DriveOptions,
+  t0 = performance.now(),
+): Promise<Tracked[]> {
+  const tracked: Tracked[] = wishes.map((wish) => ({
+    wish,
+    firstSentAt: 0,
+    sentAt: 0,
+    ackAt: 0,
+    ackStatus: 0,
+    requestId: null,
+    status: null,
+    reason: null,
+    position: null,
+    decidedAt: null,
+    errors: 0,
+    retries: 0,
+    cancelled: false,
+  }))
+  const deadline = t0 + options.deadlineMs
+  const followers: Promise<void>[] = []
+  let next = 0
+  const sendOne = async (r: Tracked): Promise<void> => {
+    const path = `/api/v1/courses/${courseId(r.wish.course)}/enrollment-requests`
+    const cookie = target.cookie(r.wish.student)
+    const body = r.wish.waitlist ? { waitlist: true } : {}
+    r.firstSentAt = performance.now()
+    for (let attempt = 0; attempt < MAX_ATTEMPTS && performance.now() < deadline; attempt += 1) {
+      r.sentAt = performance.now()
+      let answer: Answer
+      try {
+        answer = await client.send(ROUTES.enqueue, 'POST', path, cookie, body)
+      } catch {
+        r.errors += 1
+        return
+      }
+      const wait = retryDelay(answer)
+      if (wait !== null) {
+        r.retries += 1
+        await sleep(wait)
+        continue
+      }
+      r.ackAt = performance.now()
+      r.ackStatus = answer.status
+      settle(r, answer)
+      if (r.status === 'queued' && options.follow)
+        followers.push(follow(client, target, r, deadline))
+      else if (r.status === 'queued') r.decidedAt = r.ackAt
+      return
+    }
+  }
+  await Promise.all(
+    Array.from({ length: Math.min(options.inFlight, tracked.length) }, async () => {
+      while (next < tracked.length) {
+        const r = tracked[next]!
+        next += 1
+        await sendOne(r)
+      }
+    }),
+  )
+  options.onAnswered?.()
+  // Followers are added while sending; by now every one has been pushed.
+  await Promise.all(followers)
+  return tracked
+}
+
+/** Reads what an answer says about a request (enqueue or status). */
+export function settle(r: Tracked, answer: Answer): void {
+  const body = answer.body ?? {}
+  if (answer.status === 200 || answer.status === 201 || answer.status === 202) {
+    r.requestId = typeof body.requestId === 'string' ? body.requestId : r.requestId
+    const status = body.status
+    r.position = typeof body.position === 'number' ? body.position : null
+    if (status === 'enrolled' || status === 'rejected' || status === 'waitlisted') {
+      r.status = status
+      r.reason = typeof body.reason === 'string' ? body.reason : null
+      r.decidedAt ??= performance.now()
+    } else if (status === 'queued') {
+      r.status = 'queued'
+    }
+    return
+  }
+  if (answer.status === 409 || answer.status === 404 || answer.status === 403) {
+    const error = (body.error ?? {}) as { code?: string }
+    r.status = 'rejected'
+    r.reason = error.code ?? String(answer.status)
+    r.decidedAt ??= performance.now()
+    return
+  }
+  r.errors += 1
+}
+
+/** Polls a queued request with back-off until it is decided (or the deadline passes). */
+async function follow(client: Client, target: Target, r: Tracked, deadline: number): Promise<void> {
+  let delay = FIRST_POLL_MS
+  const cookie = target.cookie(r.wish.student)
+  while (r.status === 'queued' && performance.now() < deadline) {
+    await sleep(delay)
+    let answer: Answer
+    try {
+      answer = await client.send(
+        ROUTES.status,
+        'GET',
+        `/api/v1/enrollment-requests/${r.requestId}`,
+        cookie,
+      )
+    } catch {
+      r.errors += 1
+      return
+    }
+    const wait = retryDelay(answer)
+    if (wait !== null) {
+      r.retries += 1
+      delay = wait
+      continue
+    }
+    settle(r, answer)
+    if (answer.status !== 200) return
+    delay = Math.min(MAX_POLL_MS, delay * 1.5)
+  }
+}
+
+/** Asks once more for a request's status (the watchers of the status storm, the final check). */
+export async function poll(client: Client, target: Target, r: Tracked): Promise<Answer | null> {
+  if (!r.requestId) return null
+  for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt += 1) {
+    let answer: Answer
+    try {
+      answer = await client.send(
+        ROUTES.status,
+        'GET',
+        `/api/v1/enrollment-requests/${r.requestId}`,
+        target.cookie(r.wish.student),
+      )
+    } catch {
+      r.errors += 1
+      return null
+    }
+    const wait = retryDelay(answer)
+    if (wait === null) return answer
+    r.retries += 1
+    await sleep(wait)
+  }
+  return null
+}

@@ -1,0 +1,300 @@
+// The rush benchmark: one scenario, sugang and the baselines side by side on the same machine and
+// the same data, every request followed to its decision, every claim checked against MySQL.
+//
+//   npm run bench:rush -- --scenario opening [--instances 1,2,3] [--baselines naive,ten-per-second,bare]
+//
+// Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (HAProxy for several instances).
+// Writes <out>/<scenario>-<time>.json and .md; exits 1 if any invariant broke.
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
+import { parseArgs } from 'node:util'
+import { Redis } from 'ioredis'
+import mysql from 'mysql2/promise'
+import { Client, RouteStats } from './client.js'
+import { check, violations } from './invariants.js'
+import {
+  mysqlCounters,
+  mysqlDelta,
+  mysqlPid,
+  ProcessMeter,
+  redisCommandStats,
+  redisDelta,
+  redisPid,
+  round,
+  type MysqlCounters,
+  type ProcessCost,
+} from './probes.js'
+import {
+  commit,
+  machine,
+  markdown,
+  summarizeRoutes,
+  type RunReport,
+  type TargetResult,
+} from './report.js'
+import {
+  runScenario,
+  type ScenarioName,
+  type ScenarioSize,
+  scenarios,
+  SCENARIOS,
+} from './scenarios.js'
+import {
+  MYSQL_URL,
+  REDIS_URL,
+  seedSugang,
+  startBaseline,
+  startSugang,
+  type Target,
+  type TargetKind,
+} from './targets.js'
+
+export interface BenchOptions {
+  readonly scenario: ScenarioName
+  readonly size: ScenarioSize
+  /** sugang instance counts to run, e.g. [1, 2, 3]. */
+  readonly instances: readonly number[]
+  readonly baselines: ReadonlyArray<Exclude<TargetKind, 'sugang'>>
+  readonly inFlight: number
+  readonly deadlineMs: number
+  /** How long the 10-per-second design is watched before its finish is projected. */
+  readonly baselineWindowMs: number
+  readonly command: string
+  /** Runs of sugang, one after another, each on fresh data (the baselines run once). */
+  readonly repeat?: number
+  /** Progress lines (stderr by default). */
+  readonly log?: (line: string) => void
+}
+
+const BASELINES = ['naive', 'ten-per-second', 'bare'] as const
+
+async function runTarget(
+  options: BenchOptions,
+  start: () => Promise<Target>,
+  log: (line: string) => void,
+): Promise<TargetResult> {
+  const { size } = options
+  const target = await start()
+  log(`${target.name}: ready`)
+  const client = new Client(target.base, options.inFlight)
+  const redis = new Redis(REDIS_URL)
+  const db = await mysql.createConnection({ uri: MYSQL_URL })
+  try {
+    const watched = [
+      ...target.processes,
+      { name: 'redis', pid: await redisPid(redis) },
+      { name: 'mariadb', pid: await mysqlPid(db) },
+      { name: 'load generator', pid: process.pid },
+    ]
+    let meter: ProcessMeter | undefined
+    let redisBefore = new Map<string, number>()
+    let mysqlBefore: MysqlCounters | undefined
+    let measuredAt = 0
+    const deadlineMs =
+      target.kind === 'ten-per-second' ? options.baselineWindowMs : options.deadlineMs
+    const phase = await runScenario(options.scenario, {
+      target,
+      client,
+      size,
+      inFlight: options.inFlight,
+      deadlineMs,
+      measure: async () => {
+        client.stats = new RouteStats()
+        redisBefore = await redisCommandStats(redis)
+        mysqlBefore = await mysqlCounters(db)
+        meter = new ProcessMeter(watched)
+        meter.start()
+        measuredAt = performance.now()
+      },
+    })
+    const processes: ProcessCost[] = meter?.stop() ?? []
+    const redisCost = redisDelta(redisBefore, await redisCommandStats(redis))
+    const mysqlCost = mysqlDelta(mysqlBefore!, await mysqlCounters(db))
+    const state = await target.state()
+    const measured = phase.tracked.filter((r) => r.firstSentAt >= measuredAt)
+    const decidedTimes = measured.map((r) => r.decidedAt ?? Infinity)
+    const lastDecided = Math.max(phase.answeredAt, ...decidedTimes)
+    const allDecided = Number.isFinite(lastDecided)
+    const enrolledNow = measured.filter((r) => r.status === 'enrolled').length + phase.promoted
+    const enrollments =
+      target.kind === 'ten-per-second' || target.kind === 'bare'
+        ? state.enrollments.length
+        : enrolledNow
+    let projected: number | null = null
+    if (target.kind === 'ten-per-second') {
+      // It decides 10 per course per second by design: what is still queued when the window
+      // closes is decided at that pace, the longest queue last.
+      const longest = (await target.longestQueue?.()) ?? 0
+      projected = round((performance.now() - phase.t0) / 1000 + longest / 10, 0)
+    }
+    const decidedSeconds =
+      target.kind === 'ten-per-second' ? null : allDecided ? (lastDecided - phase.t0) / 1000 : null
+    const untilDecided = projected ?? decidedSeconds
+    const answeredSeconds = (phase.answeredAt - phase.t0) / 1000
+    const invariants = check(phase.tracked, state, {
+      mustDecide: target.kind === 'sugang' || target.kind === 'naive',
+      checkPositions: target.kind === 'sugang',
+    })
+    const routes = summarizeRoutes(client.stats)
+    const outcomes: Record<string, number> = {}
+    for (const r of measured) {
+      const key = r.status === 'rejected' ? `rejected ${r.reason}` : (r.status ?? 'unanswered')
+      outcomes[key] = (outcomes[key] ?? 0) + 1
+    }
+    const result: TargetResult = {
+      target: target.name,
+      kind: target.kind,
+      instances: target.instances,
+      requests: measured.length,
+      answeredSeconds: round(answeredSeconds, 3),
+      answeredPerSecond: round(
+        (client.stats.count(Object.keys(routes).find((k) => k.startsWith('POST')) ?? '') ||
+          measured.length) / answeredSeconds,
+        0,
+      ),
+      decidedSeconds: decidedSeconds === null ? null : round(decidedSeconds, 3),
+      serverDecidedSeconds:
+        phase.serverDecidedAt === null ? null : round((phase.serverDecidedAt - phase.t0) / 1000, 3),
+      outcomes,
+      enrollments,
+      enrollmentsPerSecond: untilDecided ? round(enrollments / untilDecided, 0) : null,
+      routes,
+      processes,
+      redis: {
+        ...redisCost,
+        perEnrollment: enrollments > 0 ? round(redisCost.commands / enrollments, 1) : null,
+        perRequest: round(
+          redisCost.commands / Math.max(1, measured.length + phase.statusChecks),
+          2,
+        ),
+      },
+      mysql: {
+        ...mysqlCost,
+        statementsPerEnrollment:
+          enrollments > 0 ? round(mysqlCost.Questions / enrollments, 2) : null,
+      },
+      statusChecks: phase.statusChecks,
+      cancels: phase.cancels,
+      promoted: phase.promoted,
+      projectedDecidedSeconds: projected,
+      invariants,
+      violations: violations(invariants),
+    }
+    log(
+      `${target.name}: ${result.requests} requests answered in ${result.answeredSeconds} s ` +
+        `(${result.answeredPerSecond}/s), decided in ${result.decidedSeconds ?? `≈${projected}`} s, ` +
+        `${result.enrollments} enrolled, ${result.violations} violation(s)`,
+    )
+    return result
+  } finally {
+    redis.disconnect()
+    await db.end()
+    await client.close()
+    await target.stop()
+  }
+}
+
+/** Runs one scenario against every target, in turn, each on freshly seeded data. */
+export async function bench(options: BenchOptions): Promise<RunReport> {
+  const log = options.log ?? ((line: string) => console.error(line))
+  const scenario = scenarios[options.scenario]
+  const startedAt = new Date().toISOString()
+  const results: TargetResult[] = []
+  const students = options.size.students + options.size.joiners
+  const seedSize = { ...options.size, students }
+  const repeat = options.repeat ?? 1
+  for (let run = 1; run <= repeat; run += 1) {
+    for (const instances of options.instances) {
+      log(
+        `seeding ${students} students and ${options.size.courses} courses for sugang ×${instances}`,
+      )
+      seedSugang(seedSize)
+      const result = await runTarget(options, () => startSugang(instances, students), log)
+      results.push(repeat > 1 ? { ...result, target: `${result.target}, run ${run}` } : result)
+    }
+  }
+  if (scenario.baselines) {
+    for (const kind of options.baselines) {
+      const data = seedSugang(seedSize)
+      results.push(await runTarget(options, () => startBaseline(kind, data), log))
+    }
+  }
+  return {
+    scenario: scenario.name,
+    summary: scenario.summary,
+    size: options.size,
+    command: options.command,
+    startedAt,
+    commit: commit(),
+    machine: machine(),
+    inFlight: options.inFlight,
+    results,
+  }
+}
+
+function list(value: string): string[] {
+  return value
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      scenario: { type: 'string' },
+      instances: { type: 'string', default: '1' },
+      baselines: { type: 'string', default: BASELINES.join(',') },
+      small: { type: 'boolean', default: false },
+      students: { type: 'string' },
+      courses: { type: 'string' },
+      'in-flight': { type: 'string', default: '256' },
+      'deadline-seconds': { type: 'string', default: '180' },
+      'baseline-window-seconds': { type: 'string', default: '20' },
+      repeat: { type: 'string', default: '1' },
+      out: { type: 'string', default: 'bench-results' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  const name = values.scenario as ScenarioName | undefined
+  if (values.help || !name || !SCENARIOS.includes(name)) {
+    console.error(
+      `Usage: npm run bench:rush -- --scenario <${SCENARIOS.join('|')}> [--instances 1,2,3]\n` +
+        `  [--baselines ${BASELINES.join(',')}|none] [--small] [--students N] [--courses M]\n` +
+        '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
+        '  [--out bench-results]',
+    )
+    return values.help ? 0 : 2
+  }
+  const scenario = scenarios[name]
+  let size: ScenarioSize = values.small ? scenario.small : scenario.full
+  if (values.students) size = { ...size, students: Number(values.students) }
+  if (values.courses) size = { ...size, courses: Number(values.courses) }
+  const baselines = values.baselines === 'none' ? [] : list(values.baselines)
+  for (const b of baselines) {
+    if (!(BASELINES as readonly string[]).includes(b)) throw new Error(`unknown baseline ${b}`)
+  }
+  const report = await bench({
+    scenario: name,
+    size,
+    instances: list(values.instances).map(Number),
+    baselines: baselines as BenchOptions['baselines'],
+    inFlight: Number(values['in-flight']),
+    deadlineMs: Number(values['deadline-seconds']) * 1000,
+    baselineWindowMs: Number(values['baseline-window-seconds']) * 1000,
+    command: `npm run bench:rush -- ${argv.join(' ')}`,
+    repeat: Number(values.repeat),
+  })
+  mkdirSync(values.out, { recursive: true })
+  const stem = join(values.out, `${name}-${report.startedAt.replace(/[:.]/g, '-')}`)
+  writeFileSync(`${stem}.json`, JSON.stringify(report, null, 2) + '\n')
+  const page = markdown(report)
+  writeFileSync(`${stem}.md`, page)
+  console.log(page)
+  console.error(`report written to ${stem}.json and ${stem}.md`)
+  const broken = report.results.reduce((sum, r) => sum + r.violations, 0)
+  if (broken > 0) console.error(`${broken} invariant violation(s)`)
+  return broken > 0 ? 1 : 0
+}

@@ -1,0 +1,127 @@
+// Child processes of a run: service instances, the proxy in front of them, the baselines.
+// Loopback only; every process is stopped when its target is done.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { fileURLToPath } from 'node:url'
+import { sleep } from './client.js'
+
+export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
+export const sugangCli = join(repoRoot, 'service/bin/sugang.js')
+
+export interface Running {
+  readonly name: string
+  readonly child: ChildProcess
+  readonly pid: number
+  /** The last lines it wrote to stderr, for the error message when it dies. */
+  readonly log: () => string
+  stop(): Promise<void>
+}
+
+/** A free loopback port (the kernel's choice; closed again before use). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
+    })
+  })
+}
+
+export function run(
+  name: string,
+  command: string,
+  args: string[],
+  env: Record<string, string>,
+): Running {
+  const child = spawn(command, args, {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
+  let tail = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    tail = (tail + chunk.toString()).slice(-4000)
+  })
+  return {
+    name,
+    child,
+    pid: child.pid ?? 0,
+    log: () => tail,
+    stop: () =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve()
+        const kill = setTimeout(() => child.kill('SIGKILL'), 20_000)
+        child.once('exit', () => {
+          clearTimeout(kill)
+          resolve()
+        })
+        child.kill('SIGTERM')
+      }),
+  }
+}
+
+/** Waits until `url` answers 200 (the process is ready), or fails with the process's log. */
+export async function ready(proc: Running, url: string, timeoutMs = 120_000): Promise<void> {
+  const until = Date.now() + timeoutMs
+  while (Date.now() < until) {
+    if (proc.child.exitCode !== null) {
+      throw new Error(`${proc.name} exited with ${proc.child.exitCode}:\n${proc.log()}`)
+    }
+    const ok = await fetch(url).then(
+      (r) => r.ok,
+      () => false,
+    )
+    if (ok) return
+    await sleep(100)
+  }
+  await proc.stop()
+  throw new Error(`${proc.name} was not ready at ${url} in ${timeoutMs} ms:\n${proc.log()}`)
+}
+
+/**
+ * HAProxy in front of several instances, round robin, as a stand-in for the ALB: one process,
+ * keep-alive to the clients and reused connections to the instances.
+ */
+export async function startProxy(port: number, backends: readonly number[]): Promise<Running> {
+  const dir = mkdtempSync(join(tmpdir(), 'sugang-proxy-'))
+  const config = join(dir, 'haproxy.cfg')
+  writeFileSync(
+    config,
+    [
+      'global',
+      '  maxconn 8000',
+      '  nbthread 1',
+      'defaults',
+      '  mode http',
+      '  timeout connect 5s',
+      '  timeout client 120s',
+      '  timeout server 120s',
+      '  timeout http-keep-alive 120s',
+      '  option http-keep-alive',
+      '  http-reuse always',
+      'frontend students',
+      `  bind 127.0.0.1:${port}`,
+      '  default_backend instances',
+      'backend instances',
+      '  balance roundrobin',
+      '  option httpchk GET /health/ready',
+      ...backends.map((p, i) => `  server i${i + 1} 127.0.0.1:${p} check inter 2s maxconn 1000`),
+      '',
+    ].join('\n'),
+  )
+  const proc = run('haproxy', 'haproxy', ['-db', '-f', config], {})
+  const stop = proc.stop
+  const running: Running = {
+    ...proc,
+    stop: async () => {
+      await stop()
+      rmSync(dir, { recursive: true, force: true })
+    },
+  }
+  await ready(running, `http://127.0.0.1:${port}/health/ready`)
+  return running
+}

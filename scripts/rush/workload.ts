@@ -1,0 +1,92 @@
+// What the students of a scenario want: deterministic (seeded), so that every target of one run
+// and every run of one scenario meets exactly the same wishes in the same order.
+
+/** Small, fast, seedable PRNG (mulberry32); Math.random cannot be seeded. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0
+    let t = a
+    t = Math.imul(t ^ (t >>> 15), t | 1)
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+  }
+}
+
+/** Students S000001.. and courses C0001.., as the seed command names them. */
+export const studentId = (n: number): string => `S${String(n).padStart(6, '0')}`
+export const courseId = (n: number): string => `C${String(n).padStart(4, '0')}`
+
+/**
+ * Zipf-like popularity over `courses` courses (weight of the k-th most popular is 1/k^s), with
+ * the ranks shuffled over the course numbers so that popularity does not follow capacity.
+ * Returns a sampler of `count` distinct course numbers (1-based) per call.
+ */
+export function zipfChooser(
+  courses: number,
+  s: number,
+  random: () => number,
+): (count: number) => number[] {
+  const order = Array.from({ length: courses }, (_, i) => i + 1)
+  for (let i = order.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1))
+    ;[order[i], order[j]] = [order[j]!, order[i]!]
+  }
+  const cumulative = new Float64Array(courses)
+  let total = 0
+  for (let k = 0; k < courses; k += 1) {
+    total += 1 / Math.pow(k + 1, s)
+    cumulative[k] = total
+  }
+  const pick = (): number => {
+    const x = random() * total
+    let lo = 0
+    let hi = courses - 1
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1
+      if (cumulative[mid]! < x) lo = mid + 1
+      else hi = mid
+    }
+    return order[lo]!
+  }
+  return (count) => {
+    const chosen = new Set<number>()
+    const want = Math.min(count, courses)
+    while (chosen.size < want) chosen.add(pick())
+    return [...chosen]
+  }
+}
+
+/** One enrollment request a student will send: student and course numbers (1-based). */
+export interface Wish {
+  readonly student: number
+  readonly course: number
+  readonly waitlist: boolean
+}
+
+/**
+ * The order in which requests reach the service at the opening: every student's first choice,
+ * then every student's second, and so on (students click one course after another), with the
+ * students of each round in random order.
+ */
+export function interleave(
+  choices: ReadonlyArray<readonly number[]>,
+  firstStudent: number,
+  waitlist: boolean,
+  random: () => number,
+): Wish[] {
+  const wishes: Wish[] = []
+  const rounds = Math.max(0, ...choices.map((c) => c.length))
+  const students = Array.from({ length: choices.length }, (_, i) => i)
+  for (let round = 0; round < rounds; round += 1) {
+    for (let i = students.length - 1; i > 0; i -= 1) {
+      const j = Math.floor(random() * (i + 1))
+      ;[students[i], students[j]] = [students[j]!, students[i]!]
+    }
+    for (const s of students) {
+      const course = choices[s]![round]
+      if (course !== undefined) wishes.push({ student: firstStudent + s, course, waitlist })
+    }
+  }
+  return wishes
+}
