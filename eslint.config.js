@@ -10,6 +10,8 @@ export default tseslint.config(
       '**/.gen/**',
       '**/.tap/**',
       '**/coverage/**',
+      '**/.bench-build/**',
+      '**/bench-results/**',
     ],
   },
   js.configs.recommended,

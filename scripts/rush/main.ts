@@ -40,6 +40,7 @@ import {
   scenarios,
   SCENARIOS,
 } from './scenarios.js'
+import { buildService } from './processes.js'
 import {
   MYSQL_URL,
   REDIS_URL,
@@ -48,6 +49,7 @@ import {
   startSugang,
   type Target,
   type TargetKind,
+  useServiceCli,
 } from './targets.js'
 
 export interface BenchOptions {
@@ -61,6 +63,8 @@ export interface BenchOptions {
   /** How long the 10-per-second design is watched before its finish is projected. */
   readonly baselineWindowMs: number
   readonly command: string
+  /** Runs a production build of the service (tsc) instead of its sources (the tests' way). */
+  readonly compiled?: boolean
   /** Runs of sugang, one after another, each on fresh data (the baselines run once). */
   readonly repeat?: number
   /** Progress lines (stderr by default). */
@@ -203,6 +207,10 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
   const results: TargetResult[] = []
   const students = options.size.students + options.size.joiners
   const seedSize = { ...options.size, students }
+  if (options.compiled) {
+    log('building the service')
+    useServiceCli(buildService())
+  }
   const repeat = options.repeat ?? 1
   for (let run = 1; run <= repeat; run += 1) {
     for (const instances of options.instances) {
@@ -286,6 +294,7 @@ export async function main(argv: string[]): Promise<number> {
     baselineWindowMs: Number(values['baseline-window-seconds']) * 1000,
     command: `npm run bench:rush -- ${argv.join(' ')}`,
     repeat: Number(values.repeat),
+    compiled: true,
   })
   mkdirSync(values.out, { recursive: true })
   const stem = join(values.out, `${name}-${report.startedAt.replace(/[:.]/g, '-')}`)

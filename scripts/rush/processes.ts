@@ -1,7 +1,7 @@
 // Child processes of a run: service instances, the proxy in front of them, the baselines.
 // Loopback only; every process is stopped when its target is done.
-import { spawn, type ChildProcess } from 'node:child_process'
-import { writeFileSync, mkdtempSync, rmSync } from 'node:fs'
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
+import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -10,6 +10,39 @@ import { sleep } from './client.js'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const sugangCli = join(repoRoot, 'service/bin/sugang.js')
+
+/**
+ * Compiles the service as its image does (tsc, then the Lua scripts and the page beside it) into
+ * a directory of its own, and returns a launcher of that build: the benchmark measures the
+ * JavaScript production runs, not the TypeScript loader. The directory sits inside the service
+ * workspace so that the build finds its packages; service/dist is left alone (bin/sugang.js
+ * prefers it, and the service's own tests must keep running the sources).
+ */
+export function buildService(): string {
+  const out = join(repoRoot, 'service/.bench-build')
+  rmSync(out, { recursive: true, force: true })
+  const tsc = join(repoRoot, 'node_modules/typescript/bin/tsc')
+  execFileSync(process.execPath, [
+    tsc,
+    '-p',
+    join(repoRoot, 'service/tsconfig.build.json'),
+    '--outDir',
+    out,
+    '--sourceMap',
+    'false',
+  ])
+  mkdirSync(join(out, 'adapters/redis'), { recursive: true })
+  cpSync(join(repoRoot, 'service/src/adapters/redis/lua'), join(out, 'adapters/redis/lua'), {
+    recursive: true,
+  })
+  cpSync(join(repoRoot, 'service/src/web'), join(out, 'web'), { recursive: true })
+  const launcher = join(out, 'sugang.mjs')
+  writeFileSync(
+    launcher,
+    "const cli = await import('./cli.js')\nprocess.exitCode = await cli.main(process.argv.slice(2))\n",
+  )
+  return launcher
+}
 
 export interface Running {
   readonly name: string

@@ -27,6 +27,12 @@ const SUGANG_PREFIX = 'bench:'
 const serviceNodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)
 const PASSWORD = 'bench-password'
 
+/** The service's CLI the targets run: the sources (tests) or a production build (benchmark). */
+let cli = sugangCli
+export function useServiceCli(path: string): void {
+  cli = path
+}
+
 /** What the database holds after a run: the truth the students' answers are checked against. */
 export interface DbState {
   readonly courses: ReadonlyMap<string, { capacity: number; enrolled: number; rows: number }>
@@ -90,7 +96,7 @@ export function seedSugang(size: SeedSize): BaselineData {
   execFileSync(
     process.execPath,
     [
-      sugangCli,
+      cli,
       'seed',
       '--students',
       String(size.students),
@@ -222,16 +228,11 @@ export async function startSugang(instances: number, students: number): Promise<
     for (let i = 0; i < instances; i += 1) {
       const port = await freePort()
       const metrics = await freePort()
-      const proc = run(
-        `sugang ${i + 1}`,
-        process.execPath,
-        [...serviceNodeArgs, sugangCli, 'serve'],
-        {
-          ...sugangEnv(),
-          PORT: String(port),
-          METRICS_PORT: String(metrics),
-        },
-      )
+      const proc = run(`sugang ${i + 1}`, process.execPath, [...serviceNodeArgs, cli, 'serve'], {
+        ...sugangEnv(),
+        PORT: String(port),
+        METRICS_PORT: String(metrics),
+      })
       procs.push(proc)
       ports.push(port)
       await ready(proc, `http://127.0.0.1:${port}/health/ready`)
