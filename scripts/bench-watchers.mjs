@@ -173,7 +173,7 @@ try {
           status: 'rejected',
           reason: 'COURSE_FULL',
         })),
-        { seatsLeft: capacity, version: 0 },
+        { seatsLeft: capacity, versionBefore: 0, version: 0 },
       )
       await rush.leases.releaseCourse(course, 'bench')
     }

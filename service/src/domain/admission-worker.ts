@@ -243,9 +243,13 @@ export class AdmissionWorker {
           return
         }
         const plan = outcome.kind === 'done' ? outcome.value : courseGone(requests)
+        const decisions =
+          outcome.kind === 'done'
+            ? withPlaces(plan.decisions, outcome.waitlistPlaces)
+            : plan.decisions
         const seconds = Number(process.hrtime.bigint() - started) / 1e9
         await this.#hooks.afterCommit?.(courseId)
-        const left = await this.#queue.settle(courseId, this.#token, plan.decisions, plan)
+        const left = await this.#queue.settle(courseId, this.#token, decisions, plan)
         this.#observer.batch(courseId, seconds, plan.decisions, plan.seatsLeft)
         this.#adapt(courseId, size, seconds * 1000, requests.length)
         if (left === null) {
@@ -297,6 +301,18 @@ export class AdmissionWorker {
 
 const noCourse = { kind: 'no-course' } as const
 
+/** The batch's waitlisted decisions with the places the store gave them. */
+function withPlaces(
+  decisions: readonly Decision[],
+  places: ReadonlyMap<string, number>,
+): Decision[] {
+  return decisions.map((d) => {
+    if (d.status !== 'waitlisted') return d
+    const place = places.get(d.requestId)
+    return place === undefined ? d : { ...d, place }
+  })
+}
+
 /** A course deleted while requests waited for it: nothing can be admitted to it. */
 function courseGone(requests: readonly QueuedRequest[]): AdmissionPlan {
   return {
@@ -308,6 +324,7 @@ function courseGone(requests: readonly QueuedRequest[]): AdmissionPlan {
     })),
     writes: { enroll: [], waitlist: [], rewaitlist: [], course: null },
     seatsLeft: 0,
+    versionBefore: 0,
     version: 0,
     decidedThrough: Number.MAX_SAFE_INTEGER,
   }

@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto'
 import { backoffMs } from './admission-worker.js'
-import type { RejectReason, SeatState } from './model.js'
+import type { RejectReason, SeatChange } from './model.js'
 import type { AdmissionStore, CancellationChange, CancellationTx, SeatCache } from './ports.js'
 import { mayPromote } from './rules.js'
 
 export type CancelResult =
   | { readonly ok: false }
-  | (SeatState & {
+  | (SeatChange & {
       readonly ok: true
       readonly promoted: { readonly studentId: string; readonly requestId: string } | null
       /** Waitlisted requests dropped because the rules no longer allow them. */
@@ -65,6 +65,7 @@ export class Cancellation {
       promoted: result.promoted,
       dropped: result.dropped,
       seatsLeft: result.seatsLeft,
+      versionBefore: result.versionBefore,
       version: result.version,
     }
     await this.#reflect(courseId, change, 1, Date.now())
@@ -128,5 +129,12 @@ async function cancelAndPromote(tx: CancellationTx): Promise<CancelResult> {
   }
   const version = course.version + 1
   await tx.updateCourse(enrolled, version)
-  return { ok: true, promoted, dropped, seatsLeft: course.capacity - enrolled, version }
+  return {
+    ok: true,
+    promoted,
+    dropped,
+    seatsLeft: course.capacity - enrolled,
+    versionBefore: course.version,
+    version,
+  }
 }

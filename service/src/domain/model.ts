@@ -13,7 +13,16 @@ export interface QueuedRequest {
 
 export type Decision =
   | { readonly requestId: string; readonly studentId: string; readonly status: 'enrolled' }
-  | { readonly requestId: string; readonly studentId: string; readonly status: 'waitlisted' }
+  | {
+      readonly requestId: string
+      readonly studentId: string
+      readonly status: 'waitlisted'
+      /**
+       * Its place on the course's waitlist (the store's order key: the places ahead are those
+       * with a smaller one), once the store has said; the queue mirrors the order with it.
+       */
+      readonly place?: number
+    }
   | {
       readonly requestId: string
       readonly studentId: string
@@ -82,6 +91,22 @@ export interface SeatState {
   readonly version: number
 }
 
+/**
+ * A committed change of a course as the queue's caches learn it: the seats left after it and the
+ * versions it leads from and to. The waitlist's mirror applies changes only in that order.
+ */
+export interface SeatChange extends SeatState {
+  /** The course version the change started from (equal to `version` when it changed nothing). */
+  readonly versionBefore: number
+}
+
+/** One place on a course's waitlist, in the store's order. */
+export interface WaitlistPlace {
+  readonly requestId: string
+  /** The store's order key (its waitlist row id). */
+  readonly place: number
+}
+
 /** A course as MySQL has it, for comparing the queue's caches with the truth. */
 export interface CourseVersion {
   readonly id: string
@@ -90,7 +115,8 @@ export interface CourseVersion {
   readonly decidedThrough: number
 }
 
-/** One consistent read of a course: its seats and who holds them. */
+/** One consistent read of a course: its seats, who holds them, and who waits, in order. */
 export interface CourseSnapshot extends SeatState {
   readonly students: string[]
+  readonly waitlist: readonly WaitlistPlace[]
 }

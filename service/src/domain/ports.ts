@@ -14,7 +14,7 @@ import type {
   Meeting,
   QueuedRequest,
   RejectReason,
-  SeatState,
+  SeatChange,
   StudentAccount,
 } from './model.js'
 import type { ConfirmationBacklog } from './confirmations.js'
@@ -82,7 +82,15 @@ export interface AdmissionWrites {
 }
 
 export type FencedOutcome<T> =
-  | { readonly kind: 'done'; readonly value: T }
+  | {
+      readonly kind: 'done'
+      readonly value: T
+      /**
+       * Where the batch's students stand on the course's waitlist after the commit: request id
+       * -> place (the waitlist's order key), for each of them holding a place there.
+       */
+      readonly waitlistPlaces: ReadonlyMap<string, number>
+    }
   /** Another worker fenced the course since this one did: it must stop deciding it. */
   | { readonly kind: 'fenced' }
   | { readonly kind: 'no-course' }
@@ -126,7 +134,8 @@ export interface AdmissionStore {
   fence(courseId: string): Promise<number | null>
   /**
    * One transaction: lock the course row and check the fence, lock the students' rows in id
-   * order, read the facts, let `decide` (pure, synchronous) say what to write, write, commit.
+   * order, read the facts, let `decide` (pure, synchronous) say what to write, write, read the
+   * students' waitlist places in the course, commit.
    */
   admit<T>(
     courseId: string,
@@ -314,12 +323,16 @@ export interface WaitingQueue {
    * the active courses; an entry whose request is gone is dropped.
    */
   head(courseId: string, count: number): Promise<HeadEntry[]>
-  /** Records committed decisions; the queue length left, or null if the lease was lost. */
+  /**
+   * Records committed decisions (a waitlisted one with its place, which the queue's mirror of
+   * the waitlist takes if the batch is the next change it expects); the queue length left, or
+   * null if the lease was lost.
+   */
   settle(
     courseId: string,
     leaseToken: string,
     decisions: readonly Decision[],
-    seats: SeatState,
+    seats: SeatChange,
   ): Promise<number | null>
   /**
    * Records rejections decided without the store, if the lease is still held and the seat cache
@@ -351,7 +364,7 @@ export interface Leases {
 }
 
 /** A committed cancellation, as the seat cache must learn it. */
-export interface CancellationChange extends SeatState {
+export interface CancellationChange extends SeatChange {
   readonly cancellationId: string
   readonly studentId: string
   readonly promoted: { readonly studentId: string; readonly requestId: string } | null
@@ -371,9 +384,12 @@ export interface SeatCache {
   unmarkCancellation(courseId: string, cancellationId: string): Promise<void>
   /** Records a committed cancellation and removes its mark. Idempotent. */
   reflectCancellation(courseId: string, change: CancellationChange): Promise<void>
-  /** Cache versions of the given courses (-1 where the cache has none). */
+  /**
+   * Cache versions of the given courses: the course version every part of a course's cache (the
+   * seat count and markers, the waitlist's mirror) has caught up with; -1 where one is missing.
+   */
   versions(courseIds: readonly string[]): Promise<Map<string, number>>
-  /** Rewrites a course's cache from a store snapshot unless the cache is as new. */
+  /** Rewrites each part of a course's cache from a store snapshot unless that part is as new. */
   repair(courseId: string, snapshot: CourseSnapshot): Promise<boolean>
 }
 

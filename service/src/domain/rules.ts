@@ -119,7 +119,12 @@ export interface AdmissionPlan {
   readonly decisions: Decision[]
   readonly writes: AdmissionWrites
   readonly seatsLeft: number
-  /** The course version after the commit: it rises whenever the seats taken change. */
+  /** The course version the batch read. */
+  readonly versionBefore: number
+  /**
+   * The course version after the commit: it rises whenever the seats taken or the waitlist
+   * change, so that every cache of either can tell a missed change from an old one.
+   */
   readonly version: number
   /** The decided-through mark after the commit (bulk rejection stops at or below it). */
   readonly decidedThrough: number
@@ -140,7 +145,7 @@ export function planAdmission(
   const enrolled = facts.enrolled + outcome.admitted.length
   const wroteRows =
     outcome.admitted.length + outcome.waitlisted.length + outcome.rehandled.length > 0
-  const version = outcome.admitted.length > 0 ? facts.version + 1 : facts.version
+  const version = wroteRows ? facts.version + 1 : facts.version
   const decidedThrough = wroteRows
     ? Math.max(facts.decidedThrough, ...requests.map((r) => r.arrival))
     : facts.decidedThrough
@@ -153,6 +158,7 @@ export function planAdmission(
       course: wroteRows ? { enrolled, version, decidedThrough } : null,
     },
     seatsLeft: facts.capacity - enrolled,
+    versionBefore: facts.version,
     version,
     decidedThrough,
   }

@@ -68,6 +68,16 @@ function writing(writes: Partial<AdmissionWrites>) {
   return (facts: AdmissionFacts) => ({ writes: { ...noWrites, ...writes }, value: facts })
 }
 
+/** A course snapshot with its waitlist as request ids (places are the store's own numbers). */
+async function snapshotOf(store: RegistrationStore, courseId: string) {
+  const snapshot = await store.courseSnapshot(courseId)
+  if (!snapshot) return null
+  const places = snapshot.waitlist.map((w) => w.place)
+  if (places.some((p, i) => i > 0 && p <= (places[i - 1] as number)))
+    throw new Error(`the waitlist of ${courseId} is not in its order: ${places.join(', ')}`)
+  return { ...snapshot, waitlist: snapshot.waitlist.map((w) => w.requestId) }
+}
+
 /** Admission with a fresh fence, as a new lease holder would. */
 async function admitNow(
   store: RegistrationStore,
@@ -300,7 +310,12 @@ export function contract(t: Test, factory: PairFactory): void {
       t.equal(mine[0]?.title, 'Course')
       t.same(await store.listEnrollments('S9'), [])
 
-      t.same(await store.courseSnapshot('C1'), { version: 7, seatsLeft: 1, students: ['S1'] })
+      t.same(await snapshotOf(store, 'C1'), {
+        version: 7,
+        seatsLeft: 1,
+        students: ['S1'],
+        waitlist: ['r-s2-c1-again'],
+      })
       t.equal(await store.courseSnapshot('C9'), null)
       t.same(
         (await store.courseVersions()).sort((a, b) => a.id.localeCompare(b.id)),
@@ -339,7 +354,7 @@ export function contract(t: Test, factory: PairFactory): void {
       ),
       'a second enrollment of one student in one course is refused',
     )
-    t.same(await store.courseSnapshot('C1'), { version: 0, seatsLeft: 5, students: [] })
+    t.same(await snapshotOf(store, 'C1'), { version: 0, seatsLeft: 5, students: [], waitlist: [] })
     t.equal(await store.findDurableRequest('r2'), null, 'the whole batch rolled back')
     t.equal(
       (await store.admit('C1', fence, ['S1'], writing({}))).kind,
@@ -416,7 +431,12 @@ export function contract(t: Test, factory: PairFactory): void {
       return 'committed'
     })
     t.equal(result, 'committed')
-    t.same(await store.courseSnapshot('C1'), { version: 2, seatsLeft: 0, students: ['S3'] })
+    t.same(await snapshotOf(store, 'C1'), {
+      version: 2,
+      seatsLeft: 0,
+      students: ['S3'],
+      waitlist: ['r4'],
+    })
     t.same(await store.findDurableRequest('r3'), {
       status: 'enrolled',
       courseId: 'C1',
@@ -441,8 +461,8 @@ export function contract(t: Test, factory: PairFactory): void {
       /work failed/,
     )
     t.same(
-      await store.courseSnapshot('C1'),
-      { version: 2, seatsLeft: 0, students: ['S3'] },
+      await snapshotOf(store, 'C1'),
+      { version: 2, seatsLeft: 0, students: ['S3'], waitlist: ['r4'] },
       'a failed cancellation rolls back',
     )
     t.equal((await store.findDurableRequest('r4'))?.status, 'waitlisted')
@@ -616,8 +636,11 @@ export function contract(t: Test, factory: PairFactory): void {
       await rush.queue.settle(
         'C1',
         lease,
-        [enrolled('r1', 'S1'), { requestId: 'r2', studentId: 'S2', status: 'waitlisted' }],
-        { seatsLeft: 0, version: 1 },
+        [
+          enrolled('r1', 'S1'),
+          { requestId: 'r2', studentId: 'S2', status: 'waitlisted', place: 1 },
+        ],
+        { seatsLeft: 0, versionBefore: 0, version: 1 },
       ),
       0,
     )
@@ -644,7 +667,11 @@ export function contract(t: Test, factory: PairFactory): void {
 
     // A rejected request is no longer live: the student may ask again.
     t.equal(
-      await rush.queue.settle('C1', lease, [rejected('r7', 'S3')], { seatsLeft: 0, version: 1 }),
+      await rush.queue.settle('C1', lease, [rejected('r7', 'S3')], {
+        seatsLeft: 0,
+        versionBefore: 1,
+        version: 1,
+      }),
       1,
     )
     t.same(await rush.queue.request('r7'), {
@@ -712,6 +739,7 @@ export function contract(t: Test, factory: PairFactory): void {
       cancellationId: 'c1',
       studentId: 'S9',
       seatsLeft: 0,
+      versionBefore: 2,
       version: 3,
       promoted: { studentId: 'S2', requestId: 'w2' },
       dropped: [{ requestId: 'r3', studentId: 'S3', reason: 'CREDIT_LIMIT' }],
@@ -743,12 +771,16 @@ export function contract(t: Test, factory: PairFactory): void {
       'C1',
       lease,
       [enrolled('r1', 'S1'), rejected('r2', 'S2', 'ALREADY_ENROLLED'), enrolled('r4', 'S4')],
-      { seatsLeft: 0, version: 4 },
+      { seatsLeft: 0, versionBefore: 3, version: 4 },
     )
     t.same(await rush.queue.activeCourses(), [], 'a drained course leaves the active set')
     await d.enqueue('S3', 'C2', 'r5')
     const lease2 = await d.lease('C2')
-    await rush.queue.settle('C2', lease2, [enrolled('r5', 'S3')], { seatsLeft: 1, version: 1 })
+    await rush.queue.settle('C2', lease2, [enrolled('r5', 'S3')], {
+      seatsLeft: 1,
+      versionBefore: 0,
+      version: 1,
+    })
     t.same(await rush.queue.activeCourses(), [])
     t.same(await rush.queue.head('C2', 5), [])
   })
@@ -767,7 +799,8 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal(
       await rush.queue.settle('C1', 'not-the-holder', [enrolled('r1', 'S1')], {
         seatsLeft: 0,
-        version: 9,
+        versionBefore: 0,
+        version: 1,
       }),
       null,
       'lease lost: nothing written',
@@ -781,10 +814,10 @@ export function contract(t: Test, factory: PairFactory): void {
       lease,
       [
         enrolled('r1', 'S1'),
-        { requestId: 'r2', studentId: 'S2', status: 'waitlisted' },
+        { requestId: 'r2', studentId: 'S2', status: 'waitlisted', place: 7 },
         rejected('r3', 'S3', 'TIME_CONFLICT'),
       ],
-      { seatsLeft: 2, version: 5 },
+      { seatsLeft: 2, versionBefore: 0, version: 1 },
     )
     t.equal(left, 1)
     t.same(
@@ -793,7 +826,12 @@ export function contract(t: Test, factory: PairFactory): void {
     )
     t.equal((await rush.queue.request('r4'))?.position, 1)
     t.same((await rush.queue.request('r1'))?.status, 'enrolled')
-    t.same((await rush.queue.request('r2'))?.status, 'waitlisted')
+    const waiting = await rush.queue.request('r2')
+    t.same(waiting?.status, 'waitlisted')
+    t.ok(
+      waiting?.position === null || waiting?.position === 1,
+      'a waitlist place, when the queue gives one, is the place in the waitlist order',
+    )
     t.same(await rush.queue.request('r3'), {
       requestId: 'r3',
       studentId: 'S3',
@@ -807,17 +845,17 @@ export function contract(t: Test, factory: PairFactory): void {
     t.same(
       await rush.seats.versions(['C1', 'C9']),
       new Map([
-        ['C1', 5],
+        ['C1', 1],
         ['C9', -1],
       ]),
     )
 
     // An older version never overwrites a newer one; the same version does.
-    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, version: 4 })
-    t.same(await rush.seats.versions(['C1']), new Map([['C1', 5]]))
+    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, versionBefore: 0, version: 0 })
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 1]]))
     await d.login('S5')
     t.equal((await d.enqueue('S5', 'C1', 'r5')).kind, 'created', 'the cache still has seats')
-    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, version: 5 })
+    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, versionBefore: 1, version: 1 })
     await d.login('S6')
     t.same(await d.enqueue('S6', 'C1', 'r6'), { kind: 'course-full' })
   })
@@ -830,7 +868,11 @@ export function contract(t: Test, factory: PairFactory): void {
     await d.enqueue('S1', 'C1', 'r1')
     await d.enqueue('S2', 'C1', 'r2')
     const lease = await d.lease('C1')
-    await rush.queue.settle('C1', lease, [enrolled('r1', 'S1')], { seatsLeft: 3, version: 1 })
+    await rush.queue.settle('C1', lease, [enrolled('r1', 'S1')], {
+      seatsLeft: 3,
+      versionBefore: 0,
+      version: 1,
+    })
     await sleep(1_150)
     t.equal(await rush.queue.request('r1'), null, 'decided: gone after its time')
     t.equal((await rush.queue.request('r2'))?.status, 'queued', 'queued: kept')
@@ -852,15 +894,19 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal(await rush.queue.rejectHead('C1', 'nobody', all), 'lease-lost')
     const lease = await d.lease('C1')
     t.equal(await rush.queue.rejectHead('C1', lease, all), 'not-full', 'no cache: not known full')
-    await rush.queue.settle('C1', lease, [], { seatsLeft: 1, version: 1 })
+    await rush.queue.settle('C1', lease, [], { seatsLeft: 1, versionBefore: 0, version: 1 })
     t.equal(await rush.queue.rejectHead('C1', lease, all), 'not-full')
-    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, version: 2 })
+    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, versionBefore: 1, version: 2 })
     await rush.seats.markCancellation('C1', 'cx', 60_000)
     t.equal(await rush.queue.rejectHead('C1', lease, all), 'not-full', 'a cancellation in flight')
     await rush.seats.unmarkCancellation('C1', 'cx')
 
     // r2 leaves the queue first: the bulk rejection stops there.
-    await rush.queue.settle('C1', lease, [enrolled('r2', 'S2')], { seatsLeft: 0, version: 2 })
+    await rush.queue.settle('C1', lease, [enrolled('r2', 'S2')], {
+      seatsLeft: 0,
+      versionBefore: 2,
+      version: 3,
+    })
     t.equal(await rush.queue.rejectHead('C1', lease, all), 1)
     t.same(await rush.queue.request('r1'), {
       requestId: 'r1',
@@ -902,7 +948,7 @@ export function contract(t: Test, factory: PairFactory): void {
       'a holder whose lease ran out takes it anew (and must fence again)',
     )
     t.equal(
-      await rush.queue.settle('C2', 'b', [], { seatsLeft: 1, version: 1 }),
+      await rush.queue.settle('C2', 'b', [], { seatsLeft: 1, versionBefore: 0, version: 1 }),
       null,
       'settle needs a live lease',
     )
@@ -920,7 +966,7 @@ export function contract(t: Test, factory: PairFactory): void {
     await d.login('S1')
     await d.login('S2')
     const lease = await d.lease('C1')
-    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, version: 1 })
+    await rush.queue.settle('C1', lease, [], { seatsLeft: 0, versionBefore: 0, version: 1 })
     await rush.seats.markCancellation('C1', 'c1', 300)
     t.equal((await d.enqueue('S1', 'C1', 'r1')).kind, 'created')
     await sleep(400)
@@ -933,7 +979,11 @@ export function contract(t: Test, factory: PairFactory): void {
     for (const s of ['S1', 'S2', 'S3', 'S4', 'S5', 'S6']) await d.login(s)
     const lease = await d.lease('C1')
     await d.enqueue('S1', 'C1', 'r1')
-    await rush.queue.settle('C1', lease, [enrolled('r1', 'S1')], { seatsLeft: 0, version: 3 })
+    await rush.queue.settle('C1', lease, [enrolled('r1', 'S1')], {
+      seatsLeft: 0,
+      versionBefore: 0,
+      version: 1,
+    })
     // S2 and S3 wait on the store's waitlist for this course.
     await d.enqueue('S2', 'C1', 'r2', { waitlist: true, refuseWhenFull: false })
     await d.enqueue('S3', 'C1', 'r3', { waitlist: true, refuseWhenFull: false })
@@ -941,17 +991,25 @@ export function contract(t: Test, factory: PairFactory): void {
       'C1',
       lease,
       [
-        { requestId: 'r2', studentId: 'S2', status: 'waitlisted' },
-        { requestId: 'r3', studentId: 'S3', status: 'waitlisted' },
+        { requestId: 'r2', studentId: 'S2', status: 'waitlisted', place: 3 },
+        { requestId: 'r3', studentId: 'S3', status: 'waitlisted', place: 4 },
       ],
-      { seatsLeft: 0, version: 3 },
+      { seatsLeft: 0, versionBefore: 1, version: 2 },
     )
+    const second = (await rush.queue.request('r3'))?.position
+    t.ok(second === null || second === 2, 'second on the waitlist, if the queue says')
     await rush.seats.markCancellation('C1', 'c1', 60_000)
+    t.equal(
+      (await rush.queue.request('r3'))?.position,
+      null,
+      'no waitlist place while a cancellation may be moving the waitlist',
+    )
     const change: CancellationChange = {
       cancellationId: 'c1',
       studentId: 'S1',
       seatsLeft: 0,
-      version: 4,
+      versionBefore: 2,
+      version: 3,
       promoted: { studentId: 'S3', requestId: 'r3' },
       dropped: [
         { requestId: 'r2', studentId: 'S2', reason: 'CREDIT_LIMIT' },
@@ -960,7 +1018,7 @@ export function contract(t: Test, factory: PairFactory): void {
     }
     await rush.seats.reflectCancellation('C1', change)
     await rush.seats.reflectCancellation('C1', change)
-    t.same(await rush.seats.versions(['C1']), new Map([['C1', 4]]))
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 3]]))
     t.equal((await rush.queue.request('r3'))?.status, 'enrolled', 'the promoted request')
     t.same(await d.enqueue('S3', 'C1', 'r7'), { kind: 'already-enrolled' })
     t.same(
@@ -985,9 +1043,18 @@ export function contract(t: Test, factory: PairFactory): void {
     )
 
     // An older reflection (retried late) changes neither the cache nor a newer marker.
-    await rush.queue.settle('C1', lease, [enrolled('r9', 'S1')], { seatsLeft: 0, version: 6 })
-    await rush.seats.reflectCancellation('C1', { ...change, version: 5, seatsLeft: 1 })
-    t.same(await rush.seats.versions(['C1']), new Map([['C1', 6]]))
+    await rush.queue.settle('C1', lease, [enrolled('r9', 'S1')], {
+      seatsLeft: 0,
+      versionBefore: 3,
+      version: 4,
+    })
+    await rush.seats.reflectCancellation('C1', {
+      ...change,
+      versionBefore: 1,
+      version: 2,
+      seatsLeft: 1,
+    })
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 4]]))
     t.same(await d.enqueue('S1', 'C1', 'r10'), { kind: 'already-enrolled' })
 
     // A promoted request whose record has expired still leaves its student enrolled.
@@ -995,7 +1062,8 @@ export function contract(t: Test, factory: PairFactory): void {
       cancellationId: 'c2',
       studentId: 'S9',
       seatsLeft: 0,
-      version: 7,
+      versionBefore: 4,
+      version: 5,
       promoted: { studentId: 'S5', requestId: 'expired' },
       dropped: [],
     })
@@ -1014,20 +1082,30 @@ export function contract(t: Test, factory: PairFactory): void {
     await rush.queue.settle(
       'C1',
       lease,
-      [enrolled('r1', 'S1'), { requestId: 'r3', studentId: 'S3', status: 'waitlisted' }],
-      { seatsLeft: 2, version: 2 },
+      [enrolled('r1', 'S1'), { requestId: 'r3', studentId: 'S3', status: 'waitlisted', place: 1 }],
+      { seatsLeft: 2, versionBefore: 0, version: 1 },
     )
     await d.enqueue('S2', 'C1', 'r2')
     t.equal(
-      await rush.seats.repair('C1', { version: 2, seatsLeft: 0, students: [] }),
+      await rush.seats.repair('C1', {
+        version: 1,
+        seatsLeft: 0,
+        students: [],
+        waitlist: [{ requestId: 'r3', place: 1 }],
+      }),
       false,
       'as new: left alone',
     )
-    t.same(await rush.seats.versions(['C1']), new Map([['C1', 2]]))
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 1]]))
 
     // The store says: S1 cancelled, S2, S3 and S4 hold seats, none left.
     t.equal(
-      await rush.seats.repair('C1', { version: 5, seatsLeft: 0, students: ['S2', 'S3', 'S4'] }),
+      await rush.seats.repair('C1', {
+        version: 5,
+        seatsLeft: 0,
+        students: ['S2', 'S3', 'S4'],
+        waitlist: [],
+      }),
       true,
     )
     t.same(await rush.seats.versions(['C1']), new Map([['C1', 5]]))
@@ -1044,7 +1122,10 @@ export function contract(t: Test, factory: PairFactory): void {
       'a queued request is left to its batch',
     )
     t.same(await d.enqueue('S5', 'C1', 'r8'), { kind: 'course-full' }, 'the seats were repaired')
-    t.equal(await rush.seats.repair('C2', { version: 1, seatsLeft: 3, students: [] }), true)
+    t.equal(
+      await rush.seats.repair('C2', { version: 1, seatsLeft: 3, students: [], waitlist: [] }),
+      true,
+    )
     t.same(await rush.seats.versions(['C2']), new Map([['C2', 1]]))
   })
 

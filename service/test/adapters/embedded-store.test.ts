@@ -308,6 +308,7 @@ t.test('the in-process state frees what expired, reads or not', async (t) => {
   await rush.leases.acquireCourse('C1', 'w', 5_000)
   await rush.queue.settle('C1', 'w', [{ requestId: 'r1', studentId: 'S1', status: 'enrolled' }], {
     seatsLeft: 1,
+    versionBefore: 0,
     version: 1,
   })
   await rush.seats.markCancellation('C2', 'c1', 5_000)

@@ -145,7 +145,11 @@ t.test(
         status: 'rejected',
         reason: 'COURSE_FULL',
       }))
-    await queue.settle('C0001', 'browser-test', decisions, { seatsLeft: 5, version: 0 })
+    await queue.settle('C0001', 'browser-test', decisions, {
+      seatsLeft: 5,
+      versionBefore: 0,
+      version: 0,
+    })
     await leases.releaseCourse('C0001', 'browser-test')
     const moved = await waitFor('the place to move up', async () => {
       const place = await placeOf()

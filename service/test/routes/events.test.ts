@@ -106,7 +106,7 @@ for (const storage of STORAGES) {
           status === 'enrolled'
             ? { requestId, studentId: student, status }
             : { requestId, studentId: student, status, reason: 'COURSE_FULL' as const }
-        await queue.settle('C0001', 'test', [decision], { seatsLeft, version: 1 })
+        await queue.settle('C0001', 'test', [decision], { seatsLeft, version: 1, versionBefore: 1 })
         await app.sugang.watch.tick()
       }
       const positions = () =>

@@ -97,7 +97,7 @@ t.test('bulk rejection leaves a student the cache knows more of to a batch', asy
   w.store.enrollments.get('C1')?.set('S1', 'seed')
   w.store.courses.get('C1')!.enrolled = 1
   // S2 holds a waitlist place through r-old; its request hash has expired, so S2 could ask again.
-  w.store.waitlists.get('C1')?.push({ studentId: 'S2', requestId: 'r-old' })
+  w.store.waitlists.get('C1')?.push({ studentId: 'S2', requestId: 'r-old', place: 1 })
   await w.enqueue('S3', false, 'first')
   await w.enqueue('S2', false, 'again')
   w.queue.live.get('C1')?.set('S2', 'r-old')

@@ -415,14 +415,13 @@ export class MysqlStore implements RegistrationStore {
         [students],
       )
 
-      const { writes, value } = decide(
-        admissionFacts(courseId, {
-          course,
-          students: studentRows,
-          held: heldRows,
-          waiting: waitRows,
-        }),
-      )
+      const facts = admissionFacts(courseId, {
+        course,
+        students: studentRows,
+        held: heldRows,
+        waiting: waitRows,
+      })
+      const { writes, value } = decide(facts)
 
       if (writes.enroll.length > 0) {
         await s.write('INSERT INTO enrollments (student_id, course_id, request_id) VALUES ?', [
@@ -453,7 +452,17 @@ export class MysqlStore implements RegistrationStore {
           [enrolled, version, decidedThrough, courseId],
         )
       }
-      return { kind: 'done', value } as const
+      // The places are read under the course row lock, after the writes: the waitlist of this
+      // course cannot change before the commit.
+      const waitlistPlaces = new Map<string, number>()
+      if (writes.waitlist.length + writes.rewaitlist.length + facts.waitlistedBy.size > 0) {
+        const placed = await s.rows(
+          'SELECT id, request_id FROM waitlist WHERE course_id = ? AND student_id IN (?)',
+          [courseId, students],
+        )
+        for (const r of placed) waitlistPlaces.set(String(r.request_id), Number(r.id))
+      }
+      return { kind: 'done', value, waitlistPlaces } as const
     }, this.#timeoutMs * 3)
   }
 
@@ -588,10 +597,15 @@ export class MysqlStore implements RegistrationStore {
         const students = await s.rows('SELECT student_id FROM enrollments WHERE course_id = ?', [
           courseId,
         ])
+        const waiting = await s.rows(
+          'SELECT id, request_id FROM waitlist WHERE course_id = ? ORDER BY id',
+          [courseId],
+        )
         return {
           version: Number(course.version),
           seatsLeft: Number(course.capacity) - Number(course.enrolled),
           students: students.map((r) => String(r.student_id)),
+          waitlist: waiting.map((r) => ({ requestId: String(r.request_id), place: Number(r.id) })),
         }
       } finally {
         await s.write('COMMIT').catch(() => undefined)

@@ -489,14 +489,13 @@ export class SqliteStore implements RegistrationStore {
         students,
       )
 
-      const { writes, value } = decide(
-        admissionFacts(courseId, {
-          course,
-          students: studentRows,
-          held: heldRows,
-          waiting: waitRows,
-        }),
-      )
+      const facts = admissionFacts(courseId, {
+        course,
+        students: studentRows,
+        held: heldRows,
+        waiting: waitRows,
+      })
+      const { writes, value } = decide(facts)
 
       for (const r of writes.enroll) {
         this.#run(
@@ -545,7 +544,19 @@ export class SqliteStore implements RegistrationStore {
           courseId,
         )
       }
-      return { kind: 'done', value }
+      // Read after the writes, in the same transaction: the waitlist cannot change before COMMIT.
+      const waitlistPlaces = new Map<string, number>()
+      if (writes.waitlist.length + writes.rewaitlist.length + facts.waitlistedBy.size > 0) {
+        const placed = this.#rows(
+          db,
+          `SELECT id, request_id FROM waitlist
+            WHERE course_id = ? AND student_id IN (SELECT value FROM json_each(?))`,
+          courseId,
+          students,
+        )
+        for (const r of placed) waitlistPlaces.set(String(r.request_id), Number(r.id))
+      }
+      return { kind: 'done', value, waitlistPlaces }
     })
   }
 
@@ -683,10 +694,16 @@ export class SqliteStore implements RegistrationStore {
           'SELECT student_id FROM enrollments WHERE course_id = ? ORDER BY student_id',
           courseId,
         )
+        const waiting = this.#rows(
+          db,
+          'SELECT id, request_id FROM waitlist WHERE course_id = ? ORDER BY id',
+          courseId,
+        )
         return {
           version: Number(course.version),
           seatsLeft: Number(course.capacity) - Number(course.enrolled),
           students: students.map((r) => String(r.student_id)),
+          waitlist: waiting.map((r) => ({ requestId: String(r.request_id), place: Number(r.id) })),
         }
       } finally {
         this.#run(db, 'COMMIT')

@@ -36,8 +36,12 @@ export class MemoryStore implements AdmissionStore {
   readonly maxCredits = new Map<string, number>()
   /** course -> student -> request id (null for a seeded enrollment) */
   readonly enrollments = new Map<string, Map<string, string | null>>()
-  /** course -> waitlist in order */
-  readonly waitlists = new Map<string, Array<{ studentId: string; requestId: string }>>()
+  /** course -> waitlist in order; a place is the order key the SQL stores' row id is */
+  readonly waitlists = new Map<
+    string,
+    Array<{ studentId: string; requestId: string; place: number }>
+  >()
+  #places = 0
   transactions = 0
 
   addCourse(id: string, capacity: number, credits = 3, meetings: Meeting[] = []): void {
@@ -127,9 +131,15 @@ export class MemoryStore implements AdmissionStore {
       if (enrolled.has(r.studentId)) throw new Error(`duplicate enrollment of ${r.studentId}`)
       enrolled.set(r.studentId, r.requestId)
     }
-    const waitlist = this.waitlists.get(courseId) as Array<{ studentId: string; requestId: string }>
-    for (const r of writes.waitlist)
-      waitlist.push({ studentId: r.studentId, requestId: r.requestId })
+    const waitlist = this.waitlists.get(courseId) as Array<{
+      studentId: string
+      requestId: string
+      place: number
+    }>
+    for (const r of writes.waitlist) {
+      this.#places += 1
+      waitlist.push({ studentId: r.studentId, requestId: r.requestId, place: this.#places })
+    }
     for (const r of writes.rewaitlist) {
       const entry = waitlist.find((w) => w.studentId === r.studentId)
       if (entry) entry.requestId = r.requestId
@@ -137,7 +147,10 @@ export class MemoryStore implements AdmissionStore {
     if (writes.course) Object.assign(course, writes.course)
     if (enrolled.size > course.capacity) throw new Error(`oversold ${courseId}`)
     if (enrolled.size !== course.enrolled) throw new Error(`count of ${courseId} disagrees`)
-    return { kind: 'done', value }
+    const waitlistPlaces = new Map(
+      waitlist.filter((w) => studentIds.includes(w.studentId)).map((w) => [w.requestId, w.place]),
+    )
+    return { kind: 'done', value, waitlistPlaces }
   }
 
   async cancel<T>(
