@@ -8,10 +8,11 @@ export interface ReconcilerObserver {
 }
 
 /**
- * Keeps the queue's caches (seat cache, live markers, arrival counter) from staying wrong. Every
- * Redis write after a MySQL COMMIT can fail or be lost with its instance; each such write is
- * versioned by the course's version, so a cache that is still older than what MySQL had one
- * sweep ago missed a write. That course is rebuilt from a consistent MySQL snapshot.
+ * Keeps the queue's caches (seat cache, live markers, the waitlist's mirror, arrival counter) from
+ * staying wrong. Every Redis write after a MySQL COMMIT can fail or be lost with its instance, or
+ * (for the waitlist's mirror, which takes changes only in order) arrive out of order; each such
+ * write is versioned by the course's version, so a cache that is still older than what MySQL had
+ * one sweep ago missed a write. That course is rebuilt from a consistent MySQL snapshot.
  *
  * One instance sweeps at a time (a lease it renews while it lives), so the course versions seen
  * in the previous sweep are at hand and a write that is merely in flight is not "repaired".
@@ -100,7 +101,8 @@ export class Reconciler {
       const seen = this.#previous.get(course.id)
       // Behind what MySQL already had a whole interval ago: the write that should have brought
       // the cache there is not coming.
-      // (A course at version 0 never had a seat taken or freed: there is nothing to be stale.)
+      // (A course at version 0 never had a seat or a waitlist place taken or freed: there is
+      // nothing to be stale.)
       if (seen !== undefined && seen > 0 && (cached.get(course.id) ?? -1) < seen) {
         const snapshot = await this.#store.courseSnapshot(course.id)
         if (snapshot && (await this.#seats.repair(course.id, snapshot))) {

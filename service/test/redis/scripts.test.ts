@@ -3,6 +3,7 @@ import { Redis } from 'ioredis'
 import t from 'tap'
 import { RedisKeys } from '../../src/adapters/redis/keys.js'
 import { LuaScripts, loadLua, scriptNames } from '../../src/adapters/redis/lua-scripts.js'
+import type { Decision } from '../../src/domain/model.js'
 import { clearQueue } from '../../src/seed.js'
 import { REDIS_URL } from '../helper.js'
 
@@ -195,15 +196,10 @@ t.test('take-lease and release-lease', async (t) => {
 t.test('settle-batch records decisions only for the lease holder', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
   for (const n of [1, 2, 3]) await enqueue(`S${n}`, `r${n}`)
-  const decisions = [
-    { requestId: 'r1', studentId: 'S1', status: 'enrolled' as const },
-    { requestId: 'r2', studentId: 'S2', status: 'waitlisted' as const },
-    {
-      requestId: 'r3',
-      studentId: 'S3',
-      status: 'rejected' as const,
-      reason: 'CREDIT_LIMIT' as const,
-    },
+  const decisions: Decision[] = [
+    { requestId: 'r1', studentId: 'S1', status: 'enrolled' },
+    { requestId: 'r2', studentId: 'S2', status: 'waitlisted', place: 7 },
+    { requestId: 'r3', studentId: 'S3', status: 'rejected', reason: 'CREDIT_LIMIT' },
   ]
   const settle = (token: string, version: number, seatsLeft: number, d = decisions) =>
     scripts.settleBatch(
@@ -212,26 +208,103 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
         activeCourses: keys.activeCourses,
         requests: d.map((x) => keys.request(x.requestId)),
       },
-      { token, ttlSeconds: 60, courseId: 'C1', seatsLeft, version, decisions: d },
+      {
+        token,
+        ttlSeconds: 60,
+        courseId: 'C1',
+        seatsLeft,
+        versionBefore: Math.max(0, version - 1),
+        version,
+        decisions: d,
+      },
     )
   t.equal(await settle('nobody', 1, 0), 'lease-lost')
   t.equal(await redis.zcard(course.queue), 3, 'nothing written without the lease')
 
   await scripts.takeLease(course.lease, 'w', 10_000)
-  t.equal(await settle('w', 5, 0), 0, 'the queue is empty')
+  t.equal(await settle('w', 1, 0), 0, 'the queue is empty')
   t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['enrolled', ''])
+  t.same(await redis.hmget(keys.request('r2'), 'st', 'r'), ['waitlisted', ''])
   t.same(await redis.hmget(keys.request('r3'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
   t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'r2' }, 'markers follow the decisions')
-  t.same(await redis.hgetall(course.seats), { v: '5', left: '0' })
+  t.same(await redis.hgetall(course.seats), { v: '1', left: '0', wv: '1' })
+  t.same(
+    await redis.zrange(course.waitlist, 0, -1, 'WITHSCORES'),
+    ['r2', '7'],
+    'the waitlisted request is mirrored at its place',
+  )
   t.same(await redis.smembers(keys.activeCourses), [], 'a drained course is no longer active')
   t.equal(await redis.get(course.removed), '3', 'the queue counts what it let go of')
   t.ok((await redis.ttl(keys.request('r1'))) > 0, 'decided requests expire')
 
-  await settle('w', 4, 9, [])
+  await settle('w', 0, 9, [])
   t.same(
     await redis.hgetall(course.seats),
-    { v: '5', left: '0' },
+    { v: '1', left: '0', wv: '1' },
     'an older version never overwrites a newer one',
+  )
+})
+
+t.test('settle-batch mirrors the waitlist only in version order', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  await scripts.takeLease(course.lease, 'w', 10_000)
+  const settle = (versionBefore: number, version: number, d: Decision[]) =>
+    scripts.settleBatch(
+      {
+        course,
+        activeCourses: keys.activeCourses,
+        requests: d.map((x) => keys.request(x.requestId)),
+      },
+      {
+        token: 'w',
+        ttlSeconds: 60,
+        courseId: 'C1',
+        seatsLeft: 0,
+        versionBefore,
+        version,
+        decisions: d,
+      },
+    )
+  const waiting = (requestId: string, place?: number): Decision => ({
+    requestId,
+    studentId: `S-${requestId}`,
+    status: 'waitlisted',
+    ...(place === undefined ? {} : { place }),
+  })
+  const mirror = () => redis.zrange(course.waitlist, 0, -1, 'WITHSCORES')
+  for (const r of ['a', 'b', 'a2', 'c', 'd']) await enqueue(`S-${r}`, r, { waitlist: true })
+
+  await redis.zadd(course.waitlist, 1, 'left-over')
+  await settle(0, 1, [waiting('a', 10), waiting('b', 11)])
+  t.same(
+    await mirror(),
+    ['a', '10', 'b', '11'],
+    'a course at version 0 has no waitlist: the mirror starts empty',
+  )
+  t.equal(await redis.hget(course.seats, 'wv'), '1')
+
+  await settle(1, 2, [waiting('a2', 10)])
+  t.same(await mirror(), ['a2', '10', 'b', '11'], "a student's newer request takes over the place")
+  t.equal(await redis.hget(course.seats, 'wv'), '2')
+
+  await settle(2, 2, [waiting('b', 11)])
+  t.same(await mirror(), ['a2', '10', 'b', '11'], 'a batch that wrote nothing may repeat places')
+  t.equal(await redis.hget(course.seats, 'wv'), '2')
+
+  await settle(4, 5, [waiting('c', 20)])
+  t.same(await mirror(), ['a2', '10', 'b', '11'], 'a change after a missed one is not mirrored')
+  t.same(
+    await redis.hmget(course.seats, 'v', 'wv'),
+    ['5', '2'],
+    'the mirror stays behind the seat cache until it is rebuilt',
+  )
+
+  await redis.hset(course.seats, 'wv', 5)
+  await settle(5, 6, [waiting('d')])
+  t.equal(
+    await redis.hget(course.seats, 'wv'),
+    null,
+    'a waitlisted decision without its place leaves the mirror unknown',
   )
 })
 
@@ -274,10 +347,11 @@ t.test(
 
 t.test('reflect-cancellation is idempotent and never moves the cache back', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
-  await redis.hset(course.seats, 'v', 3, 'left', 0)
+  await redis.hset(course.seats, 'v', 3, 'left', 0, 'wv', 3)
   await redis.hset(course.live, 'S1', 'E')
   for (const n of [2, 3]) await enqueue(`S${n}`, `w${n}`, { waitlist: true, refuseWhenFull: false })
   for (const n of [2, 3]) await redis.hset(keys.request(`w${n}`), 'st', 'waitlisted')
+  await redis.zadd(course.waitlist, 2, 'w2', 3, 'w3', 4, 'w4')
   await scripts.markCancellation(course, 'c1', 60_000)
   const reflect = (version: number) =>
     scripts.reflectCancellation(
@@ -286,6 +360,7 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
         cancellationId: 'c1',
         studentId: 'S1',
         seatsLeft: 0,
+        versionBefore: version - 1,
         version,
         ttlSeconds: 60,
         promoted: { studentId: 'S3', requestId: 'w3' },
@@ -294,7 +369,12 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
     )
   await reflect(4)
   await reflect(4)
-  t.same(await redis.hgetall(course.seats), { v: '4', left: '0' })
+  t.same(await redis.hgetall(course.seats), { v: '4', left: '0', wv: '4' })
+  t.same(
+    await redis.zrange(course.waitlist, 0, -1),
+    ['w4'],
+    'the promoted and the dropped left the waitlist mirror',
+  )
   t.same(
     await redis.hgetall(course.live),
     { S3: 'E' },
@@ -304,15 +384,25 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
   t.equal(await redis.hget(keys.request('w3'), 'st'), 'enrolled')
   t.equal(await redis.zcard(course.cancelling), 0, 'the mark is removed')
 
-  await redis.hset(course.seats, 'v', 9, 'left', 5)
+  await redis.hset(course.seats, 'v', 9, 'left', 5, 'wv', 9)
   await redis.hset(course.live, 'S1', 'E')
+  await redis.zadd(course.waitlist, 3, 'w3')
   await reflect(4)
   t.same(
     await redis.hgetall(course.seats),
-    { v: '9', left: '5' },
+    { v: '9', left: '5', wv: '9' },
     'a late retry does not undo newer state',
   )
   t.equal(await redis.hget(course.live, 'S1'), 'E', "nor the canceller's later enrollment")
+  t.same(await redis.zrange(course.waitlist, 0, -1), ['w3', 'w4'], 'nor the newer mirror')
+
+  await reflect(11)
+  t.same(
+    await redis.hmget(course.seats, 'v', 'wv'),
+    ['11', '9'],
+    'a cancellation after a missed change leaves the mirror behind',
+  )
+  t.same(await redis.zrange(course.waitlist, 0, -1), ['w3', 'w4'])
 })
 
 t.test('repair-course rebuilds the cache from a snapshot unless the cache is as new', async (t) => {
@@ -324,6 +414,12 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   await redis.hset(keys.request('d3'), 'st', 'rejected')
   await redis.hset(course.live, 'S4', 'x4') // enrolled, marker changed after the caller read it
   await redis.zadd(course.cancelling, 1, 'old') // a mark that expired long ago
+  await redis.hset(course.seats, 'wv', 2)
+  await redis.zadd(course.waitlist, 5, 'promoted-long-ago', 8, 'w8')
+  const waitlist = [
+    { requestId: 'w8', place: 8 },
+    { requestId: 'w9', place: 9 },
+  ]
   const repair = (
     version: number,
     markers = [
@@ -334,13 +430,27 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   ) =>
     scripts.repairCourse(
       { course, markedRequests: markers.map((m) => keys.request(m.requestId)) },
-      { version, seatsLeft: 1, students: ['S1', 'S2', 'S3', 'S4'], markers },
+      { version, seatsLeft: 1, students: ['S1', 'S2', 'S3', 'S4'], waitlist, markers },
     )
   t.equal(await repair(2), false, 'the cache already reflects this version')
   t.equal(await repair(3), true)
-  t.same(await redis.hgetall(course.seats), { v: '3', left: '1' })
+  t.same(await redis.hgetall(course.seats), { v: '3', left: '1', wv: '3' })
   t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'q2', S3: 'E', S4: 'x4' })
+  t.same(
+    await redis.zrange(course.waitlist, 0, -1, 'WITHSCORES'),
+    ['w8', '8', 'w9', '9'],
+    "the waitlist mirror is replaced by the snapshot's",
+  )
   t.equal(await redis.zcard(course.cancelling), 0, 'expired cancellation marks are cleared')
+
+  // The seat cache is as new, the mirror was left behind (a change reached it out of order).
+  await redis.hset(course.seats, 'v', 4, 'left', 0, 'wv', 2)
+  await redis.hset(course.live, 'S1', 'q1')
+  await redis.zadd(course.waitlist, 10, 'ghost')
+  t.equal(await repair(4), true, 'a mirror behind is repaired on its own')
+  t.same(await redis.hgetall(course.seats), { v: '4', left: '0', wv: '4' })
+  t.equal(await redis.hget(course.live, 'S1'), 'q1', 'the seat cache and markers are left alone')
+  t.same(await redis.zrange(course.waitlist, 0, -1), ['w8', 'w9'])
 })
 
 t.test('forget-idle-course and raise-counter', async (t) => {

@@ -32,6 +32,12 @@ export interface CourseKeys {
   readonly lease: string
   /** Counter: how many requests the queue has let go of (decided or dropped), ever. */
   readonly removed: string
+  /**
+   * Sorted set: waitlisted request id scored by its place (the MySQL waitlist row id), mirroring
+   * the course's waitlist in MySQL for reads. The seat cache's `wv` field is the course version
+   * through which it holds every change.
+   */
+  readonly waitlist: string
 }
 
 export type LoginFailureScope = FailureCounter['scope']
@@ -89,6 +95,7 @@ export class RedisKeys {
       cancelling: `${base}cancelling`,
       lease: `${base}lease`,
       removed: `${base}removed`,
+      waitlist: `${base}waitlist`,
     }
   }
 

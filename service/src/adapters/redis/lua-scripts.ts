@@ -1,6 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs'
 import type { Redis } from 'ioredis'
-import type { Decision, RejectReason } from '../../domain/model.js'
+import type { Decision, RejectReason, WaitlistPlace } from '../../domain/model.js'
 import type { LeaseResult } from '../../domain/ports.js'
 import type { CourseKeys } from './keys.js'
 
@@ -63,6 +63,13 @@ function code<T extends string>(codes: readonly T[], value: unknown, script: str
 }
 
 const flag = (on: boolean): string => (on ? '1' : '0')
+
+/** What settle-batch is told besides a decision's status: a rejection's reason, a waitlist place. */
+function detail(d: Decision): string | number {
+  if (d.status === 'rejected') return d.reason
+  if (d.status === 'waitlisted') return d.place ?? ''
+  return ''
+}
 
 /**
  * One typed wrapper per Lua script in lua/: named arguments and keys in, named result codes
@@ -215,6 +222,8 @@ export class LuaScripts {
       readonly courseId: string
       readonly seatsLeft: number
       readonly version: number
+      readonly versionBefore: number
+      /** Waitlisted ones with their place; one without leaves the waitlist mirror unknown. */
       readonly decisions: readonly Decision[]
     },
   ): Promise<number | 'lease-lost'> {
@@ -231,6 +240,7 @@ export class LuaScripts {
           course.seats,
           keys.activeCourses,
           course.removed,
+          course.waitlist,
           ...keys.requests,
         ],
         [
@@ -239,12 +249,8 @@ export class LuaScripts {
           args.courseId,
           args.seatsLeft,
           args.version,
-          ...args.decisions.flatMap((d) => [
-            d.requestId,
-            d.studentId,
-            d.status,
-            d.status === 'rejected' ? d.reason : '',
-          ]),
+          args.versionBefore,
+          ...args.decisions.flatMap((d) => [d.requestId, d.studentId, d.status, detail(d)]),
         ],
       ),
     )
@@ -301,6 +307,7 @@ export class LuaScripts {
       readonly studentId: string
       readonly seatsLeft: number
       readonly version: number
+      readonly versionBefore: number
       readonly ttlSeconds: number
       readonly promoted: { readonly studentId: string; readonly requestId: string } | null
       readonly dropped: ReadonlyArray<{
@@ -321,6 +328,7 @@ export class LuaScripts {
         course.live,
         course.seats,
         course.cancelling,
+        course.waitlist,
         ...(keys.promoted ? [keys.promoted] : []),
         ...keys.dropped,
       ],
@@ -332,18 +340,21 @@ export class LuaScripts {
         args.cancellationId,
         args.promoted?.studentId ?? '',
         args.promoted?.requestId ?? '',
+        args.versionBefore,
         ...args.dropped.flatMap((d) => [d.requestId, d.studentId, d.reason]),
       ],
     )
   }
 
-  /** True when the cache was rewritten, false when it was already as new as the snapshot. */
+  /** True when some of the cache was rewritten, false when it was all as new as the snapshot. */
   async repairCourse(
     keys: { readonly course: CourseKeys; readonly markedRequests: readonly string[] },
     args: {
       readonly version: number
       readonly seatsLeft: number
       readonly students: readonly string[]
+      /** The course's waitlist, in its order. */
+      readonly waitlist: readonly WaitlistPlace[]
       /** Enrolled students whose marker named a request when read, in markedRequests' order. */
       readonly markers: ReadonlyArray<{ readonly studentId: string; readonly requestId: string }>
     },
@@ -353,12 +364,14 @@ export class LuaScripts {
       throw new Error('one request key per marker')
     const repaired = await this.#call(
       'repair-course',
-      [course.live, course.seats, course.cancelling, ...keys.markedRequests],
+      [course.live, course.seats, course.cancelling, course.waitlist, ...keys.markedRequests],
       [
         args.version,
         args.seatsLeft,
         args.students.length,
+        args.waitlist.length,
         ...args.students,
+        ...args.waitlist.flatMap((w) => [w.requestId, w.place]),
         ...args.markers.flatMap((m) => [m.studentId, m.requestId]),
       ],
     )

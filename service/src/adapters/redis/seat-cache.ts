@@ -44,13 +44,17 @@ export class RedisSeatCache implements SeatCache {
     if (courseIds.length === 0) return versions
     const replies = await connection.run(() => {
       const pipeline = connection.client.pipeline()
-      for (const id of courseIds) pipeline.hget(keys.course(id).seats, 'v')
+      for (const id of courseIds) pipeline.hmget(keys.course(id).seats, 'v', 'wv')
       return pipeline.exec()
     })
+    const version = (value: string | null | undefined): number =>
+      value === null || value === undefined ? -1 : Number(value)
     courseIds.forEach((id, i) => {
       const [err, value] = replies?.[i] ?? [null, null]
       if (err) throw new DependencyUnavailableError('redis', err)
-      versions.set(id, value === null || value === undefined ? -1 : Number(value))
+      const [seats, waitlist] = (value ?? []) as Array<string | null>
+      // The waitlist mirror counts as much as the seats: a mirror left behind is repaired too.
+      versions.set(id, Math.min(version(seats), version(waitlist)))
     })
     return versions
   }
@@ -71,6 +75,7 @@ export class RedisSeatCache implements SeatCache {
           version: snapshot.version,
           seatsLeft: snapshot.seatsLeft,
           students: snapshot.students,
+          waitlist: snapshot.waitlist,
           markers,
         },
       )

@@ -1,5 +1,5 @@
 import { DependencyUnavailableError } from '../../errors.js'
-import type { Decision, RejectReason, SeatState } from '../../domain/model.js'
+import type { Decision, RejectReason, SeatChange } from '../../domain/model.js'
 import type {
   CachedStanding,
   EnqueueInput,
@@ -167,7 +167,7 @@ export class RedisWaitingQueue implements WaitingQueue {
     courseId: string,
     leaseToken: string,
     decisions: readonly Decision[],
-    seats: SeatState,
+    seats: SeatChange,
   ): Promise<number | null> {
     const { connection, keys, scripts } = this.#r
     const left = await connection.run(() =>
@@ -183,6 +183,7 @@ export class RedisWaitingQueue implements WaitingQueue {
           courseId,
           seatsLeft: seats.seatsLeft,
           version: seats.version,
+          versionBefore: seats.versionBefore,
           decisions,
         },
       ),

@@ -1,5 +1,6 @@
 --[[
-  Record the decisions of a committed admission batch and refresh the seat cache.
+  Record the decisions of a committed admission batch and refresh the seat cache and the
+  course's waitlist mirror.
   Runs only after the MySQL COMMIT; if it never runs (crash), the requests stay queued and the
   next lease holder finds them already decided in MySQL.
 
@@ -9,19 +10,23 @@
   KEYS[4] the course's seat cache
   KEYS[5] the active courses
   KEYS[6] the course's count of requests let go of
-  KEYS[7..] the hash of each decided request, in the order of the decisions
+  KEYS[7] the course's waitlist mirror
+  KEYS[8..] the hash of each decided request, in the order of the decisions
 
   ARGV[1] lease token
   ARGV[2] seconds to keep a decided request
   ARGV[3] course id
   ARGV[4] seats left after the commit
   ARGV[5] course version after the commit
-  ARGV[6..] groups of four, one per decision: request id, student id, status, reason ('' if none)
+  ARGV[6] course version the batch read (equal to ARGV[5] when it wrote no row)
+  ARGV[7..] groups of four, one per decision: request id, student id, status, and the reason of
+            a rejection or the place of a waitlisted request ('' if none)
 
   Output: -1 if the lease was lost (nothing written), else the queue length left
 ]]
 --@include seat-cache
 --@include decisions
+--@include waitlist
 
 local rcall = redis.call
 
@@ -30,17 +35,35 @@ if rcall('GET', KEYS[1]) ~= ARGV[1] then
 end
 
 local ttl = tonumber(ARGV[2])
+local follows = waitlist_follows(KEYS[4], KEYS[7], ARGV[6], ARGV[5])
 local removed = 0
-for d = 0, #KEYS - 7 do
-  local i = 6 + d * 4
+local unplaced = false
+for d = 0, #KEYS - 8 do
+  local i = 7 + d * 4
+  local status = ARGV[i + 2]
   removed = removed + rcall('ZREM', KEYS[2], ARGV[i])
-  record_decision(KEYS[7 + d], KEYS[3], ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3], ttl)
+  if status == 'waitlisted' then
+    record_decision(KEYS[8 + d], KEYS[3], ARGV[i], ARGV[i + 1], status, '', ttl)
+    if ARGV[i + 3] == '' then
+      unplaced = true
+    elseif follows then
+      place_on_waitlist(KEYS[7], ARGV[i], ARGV[i + 3])
+    end
+  else
+    record_decision(KEYS[8 + d], KEYS[3], ARGV[i], ARGV[i + 1], status, ARGV[i + 3], ttl)
+  end
 end
 if removed > 0 then
   rcall('INCRBY', KEYS[6], removed)
 end
 
 write_seat_cache(KEYS[4], ARGV[5], ARGV[4])
+if unplaced then
+  -- A place the mirror was not told: every place after it would be reported too far ahead.
+  rcall('HDEL', KEYS[4], 'wv')
+elseif follows then
+  waitlist_reached(KEYS[4], ARGV[5])
+end
 
 local left = rcall('ZCARD', KEYS[2])
 if left == 0 then
