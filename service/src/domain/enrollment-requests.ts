@@ -35,7 +35,7 @@ export type RequestView =
     }
 
 /**
- * What the queue answered (a waitlisted request's position is the store's place on the waitlist),
+ * What the queue answered (a waitlisted request's position is its place on the store's waitlist),
  * or why the queue was not asked.
  */
 export type SubmitResult =
@@ -47,9 +47,11 @@ export type SubmitResult =
 /**
  * Asking for a seat and asking where a request stands. The queue answers the rush; the store is
  * the truth. A request's answer combines them so that it never contradicts the store: what the
- * queue alone can say (queued with a place, decided) comes from the queue, and everything else
- * (a waitlist place, a decision the queue has not heard of, a request the queue forgot) from the
- * store.
+ * queue alone can say (queued with a place, decided, waitlisted with a place its mirror of the
+ * waitlist vouches for) comes from the queue, and everything else (a waitlist place the mirror
+ * cannot vouch for, a decision the queue has not heard of, a request the queue forgot) from the
+ * store. Waitlisted students poll for days; while the mirror holds, their polls cost the store
+ * nothing.
  */
 export class EnrollmentRequests {
   readonly #queue: WaitingQueue
@@ -100,7 +102,11 @@ export class EnrollmentRequests {
     const result = await this.#queue.enqueue({ ...input, refuseWhenFull: !input.waitlist })
     if (result.kind === 'created') this.#onQueued()
     if (result.kind === 'existing' && result.status === 'waitlisted') {
-      // A waitlist place lives in the store, which knows how far it has moved up.
+      // How far the place has moved up: the queue's mirror of the waitlist, or else the store.
+      const record = await this.#queue.request(result.requestId)
+      if (record?.status === 'waitlisted' && record.position !== null) {
+        return { ...result, position: record.position }
+      }
       const durable = await this.#records.findDurableRequest(result.requestId)
       return { ...result, position: durable?.status === 'waitlisted' ? durable.position : 1 }
     }
@@ -113,7 +119,8 @@ export class EnrollmentRequests {
     if (record && record.studentId !== studentId) return null
     const decided = record && queueView(record)
     if (decided) return decided
-    // Waitlisted (its place lives in the store), decided a moment ago, or no longer queued.
+    // Waitlisted where the queue cannot vouch for the place, decided a moment ago, or no longer
+    // queued.
     const durable = await this.#records.findDurableRequest(requestId)
     if (durable && durable.studentId === studentId) {
       return durable.status === 'waitlisted'
@@ -142,11 +149,17 @@ export class EnrollmentRequests {
   }
 }
 
-/** The answer the queue alone can give: queued with a place, or decided. Null when the store must say. */
+/**
+ * The answer the queue alone can give: queued or waitlisted with a place, or decided. Null when
+ * the store must say.
+ */
 function queueView(record: RequestRecord): RequestView | null {
   const { requestId, courseId } = record
   if (record.status === 'queued' && record.position !== null) {
     return { requestId, courseId, status: 'queued', position: record.position }
+  }
+  if (record.status === 'waitlisted' && record.position !== null) {
+    return { requestId, courseId, status: 'waitlisted', position: record.position }
   }
   if (record.status === 'enrolled') return { requestId, courseId, status: 'enrolled' }
   if (record.status === 'rejected') {

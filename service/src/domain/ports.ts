@@ -287,7 +287,11 @@ export interface RequestRecord {
   readonly courseId: string
   readonly status: 'queued' | 'waitlisted' | 'enrolled' | 'rejected'
   readonly reason: RejectReason | null
-  /** 1-based place in the course queue while queued. */
+  /**
+   * 1-based place: in the course queue while queued; on the course's waitlist while waitlisted,
+   * when the queue's mirror of the waitlist can vouch for it (1 + the places ahead in the store).
+   * Null when the queue cannot say.
+   */
   readonly position: number | null
   /**
    * Where it joined: its place then, and how many requests the course's queue had let go of by

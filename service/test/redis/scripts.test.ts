@@ -453,6 +453,70 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   t.same(await redis.zrange(course.waitlist, 0, -1), ['w8', 'w9'])
 })
 
+t.test('read-request: the request and its place, in its queue or on the waitlist', async (t) => {
+  const { redis, keys, scripts, course, enqueue } = setup(t)
+  const read = (requestId: string) =>
+    scripts.readRequest(
+      { request: keys.request(requestId), course: keys.courseKeysAround() },
+      requestId,
+    )
+  t.same(await read('nothing'), { code: 'missing' })
+
+  await enqueue('S1', 'q1')
+  await enqueue('S2', 'q2')
+  t.same(await read('q2'), {
+    code: 'placed',
+    studentId: 'S2',
+    courseId: 'C1',
+    status: 'queued',
+    reason: '',
+    joinedPosition: '2',
+    joinedRemoved: '0',
+    position: 2,
+  })
+  await redis.zrem(course.queue, 'q1')
+  t.match(await read('q2'), { code: 'placed', position: 1 }, 'the queue moved up')
+  t.match(await read('q1'), { code: 'no-place', status: 'queued', position: null })
+
+  for (const n of [3, 4, 5]) {
+    await enqueue(`S${n}`, `w${n}`, { waitlist: true })
+    await redis.hset(keys.request(`w${n}`), 'st', 'waitlisted')
+  }
+  await redis.hset(course.seats, 'v', 6, 'left', 0, 'wv', 6)
+  await redis.zadd(course.waitlist, 30, 'w3', 40, 'w4')
+  t.match(await read('w4'), { code: 'placed', status: 'waitlisted', position: 2 })
+  t.match(
+    await read('w5'),
+    { code: 'no-place', position: null },
+    'waitlisted, but not on the mirror',
+  )
+
+  await scripts.markCancellation(course, 'c1', 60_000)
+  t.match(
+    await read('w4'),
+    { code: 'ask-store', status: 'waitlisted', position: null },
+    'a cancellation in flight may have moved the waitlist',
+  )
+  t.match(await read('q2'), { code: 'placed', position: 1 }, 'the queue still answers')
+  await redis.zadd(course.cancelling, 1, 'c1')
+  t.match(await read('w4'), { code: 'placed', position: 2 }, 'an expired mark holds nothing up')
+
+  await redis.hset(course.seats, 'v', 7)
+  t.match(await read('w4'), { code: 'ask-store' }, 'a mirror behind the seat cache cannot vouch')
+  await redis.hdel(course.seats, 'wv')
+  t.match(await read('w4'), { code: 'ask-store' }, 'nor one whose version is unknown')
+  await redis.del(course.seats)
+  t.match(await read('w4'), { code: 'ask-store' }, 'nor one without a seat cache')
+
+  await redis.hset(keys.request('w3'), 'st', 'rejected', 'r', 'CREDIT_LIMIT')
+  t.match(await read('w3'), {
+    code: 'no-place',
+    status: 'rejected',
+    reason: 'CREDIT_LIMIT',
+    position: null,
+  })
+})
+
 t.test('forget-idle-course and raise-counter', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
   await enqueue('S1', 'r1')

@@ -20,9 +20,13 @@ const course = (id: string): Course => ({
 function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
   const queue = new MemoryQueue()
   const durable = new Map<string, DurableRequest>()
+  let durableReads = 0
   const records: StudentRecords = {
     listEnrollments: async () => [],
-    findDurableRequest: async (id) => durable.get(id) ?? null,
+    findDurableRequest: async (id) => {
+      durableReads += 1
+      return durable.get(id) ?? null
+    },
   }
   const catalogue = new Catalogue({
     listCourses: async () => [course('C1')],
@@ -48,7 +52,7 @@ function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
   )
   const submit = (studentId: string, requestId: string, courseId = 'C1', waitlist = false) =>
     requests.submit({ sessionId: 's', studentId, courseId, requestId, waitlist })
-  return { queue, durable, requests, submit, pokes: () => pokes }
+  return { queue, durable, requests, submit, pokes: () => pokes, durableReads: () => durableReads }
 }
 
 t.test('requests are taken only while registration is open', async (t) => {
@@ -134,6 +138,49 @@ t.test("a request's status never contradicts the store", async (t) => {
   })
   t.equal(await w.requests.status('S2', 'mine'), null, 'the store is checked for the owner too')
   t.equal(await w.requests.status('S1', 'unknown'), null)
+})
+
+t.test('a waitlist place the queue vouches for is answered without the store', async (t) => {
+  const w = world()
+  await w.submit('S1', 'mine', 'C1', true)
+  const r = w.queue.requests.get('mine')
+  if (r) r.status = 'waitlisted'
+  w.queue.queues.set('C1', [])
+  // The store is further along than the queue's mirror would be: it must not be asked.
+  w.durable.set('mine', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 9 })
+  const read = w.queue.request.bind(w.queue)
+  let place: number | null = 3
+  w.queue.request = async (id) => {
+    const record = await read(id)
+    return record && { ...record, position: record.status === 'waitlisted' ? place : null }
+  }
+
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'waitlisted',
+    position: 3,
+  })
+  t.equal(await w.requests.status('S2', 'mine'), null, "another student's is still not found")
+  t.same(await w.submit('S1', 'again', 'C1', true), {
+    kind: 'existing',
+    requestId: 'mine',
+    status: 'waitlisted',
+    position: 3,
+    queueLength: 0,
+  })
+  t.equal(w.durableReads(), 0, 'the store was not read')
+
+  // The queue cannot vouch (a cancellation in flight, a mirror behind): the store answers.
+  place = null
+  t.same(await w.requests.status('S1', 'mine'), {
+    requestId: 'mine',
+    courseId: 'C1',
+    status: 'waitlisted',
+    position: 9,
+  })
+  t.equal((await w.submit('S1', 'again', 'C1', true)).kind, 'existing')
+  t.equal(w.durableReads(), 2)
 })
 
 t.test('year-4 students open first; everyone else at the general opening', async (t) => {

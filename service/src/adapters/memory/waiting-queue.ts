@@ -90,6 +90,9 @@ export class MemoryWaitingQueue implements WaitingQueue {
     const m = this.#m
     const record = m.requests.get(requestId)
     if (!record || record.studentId === null || record.courseId === null) return null
+    // Only a queued request has a place here: no mirror of the waitlist is kept in this
+    // process, so a waitlisted request's place comes from the store (the embedded store is a
+    // local file, not a primary shared by a fleet).
     let position: number | null = null
     if (record.status === 'queued') {
       const rank = m.courses.get(record.courseId)?.queue.rank(requestId) ?? null

@@ -6,6 +6,8 @@ import type { FailureCounter } from '../../domain/ports.js'
  *
  * A course's keys share the hash tag `{<course id>}`, so in a Redis Cluster they would sit in one
  * slot and the per-course scripts (peek, settle, reject, cancel, repair) would stay single-slot.
+ * Reading a request learns its course from the request's hash, inside the script, so that script
+ * builds the course's keys itself from the affixes this module gives it (`courseKeysAround`).
  * Joining a queue also touches the student's session and rate-limit keys, the global arrival
  * counter and the set of active courses, so the service as a whole still needs one Redis
  * primary (see docs/architecture.md).
@@ -39,6 +41,15 @@ export interface CourseKeys {
    */
   readonly waitlist: string
 }
+
+/** A course's key around its course id: `before + courseId + after`. */
+export interface KeyAround {
+  readonly before: string
+  readonly after: string
+}
+
+/** Never part of a course id: marks where the id goes in `courseKeysAround`. */
+const COURSE_ID_MARK = '\u0000'
 
 export type LoginFailureScope = FailureCounter['scope']
 
@@ -96,6 +107,28 @@ export class RedisKeys {
       lease: `${base}lease`,
       removed: `${base}removed`,
       waitlist: `${base}waitlist`,
+    }
+  }
+
+  /**
+   * How each of a course's keys is spelled around the course id. Only the script that reads a
+   * request uses it: it learns the course from the request's hash and must read the course's
+   * queue, seat cache, cancellations and waitlist in the same round trip.
+   */
+  courseKeysAround(): { readonly [K in keyof CourseKeys]: KeyAround } {
+    const marked = this.course(COURSE_ID_MARK)
+    const around = (key: string): KeyAround => {
+      const [before = '', after = ''] = key.split(COURSE_ID_MARK)
+      return { before, after }
+    }
+    return {
+      queue: around(marked.queue),
+      live: around(marked.live),
+      seats: around(marked.seats),
+      cancelling: around(marked.cancelling),
+      lease: around(marked.lease),
+      removed: around(marked.removed),
+      waitlist: around(marked.waitlist),
     }
   }
 

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import type { Redis } from 'ioredis'
 import type { Decision, RejectReason, WaitlistPlace } from '../../domain/model.js'
 import type { LeaseResult } from '../../domain/ports.js'
-import type { CourseKeys } from './keys.js'
+import type { CourseKeys, KeyAround } from './keys.js'
 
 const luaDir = new URL('./lua/', import.meta.url)
 const INCLUDE = /^--@include ([a-z-]+)\s*$/gm
@@ -40,6 +40,7 @@ const ENQUEUE_CODES = [
 ] as const
 const AUTHORIZE_CODES = ['ok', 'unauthenticated', 'rate-limited'] as const
 const LEASE_CODES: readonly LeaseResult[] = ['held', 'renewed', 'taken']
+const READ_CODES = ['missing', 'placed', 'no-place', 'ask-store'] as const
 
 export type EnqueueReply =
   | {
@@ -51,6 +52,27 @@ export type EnqueueReply =
     }
   | { readonly code: 'rate-limited'; readonly retryAfterMs: number }
   | { readonly code: 'unauthenticated' | 'course-full' | 'already-enrolled' }
+
+export type ReadRequestReply =
+  | { readonly code: 'missing' }
+  | {
+      /**
+       * placed: queued or waitlisted, with its place; no-place: decided, or no longer in its
+       * queue, or not on the waitlist mirror; ask-store: waitlisted, and the mirror cannot vouch
+       * for a place now (behind MySQL, or a cancellation in flight).
+       */
+      readonly code: 'placed' | 'no-place' | 'ask-store'
+      readonly studentId: string
+      readonly courseId: string
+      readonly status: string
+      /** '' when none. */
+      readonly reason: string
+      /** Where it joined its queue and how many the queue had let go of then ('' if unknown). */
+      readonly joinedPosition: string
+      readonly joinedRemoved: string
+      /** 1-based, when placed. */
+      readonly position: number | null
+    }
 
 export type AuthorizeReply =
   | { readonly code: 'ok' | 'unauthenticated' }
@@ -163,6 +185,41 @@ export class LuaScripts {
         return { code: kind, retryAfterMs: Number(reply[5]) }
       default:
         return { code: kind }
+    }
+  }
+
+  /** A request and its place, in its queue or on the waitlist mirror, in one round trip. */
+  async readRequest(
+    keys: {
+      readonly request: string
+      /** The course's keys around its id: the course is only known inside the script. */
+      readonly course: { readonly [K in keyof CourseKeys]: KeyAround }
+    },
+    requestId: string,
+  ): Promise<ReadRequestReply> {
+    const { course } = keys
+    const reply = (await this.#call(
+      'read-request',
+      [keys.request],
+      [
+        requestId,
+        ...[course.queue, course.seats, course.cancelling, course.waitlist].flatMap((k) => [
+          k.before,
+          k.after,
+        ]),
+      ],
+    )) as Reply
+    const kind = code(READ_CODES, reply[0], 'read-request')
+    if (kind === 'missing') return { code: kind }
+    return {
+      code: kind,
+      studentId: String(reply[1]),
+      courseId: String(reply[2]),
+      status: String(reply[3]),
+      reason: String(reply[4]),
+      joinedPosition: String(reply[5]),
+      joinedRemoved: String(reply[6]),
+      position: kind === 'placed' ? Number(reply[7]) : null,
     }
   }
 

@@ -73,30 +73,29 @@ export class RedisWaitingQueue implements WaitingQueue {
   }
 
   async request(requestId: string): Promise<RequestRecord | null> {
-    const { connection, keys } = this.#r
-    const { client } = connection
-    return connection.run(async () => {
-      const fields = await client.hgetall(keys.request(requestId))
-      if (!fields.s || !fields.c || !fields.st || !STATUSES.has(fields.st)) return null
-      const status = fields.st as RequestRecord['status']
-      let position: number | null = null
-      if (status === 'queued') {
-        const rank = await client.zrank(keys.course(fields.c).queue, requestId)
-        position = rank === null ? null : rank + 1
-      }
-      return {
+    const { connection, keys, scripts } = this.#r
+    const reply = await connection.run(() =>
+      scripts.readRequest(
+        { request: keys.request(requestId), course: keys.courseKeysAround() },
         requestId,
-        studentId: fields.s,
-        courseId: fields.c,
-        status,
-        reason: fields.r ? (fields.r as RejectReason) : null,
-        position,
-        joined:
-          fields.jp === undefined
-            ? null
-            : { position: Number(fields.jp), removedBefore: Number(fields.jr ?? 0) },
-      }
-    })
+      ),
+    )
+    if (reply.code === 'missing' || !STATUSES.has(reply.status)) return null
+    return {
+      requestId,
+      studentId: reply.studentId,
+      courseId: reply.courseId,
+      status: reply.status as RequestRecord['status'],
+      reason: reply.reason ? (reply.reason as RejectReason) : null,
+      position: reply.position,
+      joined:
+        reply.joinedPosition === ''
+          ? null
+          : {
+              position: Number(reply.joinedPosition),
+              removedBefore: Number(reply.joinedRemoved || 0),
+            },
+    }
   }
 
   async length(courseId: string): Promise<number> {
