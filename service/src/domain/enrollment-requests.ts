@@ -82,7 +82,10 @@ export class EnrollmentRequests {
     studentId: string,
     now = Date.now(),
   ): Promise<{ opensAt: Date | null; closesAt: Date | null; open: boolean }> {
-    const year = (await this.#students.profile(studentId))?.year ?? 1
+    // The year matters only when openings differ by year; otherwise the rush's requests need no
+    // look-up of the student at all (a cache miss would be a query on every instance).
+    const byYear = (this.#window.opensAtByYear?.size ?? 0) > 0
+    const year = byYear ? ((await this.#students.profile(studentId))?.year ?? 1) : 1
     return {
       opensAt: opensAtFor(this.#window, year),
       closesAt: this.#window.closesAt,

@@ -33,14 +33,18 @@ function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
     findCourse: async (id) => (id === 'C1' ? course(id) : null),
   })
   let pokes = 0
+  let studentReads = 0
   const students = new StudentDirectory({
-    findStudent: async (id) => ({
-      id,
-      name: id,
-      passwordHash: '',
-      year: id.startsWith('Y4') ? 4 : 1,
-      maxCredits: 18,
-    }),
+    findStudent: async (id) => {
+      studentReads += 1
+      return {
+        id,
+        name: id,
+        passwordHash: '',
+        year: id.startsWith('Y4') ? 4 : 1,
+        maxCredits: 18,
+      }
+    },
     updatePasswordHash: async () => undefined,
   })
   const requests = new EnrollmentRequests(
@@ -52,7 +56,15 @@ function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
   )
   const submit = (studentId: string, requestId: string, courseId = 'C1', waitlist = false) =>
     requests.submit({ sessionId: 's', studentId, courseId, requestId, waitlist })
-  return { queue, durable, requests, submit, pokes: () => pokes, durableReads: () => durableReads }
+  return {
+    queue,
+    durable,
+    requests,
+    submit,
+    pokes: () => pokes,
+    durableReads: () => durableReads,
+    studentReads: () => studentReads,
+  }
 }
 
 t.test('requests are taken only while registration is open', async (t) => {
@@ -206,4 +218,17 @@ t.test('year-4 students open first; everyone else at the general opening', async
     closesAt: null,
     open: false,
   })
+  t.ok(w.studentReads() > 0, 'the year is looked up')
+})
+
+t.test('with one opening for every year, a request costs no look-up of the student', async (t) => {
+  const opensAt = new Date('2026-02-10T01:00:00Z')
+  const w = world({ opensAt, closesAt: null, opensAtByYear: new Map() })
+  t.same(await w.submit('Y4S1', 'r1').then((r) => r.kind), 'created')
+  t.same(await w.requests.window('S2', opensAt.getTime() - 1), {
+    opensAt,
+    closesAt: null,
+    open: false,
+  })
+  t.equal(w.studentReads(), 0)
 })
