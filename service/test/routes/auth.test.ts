@@ -61,11 +61,26 @@ t.test('sessions', async (t) => {
 
   t.test('a forged or tampered cookie is not a session', async (t) => {
     const cookie = await login(a, 'S000001')
+    // The genuine cookie first: its verified signature is remembered, the tampered one's is not.
+    const genuine = await a.inject({ method: 'GET', url: '/api/v1/courses', headers: { cookie } })
+    t.equal(genuine.statusCode, 200)
     const tampered = cookie.replace('S000001', 'S000002')
     for (const c of [tampered, 'sugang_session=abc.S000001', 'sugang_session=']) {
       const res = await a.inject({ method: 'GET', url: '/api/v1/courses', headers: { cookie: c } })
       t.equal(res.statusCode, 401, c)
     }
+  })
+
+  t.test('a cookie one instance verified means nothing under another secret', async (t) => {
+    const cookie = await login(a, 'S000001')
+    const ok = await a.inject({ method: 'GET', url: '/api/v1/courses', headers: { cookie } })
+    t.equal(ok.statusCode, 200)
+    const other = await startInstance(
+      t,
+      configFrom(env, { SESSION_SECRET: 'another-secret-another-secret-another-0' }),
+    )
+    const res = await other.inject({ method: 'GET', url: '/api/v1/courses', headers: { cookie } })
+    t.equal(res.statusCode, 401)
   })
 
   t.test('every API route but login and logout needs a session', async (t) => {
