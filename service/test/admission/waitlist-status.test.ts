@@ -447,7 +447,8 @@ t.test("a waitlisted student's status check does not read MySQL", async (t) => {
     return v !== null && v === wv
   })
 
-  // Asking again needs the student's grade year, which a login leaves in memory for a minute.
+  // Asking again may need the student's grade year (openings by year), which a login leaves in
+  // memory for a minute.
   const again = waiting[1] as string
   w.cookies.set(again, await login(w.app, again))
   // MySQL is cut off from the instance: anything that reads it now fails with a 503.
