@@ -12,6 +12,7 @@ import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
 import { Client, RouteStats } from './client.js'
+import { ROUTES } from './driver.js'
 import { check, violations } from './invariants.js'
 import {
   mysqlCounters,
@@ -62,6 +63,8 @@ export interface BenchOptions {
   readonly deadlineMs: number
   /** How long the 10-per-second design is watched before its finish is projected. */
   readonly baselineWindowMs: number
+  /** Students poll their queued requests until decided (default); false: the door alone. */
+  readonly follow?: boolean
   readonly command: string
   /** Runs a production build of the service (tsc) instead of its sources (the tests' way). */
   readonly compiled?: boolean
@@ -95,6 +98,11 @@ async function runTarget(
     let redisBefore = new Map<string, number>()
     let mysqlBefore: MysqlCounters | undefined
     let measuredAt = 0
+    let processes: ProcessCost[] = []
+    let redisCost = redisDelta(new Map(), new Map())
+    let mysqlCost: MysqlCounters | undefined
+    let routes: TargetResult['routes'] = {}
+    let enqueues = 0
     const deadlineMs =
       target.kind === 'ten-per-second' ? options.baselineWindowMs : options.deadlineMs
     const phase = await runScenario(options.scenario, {
@@ -103,6 +111,7 @@ async function runTarget(
       size,
       inFlight: options.inFlight,
       deadlineMs,
+      follow: options.follow ?? true,
       measure: async () => {
         client.stats = new RouteStats()
         redisBefore = await redisCommandStats(redis)
@@ -111,10 +120,14 @@ async function runTarget(
         meter.start()
         measuredAt = performance.now()
       },
+      measured: async () => {
+        processes = meter?.stop() ?? []
+        redisCost = redisDelta(redisBefore, await redisCommandStats(redis))
+        mysqlCost = mysqlDelta(mysqlBefore!, await mysqlCounters(db))
+        routes = summarizeRoutes(client.stats)
+        enqueues = client.stats.count(ROUTES.enqueue)
+      },
     })
-    const processes: ProcessCost[] = meter?.stop() ?? []
-    const redisCost = redisDelta(redisBefore, await redisCommandStats(redis))
-    const mysqlCost = mysqlDelta(mysqlBefore!, await mysqlCounters(db))
     const state = await target.state()
     const measured = phase.tracked.filter((r) => r.firstSentAt >= measuredAt)
     const decidedTimes = measured.map((r) => r.decidedAt ?? Infinity)
@@ -140,7 +153,6 @@ async function runTarget(
       mustDecide: target.kind === 'sugang' || target.kind === 'naive',
       checkPositions: target.kind === 'sugang',
     })
-    const routes = summarizeRoutes(client.stats)
     const outcomes: Record<string, number> = {}
     for (const r of measured) {
       const key = r.status === 'rejected' ? `rejected ${r.reason}` : (r.status ?? 'unanswered')
@@ -152,11 +164,7 @@ async function runTarget(
       instances: target.instances,
       requests: measured.length,
       answeredSeconds: round(answeredSeconds, 3),
-      answeredPerSecond: round(
-        (client.stats.count(Object.keys(routes).find((k) => k.startsWith('POST')) ?? '') ||
-          measured.length) / answeredSeconds,
-        0,
-      ),
+      answeredPerSecond: round((enqueues || measured.length) / answeredSeconds, 0),
       decidedSeconds: decidedSeconds === null ? null : round(decidedSeconds, 3),
       serverDecidedSeconds:
         phase.serverDecidedAt === null ? null : round((phase.serverDecidedAt - phase.t0) / 1000, 3),
@@ -174,9 +182,9 @@ async function runTarget(
         ),
       },
       mysql: {
-        ...mysqlCost,
+        ...mysqlCost!,
         statementsPerEnrollment:
-          enrollments > 0 ? round(mysqlCost.Questions / enrollments, 2) : null,
+          enrollments > 0 ? round(mysqlCost!.Questions / enrollments, 2) : null,
       },
       statusChecks: phase.statusChecks,
       cancels: phase.cancels,
@@ -262,6 +270,7 @@ export async function main(argv: string[]): Promise<number> {
       'deadline-seconds': { type: 'string', default: '180' },
       'baseline-window-seconds': { type: 'string', default: '20' },
       repeat: { type: 'string', default: '1' },
+      'no-follow': { type: 'boolean', default: false },
       out: { type: 'string', default: 'bench-results' },
       help: { type: 'boolean', default: false },
     },
@@ -272,6 +281,7 @@ export async function main(argv: string[]): Promise<number> {
       `Usage: npm run bench:rush -- --scenario <${SCENARIOS.join('|')}> [--instances 1,2,3]\n` +
         `  [--baselines ${BASELINES.join(',')}|none] [--small] [--students N] [--courses M]\n` +
         '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
+        '  [--no-follow (answers only; decisions timed on the server)]\n' +
         '  [--out bench-results]',
     )
     return values.help ? 0 : 2
@@ -294,6 +304,7 @@ export async function main(argv: string[]): Promise<number> {
     baselineWindowMs: Number(values['baseline-window-seconds']) * 1000,
     command: `npm run bench:rush -- ${argv.join(' ')}`,
     repeat: Number(values.repeat),
+    follow: !values['no-follow'],
     compiled: true,
   })
   mkdirSync(values.out, { recursive: true })

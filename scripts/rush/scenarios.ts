@@ -126,8 +126,15 @@ export interface RunContext {
   readonly size: ScenarioSize
   readonly inFlight: number
   readonly deadlineMs: number
+  /**
+   * Whether students poll their queued requests (the default, as the page does without its
+   * stream); without, decisions are timed on the server only and the answers are the door's.
+   */
+  readonly follow: boolean
   /** Called once the set-up is done, right before the measured phase starts. */
   readonly measure: () => Promise<void>
+  /** Called when the measured phase is over (the final checks that follow cost nothing). */
+  readonly measured: () => Promise<void>
 }
 
 /** The scenario's wishes, the same for every target of a run. */
@@ -158,18 +165,21 @@ function watchServer(
   target: Target,
   until: number,
 ): { answered: () => void; decided: Promise<number | null> } {
-  let answered = false
+  // Nothing is decided before it is answered: the queues are only watched from then on, so that
+  // watching costs the rush nothing.
+  let answered: () => void = () => {}
+  const allAnswered = new Promise<void>((resolve) => (answered = resolve))
   const decided = (async () => {
+    await allAnswered
     while (performance.now() < until) {
-      const wasAnswered = answered
       const pending = await target.pending()
       if (pending === null) return null
-      if (pending === 0 && wasAnswered) return performance.now()
+      if (pending === 0) return performance.now()
       await sleep(25)
     }
     return null
   })()
-  return { answered: () => (answered = true), decided }
+  return { answered, decided }
 }
 
 /** seed and opening: everyone at once, each followed to the decision. */
@@ -184,13 +194,23 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
     {
       inFlight: ctx.inFlight,
       deadlineMs: ctx.deadlineMs,
-      follow: ctx.target.kind === 'sugang' || ctx.target.kind === 'naive',
+      follow: ctx.follow && (ctx.target.kind === 'sugang' || ctx.target.kind === 'naive'),
       onAnswered: server.answered,
     },
     t0,
   )
   const answeredAt = Math.max(...tracked.map((r) => r.ackAt))
   const serverDecidedAt = await server.decided
+  await ctx.measured()
+  if (!ctx.follow && ctx.target.kind !== 'bare') {
+    // Nobody polled: each student now asks once for the result, to be checked against MySQL.
+    const queued = tracked.filter((r) => r.status === 'queued')
+    await inParallel(queued.length, ctx.inFlight, async (i) => {
+      const r = queued[i]!
+      const answer = await poll(ctx.client, ctx.target, r)
+      if (answer) settle(r, answer)
+    })
+  }
   return { tracked, t0, answeredAt, serverDecidedAt, statusChecks: 0, cancels: 0, promoted: 0 }
 }
 
@@ -276,6 +296,7 @@ async function cancelStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
   ])
   const answeredAt = performance.now()
   const serverDecidedAt = await serverDecided(ctx.target, t0 + ctx.deadlineMs)
+  await ctx.measured()
   const tracked = [...setup, ...joined]
   const promoted = await recheckWaitlisted(ctx, tracked)
   return { tracked, t0, answeredAt, serverDecidedAt, statusChecks: 0, cancels, promoted }
@@ -337,6 +358,7 @@ async function statusStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
   await Promise.all([watching, cancelling])
   const answeredAt = performance.now()
   const serverDecidedAt = await serverDecided(ctx.target, answeredAt + ctx.deadlineMs)
+  await ctx.measured()
   const promoted = await recheckWaitlisted(ctx, intake)
   return { tracked: intake, t0, answeredAt, serverDecidedAt, statusChecks, cancels, promoted }
 }
