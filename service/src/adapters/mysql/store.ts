@@ -96,6 +96,13 @@ type Values = unknown[]
 interface Session {
   rows(sql: string, values?: Values): Promise<Row[]>
   write(sql: string, values?: Values): Promise<ResultSetHeader>
+  /**
+   * Ends an open transaction whatever the deadline says: an operation that ran out of time must
+   * still undo what it wrote. If the ROLLBACK cannot be sent, the connection is destroyed (the
+   * server rolls back a closed connection's transaction), never returned to the pool open: the
+   * next START TRANSACTION on it would commit the half-done writes.
+   */
+  rollback(): Promise<void>
 }
 
 /**
@@ -143,10 +150,19 @@ export class MysqlStore implements RegistrationStore {
           throw err
         }
       }
+      const rollback = async (): Promise<void> => {
+        if (broken) return
+        try {
+          await conn.query({ sql: 'ROLLBACK', timeout: this.#timeoutMs })
+        } catch {
+          broken = true
+        }
+      }
       try {
         return await work({
           rows: (sql, values) => run<Row[]>(sql, values),
           write: (sql, values) => run<ResultSetHeader>(sql, values),
+          rollback,
         })
       } finally {
         if (broken) conn.destroy()
@@ -196,7 +212,7 @@ export class MysqlStore implements RegistrationStore {
               await session.write('COMMIT')
               return result
             } catch (err) {
-              await session.write('ROLLBACK').catch(() => undefined)
+              await session.rollback()
               throw err
             }
           },
@@ -608,7 +624,8 @@ export class MysqlStore implements RegistrationStore {
           waitlist: waiting.map((r) => ({ requestId: String(r.request_id), place: Number(r.id) })),
         }
       } finally {
-        await s.write('COMMIT').catch(() => undefined)
+        // Read only: ending it by a rollback undoes nothing, and is sent past the deadline too.
+        await s.rollback()
       }
     })
   }
