@@ -5,7 +5,7 @@
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (HAProxy for several instances).
 // Writes <out>/<scenario>-<time>.json and .md; exits 1 if any invariant broke.
-import { mkdirSync, writeFileSync } from 'node:fs'
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
@@ -170,7 +170,7 @@ async function runTarget(
         phase.serverDecidedAt === null ? null : round((phase.serverDecidedAt - phase.t0) / 1000, 3),
       outcomes,
       enrollments,
-      enrollmentsPerSecond: untilDecided ? round(enrollments / untilDecided, 0) : null,
+      enrollmentsPerSecond: untilDecided ? round(enrollments / untilDecided, 2) : null,
       routes,
       processes,
       redis: {
@@ -271,10 +271,16 @@ export async function main(argv: string[]): Promise<number> {
       'baseline-window-seconds': { type: 'string', default: '20' },
       repeat: { type: 'string', default: '1' },
       'no-follow': { type: 'boolean', default: false },
+      render: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
       help: { type: 'boolean', default: false },
     },
   })
+  if (values.render) {
+    // A report written earlier, as Markdown again (after a change of the page's layout).
+    console.log(markdown(JSON.parse(readFileSync(values.render, 'utf8')) as RunReport))
+    return 0
+  }
   const name = values.scenario as ScenarioName | undefined
   if (values.help || !name || !SCENARIOS.includes(name)) {
     console.error(
@@ -282,7 +288,8 @@ export async function main(argv: string[]): Promise<number> {
         `  [--baselines ${BASELINES.join(',')}|none] [--small] [--students N] [--courses M]\n` +
         '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
         '  [--no-follow (answers only; decisions timed on the server)]\n' +
-        '  [--out bench-results]',
+        '  [--out bench-results]\n' +
+        '       npm run bench:rush -- --render <report.json>   (its Markdown again)',
     )
     return values.help ? 0 : 2
   }

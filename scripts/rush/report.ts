@@ -112,7 +112,16 @@ const n = (x: number | null | undefined, digits = 0): string =>
     : x.toLocaleString('en-US', { maximumFractionDigits: digits, minimumFractionDigits: digits })
 
 const ratio = (a: number | null, b: number | null): string =>
-  a && b ? `${(a / b).toFixed(2)}×` : '–'
+  a && b ? `${a / b >= 100 ? Math.round(a / b).toLocaleString('en-US') : (a / b).toFixed(2)}×` : '–'
+
+/** Enrollments per second until every request was decided (or would be, projected). */
+function eps(r: TargetResult): number | null {
+  const seconds = r.projectedDecidedSeconds ?? r.decidedSeconds
+  return seconds ? r.enrollments / seconds : null
+}
+
+/** Rates below 10 keep two decimals (the 10-per-second design's enrollments per second). */
+const rate = (x: number | null): string => (x !== null && x < 10 ? n(x, 2) : n(x))
 
 export function markdown(report: RunReport): string {
   const lines: string[] = []
@@ -140,7 +149,7 @@ export function markdown(report: RunReport): string {
         ? `≈ ${n(r.projectedDecidedSeconds, 0)} s (projected)`
         : `${n(r.decidedSeconds, 2)} / ${n(r.serverDecidedSeconds, 2)} s`
     lines.push(
-      `| ${r.target} | ${n(r.requests)} | ${n(r.answeredSeconds, 2)} s | ${n(r.answeredPerSecond)} | ${decided} | ${n(r.enrollments)} | ${n(r.enrollmentsPerSecond)} | ${enqueue ? `${n(enqueue.p50, 1)} / ${n(enqueue.p99, 1)}` : '–'} | ${status ? `${n(status.p50, 1)} / ${n(status.p99, 1)}` : '–'} | ${r.violations} |`,
+      `| ${r.target} | ${n(r.requests)} | ${n(r.answeredSeconds, 2)} s | ${n(r.answeredPerSecond)} | ${decided} | ${n(r.enrollments)} | ${r.kind === 'bare' ? '–' : rate(eps(r))} | ${enqueue ? `${n(enqueue.p50, 1)} / ${n(enqueue.p99, 1)}` : '–'} | ${status ? `${n(status.p50, 1)} / ${n(status.p99, 1)}` : '–'} | ${r.violations} |`,
     )
   }
   lines.push('')
@@ -155,11 +164,11 @@ export function markdown(report: RunReport): string {
         )
       } else if (other.kind === 'sugang') {
         ratios.push(
-          `- ${other.target} ÷ ${sugang.target}: answers per second **${ratio(other.answeredPerSecond, sugang.answeredPerSecond)}**, enrollments per second **${ratio(other.enrollmentsPerSecond, sugang.enrollmentsPerSecond)}**`,
+          `- ${other.target} ÷ ${sugang.target}: answers per second **${ratio(other.answeredPerSecond, sugang.answeredPerSecond)}**, enrollments per second **${ratio(eps(other), eps(sugang))}**`,
         )
       } else {
         ratios.push(
-          `- enrollments per second until all decided, ${sugang.target} ÷ ${other.target}: **${ratio(sugang.enrollmentsPerSecond, other.enrollmentsPerSecond)}**`,
+          `- enrollments per second until all decided, ${sugang.target} ÷ ${other.target}: **${ratio(eps(sugang), eps(other))}**`,
         )
       }
     }

@@ -217,6 +217,7 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
 /** A few enrolled requests whose students give the seat back: DELETE, then mark it. */
 async function cancel(ctx: RunContext, r: Tracked): Promise<boolean> {
   const path = `/api/v1/me/enrollments/${courseId(r.wish.course)}`
+  let unsure = false
   for (let attempt = 0; attempt < 20; attempt += 1) {
     const answer = await ctx.client.send(
       ROUTES.cancel,
@@ -224,7 +225,9 @@ async function cancel(ctx: RunContext, r: Tracked): Promise<boolean> {
       path,
       ctx.target.cookie(r.wish.student),
     )
-    if (answer.status === 204) {
+    // 404 after a 503: the first attempt committed though its answer was lost (a commit whose
+    // acknowledgement timed out), and the student is not enrolled, which is what they asked.
+    if (answer.status === 204 || (answer.status === 404 && unsure)) {
       r.cancelled = true
       return true
     }
@@ -232,6 +235,7 @@ async function cancel(ctx: RunContext, r: Tracked): Promise<boolean> {
       r.errors += 1
       return false
     }
+    unsure = answer.status === 503
     await sleep(Math.max(0.1, answer.retryAfter ?? 1) * 1000)
   }
   r.errors += 1
