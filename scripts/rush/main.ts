@@ -212,6 +212,8 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
   const log = options.log ?? ((line: string) => console.error(line))
   const scenario = scenarios[options.scenario]
   const startedAt = new Date().toISOString()
+  // What is measured is what was built now, not whatever the tree holds at the end.
+  const measuredCommit = commit()
   const results: TargetResult[] = []
   const students = options.size.students + options.size.joiners
   const seedSize = { ...options.size, students }
@@ -242,7 +244,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
     size: options.size,
     command: options.command,
     startedAt,
-    commit: commit(),
+    commit: measuredCommit,
     machine: machine(),
     inFlight: options.inFlight,
     results,
