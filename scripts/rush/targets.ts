@@ -114,15 +114,19 @@ export function seedSugang(size: SeedSize): BaselineData {
 }
 
 function readSeeded(): BaselineData {
-  const out = execFileSync('mariadb', [
-    '--protocol=tcp',
-    ...mysqlArgs(),
-    '-N',
-    '-B',
-    '-e',
-    `SELECT 'c', id, capacity, credits FROM sugang_bench.courses
+  const out = execFileSync(
+    'mariadb',
+    [
+      '--protocol=tcp',
+      ...mysqlArgs(),
+      '-N',
+      '-B',
+      '-e',
+      `SELECT 'c', id, capacity, credits FROM sugang_bench.courses
      UNION ALL SELECT 's', id, max_credits, 0 FROM sugang_bench.students`,
-  ]).toString()
+    ],
+    { maxBuffer: 256 * 2 ** 20 },
+  ).toString()
   const data: {
     students: BaselineData['students'][number][]
     courses: BaselineData['courses'][number][]
