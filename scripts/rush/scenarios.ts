@@ -199,7 +199,7 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
     },
     t0,
   )
-  const answeredAt = Math.max(...tracked.map((r) => r.ackAt))
+  const answeredAt = tracked.reduce((latest, r) => Math.max(latest, r.ackAt), 0)
   const serverDecidedAt = await server.decided
   await ctx.measured()
   if (!ctx.follow && ctx.target.kind !== 'bare') {

@@ -76,7 +76,7 @@ export function interleave(
   random: () => number,
 ): Wish[] {
   const wishes: Wish[] = []
-  const rounds = Math.max(0, ...choices.map((c) => c.length))
+  const rounds = choices.reduce((most, c) => Math.max(most, c.length), 0)
   const students = Array.from({ length: choices.length }, (_, i) => i)
   for (let round = 0; round < rounds; round += 1) {
     for (let i = students.length - 1; i > 0; i -= 1) {
