@@ -13,9 +13,8 @@ export function prng(seed: number): () => number {
   }
 }
 
-/** Students S000001.. and courses C0001.., as the seed command names them. */
-export const studentId = (n: number): string => `S${String(n).padStart(6, '0')}`
-export const courseId = (n: number): string => `C${String(n).padStart(4, '0')}`
+/** Students S000001.. and courses C0001..: the seed command's own names. */
+export { courseId, studentId } from '../../service/src/seed.js'
 
 /**
  * Zipf-like popularity over `courses` courses (weight of the k-th most popular is 1/k^s), with
