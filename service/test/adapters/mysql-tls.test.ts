@@ -14,6 +14,7 @@ import { ConfigError } from '../../src/errors.js'
 import { ThrottledLog } from '../../src/logging/throttled-log.js'
 import { createNotifier } from '../../src/notifier.js'
 import { createAdapters } from '../../src/wiring/adapters.js'
+import { REDIS_URL } from '../helper.js'
 import { startMariaDb } from '../support/servers.js'
 
 const dir = await mkdtemp(join(tmpdir(), 'sugang-tls-'))
@@ -83,7 +84,7 @@ t.test('without TLS the server turns the client away', async (t) => {
 })
 
 t.test('DATABASE_TLS is "rds", the path of a CA file, or unset', async (t) => {
-  const base = { DATABASE_URL: url, REDIS_URL: 'redis://127.0.0.1:6379' }
+  const base = { DATABASE_URL: url, REDIS_URL }
   t.same(loadConfig({ ...base, DATABASE_TLS: 'rds' }).databaseTls, { kind: 'rds' })
   t.same(loadConfig({ ...base, DATABASE_TLS: trustedCa }).databaseTls, {
     kind: 'ca-file',
@@ -112,7 +113,7 @@ t.test('"rds" trusts the RDS CA bundle and verifies the chain and the host name'
 t.test('the service migrates and queries over TLS to a server the CA signed', async (t) => {
   const { databaseTls } = loadConfig({
     DATABASE_URL: url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_URL,
     DATABASE_TLS: trustedCa,
   })
   const store = new MysqlStore({ url, tls: databaseTls, poolSize: 1, timeoutMs: 5_000 })
@@ -125,7 +126,7 @@ t.test('the service reads the primary and the replica over TLS', async (t) => {
   const config = loadConfig({
     DATABASE_URL: url,
     DATABASE_REPLICA_URL: url,
-    REDIS_URL: 'redis://127.0.0.1:6379',
+    REDIS_URL,
     DATABASE_TLS: trustedCa,
   })
   const throttled = new ThrottledLog(pino({ level: 'silent' }))
