@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -87,50 +87,65 @@ t.test('the READMEs document the deploy from an empty account', async (t) => {
   }
 })
 
+// cdktf synthesizes the whole app before every command, and the synthesis depends only on the
+// environment: the commands that share one run after the first with --skip-synth on its output, as
+// `cdktf deploy --skip-synth` would after a `cdktf synth` (a dozen synths cost minutes of CPU).
+const groups = new Map<string, Documented[]>()
 for (const command of commands) {
-  const where = `${path.relative(path.join(INFRA_DIR, '..'), command.file)}:${command.line}`
-  t.test(`cdktf accepts "${command.args.join(' ')}" (${where})`, async (t) => {
-    const outdir = mkdtempSync(path.join(os.tmpdir(), 'sugang-cdktf-'))
-    t.teardown(() => rmSync(outdir, { recursive: true, force: true }))
-    const { AWS_PROFILE: _profile, ...documentedEnv } = command.env
-    const output = await new Promise<string>((resolve) => {
-      execFile(
-        'npx',
-        ['cdktf', ...command.args, '--output', outdir],
-        {
-          cwd: INFRA_DIR,
-          timeout: 180_000,
-          maxBuffer: 16 * 1024 * 1024,
-          env: {
-            PATH: process.env.PATH ?? '',
-            HOME: process.env.HOME ?? os.tmpdir(),
-            CHECKPOINT_DISABLE: '1',
-            // No credentials and no instance metadata: Terraform must stop at AWS, not reach it.
-            AWS_EC2_METADATA_DISABLED: 'true',
-            AWS_SHARED_CREDENTIALS_FILE: path.join(outdir, 'no-credentials'),
-            AWS_CONFIG_FILE: path.join(outdir, 'no-config'),
-            TF_CLI_CONFIG_FILE: path.join(outdir, 'no-terraformrc'),
-            CI: 'true',
-            ...documentedEnv,
+  const { AWS_PROFILE: _profile, ...documentedEnv } = command.env
+  const key = JSON.stringify(documentedEnv)
+  groups.set(key, [...(groups.get(key) ?? []), command])
+}
+
+for (const group of groups.values()) {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'sugang-cdktf-'))
+  t.teardown(() => rmSync(outdir, { recursive: true, force: true }))
+  group.forEach((command, index) => {
+    const where = `${path.relative(path.join(INFRA_DIR, '..'), command.file)}:${command.line}`
+    const synthesizes = index === 0
+    t.test(`cdktf accepts "${command.args.join(' ')}" (${where})`, async (t) => {
+      const { AWS_PROFILE: _profile, ...documentedEnv } = command.env
+      const args = [...command.args, '--output', outdir, ...(synthesizes ? [] : ['--skip-synth'])]
+      const output = await new Promise<string>((resolve) => {
+        execFile(
+          'npx',
+          ['cdktf', ...args],
+          {
+            cwd: INFRA_DIR,
+            timeout: 180_000,
+            maxBuffer: 16 * 1024 * 1024,
+            env: {
+              PATH: process.env.PATH ?? '',
+              HOME: process.env.HOME ?? os.tmpdir(),
+              CHECKPOINT_DISABLE: '1',
+              // No credentials and no instance metadata: Terraform must stop at AWS, not reach it.
+              AWS_EC2_METADATA_DISABLED: 'true',
+              AWS_SHARED_CREDENTIALS_FILE: path.join(outdir, 'no-credentials'),
+              AWS_CONFIG_FILE: path.join(outdir, 'no-config'),
+              TF_CLI_CONFIG_FILE: path.join(outdir, 'no-terraformrc'),
+              CI: 'true',
+              ...documentedEnv,
+            },
           },
-        },
-        (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
+          (_err, stdout, stderr) => resolve(`${stdout}\n${stderr}`),
+        )
+      })
+      t.comment(stripVTControlCharacters(output).slice(-1500))
+      // cdktf's own refusals: unknown stacks, missing dependencies, bad flags.
+      t.notMatch(
+        output,
+        /Usage Error|Unknown argument|Found no stacks|not included in the stacks to run/,
+      )
+      t.notMatch(output, /Error: Could not find stack/)
+      if (synthesizes) t.match(output, /synthesized \d+ stacks/, 'the app synthesized')
+      else t.ok(existsSync(path.join(outdir, 'manifest.json')), 'on the app synthesized before')
+      // Terraform took over: init or the backend stopped for want of AWS, as it would anywhere
+      // without credentials.
+      t.match(
+        output,
+        /terraform init failed|No valid credential sources|Failed to query available provider packages|Error: .*(credential|provider)/i,
+        'Terraform ran',
       )
     })
-    t.comment(stripVTControlCharacters(output).slice(-1500))
-    // cdktf's own refusals: unknown stacks, missing dependencies, bad flags.
-    t.notMatch(
-      output,
-      /Usage Error|Unknown argument|Found no stacks|not included in the stacks to run/,
-    )
-    t.notMatch(output, /Error: Could not find stack/)
-    t.match(output, /synthesized \d+ stacks/, 'the app synthesized')
-    // Terraform took over: init or the backend stopped for want of AWS, as it would anywhere
-    // without credentials.
-    t.match(
-      output,
-      /terraform init failed|No valid credential sources|Failed to query available provider packages|Error: .*(credential|provider)/i,
-      'Terraform ran',
-    )
   })
 }

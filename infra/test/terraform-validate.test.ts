@@ -66,55 +66,74 @@ function validatable(stack: string, version: string | undefined): string {
   return JSON.stringify(json)
 }
 
+// Every stack is a module of one root configuration, validated in one run: the provider's schema
+// is loaded once instead of once per stack, and each diagnostic names its stack's file.
+const root = path.join(work, 'validate')
+mkdirSync(root)
+
+function writeRoot(version: string | undefined, change?: (stack: string, json: Body) => void) {
+  for (const stack of stacks) {
+    mkdirSync(path.join(root, stack), { recursive: true })
+    const json = JSON.parse(validatable(stack, version)) as Body
+    change?.(stack, json)
+    writeFileSync(path.join(root, stack, 'main.tf.json'), JSON.stringify(json))
+  }
+  const modules = Object.fromEntries(stacks.map((stack) => [stack, { source: `./${stack}` }]))
+  writeFileSync(path.join(root, 'main.tf.json'), JSON.stringify({ module: modules }))
+}
+
+interface Diagnostic {
+  severity: string
+  summary: string
+  detail?: string
+  range?: { filename?: string }
+}
+
+async function validate(): Promise<{ valid?: boolean; diagnostics?: Diagnostic[] }> {
+  const { stdout } = await terraform(['validate', '-json'], root).catch(
+    (err: { stdout?: string }) => ({ stdout: err.stdout ?? '{}' }),
+  )
+  return JSON.parse(stdout)
+}
+
+type Body = { resource: Record<string, Record<string, Record<string, unknown>>> }
+
 t.test('Terraform finds every stack of both profiles valid', async (t) => {
   t.same(stacks, expected.sort(), 'every stack of both profiles was synthesized')
   const version = pluginDir ? mirrorVersion(pluginDir) : undefined
   if (version) t.comment(`validating against hashicorp/aws ${version} from TF_PLUGIN_DIR`)
   writeFileSync(path.join(work, 'terraformrc'), '')
-
-  // One initialized directory serves every stack: they need the same provider and no modules.
-  const dir = path.join(work, 'validate')
-  mkdirSync(dir)
-  const first = stacks[0] as string
-  writeFileSync(path.join(dir, 'main.tf.json'), validatable(first, version))
+  writeRoot(version)
   await terraform(
     ['init', '-backend=false', '-input=false', ...(pluginDir ? [`-plugin-dir=${pluginDir}`] : [])],
-    dir,
+    root,
   )
+  const result = await validate()
+  t.ok(result.valid !== undefined, 'Terraform answered')
   for (const stack of stacks) {
-    writeFileSync(path.join(dir, 'main.tf.json'), validatable(stack, version))
-    const { stdout } = await terraform(['validate', '-json'], dir).catch(
-      (err: { stdout?: string }) => ({ stdout: err.stdout ?? '{}' }),
+    const errors = (result.diagnostics ?? []).filter(
+      (d) => d.severity === 'error' && d.range?.filename?.startsWith(`${stack}/`) !== false,
     )
-    const result = JSON.parse(stdout) as {
-      valid?: boolean
-      diagnostics?: Array<{ severity: string; summary: string; detail?: string; address?: string }>
-    }
-    const errors = (result.diagnostics ?? []).filter((d) => d.severity === 'error')
-    t.ok(
-      result.valid === true && errors.length === 0,
-      `${stack} is valid`,
-      errors.length > 0 ? { errors } : {},
-    )
+    t.ok(errors.length === 0, `${stack} is valid`, errors.length > 0 ? { errors } : {})
   }
+  t.equal(result.valid, true, 'the whole configuration is valid')
 })
 
 t.test('validation catches an argument the provider does not have', async (t) => {
   // The check itself must be able to fail: one stack with a made-up argument.
-  const dir = path.join(work, 'validate')
   const stack = stacks.find((s) => s.endsWith('-registry')) as string
-  const json = JSON.parse(validatable(stack, pluginDir ? mirrorVersion(pluginDir) : undefined)) as {
-    resource: Record<string, Record<string, Record<string, unknown>>>
-  }
-  const repositories = json.resource.aws_ecr_repository ?? {}
-  const [first] = Object.values(repositories)
-  t.ok(first, 'the registry stack has a repository')
-  if (first) first.scan_everything_twice = true
-  writeFileSync(path.join(dir, 'main.tf.json'), JSON.stringify(json))
-  const outcome = await terraform(['validate', '-json'], dir).then(
-    ({ stdout }) => stdout,
-    (err: { stdout?: string }) => err.stdout ?? '',
+  let repository: Record<string, unknown> | undefined
+  writeRoot(pluginDir ? mirrorVersion(pluginDir) : undefined, (name, json) => {
+    if (name !== stack) return
+    repository = Object.values(json.resource.aws_ecr_repository ?? {})[0]
+    if (repository) repository.scan_everything_twice = true
+  })
+  t.ok(repository, 'the registry stack has a repository')
+  const result = await validate()
+  t.match(result, { valid: false })
+  t.match(JSON.stringify(result.diagnostics), /scan_everything_twice/)
+  t.ok(
+    result.diagnostics?.some((d) => d.range?.filename === `${stack}/main.tf.json`),
+    'the diagnostic names the stack',
   )
-  t.match(JSON.parse(outcome), { valid: false })
-  t.match(outcome, /scan_everything_twice/)
 })
