@@ -127,32 +127,44 @@ t.test('a deploy follows only a passed CI run of a push to main of this reposito
   t.match(runs(deploy).join('\n'), 'git merge-base --is-ancestor "$COMMIT" origin/main')
 })
 
-t.test('CI runs on pushes and pull requests, on Node 20 and 24, within time limits', async (t) => {
-  t.same(Object.keys(ci.on).sort(), ['pull_request', 'push'])
-  t.equal(ci.concurrency['cancel-in-progress'], "${{ github.event_name == 'pull_request' }}")
-  const engines = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')).engines.node
-  const minimum = /^>=(\d+)/.exec(engines)?.[1]
-  for (const [name, job] of Object.entries(ci.jobs as Record<string, Body>)) {
-    t.same(job.strategy.matrix.node, [minimum, '24'], `${name}: the oldest Node allowed, and 24`)
-    t.ok(job['timeout-minutes'] > 0, `${name} has a timeout`)
-  }
-  t.ok(deployJob['timeout-minutes'] > 0, 'deploy has a timeout')
-  const services = ci.jobs.test.services as Body
-  t.equal(services.mariadb.image, 'mariadb:10.11')
-  t.same(services.mariadb.ports, ['3306:3306'])
-  t.match(services.redis.image, /^redis:7/)
-  t.same(services.redis.ports, ['6379:6379'])
-  t.ok(
-    runs(ci).some((r) => /bash \.ci\/run$/.test(r)),
-    'the suite runs as .ci/run runs it everywhere',
-  )
-  t.ok(runs(ci).includes('npm run synth -w infra'))
-})
+t.test(
+  'CI runs on pushes and pull requests, on every Node major allowed, within time limits',
+  async (t) => {
+    t.same(Object.keys(ci.on).sort(), ['pull_request', 'push'])
+    t.equal(ci.concurrency['cancel-in-progress'], "${{ github.event_name == 'pull_request' }}")
+    // engines.node: caret ranges, one per supported major ("^22.12.0 || ^24.0.0").
+    const engines: string = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8'))
+      .engines.node
+    const majors = engines.split('||').map((range) => /^\s*\^(\d+)\.\d+\.\d+\s*$/.exec(range)?.[1])
+    t.ok(majors.length >= 2 && majors.every(Boolean), `engines lists caret ranges: ${engines}`)
+    for (const [name, job] of Object.entries(ci.jobs as Record<string, Body>)) {
+      t.same(job.strategy.matrix.node, majors, `${name}: every Node major engines allows`)
+      t.ok(job['timeout-minutes'] > 0, `${name} has a timeout`)
+    }
+    t.ok(deployJob['timeout-minutes'] > 0, 'deploy has a timeout')
+    const services = ci.jobs.test.services as Body
+    t.equal(services.mariadb.image, 'mariadb:10.11')
+    t.same(services.mariadb.ports, ['3306:3306'])
+    t.match(services.redis.image, /^redis:7/)
+    t.same(services.redis.ports, ['6379:6379'])
+    t.ok(
+      runs(ci).some((r) => /bash \.ci\/run$/.test(r)),
+      'the suite runs as .ci/run runs it everywhere',
+    )
+    t.ok(runs(ci).includes('npm run synth -w infra'))
+  },
+)
 
 t.test('CI and the deploy run the Node of the container image', async (t) => {
   const dockerfile = readFileSync(path.join(root, 'Dockerfile'), 'utf8')
-  const imageNode = /^ARG NODE_VERSION=(\d+)\.\d+\.\d+$/m.exec(dockerfile)?.[1]
+  const imageRelease = /^ARG NODE_VERSION=(\d+\.\d+\.\d+)$/m.exec(dockerfile)?.[1]
+  const imageNode = imageRelease?.split('.')[0]
   t.ok(imageNode, 'the Dockerfile pins NODE_VERSION')
+  t.equal(
+    readFileSync(path.join(root, '.nvmrc'), 'utf8').trim(),
+    imageRelease,
+    '.nvmrc names the release the image runs',
+  )
   for (const job of Object.values(ci.jobs as Record<string, Body>)) {
     t.equal(job.strategy.matrix.node.at(-1), imageNode)
   }
