@@ -21,18 +21,36 @@ interface Tap {
   teardown(fn: () => unknown): void
 }
 
-/** The two adapter pairs the behaviour tests run against. */
-export const STORAGES = ['mysql-redis', 'embedded'] as const
-export type Storage = (typeof STORAGES)[number]
+const ALL_STORAGES = ['mysql-redis', 'embedded'] as const
+export type Storage = (typeof ALL_STORAGES)[number]
+
+/**
+ * The adapter pairs the behaviour tests run against: both, unless TEST_STORAGES names some
+ * (`TEST_STORAGES=embedded` is the fast tier, which needs no server at all).
+ */
+export const STORAGES: readonly Storage[] = selectStorages(process.env.TEST_STORAGES)
+
+function selectStorages(names: string | undefined): readonly Storage[] {
+  if (!names) return ALL_STORAGES
+  const wanted = names.split(',').map((name) => name.trim())
+  const unknown = wanted.filter((name) => !(ALL_STORAGES as readonly string[]).includes(name))
+  if (unknown.length) {
+    throw new Error(
+      `TEST_STORAGES names ${unknown.join(', ')}; it takes ${ALL_STORAGES.join(', ')}`,
+    )
+  }
+  return ALL_STORAGES.filter((storage) => wanted.includes(storage))
+}
 
 /**
  * The environment of a test of its own: a MySQL database and a Redis key prefix, or (embedded) a
- * SQLite file in a temporary directory and no URLs at all.
+ * SQLite file in a temporary directory and no URLs at all. Without a storage named, the first of
+ * STORAGES: MySQL and Redis, or the embedded pair in the fast tier.
  */
 export async function isolatedEnv(
   t: Tap,
   name: string,
-  storage: Storage = 'mysql-redis',
+  storage: Storage = STORAGES[0] ?? 'mysql-redis',
 ): Promise<Record<string, string>> {
   if (storage === 'embedded') {
     const dir = mkdtempSync(join(tmpdir(), `sugang-t-${name}-`))
