@@ -311,22 +311,19 @@ async function main() {
   }
   /** @type {Map<Suite, Promise<any>>} */
   const running = new Map()
-  for (const lane of LANES) {
-    let previous = Promise.resolve()
-    for (const suite of suites
-      .filter((s) => lane.includes(s.name))
-      .sort((a, b) => lane.indexOf(a.name) - lane.indexOf(b.name))) {
+  /** Runs the selected suites of `names` one after another, the first once `after` settles. */
+  const chain = (names, after) => {
+    let previous = after
+    for (const name of names) {
+      const suite = suites.find((s) => s.name === name)
+      if (!suite) continue
       const result = previous.then(() => runSuite(suite, env))
       running.set(suite, result)
       previous = result
     }
   }
-  let alone = Promise.all(running.values())
-  for (const suite of suites.filter((s) => ALONE.includes(s.name))) {
-    const result = alone.then(() => runSuite(suite, env))
-    running.set(suite, result)
-    alone = result
-  }
+  for (const lane of LANES) chain(lane, Promise.resolve())
+  chain(ALONE, Promise.all(running.values()))
   const coverage = covered.map(async (workspace) => {
     const own = suites.filter((s) => s.workspace === workspace && s.coverage)
     await Promise.all(own.map((s) => running.get(s)))
