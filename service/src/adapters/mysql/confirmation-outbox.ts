@@ -5,6 +5,7 @@ import type {
   ConfirmationOutbox,
   ConfirmationOutcome,
 } from '../../domain/confirmations.js'
+import { retryLockConflicts } from './lock-conflicts.js'
 import { BACKLOG_SQL, CLAIMED_SQL, toBacklog, toClaimed } from '../sql/confirmations.js'
 
 const DEFAULT_STATEMENT_TIMEOUT_MS = 10_000
@@ -28,7 +29,18 @@ export class MysqlConfirmationOutbox implements ConfirmationOutbox {
     return result as T
   }
 
+  /**
+   * Concurrent claims and finishes lock rows of the same index and can deadlock; InnoDB then
+   * rolls one back, and it is simply run again.
+   */
   async claim(limit: number, leaseMs: number, token: string): Promise<ClaimedConfirmation[]> {
+    const ids = await retryLockConflicts(() => this.#claimIds(limit, leaseMs, token))
+    if (ids.length === 0) return []
+    const rows = await this.#query<RowDataPacket[]>(this.#pool, CLAIMED_SQL('?'), [ids])
+    return rows.map(toClaimed)
+  }
+
+  async #claimIds(limit: number, leaseMs: number, token: string): Promise<number[]> {
     const conn = await this.#pool.getConnection()
     let ids: number[]
     // A statement that failed (a timeout, a dropped link) leaves the session unknown: destroy it.
@@ -64,12 +76,15 @@ export class MysqlConfirmationOutbox implements ConfirmationOutbox {
       if (clean) conn.release()
       else conn.destroy()
     }
-    if (ids.length === 0) return []
-    const rows = await this.#query<RowDataPacket[]>(this.#pool, CLAIMED_SQL('?'), [ids])
-    return rows.map(toClaimed)
+    return ids
   }
 
+  /** A finish lost to a deadlock is run again: a sent message must not be left to be sent twice. */
   async finish(id: number, token: string, outcome: ConfirmationOutcome): Promise<boolean> {
+    return retryLockConflicts(() => this.#finish(id, token, outcome))
+  }
+
+  async #finish(id: number, token: string, outcome: ConfirmationOutcome): Promise<boolean> {
     const claimed = "WHERE id = ? AND claim_token = ? AND state = 'sending'"
     let result: ResultSetHeader
     switch (outcome.kind) {

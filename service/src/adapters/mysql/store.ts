@@ -27,6 +27,7 @@ import type {
   WaitlistHead,
 } from '../../domain/ports.js'
 import type { DatabaseTls } from '../../config.js'
+import { isRetryableLockError } from './lock-conflicts.js'
 import { createPool } from './pool.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
 import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
@@ -46,8 +47,6 @@ export interface MysqlStoreOptions {
 }
 
 const DEFAULT_TIMEOUT_MS = 1_500
-const DEADLOCK = 1213
-const LOCK_WAIT_TIMEOUT = 1205
 const CONNECTION_CODES = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -82,11 +81,6 @@ function isConnectionError(err: unknown): boolean {
   return /Pool is closed|Connection lost|connect ETIMEDOUT|read-only|Queue limit reached|closed state/i.test(
     message,
   )
-}
-
-function isRetryableLockError(err: unknown): boolean {
-  const errno = (err as { errno?: unknown } | null)?.errno
-  return errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT
 }
 
 type Row = RowDataPacket & Record<string, unknown>
