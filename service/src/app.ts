@@ -5,7 +5,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
 import type { Config } from './config.js'
 import type { AdmissionHooks } from './domain/admission-worker.js'
-import errors, { clientErrorHandler, frameworkErrorHandler } from './plugins/app/errors.js'
+import errors, { clientErrorHandlerFor, frameworkErrorHandler } from './plugins/app/errors.js'
+import { LoopStalls } from './loop-stalls.js'
 import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
@@ -31,6 +32,9 @@ export interface AppOptions {
   readonly worker?: boolean
 }
 
+/** How often Node looks for requests that have taken longer than the request timeout. */
+const CONNECTIONS_CHECKED_EVERY_MS = 1_000
+
 /** A client's request id is echoed and logged only when it is short and harmless. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -38,6 +42,7 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const { deadlines } = config
+  const stalls = new LoopStalls()
   const app = Fastify({
     logger: options.logger ?? {
       level: config.logLevel,
@@ -62,19 +67,27 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false },
     },
     // Slow clients: the whole request (headers and body) must arrive within requestMs, checked
-    // every second, so a body that never finishes cannot hold a socket for minutes.
+    // every second, so a body that never finishes cannot hold a socket for minutes. A timeout
+    // that a freeze of this instance caused is answered 503, not 408 (clientErrorHandlerFor).
     requestTimeout: deadlines.requestMs,
     keepAliveTimeout: deadlines.keepAliveMs,
-    http: { connectionsCheckingInterval: 1_000, headersTimeout: deadlines.requestMs },
+    http: {
+      connectionsCheckingInterval: CONNECTIONS_CHECKED_EVERY_MS,
+      headersTimeout: deadlines.requestMs,
+    },
     // During shutdown the service answers 503 with Retry-After itself (see below).
     return503OnClosing: false,
     frameworkErrors: frameworkErrorHandler,
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandlerFor(
+      stalls,
+      deadlines.requestMs + CONNECTIONS_CHECKED_EVERY_MS,
+    ),
     // One access-log line per request (in onResponse below) instead of Fastify's two: at the
     // rush's request rate, logging is a measurable share of the CPU.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  app.addHook('onClose', async () => stalls.stop())
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
   app.addSchema(ErrorResponse)

@@ -8,6 +8,7 @@ import {
   RETRY_AFTER_SECONDS,
   errorBody,
 } from '../../errors.js'
+import type { LoopStalls } from '../../loop-stalls.js'
 
 interface KnownError {
   readonly status: number
@@ -94,28 +95,48 @@ const CLIENT_ERRORS: Readonly<Record<string, KnownError>> = {
   HPE_URI_TOO_LONG: { status: 414, code: 'URI_TOO_LONG', message: 'The URL is too long.' },
 }
 
+/** A request that timed out because this instance was frozen, not because its client was slow. */
+const STALLED: KnownError = {
+  status: 503,
+  code: 'SERVICE_UNAVAILABLE',
+  message: 'The service is temporarily unavailable; please retry shortly.',
+}
+
 /**
  * Requests Node's HTTP parser refuses before Fastify sees them (a bad or duplicated
  * Content-Length, Content-Length with Transfer-Encoding, a malformed request line, a request too
  * slow to arrive): answered in the contract's shape, then the connection is closed, since the
  * parser cannot tell where the next request would begin.
+ *
+ * Node measures the request timeout in wall-clock time. After the instance itself was frozen
+ * (SIGSTOP, a paused VM, a long pause of the collector) that time includes the freeze, and the
+ * rest of a request that arrived whole may still sit unread in the socket: 408 would blame a
+ * client for our stall. Then the answer is 503 with Retry-After, so the client sends it again.
+ * `windowMs` is how far back a stall can have eaten into a request's time.
  */
-export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return
-  const known = (err.code && CLIENT_ERRORS[err.code]) || {
-    status: 400,
-    code: 'BAD_REQUEST',
-    message: 'The request is not valid HTTP.',
+export function clientErrorHandlerFor(
+  stalls: LoopStalls,
+  windowMs: number,
+): (err: Error & { code?: string }, socket: Socket) => void {
+  return (err, socket) => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return
+    let known = (err.code && CLIENT_ERRORS[err.code]) || {
+      status: 400,
+      code: 'BAD_REQUEST',
+      message: 'The request is not valid HTTP.',
+    }
+    if (known.status === 408 && stalls.stalledWithin(windowMs)) known = STALLED
+    if (socket.writable) {
+      const body = JSON.stringify(errorBody(known.code, known.message))
+      const retry = known.status === 503 ? `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` : ''
+      socket.write(
+        `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\n` +
+          `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `${retry}Connection: close\r\n\r\n${body}`,
+      )
+    }
+    socket.destroy()
   }
-  if (socket.writable) {
-    const body = JSON.stringify(errorBody(known.code, known.message))
-    socket.write(
-      `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\n` +
-        `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-        `Connection: close\r\n\r\n${body}`,
-    )
-  }
-  socket.destroy()
 }
 
 /**
