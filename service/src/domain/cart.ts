@@ -1,11 +1,11 @@
 import type { CartItem } from './model.js'
 import type { EnrollmentRequests, SubmitResult } from './enrollment-requests.js'
-import type { CartStore } from './ports.js'
+import type { AddToCartResult, CartStore } from './ports.js'
+
+export type { AddToCartResult }
 
 /** Most courses one cart may hold: more than anyone can take in a semester. */
 export const MAX_CART_ITEMS = 12
-
-export type AddToCartResult = 'added' | 'cart-full' | 'course-not-found'
 
 /**
  * The pre-registration cart (장바구니): courses saved before the window opens, then requested
@@ -25,11 +25,10 @@ export class Carts {
     return this.#store.listCart(studentId)
   }
 
-  async add(studentId: string, courseId: string): Promise<AddToCartResult> {
-    const items = await this.#store.listCart(studentId)
-    if (items.some((i) => i.courseId === courseId)) return 'added'
-    if (items.length >= MAX_CART_ITEMS) return 'cart-full'
-    return (await this.#store.addToCart(studentId, courseId)) ? 'added' : 'course-not-found'
+  /** The store checks the limit in the same transaction as the insert: a count read first and
+   * written after would let concurrent additions all pass it. */
+  add(studentId: string, courseId: string): Promise<AddToCartResult> {
+    return this.#store.addToCart(studentId, courseId, MAX_CART_ITEMS)
   }
 
   remove(studentId: string, courseId: string): Promise<boolean> {
@@ -42,7 +41,8 @@ export class Carts {
     newRequestId: () => string,
     now = Date.now(),
   ): Promise<Array<{ readonly courseId: string; readonly result: SubmitResult }>> {
-    const items = await this.#store.listCart(session.studentId)
+    // A cart stored over the limit (before the limit was enforced atomically) asks for no more.
+    const items = (await this.#store.listCart(session.studentId)).slice(0, MAX_CART_ITEMS)
     const results: Array<{ courseId: string; result: SubmitResult }> = []
     for (const { courseId } of items) {
       const result = await this.#requests.submit(

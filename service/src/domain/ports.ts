@@ -156,12 +156,18 @@ export interface AdmissionStore {
   ): Promise<T | null>
 }
 
+export type AddToCartResult = 'added' | 'cart-full' | 'course-not-found'
+
 /** Carts (장바구니): courses a student saved to request together once registration opens. */
 export interface CartStore {
   /** The student's cart in the order the courses were added. */
   listCart(studentId: string): Promise<CartItem[]>
-  /** Adds a course at the end; false when the course does not exist. Adding twice is a no-op. */
-  addToCart(studentId: string, courseId: string): Promise<boolean>
+  /**
+   * Adds a course at the end, unless the cart already holds `limit` courses. Adding a course
+   * already there is a no-op ('added', even in a full cart). Atomic: concurrent additions, on any
+   * instance, never take a cart past `limit`.
+   */
+  addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult>
   /** False when the course was not in the cart. */
   removeFromCart(studentId: string, courseId: string): Promise<boolean>
 }

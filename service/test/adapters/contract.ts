@@ -509,7 +509,7 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal((await store.findDurableRequest('r2'))?.status, 'enrolled')
   })
 
-  t.test('cart: saved in order, once each, only existing courses', async (t) => {
+  t.test('cart: saved in order, once each, only existing courses, up to a limit', async (t) => {
     const { store } = await fresh(t, {
       students: students('S1', 'S2'),
       courses: [
@@ -518,12 +518,17 @@ export function contract(t: Test, factory: PairFactory): void {
         { id: 'C3', capacity: 1 },
       ],
     })
+    const limit = 3
     t.same(await store.listCart('S1'), [])
-    t.equal(await store.addToCart('S1', 'C3'), true)
-    t.equal(await store.addToCart('S1', 'C1'), true)
-    t.equal(await store.addToCart('S1', 'C3'), true, 'adding twice is a no-op')
-    t.equal(await store.addToCart('S1', 'C9'), false, 'no such course')
-    t.equal(await store.addToCart('S2', 'C2'), true)
+    t.equal(await store.addToCart('S1', 'C3', limit), 'added')
+    t.equal(await store.addToCart('S1', 'C1', limit), 'added')
+    t.equal(await store.addToCart('S1', 'C3', limit), 'added', 'adding twice is a no-op')
+    t.equal(await store.addToCart('S1', 'C9', limit), 'course-not-found')
+    t.equal(await store.addToCart('S2', 'C2', limit), 'added')
+    t.equal(await store.addToCart('S1', 'C2', 2), 'cart-full', 'a full cart takes no more')
+    t.equal(await store.addToCart('S1', 'C1', 2), 'added', 'a course already there is fine')
+    t.equal(await store.addToCart('S9', 'C1', limit), 'added', 'a missing student adds nothing')
+    t.same(await store.listCart('S9'), [])
     const cart = await store.listCart('S1')
     t.same(
       cart.map((c) => c.courseId),
@@ -533,7 +538,7 @@ export function contract(t: Test, factory: PairFactory): void {
     t.ok(cart.every((c) => c.addedAt instanceof Date && !Number.isNaN(c.addedAt.getTime())))
     t.equal(await store.removeFromCart('S1', 'C3'), true)
     t.equal(await store.removeFromCart('S1', 'C3'), false)
-    t.equal(await store.addToCart('S1', 'C3'), true)
+    t.equal(await store.addToCart('S1', 'C3', limit), 'added')
     t.same(
       (await store.listCart('S1')).map((c) => c.courseId),
       ['C1', 'C3'],

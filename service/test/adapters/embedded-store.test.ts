@@ -263,9 +263,9 @@ t.test('failures of the file are 503s; a transaction that ended refuses more wor
   const holding = store.cancel('S1', 'C1', async () => {
     await sleep(400)
   })
-  await t.rejects(store.addToCart('S1', 'C1'), DependencyUnavailableError)
+  await t.rejects(store.addToCart('S1', 'C1', 12), DependencyUnavailableError)
   await holding
-  t.equal(await store.addToCart('S1', 'C1'), true, 'and goes through once it is free')
+  t.equal(await store.addToCart('S1', 'C1', 12), 'added', 'and goes through once it is free')
 
   const leaked: CancellationTx[] = []
   await store.cancel('S1', 'C1', async (tx) => {
@@ -277,7 +277,7 @@ t.test('failures of the file are 503s; a transaction that ended refuses more wor
 
   await store.close()
   await t.rejects(store.listCourses(), DependencyUnavailableError)
-  await t.rejects(store.addToCart('S1', 'C1'), DependencyUnavailableError)
+  await t.rejects(store.addToCart('S1', 'C1', 12), DependencyUnavailableError)
   t.throws(() => new SqliteStore({ path: ':memory:' }), /needs a file/)
 })
 

@@ -22,12 +22,15 @@ function world(opensAt: Date | null = null) {
   const carts = new Map<string, CartItem[]>()
   const store: CartStore = {
     listCart: async (s) => [...(carts.get(s) ?? [])],
-    addToCart: async (s, c) => {
-      if (!ids.includes(c)) return false
+    // The stores' rule, pinned by the adapter contract test.
+    addToCart: async (s, c, limit) => {
+      if (!ids.includes(c)) return 'course-not-found'
       const list = carts.get(s) ?? []
-      if (!list.some((i) => i.courseId === c)) list.push({ courseId: c, addedAt: new Date() })
+      if (list.some((i) => i.courseId === c)) return 'added'
+      if (list.length >= limit) return 'cart-full'
+      list.push({ courseId: c, addedAt: new Date() })
       carts.set(s, list)
-      return true
+      return 'added'
     },
     removeFromCart: async (s, c) => {
       const list = carts.get(s) ?? []

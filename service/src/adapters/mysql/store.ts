@@ -19,6 +19,7 @@ import {
   waitlistHead,
 } from '../sql/rows.js'
 import type {
+  AddToCartResult,
   AdmissionFacts,
   AdmissionWrites,
   CancellationTx,
@@ -334,17 +335,29 @@ export class MysqlStore implements RegistrationStore {
     return rows.map((r) => ({ courseId: String(r.course_id), addedAt: r.added_at as Date }))
   }
 
-  async addToCart(studentId: string, courseId: string): Promise<boolean> {
-    return this.#session(this.#primary, async (s) => {
-      const result = await s.write(
-        `INSERT IGNORE INTO cart_items (student_id, course_id)
-           SELECT ?, id FROM courses WHERE id = ?`,
-        [studentId, courseId],
-      )
-      if (result.affectedRows > 0) return true
-      const found = await s.rows('SELECT 1 FROM courses WHERE id = ?', [courseId])
-      return found.length > 0
-    })
+  async addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult> {
+    return this.#transaction(async (s) => {
+      // The lock order of admission and cancellation: the course row (shared here: the insert's
+      // foreign key check takes it anyway), then the student's row. The student's row lock
+      // makes concurrent additions to one cart, on every instance, count one after the other.
+      const course = await s.rows('SELECT id FROM courses WHERE id = ? LOCK IN SHARE MODE', [
+        courseId,
+      ])
+      if (course.length === 0) return 'course-not-found'
+      const student = await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [studentId])
+      // A session that outlived its account adds nothing, and is no error.
+      if (student.length === 0) return 'added'
+      const items = await s.rows('SELECT course_id FROM cart_items WHERE student_id = ?', [
+        studentId,
+      ])
+      if (items.some((r) => String(r.course_id) === courseId)) return 'added'
+      if (items.length >= limit) return 'cart-full'
+      await s.write('INSERT INTO cart_items (student_id, course_id) VALUES (?, ?)', [
+        studentId,
+        courseId,
+      ])
+      return 'added'
+    }, this.#timeoutMs)
   }
 
   async removeFromCart(studentId: string, courseId: string): Promise<boolean> {

@@ -14,6 +14,7 @@ import type {
 } from '../../domain/model.js'
 import { formatMeetings, parseMeetings } from '../../domain/meetings.js'
 import type {
+  AddToCartResult,
   AdmissionFacts,
   AdmissionWrites,
   CancellationTx,
@@ -390,18 +391,29 @@ export class SqliteStore implements RegistrationStore {
     }))
   }
 
-  async addToCart(studentId: string, courseId: string): Promise<boolean> {
-    return this.#write((db) => {
-      // As MySQL's INSERT IGNORE: a student that does not exist adds nothing, and is no error.
-      const result = this.#run(
+  async addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult> {
+    // One BEGIN IMMEDIATE transaction: the count and the insert cannot be split by another
+    // addition, from this process or another one on the same file.
+    return this.#transaction((db): AddToCartResult => {
+      if (this.#row(db, 'SELECT 1 FROM courses WHERE id = ?', courseId) === undefined) {
+        return 'course-not-found'
+      }
+      const items = this.#rows(
         db,
-        `INSERT OR IGNORE INTO cart_items (student_id, course_id)
-           SELECT s.id, c.id FROM students s, courses c WHERE s.id = ? AND c.id = ?`,
+        'SELECT course_id FROM cart_items WHERE student_id = ?',
         studentId,
-        courseId,
       )
-      if (result.changes > 0) return true
-      return this.#row(db, 'SELECT 1 FROM courses WHERE id = ?', courseId) !== undefined
+      if (items.some((r) => String(r.course_id) === courseId)) return 'added'
+      if (items.length >= limit) return 'cart-full'
+      // As in MySQL: a student that does not exist adds nothing, and is no error.
+      this.#run(
+        db,
+        `INSERT INTO cart_items (student_id, course_id)
+           SELECT id, ? FROM students WHERE id = ?`,
+        courseId,
+        studentId,
+      )
+      return 'added'
     })
   }
 
