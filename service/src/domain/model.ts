@@ -118,5 +118,6 @@ export interface CourseVersion {
 /** One consistent read of a course: its seats, who holds them, and who waits, in order. */
 export interface CourseSnapshot extends SeatState {
   readonly students: string[]
-  readonly waitlist: readonly WaitlistPlace[]
+  /** With each place's student: a rebuild of the queue's caches gives them their place again. */
+  readonly waitlist: ReadonlyArray<WaitlistPlace & { readonly studentId: string }>
 }

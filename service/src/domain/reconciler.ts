@@ -9,7 +9,8 @@ export interface ReconcilerObserver {
 
 /**
  * Keeps the queue's caches (seat cache, live markers, the waitlist's mirror, arrival counter) from
- * staying wrong. Every Redis write after a MySQL COMMIT can fail or be lost with its instance, or
+ * staying wrong, and rebuilds them when Redis lost its data (the seat cache then no longer
+ * vouches for the markers: see SeatCache.versions). Every Redis write after a MySQL COMMIT can fail or be lost with its instance, or
  * (for the waitlist's mirror, which takes changes only in order) arrive out of order; each such
  * write is versioned by the course's version, so a cache that is still older than what MySQL had
  * one sweep ago missed a write. That course is rebuilt from a consistent MySQL snapshot.
@@ -99,11 +100,17 @@ export class Reconciler {
     const repaired: string[] = []
     for (const course of courses) {
       const seen = this.#previous.get(course.id)
+      const cache = cached.get(course.id) ?? -1
       // Behind what MySQL already had a whole interval ago: the write that should have brought
       // the cache there is not coming.
       // (A course at version 0 never had a seat or a waitlist place taken or freed: there is
       // nothing to be stale.)
-      if (seen !== undefined && seen > 0 && (cached.get(course.id) ?? -1) < seen) {
+      const behind = seen !== undefined && seen > 0 && cache < seen
+      // No cache whose markers are known complete, for a course that has changed: Redis lost
+      // data (a restart without it, a failover to a replica that missed writes). No write in
+      // flight brings the markers back; only a rebuild does, so it need not wait an interval.
+      const lost = cache === -1 && course.version > 0
+      if (behind || lost) {
         const snapshot = await this.#store.courseSnapshot(course.id)
         if (snapshot && (await this.#seats.repair(course.id, snapshot))) {
           repaired.push(course.id)

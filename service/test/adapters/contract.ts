@@ -1096,7 +1096,7 @@ export function contract(t: Test, factory: PairFactory): void {
         version: 1,
         seatsLeft: 0,
         students: [],
-        waitlist: [{ requestId: 'r3', place: 1 }],
+        waitlist: [{ requestId: 'r3', place: 1, studentId: 'S3' }],
       }),
       false,
       'as new: left alone',
@@ -1132,6 +1132,44 @@ export function contract(t: Test, factory: PairFactory): void {
       true,
     )
     t.same(await rush.seats.versions(['C2']), new Map([['C2', 1]]))
+  })
+
+  t.test('repair: after the rush state lost its markers, rebuilds every one of them', async (t) => {
+    const { rush } = await fresh(t)
+    const d = door(rush)
+    for (const s of ['S1', 'S2', 'S3', 'S4']) await d.login(s)
+    const lease = await d.lease('C1')
+    // The state was lost: the first batch after it writes the seats over markers it never had.
+    await d.enqueue('S4', 'C1', 'r4')
+    await rush.queue.settle('C1', lease, [rejected('r4', 'S4')], {
+      seatsLeft: 0,
+      versionBefore: 3,
+      version: 3,
+    })
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', -1]]), 'counts as no cache')
+    t.equal(
+      (await d.enqueue('S1', 'C1', 'r5')).kind,
+      'created',
+      'the door refuses no one it knows nothing of: the store decides',
+    )
+    const snapshot = {
+      version: 3,
+      seatsLeft: 0,
+      students: ['S1', 'S2'],
+      waitlist: [{ requestId: 'w3', place: 9, studentId: 'S3' }],
+    }
+    t.equal(await rush.seats.repair('C1', { ...snapshot, version: 2 }), false, 'not from older')
+    t.equal(await rush.seats.repair('C1', snapshot), true)
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 3]]))
+    t.same(await d.enqueue('S1', 'C1', 'r6'), { kind: 'already-enrolled' }, 'even while queued')
+    t.same(await d.enqueue('S2', 'C1', 'r7'), { kind: 'already-enrolled' })
+    t.same(
+      await d.enqueue('S3', 'C1', 'r8'),
+      { kind: 'existing', requestId: 'w3', status: 'waitlisted', position: 0, queueLength: 1 },
+      'a waitlisted student has their place again',
+    )
+    t.equal((await rush.queue.request('w3'))?.status, 'waitlisted')
+    t.same(await d.enqueue('S4', 'C1', 'r9'), { kind: 'course-full' }, 'and the door says full')
   })
 
   t.test('login throttle: fixed-window failure counters', async (t) => {

@@ -11,6 +11,7 @@ import {
   startInstance,
   waitFor,
   keysOf,
+  STORAGES,
 } from '../helper.js'
 import { startRedis } from '../support/servers.js'
 import { Cancellation } from '../../src/domain/cancellation.js'
@@ -185,3 +186,118 @@ t.test('after Redis loses everything the reconciler rebuilds what the door needs
     'the arrival counter continues above what MySQL has seen',
   )
 })
+
+/**
+ * Asks for C0001 (without the waitlist unless told) and follows the request to its answer: the
+ * door's refusal code, or the decision of a queued request (waitlisted, enrolled, or the reason).
+ */
+async function answerTo(
+  app: FastifyInstance,
+  cookie: string,
+  payload: { waitlist?: boolean } = {},
+): Promise<{ status: number; answer: string; requestId?: string }> {
+  const res = await app.inject({
+    method: 'POST',
+    url: '/api/v1/courses/C0001/enrollment-requests',
+    headers: { cookie },
+    payload,
+  })
+  const body = res.json() as { requestId?: string; status?: string; error?: { code: string } }
+  if (res.statusCode >= 400) return { status: res.statusCode, answer: body.error?.code ?? '' }
+  const requestId = body.requestId as string
+  if (body.status !== 'queued') {
+    return { status: res.statusCode, answer: String(body.status), requestId }
+  }
+  const answer = await waitFor('the request to be decided', async () => {
+    const view = (
+      await app.inject({
+        method: 'GET',
+        url: `/api/v1/enrollment-requests/${requestId}`,
+        headers: { cookie },
+      })
+    ).json() as { status: string; reason?: string }
+    return view.status !== 'queued' && (view.reason ?? view.status)
+  })
+  return { status: res.statusCode, answer, requestId }
+}
+
+for (const storage of STORAGES) {
+  t.test(
+    `${storage}: after the rush state is lost, enrolled and waitlisted students asking again are told the truth`,
+    async (t) => {
+      const redisServer = storage === 'mysql-redis' ? await startRedis() : null
+      t.teardown(() => redisServer?.stop())
+      const env = await isolatedEnv(t, 'dataloss', storage)
+      // The reconciler sweeps only when the test says, so that both sides of the rebuild are seen.
+      const config = configFrom(env, {
+        ...(redisServer ? { REDIS_URL: redisServer.url } : {}),
+        RECONCILE_INTERVAL_MS: '600000',
+      })
+      await seedDatabase(config, { students: 4, capacity: 2 })
+      let app = await startInstance(t, config)
+      for (const student of ['S000001', 'S000002']) {
+        t.equal(await enroll(app, await login(app, student)), 'enrolled')
+      }
+      const waiting = await answerTo(app, await login(app, 'S000003'), { waitlist: true })
+      t.equal(waiting.answer, 'waitlisted')
+
+      // Redis loses everything (FLUSHALL: no restart, no reconnect to notice); the embedded rush
+      // state is lost with its process.
+      if (redisServer) {
+        const redis = new Redis(redisServer.url)
+        await redis.flushall()
+        redis.disconnect()
+      } else {
+        await app.close()
+        app = await startInstance(t, config)
+      }
+      const [enrolled, waitlisted, newcomer] = [
+        await login(app, 'S000001'),
+        await login(app, 'S000003'),
+        await login(app, 'S000004'),
+      ]
+      // One new request: its batch writes the seat cache at the course's current version.
+      t.equal((await answerTo(app, newcomer)).answer, 'COURSE_FULL', 'the newcomer: full')
+
+      // Before the views are rebuilt, answers come from MySQL.
+      t.equal((await answerTo(app, enrolled)).answer, 'ALREADY_ENROLLED', 'enrolled: not full')
+      t.equal((await answerTo(app, waitlisted)).answer, 'waitlisted', 'waitlisted: not full')
+
+      // Once rebuilt, the door answers from Redis again, and answers the same.
+      await app.sugang.reconciler.sweep()
+      await app.sugang.reconciler.sweep()
+      t.same(
+        await answerTo(app, enrolled),
+        { status: 409, answer: 'ALREADY_ENROLLED' },
+        'an enrolled student is told so at the door',
+      )
+      const again = await answerTo(app, waitlisted)
+      t.same(
+        { status: again.status, answer: again.answer },
+        { status: 200, answer: 'waitlisted' },
+        'a waitlisted student is given their place at the door',
+      )
+      t.same(
+        await answerTo(app, newcomer),
+        { status: 409, answer: 'COURSE_FULL' },
+        'a newcomer is told full at the door',
+      )
+      const place = (
+        await app.inject({
+          method: 'GET',
+          url: `/api/v1/enrollment-requests/${again.requestId}`,
+          headers: { cookie: waitlisted },
+        })
+      ).json() as { status: string; position: number }
+      t.same(place, { ...place, status: 'waitlisted', position: 1 }, 'first on the waitlist')
+      const mine = (
+        await app.inject({
+          method: 'GET',
+          url: '/api/v1/me/enrollments',
+          headers: { cookie: enrolled },
+        })
+      ).json() as { enrollments: unknown[] }
+      t.equal(mine.enrollments.length, 1, 'MySQL still holds the seat')
+    },
+  )
+}

@@ -409,9 +409,13 @@ t.test(
       'the promoted student is told enrolled, the next one their place',
     )
 
-    // The reconciler sees the mirror behind MySQL and rebuilds it.
-    await w.app.sugang.reconciler.sweep()
-    t.same(await w.app.sugang.reconciler.sweep(), ['C0001'], 'the course is repaired')
+    // The reconciler sees the mirror behind MySQL and rebuilds it (at once: the change out of
+    // order also left the markers unknown, and no write in flight brings them back).
+    const repaired = [
+      ...(await w.app.sugang.reconciler.sweep()),
+      ...(await w.app.sugang.reconciler.sweep()),
+    ]
+    t.same(repaired, ['C0001'], 'the course is repaired, once')
     const [v2, wv2] = await w.versions()
     t.equal(wv2, v2, 'the mirror caught up')
     t.same(

@@ -130,6 +130,12 @@ t.test(
     )
 
     await redis.hset(course.seats, 'v', 3, 'left', 0)
+    t.equal(
+      (await enqueue('S8', 'r10')).code,
+      'created',
+      'full, but the markers are not known complete (Redis lost data): not refused',
+    )
+    await redis.hset(course.seats, 'built', 1)
     t.same(await enqueue('S4', 'r5'), { code: 'course-full' }, 'full: refused at the door')
     t.equal(
       (await enqueue('S4', 'r6', { refuseWhenFull: false, waitlist: true })).code,
@@ -227,7 +233,7 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
   t.same(await redis.hmget(keys.request('r2'), 'st', 'r'), ['waitlisted', ''])
   t.same(await redis.hmget(keys.request('r3'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
   t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'r2' }, 'markers follow the decisions')
-  t.same(await redis.hgetall(course.seats), { v: '1', left: '0', wv: '1' })
+  t.same(await redis.hgetall(course.seats), { v: '1', left: '0', wv: '1', built: '1' })
   t.same(
     await redis.zrange(course.waitlist, 0, -1, 'WITHSCORES'),
     ['r2', '7'],
@@ -240,7 +246,7 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
   await settle('w', 0, 9, [])
   t.same(
     await redis.hgetall(course.seats),
-    { v: '1', left: '0', wv: '1' },
+    { v: '1', left: '0', wv: '1', built: '1' },
     'an older version never overwrites a newer one',
   )
 })
@@ -328,9 +334,12 @@ t.test(
         },
       )
     t.equal(await reject([1]), 'not-full', 'no seat cache: not known to be full')
-    await redis.hset(course.seats, 'v', 1, 'left', 1)
+    await redis.hset(course.seats, 'v', 1, 'left', 1, 'built', 1)
     t.equal(await reject([1]), 'not-full', 'seats left')
     await redis.hset(course.seats, 'left', 0)
+    await redis.hdel(course.seats, 'built')
+    t.equal(await reject([1]), 'not-full', 'full, but the markers are not known complete')
+    await redis.hset(course.seats, 'built', 1)
     t.equal(await reject([1], 'other'), 'lease-lost')
     await scripts.markCancellation(course, 'c', 60_000)
     t.equal(await reject([1]), 'not-full', 'a cancellation in flight may free a seat')
@@ -408,7 +417,7 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
 t.test('repair-course rebuilds the cache from a snapshot unless the cache is as new', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
   await enqueue('S2', 'q2') // enrolled in the snapshot, marker names a request still queued
-  await redis.hset(course.seats, 'v', 2, 'left', 0)
+  await redis.hset(course.seats, 'v', 2, 'left', 0, 'built', 1)
   await redis.hset(course.live, 'GONE', 'E') // cancelled, never reflected
   await redis.hset(course.live, 'S3', 'd3') // enrolled, marker names a decided request
   await redis.hset(keys.request('d3'), 'st', 'rejected')
@@ -416,9 +425,12 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   await redis.zadd(course.cancelling, 1, 'old') // a mark that expired long ago
   await redis.hset(course.seats, 'wv', 2)
   await redis.zadd(course.waitlist, 5, 'promoted-long-ago', 8, 'w8')
+  await redis.hset(course.live, 'S8', 'old8') // waitlisted; marker names a request now decided
+  await redis.hset(keys.request('old8'), 'st', 'rejected')
+  await redis.hset(keys.request('w8'), 's', 'S8', 'c', 'C1', 'st', 'waitlisted', 'q', '7')
   const waitlist = [
-    { requestId: 'w8', place: 8 },
-    { requestId: 'w9', place: 9 },
+    { requestId: 'w8', place: 8, studentId: 'S8' },
+    { requestId: 'w9', place: 9, studentId: 'S9' }, // waitlisted; marker and hash lost
   ]
   const repair = (
     version: number,
@@ -426,16 +438,43 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
       { studentId: 'S2', requestId: 'q2' },
       { studentId: 'S3', requestId: 'd3' },
       { studentId: 'S4', requestId: 'read-before' },
+      { studentId: 'S8', requestId: 'old8' },
     ],
   ) =>
     scripts.repairCourse(
-      { course, markedRequests: markers.map((m) => keys.request(m.requestId)) },
-      { version, seatsLeft: 1, students: ['S1', 'S2', 'S3', 'S4'], waitlist, markers },
+      {
+        course,
+        waitlistedRequests: waitlist.map((w) => keys.request(w.requestId)),
+        markedRequests: markers.map((m) => keys.request(m.requestId)),
+      },
+      {
+        courseId: 'C1',
+        version,
+        seatsLeft: 1,
+        ttlSeconds: 60,
+        students: ['S1', 'S2', 'S3', 'S4'],
+        waitlist,
+        markers,
+      },
     )
   t.equal(await repair(2), false, 'the cache already reflects this version')
   t.equal(await repair(3), true)
-  t.same(await redis.hgetall(course.seats), { v: '3', left: '1', wv: '3' })
-  t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'q2', S3: 'E', S4: 'x4' })
+  t.same(await redis.hgetall(course.seats), { v: '3', left: '1', wv: '3', built: '1' })
+  t.same(await redis.hgetall(course.live), {
+    S1: 'E',
+    S2: 'q2',
+    S3: 'E',
+    S4: 'x4',
+    S8: 'w8',
+    S9: 'w9',
+  })
+  t.same(
+    await redis.hgetall(keys.request('w9')),
+    { s: 'S9', c: 'C1', w: '1', st: 'waitlisted' },
+    "a waitlisted request's lost hash is rebuilt",
+  )
+  t.ok((await redis.ttl(keys.request('w9'))) > 0, 'and expires like a decided one')
+  t.equal(await redis.hget(keys.request('w8'), 'q'), '7', 'a hash still there is left alone')
   t.same(
     await redis.zrange(course.waitlist, 0, -1, 'WITHSCORES'),
     ['w8', '8', 'w9', '9'],
@@ -448,9 +487,57 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   await redis.hset(course.live, 'S1', 'q1')
   await redis.zadd(course.waitlist, 10, 'ghost')
   t.equal(await repair(4), true, 'a mirror behind is repaired on its own')
-  t.same(await redis.hgetall(course.seats), { v: '4', left: '0', wv: '4' })
+  t.same(await redis.hgetall(course.seats), { v: '4', left: '0', wv: '4', built: '1' })
   t.equal(await redis.hget(course.live, 'S1'), 'q1', 'the seat cache and markers are left alone')
   t.same(await redis.zrange(course.waitlist, 0, -1), ['w8', 'w9'])
+
+  // Redis lost data: a batch wrote the seat cache at version 6 over markers it cannot vouch for.
+  await redis.del(course.live, course.waitlist)
+  await redis.hset(course.seats, 'v', 6, 'left', 0)
+  await redis.hdel(course.seats, 'built', 'wv')
+  await redis.hset(course.live, 'S2', 'q2') // enrolled, and asked again since the loss
+  t.equal(await repair(5), false, 'a snapshot older than the seat cache cannot rebuild it')
+  t.equal(await repair(6, [{ studentId: 'S2', requestId: 'q2' }]), true, 'one as new can')
+  t.same(await redis.hgetall(course.seats), { v: '6', left: '1', wv: '6', built: '1' })
+  t.same(
+    await redis.hgetall(course.live),
+    { S1: 'E', S2: 'E', S3: 'E', S4: 'E', S8: 'w8', S9: 'w9' },
+    'every marker is rebuilt; a queued request of an enrolled student is overruled',
+  )
+  t.same(await redis.zrange(course.waitlist, 0, -1), ['w8', 'w9'])
+})
+
+t.test('the seat cache vouches for the markers only through changes that follow it', async (t) => {
+  const { redis, keys, scripts, course } = setup(t)
+  await scripts.takeLease(course.lease, 'w', 10_000)
+  const settle = (versionBefore: number, version: number) =>
+    scripts.settleBatch(
+      { course, activeCourses: keys.activeCourses, requests: [] },
+      {
+        token: 'w',
+        ttlSeconds: 60,
+        courseId: 'C1',
+        seatsLeft: 0,
+        versionBefore,
+        version,
+        decisions: [],
+      },
+    )
+  const built = () => redis.hget(course.seats, 'built')
+  await settle(3, 4)
+  t.equal(await built(), null, 'a first write after version 0: what came before is unknown')
+  await settle(4, 5)
+  t.equal(await built(), null, 'and stays unknown through later changes')
+  await redis.del(course.seats)
+  await settle(0, 1)
+  t.equal(await built(), '1', 'a course changed only from version 0 has nothing to miss')
+  await settle(1, 2)
+  await settle(2, 2)
+  await settle(1, 2)
+  t.equal(await built(), '1', 'the next change, a change of nothing, a retry: all follow')
+  await settle(3, 4)
+  t.equal(await built(), null, 'a change after a missed one leaves the markers unknown')
+  t.same(await redis.hmget(course.seats, 'v', 'left'), ['4', '0'], 'the seats are still written')
 })
 
 t.test('read-request: the request and its place, in its queue or on the waitlist', async (t) => {

@@ -33,7 +33,7 @@ export class MemorySeatCache implements SeatCache {
     const course = m.course(courseId)
     // Only when this is the newest state: a later enrollment of the canceller keeps its marker.
     if (
-      m.writeSeatCache(course, change.version, change.seatsLeft) &&
+      m.writeSeatCache(course, change.version, change.seatsLeft, change.versionBefore) &&
       course.live.get(change.studentId) === ENROLLED
     ) {
       course.live.delete(change.studentId)
@@ -57,28 +57,58 @@ export class MemorySeatCache implements SeatCache {
 
   async versions(courseIds: readonly string[]): Promise<Map<string, number>> {
     const m = this.#m
-    return new Map(courseIds.map((id) => [id, m.courses.get(id)?.seats?.version ?? -1]))
+    return new Map(
+      courseIds.map((id) => {
+        const course = m.courses.get(id)
+        // Markers not known complete (the state was lost) count as no cache at all.
+        return [id, course?.built ? (course.seats?.version ?? -1) : -1]
+      }),
+    )
   }
 
   async repair(courseId: string, snapshot: CourseSnapshot): Promise<boolean> {
     const m = this.#m
     const course = m.course(courseId)
     const cached = course.seats?.version ?? -1
-    if (cached >= snapshot.version) return false
+    // Markers not known complete are all suspect, not only the changes after the cache's version.
+    const rebuild = !course.built
+    if (rebuild ? cached > snapshot.version : cached >= snapshot.version) return false
     course.seats = { version: snapshot.version, left: snapshot.seatsLeft }
+    course.built = true
 
     const enrolled = new Set(snapshot.students)
     // A marker saying "enrolled" for a student who is not: the cancellation was never reflected.
     for (const [studentId, marker] of course.live) {
       if (marker === ENROLLED && !enrolled.has(studentId)) course.live.delete(studentId)
     }
+    const replaceable = (marker: string | undefined) =>
+      marker === undefined || m.requests.get(marker)?.status !== 'queued'
     // An enrolled student whose marker is missing, or names a request that is no longer queued.
+    // After a loss even a queued one is overruled: the store can only turn it down.
     for (const studentId of snapshot.students) {
       const marker = course.live.get(studentId)
-      if (marker === undefined) {
+      if (marker !== ENROLLED && (rebuild || replaceable(marker))) {
         course.live.set(studentId, ENROLLED)
-      } else if (marker !== ENROLLED && m.requests.get(marker)?.status !== 'queued') {
-        course.live.set(studentId, ENROLLED)
+      }
+    }
+    // A waitlisted student: their marker names their waitlisted request, which says so.
+    for (const { requestId, studentId } of snapshot.waitlist) {
+      const marker = course.live.get(studentId)
+      if (marker !== requestId && replaceable(marker)) course.live.set(studentId, requestId)
+      if (!m.requests.has(requestId)) {
+        m.requests.set(
+          requestId,
+          {
+            studentId,
+            courseId,
+            arrival: null,
+            waitlist: true,
+            status: 'waitlisted',
+            reason: null,
+            joined: null,
+          },
+          m.decidedTtlMs,
+        )
       }
     }
     m.dropExpiredMarks(course)

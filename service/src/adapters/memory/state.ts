@@ -44,6 +44,12 @@ export class CourseState {
   readonly live = new Map<string, string>()
   /** Course version and seats left, written only by a version at least as new. */
   seats: { version: number; left: number } | null = null
+  /**
+   * Whether the live markers hold every change through the seat cache's version (the seat cache
+   * hash's 'built' field in Redis, see lua/includes/seat-cache.lua). False after the state was
+   * lost with its process until the reconciler rebuilds the course.
+   */
+  built = false
   /** In-flight cancellations: id -> when its mark expires (ms). */
   cancelling = new Map<string, number>()
   /** When the whole set of marks expires (PEXPIRE of the last mark), or null. */
@@ -195,17 +201,21 @@ export class RushMemory {
 
   // --- the seat cache (lua/includes/seat-cache.lua) ------------------------------------------
 
-  /** Writes the cache unless it holds a newer version; true when it wrote. */
-  writeSeatCache(course: CourseState, version: number, left: number): boolean {
+  /**
+   * Writes the cache unless it holds a newer version; true when it wrote. The markers stay known
+   * complete only through a change from version 0 or one that follows the cache's version.
+   */
+  writeSeatCache(course: CourseState, version: number, left: number, from: number): boolean {
     const cached = course.seats?.version ?? -1
     if (version < cached) return false
+    course.built = from === 0 || (course.built && from <= cached)
     course.seats = { version, left }
     return true
   }
 
-  /** True when the cache says no seat is left. */
+  /** True when the cache says no seat is left, and its markers are known complete. */
   knownFull(course: CourseState | undefined): boolean {
-    return course?.seats?.left === 0
+    return course?.built === true && course.seats?.left === 0
   }
 
   /** The course's cancellation marks, once the set as a whole has not expired. */

@@ -1,4 +1,4 @@
-import type { Decision, SeatState } from '../../domain/model.js'
+import type { Decision, SeatChange } from '../../domain/model.js'
 import type {
   CachedStanding,
   EnqueueInput,
@@ -54,9 +54,11 @@ export class MemoryWaitingQueue implements WaitingQueue {
       }
       // The request it pointed at was decided or has expired: the student may ask again.
     }
+    // A marker whose request has expired (a waitlist place outlives it): a batch asks the store.
+    const unsure = live !== undefined && !m.requests.has(live)
 
     // Known full, and no cancellation in flight that may be freeing a seat: refuse at the door.
-    if (input.refuseWhenFull && m.knownFull(known) && !m.cancellationInFlight(known)) {
+    if (input.refuseWhenFull && !unsure && m.knownFull(known) && !m.cancellationInFlight(known)) {
       return { kind: 'course-full' }
     }
 
@@ -156,7 +158,7 @@ export class MemoryWaitingQueue implements WaitingQueue {
     courseId: string,
     leaseToken: string,
     decisions: readonly Decision[],
-    seats: SeatState,
+    seats: SeatChange,
   ): Promise<number | null> {
     const m = this.#m
     if (!this.#holdsLease(courseId, leaseToken)) return null
@@ -171,7 +173,7 @@ export class MemoryWaitingQueue implements WaitingQueue {
         d.status === 'rejected' ? d.reason : null,
       )
     }
-    m.writeSeatCache(course, seats.version, seats.seatsLeft)
+    m.writeSeatCache(course, seats.version, seats.seatsLeft, seats.versionBefore)
     const left = course.queue.size
     if (left === 0) m.active.delete(courseId)
     return left

@@ -621,14 +621,18 @@ export class MysqlStore implements RegistrationStore {
           courseId,
         ])
         const waiting = await s.rows(
-          'SELECT id, request_id FROM waitlist WHERE course_id = ? ORDER BY id',
+          'SELECT id, request_id, student_id FROM waitlist WHERE course_id = ? ORDER BY id',
           [courseId],
         )
         return {
           version: Number(course.version),
           seatsLeft: Number(course.capacity) - Number(course.enrolled),
           students: students.map((r) => String(r.student_id)),
-          waitlist: waiting.map((r) => ({ requestId: String(r.request_id), place: Number(r.id) })),
+          waitlist: waiting.map((r) => ({
+            requestId: String(r.request_id),
+            place: Number(r.id),
+            studentId: String(r.student_id),
+          })),
         }
       } finally {
         // Read only: ending it by a rollback undoes nothing, and is sent past the deadline too.

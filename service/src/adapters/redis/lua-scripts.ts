@@ -405,30 +405,52 @@ export class LuaScripts {
 
   /** True when some of the cache was rewritten, false when it was all as new as the snapshot. */
   async repairCourse(
-    keys: { readonly course: CourseKeys; readonly markedRequests: readonly string[] },
+    keys: {
+      readonly course: CourseKeys
+      /** The hash of each waitlisted request, in the waitlist's order. */
+      readonly waitlistedRequests: readonly string[]
+      readonly markedRequests: readonly string[]
+    },
     args: {
+      readonly courseId: string
       readonly version: number
       readonly seatsLeft: number
+      /** How long a rebuilt hash of a waitlisted request lives (as a decided one's). */
+      readonly ttlSeconds: number
       readonly students: readonly string[]
       /** The course's waitlist, in its order. */
-      readonly waitlist: readonly WaitlistPlace[]
-      /** Enrolled students whose marker named a request when read, in markedRequests' order. */
+      readonly waitlist: ReadonlyArray<WaitlistPlace & { readonly studentId: string }>
+      /**
+       * Enrolled or waitlisted students whose marker named a request when read, in
+       * markedRequests' order.
+       */
       readonly markers: ReadonlyArray<{ readonly studentId: string; readonly requestId: string }>
     },
   ): Promise<boolean> {
     const { course } = keys
     if (keys.markedRequests.length !== args.markers.length)
       throw new Error('one request key per marker')
+    if (keys.waitlistedRequests.length !== args.waitlist.length)
+      throw new Error('one request key per waitlist place')
     const repaired = await this.#call(
       'repair-course',
-      [course.live, course.seats, course.cancelling, course.waitlist, ...keys.markedRequests],
+      [
+        course.live,
+        course.seats,
+        course.cancelling,
+        course.waitlist,
+        ...keys.waitlistedRequests,
+        ...keys.markedRequests,
+      ],
       [
         args.version,
         args.seatsLeft,
         args.students.length,
         args.waitlist.length,
+        args.courseId,
+        args.ttlSeconds,
         ...args.students,
-        ...args.waitlist.flatMap((w) => [w.requestId, w.place]),
+        ...args.waitlist.flatMap((w) => [w.requestId, w.place, w.studentId]),
         ...args.markers.flatMap((m) => [m.studentId, m.requestId]),
       ],
     )

@@ -44,7 +44,7 @@ export class RedisSeatCache implements SeatCache {
     if (courseIds.length === 0) return versions
     const replies = await connection.run(() => {
       const pipeline = connection.client.pipeline()
-      for (const id of courseIds) pipeline.hmget(keys.course(id).seats, 'v', 'wv')
+      for (const id of courseIds) pipeline.hmget(keys.course(id).seats, 'v', 'wv', 'built')
       return pipeline.exec()
     })
     const version = (value: string | null | undefined): number =>
@@ -52,9 +52,10 @@ export class RedisSeatCache implements SeatCache {
     courseIds.forEach((id, i) => {
       const [err, value] = replies?.[i] ?? [null, null]
       if (err) throw new DependencyUnavailableError('redis', err)
-      const [seats, waitlist] = (value ?? []) as Array<string | null>
+      const [seats, waitlist, built] = (value ?? []) as Array<string | null>
       // The waitlist mirror counts as much as the seats: a mirror left behind is repaired too.
-      versions.set(id, Math.min(version(seats), version(waitlist)))
+      // Markers not known complete (Redis lost data) count as no cache at all.
+      versions.set(id, built ? Math.min(version(seats), version(waitlist)) : -1)
     })
     return versions
   }
@@ -63,17 +64,24 @@ export class RedisSeatCache implements SeatCache {
     const { connection, keys, scripts } = this.#r
     const course = keys.course(courseId)
     return connection.run(async () => {
-      // Which request each enrolled student's marker names now; the script re-checks each one.
-      const enrolled = new Set(snapshot.students)
+      // Which request each enrolled or waitlisted student's marker names now; the script
+      // re-checks each one.
+      const held = new Set([...snapshot.students, ...snapshot.waitlist.map((w) => w.studentId)])
       const live = await connection.client.hgetall(course.live)
       const markers = Object.entries(live)
-        .filter(([studentId, marker]) => enrolled.has(studentId) && marker !== 'E')
+        .filter(([studentId, marker]) => held.has(studentId) && marker !== 'E')
         .map(([studentId, requestId]) => ({ studentId, requestId }))
       return scripts.repairCourse(
-        { course, markedRequests: markers.map((m) => keys.request(m.requestId)) },
         {
+          course,
+          waitlistedRequests: snapshot.waitlist.map((w) => keys.request(w.requestId)),
+          markedRequests: markers.map((m) => keys.request(m.requestId)),
+        },
+        {
+          courseId,
           version: snapshot.version,
           seatsLeft: snapshot.seatsLeft,
+          ttlSeconds: keys.ttl.decidedSeconds,
           students: snapshot.students,
           waitlist: snapshot.waitlist,
           markers,

@@ -708,14 +708,18 @@ export class SqliteStore implements RegistrationStore {
         )
         const waiting = this.#rows(
           db,
-          'SELECT id, request_id FROM waitlist WHERE course_id = ? ORDER BY id',
+          'SELECT id, request_id, student_id FROM waitlist WHERE course_id = ? ORDER BY id',
           courseId,
         )
         return {
           version: Number(course.version),
           seatsLeft: Number(course.capacity) - Number(course.enrolled),
           students: students.map((r) => String(r.student_id)),
-          waitlist: waiting.map((r) => ({ requestId: String(r.request_id), place: Number(r.id) })),
+          waitlist: waiting.map((r) => ({
+            requestId: String(r.request_id),
+            place: Number(r.id),
+            studentId: String(r.student_id),
+          })),
         }
       } finally {
         this.#run(db, 'COMMIT')

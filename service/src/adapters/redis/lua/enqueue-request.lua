@@ -27,6 +27,9 @@
     0 created (queued)          1 the student's live request (status as stored)
     2 unauthenticated           3 rate limited (retry-after ms set)
     4 course known to be full   5 already enrolled
+
+  The refusal as full reads the seat cache's 'left' and 'built' in one command (see
+  includes/seat-cache.lua): a course whose markers were lost is not refused at the door.
 ]]
 --@include clock
 --@include fixed-window
@@ -46,6 +49,8 @@ local live = rcall('HGET', KEYS[3], ARGV[1])
 if live == 'E' then
   return { 5, '', '', 0, 0, 0 }
 end
+-- Whether the student may hold something here that only MySQL knows of.
+local unsure = false
 if live then
   local status = rcall('HGET', ARGV[7] .. live, 'st')
   if status == 'queued' then
@@ -55,12 +60,16 @@ if live then
     end
   elseif status == 'waitlisted' then
     return { 1, live, status, 0, rcall('ZCARD', KEYS[4]), 0 }
+  elseif not status then
+    -- Its hash has expired (a waitlist place outlives it) or was lost: a batch asks MySQL.
+    unsure = true
   end
   -- The request it pointed at was decided or has expired: the student may ask again.
 end
 
--- Known full, and no cancellation in flight that may be freeing a seat: refuse at the door.
-if ARGV[8] == '1' and rcall('HGET', KEYS[5], 'left') == '0'
+-- Known full, and no cancellation in flight that may be freeing a seat: refuse at the door. Only
+-- while the markers are complete: otherwise a student without one may be enrolled or waiting.
+if ARGV[8] == '1' and not unsure and trusted_seats_left(KEYS[5]) == '0'
     and not cancellation_in_flight(KEYS[9], now_ms()) then
   return { 4, '', '', 0, 0, 0 }
 end

@@ -32,7 +32,7 @@ local rcall = redis.call
 local follows = waitlist_follows(KEYS[2], KEYS[4], ARGV[8], ARGV[3])
 
 -- Only when this is the newest state: a later enrollment of the canceller keeps its marker.
-if write_seat_cache(KEYS[2], ARGV[3], ARGV[2]) and rcall('HGET', KEYS[1], ARGV[1]) == 'E' then
+if write_seat_cache(KEYS[2], ARGV[3], ARGV[2], ARGV[8]) and rcall('HGET', KEYS[1], ARGV[1]) == 'E' then
   rcall('HDEL', KEYS[1], ARGV[1])
 end
 

@@ -18,7 +18,8 @@
   ARGV[2] seconds to keep a decided request
   ARGV[3..] groups of three, one per request: request id, student id, reason
 
-  Output: -1 if the lease was lost, -2 if the course is not known to be full right now,
+  Output: -1 if the lease was lost, -2 if the course is not known to be full right now (or its
+          markers are not known complete: after a loss of Redis data, until it is rebuilt),
           else the number of requests rejected
 ]]
 --@include clock
@@ -30,7 +31,7 @@ local rcall = redis.call
 if rcall('GET', KEYS[1]) ~= ARGV[1] then
   return -1
 end
-if rcall('HGET', KEYS[4], 'left') ~= '0' or cancellation_in_flight(KEYS[5], now_ms()) then
+if trusted_seats_left(KEYS[4]) ~= '0' or cancellation_in_flight(KEYS[5], now_ms()) then
   return -2
 end
 

@@ -57,7 +57,7 @@ if removed > 0 then
   rcall('INCRBY', KEYS[6], removed)
 end
 
-write_seat_cache(KEYS[4], ARGV[5], ARGV[4])
+write_seat_cache(KEYS[4], ARGV[5], ARGV[4], ARGV[6])
 if unplaced then
   -- A place the mirror was not told: every place after it would be reported too far ahead.
   rcall('HDEL', KEYS[4], 'wv')
