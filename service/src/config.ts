@@ -53,6 +53,17 @@ export interface Config {
   readonly deadlines: Deadlines
   /** How often the queue's caches are compared with MySQL and repaired (ms). */
   readonly reconcileIntervalMs: number
+  readonly streams: StreamLimits
+}
+
+/** Bounds of the event streams (GET /me/events), per instance. */
+export interface StreamLimits {
+  /** Streams one student may hold open at once on one instance; one more is refused (429). */
+  readonly perStudent: number
+  /** A stream is ended after this long (ms); the browser reconnects and is told everything anew. */
+  readonly lifetimeMs: number
+  /** A stream whose client has not taken what was written for this long (ms) is closed. */
+  readonly stallMs: number
 }
 
 /**
@@ -270,6 +281,11 @@ export function loadConfig(env: Env = process.env): Config {
       keepAliveMs: integer(env, 'KEEP_ALIVE_TIMEOUT_MS', 65_000, 1000, 600_000),
     },
     reconcileIntervalMs: integer(env, 'RECONCILE_INTERVAL_MS', 2000, 100, 600_000),
+    streams: {
+      perStudent: integer(env, 'MAX_STREAMS_PER_STUDENT', 4, 1, 100),
+      lifetimeMs: integer(env, 'STREAM_LIFETIME_MS', 15 * 60_000, 1000, 24 * 3600_000),
+      stallMs: integer(env, 'STREAM_STALL_MS', 30_000, 100, 600_000),
+    },
   }
 }
 

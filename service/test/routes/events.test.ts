@@ -1,5 +1,6 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import t from 'tap'
+import type { Test as Tap } from 'tap'
 import type { FastifyInstance } from 'fastify'
 import {
   configFrom,
@@ -15,6 +16,11 @@ interface Stream {
   readonly events: Array<Record<string, unknown>>
   readonly status: number
   readonly contentType: string
+  readonly retryAfter: string | undefined
+  /** The `retry:` fields the server sent (how long the browser waits to reconnect, in ms). */
+  readonly retries: number[]
+  /** Whether the server has ended the stream. */
+  ended(): boolean
   close(): void
 }
 
@@ -27,6 +33,8 @@ async function openStream(base: string, cookie: string, ids: string[]): Promise<
     req.on('error', reject)
     req.on('response', (res: IncomingMessage) => {
       const events: Array<Record<string, unknown>> = []
+      const retries: number[] = []
+      let ended = false
       let buffer = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
@@ -36,13 +44,20 @@ async function openStream(base: string, cookie: string, ids: string[]): Promise<
           buffer = buffer.slice(end + 2)
           const data = /^data: (.*)$/m.exec(block)?.[1]
           if (/^event: request$/m.test(block) && data) events.push(JSON.parse(data))
+          const retry = /^retry: (\d+)$/m.exec(block)?.[1]
+          if (retry) retries.push(Number(retry))
         }
       })
       res.on('error', () => undefined)
+      res.on('end', () => (ended = true))
+      res.on('close', () => (ended = true))
       resolve({
         events,
         status: res.statusCode ?? 0,
         contentType: String(res.headers['content-type']),
+        retryAfter: res.headers['retry-after'],
+        retries,
+        ended: () => ended,
         close: () => req.destroy(),
       })
     })
@@ -159,6 +174,101 @@ for (const storage of STORAGES) {
         headers: { cookie: cookies.get('S000005') as string },
       })
       t.equal(malformed.status, 400)
+    },
+  )
+}
+
+/** An instance listening on a port of its own, with a few students who each queued a request. */
+async function streamWorld(
+  t: Tap,
+  storage: (typeof STORAGES)[number],
+  settings: Record<string, string>,
+): Promise<{ base: string; cookies: string[]; requests: string[] }> {
+  const env = await isolatedEnv(t, 'streams', storage)
+  const config = configFrom(env, settings)
+  await seedDatabase(config, { students: 3, capacity: 2 })
+  const app = await startInstance(t, config, { worker: false })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (!address || typeof address === 'string') throw new Error('no address')
+  const cookies: string[] = []
+  const requests: string[] = []
+  for (const s of ['S000001', 'S000002']) {
+    const cookie = await login(app, s)
+    cookies.push(cookie)
+    requests.push(await enqueue(app, cookie))
+  }
+  return { base: `http://127.0.0.1:${address.port}`, cookies, requests }
+}
+
+for (const storage of STORAGES) {
+  t.test(
+    `a student holds at most MAX_STREAMS_PER_STUDENT streams on an instance, however many are opened at once (${storage})`,
+    async (t) => {
+      const { base, cookies, requests } = await streamWorld(t, storage, {
+        MAX_STREAMS_PER_STUDENT: '3',
+      })
+      const [mine, theirs] = [cookies[0] as string, cookies[1] as string]
+      const [myRequest, theirRequest] = [requests[0] as string, requests[1] as string]
+      for (let round = 1; round <= 5; round += 1) {
+        const streams = await Promise.all(
+          Array.from({ length: 12 }, () => openStream(base, mine, [myRequest])),
+        )
+        const statuses = streams.map((s) => s.status).sort()
+        t.same(statuses, [200, 200, 200, ...Array<number>(9).fill(429)], `round ${round}`)
+        const refused = streams.filter((s) => s.status === 429)
+        t.ok(
+          refused.every((s) => Number(s.retryAfter) > 0),
+          'each refusal says when to try again',
+        )
+        const other = await openStream(base, theirs, [theirRequest])
+        t.equal(other.status, 200, "another student's streams are counted apart")
+        other.close()
+        for (const s of streams) s.close()
+        // A closed stream gives its place back as soon as the server sees the connection go.
+        await waitFor('the places to be free again', async () => {
+          const probe = await Promise.all(
+            Array.from({ length: 3 }, () => openStream(base, mine, [myRequest])),
+          )
+          for (const p of probe) p.close()
+          return probe.every((p) => p.status === 200)
+        })
+        await waitFor('the probes to be gone', async () => {
+          const again = await Promise.all(
+            Array.from({ length: 3 }, () => openStream(base, mine, [myRequest])),
+          )
+          for (const p of again) p.close()
+          return again.every((p) => p.status === 200)
+        })
+      }
+    },
+  )
+
+  t.test(
+    `a stream ends after STREAM_LIFETIME_MS and the browser reconnects to the current answers (${storage})`,
+    async (t) => {
+      const { base, cookies, requests } = await streamWorld(t, storage, {
+        STREAM_LIFETIME_MS: '1000',
+      })
+      const cookie = cookies[0] as string
+      const request = requests[0] as string
+      for (let round = 1; round <= 3; round += 1) {
+        const stream = await openStream(base, cookie, [request])
+        t.teardown(() => stream.close())
+        t.equal(stream.status, 200)
+        await waitFor('the stream to end by itself', async () => stream.ended(), 20_000)
+        t.ok(stream.retries.length > 0 && (stream.retries[0] ?? 0) > 0, 'with a retry interval')
+        t.same(
+          stream.events.map((e) => e.requestId),
+          [request],
+          'after the current answer of the watched request',
+        )
+      }
+      // Reconnecting (what EventSource does after `retry` ms) gives the current answers again.
+      const again = await openStream(base, cookie, [request])
+      t.teardown(() => again.close())
+      await waitFor('the current answer', async () => again.events.length > 0)
+      t.match(again.events[0], { requestId: request, status: 'queued', position: 1 })
     },
   )
 }

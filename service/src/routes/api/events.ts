@@ -1,13 +1,17 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { WatchUpdate } from '../../domain/request-watch.js'
+import { HttpError } from '../../errors.js'
 import { sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
+import { EventStream } from './event-stream.js'
 
 /** How often a comment line keeps an idle stream open through proxies (the ALB idles at 60 s). */
 const HEARTBEAT_MS = 15_000
 /** Requests one stream may watch. */
 const MAX_WATCHED = 20
+/** Retry-After of a stream refused because the student holds too many (s). */
+const STREAMS_RETRY_AFTER_SECONDS = 30
 const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 const EventsQuery = Type.Object(
@@ -26,12 +30,15 @@ const EventsQuery = Type.Object(
  * without EventSource polls GET /enrollment-requests/{requestId} instead.
  */
 const events: FastifyPluginAsyncTypebox = async (app) => {
-  const { watch } = app.sugang
-  const open = new Set<() => void>()
+  const { watch, config } = app.sugang
+  const limits = config.streams
+  const open = new Set<EventStream>()
+  /** Streams each student holds open on this instance. */
+  const held = new Map<string, number>()
 
-  // Streams never end by themselves: close them when the instance shuts down.
+  // Close what is still open when the instance shuts down.
   app.addHook('preClose', async () => {
-    for (const close of open) close()
+    for (const stream of open) stream.end('closed')
   })
 
   app.get(
@@ -40,7 +47,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Watch my requests live (Server-Sent Events)',
         description:
-          "text/event-stream. Each `request` event carries JSON {requestId, courseId, status, position?, reason?, estimatedWaitSeconds?}: first the current answer of every watched request, then each change. Requests that are not the student's are ignored. A comment line every 15 s keeps the stream open.",
+          "text/event-stream. Each `request` event carries JSON {requestId, courseId, status, position?, reason?, estimatedWaitSeconds?}: first the current answer of every watched request, then each change. Requests that are not the student's are ignored. A comment line every 15 s keeps the stream open. The server ends a stream after STREAM_LIFETIME_MS (15 min by default), and one whose client stops reading; the browser reconnects after `retry` (3 s) and is sent every current answer again, so no event id is needed. 429 TOO_MANY_STREAMS with Retry-After: the student already holds MAX_STREAMS_PER_STUDENT (4) open streams on this instance (poll meanwhile).",
         tags: ['enrollments'],
         querystring: EventsQuery,
         response: {
@@ -54,38 +61,51 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { studentId } = sessionOf(request)
+      // Taken before anything is awaited, so streams opened at once cannot slip past the limit.
+      const holding = held.get(studentId) ?? 0
+      if (holding >= limits.perStudent) {
+        throw new HttpError(
+          429,
+          'TOO_MANY_STREAMS',
+          'You have too many live connections open; close a tab or wait.',
+          { 'retry-after': String(STREAMS_RETRY_AFTER_SECONDS) },
+        )
+      }
+      held.set(studentId, holding + 1)
       const ids = request.query.requests.split(',')
       const raw = reply.raw
       reply.hijack()
       raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
-        'cache-control': 'no-cache, no-transform',
+        // Hijacked, so the onSend hook that adds these to every other answer does not run.
+        'cache-control': 'no-store, no-transform',
+        'x-content-type-options': 'nosniff',
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
       })
-      raw.write('retry: 3000\n\n')
-      const send = (update: WatchUpdate): void => {
-        raw.write(`event: request\ndata: ${JSON.stringify(update)}\n\n`)
-      }
       let stop: () => void = () => undefined
-      const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), HEARTBEAT_MS)
-      heartbeat.unref()
-      const close = (): void => {
-        clearInterval(heartbeat)
-        stop()
-        open.delete(close)
-        if (!raw.writableEnded) raw.end()
-      }
-      open.add(close)
-      raw.on('close', close)
+      const stream = new EventStream(
+        raw,
+        { lifetimeMs: limits.lifetimeMs, stallMs: limits.stallMs, heartbeatMs: HEARTBEAT_MS },
+        (why) => {
+          stop()
+          open.delete(stream)
+          const left = (held.get(studentId) ?? 1) - 1
+          if (left > 0) held.set(studentId, left)
+          else held.delete(studentId)
+          if (why === 'stalled') request.log.info({ studentId }, 'event stream closed: not read')
+        },
+      )
+      open.add(stream)
+      const send = (update: WatchUpdate): void => stream.send('request', update)
       try {
         stop = await watch.watch(studentId, ids, send)
-        if (raw.destroyed) stop()
+        if (stream.ended) stop()
       } catch (err) {
         request.log.warn({ err }, 'could not start watching requests')
-        raw.write(`event: unavailable\ndata: {}\n\n`)
-        close()
+        stream.send('unavailable', {})
+        stream.end('closed')
       }
     },
   )
