@@ -10,6 +10,7 @@ import { LoopStalls } from './loop-stalls.js'
 import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
+import securityHeaders from './plugins/app/security-headers.js'
 import sessions from './plugins/app/sessions.js'
 import web from './plugins/app/web.js'
 import auth from './routes/api/auth.js'
@@ -112,6 +113,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // External plugins, then the app's own, then routes.
   await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
   await app.register(errors)
+  await app.register(securityHeaders)
   await app.register(metrics, { host: config.metricsHost, port: config.metricsPort })
   await app.register(registration, {
     config,

@@ -8,6 +8,7 @@ import {
   RETRY_AFTER_SECONDS,
   errorBody,
 } from '../../errors.js'
+import { NOSNIFF, NO_STORE } from './security-headers.js'
 import type { LoopStalls } from '../../loop-stalls.js'
 
 interface KnownError {
@@ -78,6 +79,8 @@ export function frameworkErrorHandler(
   _request: FastifyRequest,
   reply: FastifyReply,
 ): void {
+  // No route, so no hooks: the headers every answer carries are set here.
+  reply.header('x-content-type-options', NOSNIFF).header('cache-control', NO_STORE)
   void sendKnown(reply, FRAMEWORK_ERRORS[err.code] ?? UNROUTABLE)
 }
 
@@ -132,6 +135,7 @@ export function clientErrorHandlerFor(
       socket.write(
         `HTTP/1.1 ${known.status} ${STATUS_CODES[known.status] ?? 'Error'}\r\n` +
           `Content-Type: application/json; charset=utf-8\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
+          `X-Content-Type-Options: ${NOSNIFF}\r\nCache-Control: ${NO_STORE}\r\n` +
           `${retry}Connection: close\r\n\r\n${body}`,
       )
     }
