@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { isIP } from 'node:net'
 import { join, resolve } from 'node:path'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
@@ -108,6 +109,13 @@ export interface LoginProtection {
   readonly addressFailures: Limit
   /** Failed logins a browser that has logged in to the account before may make. */
   readonly deviceFailures: Limit
+  /**
+   * The campus's own egress addresses (CIDRs), each shared by many students: once one is over
+   * its address limit, it is refused per account (campusAccountFailures), not as a whole.
+   */
+  readonly campusNetworks: readonly string[]
+  /** Failed logins per account (in its window) a campus address over its limit may still make. */
+  readonly campusAccountFailures: number
   /** How long a device cookie lasts (ms). */
   readonly deviceTtlMs: number
 }
@@ -164,6 +172,24 @@ function openingsByYear(env: Env, name: string): ReadonlyMap<number, Date> {
     out.set(Number(match[1]), at)
   }
   return out
+}
+
+/** `192.0.2.0/24, 2001:db8::/32`: networks in CIDR notation (a bare address is one host). */
+function networks(env: Env, name: string): readonly string[] {
+  const raw = env[name]
+  if (!raw) return []
+  return raw.split(',').map((part) => {
+    const [address = '', prefix, extra] = part.trim().split('/')
+    const family = isIP(address)
+    const bits = family === 6 ? 128 : 32
+    const length = prefix === undefined ? bits : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN
+    if (!family || extra !== undefined || !(length <= bits)) {
+      throw new ConfigError(
+        `${name} must be a comma-separated list of networks like 192.0.2.0/24 or 2001:db8::/32, got "${raw}"`,
+      )
+    }
+    return `${address}/${length}`
+  })
 }
 
 function url(env: Env, name: string, protocols: string[]): string | undefined {
@@ -261,6 +287,8 @@ export function loadConfig(env: Env = process.env): Config {
         windowMs: accountWindowMs,
       },
       deviceTtlMs: integer(env, 'LOGIN_DEVICE_TTL_DAYS', 180, 1, 3650) * 24 * 3600 * 1000,
+      campusNetworks: networks(env, 'LOGIN_CAMPUS_NETWORKS'),
+      campusAccountFailures: integer(env, 'LOGIN_CAMPUS_ACCOUNT_FAILURES', 3, 1),
     },
     passwordCost,
     maxWaitlistPerStudent: integer(env, 'MAX_WAITLIST_PER_STUDENT', 5, 0, 1000),

@@ -1,4 +1,10 @@
-import type { FailureCounter, LoginAttempt, LoginCheck, LoginThrottle } from './ports.js'
+import type {
+  FailureCounter,
+  LoginAttempt,
+  LoginCheck,
+  LoginReservation,
+  LoginThrottle,
+} from './ports.js'
 
 const REFUSAL: Record<FailureCounter['scope'], Exclude<LoginCheck['kind'], 'ok'>> = {
   account: 'account-locked',
@@ -25,8 +31,27 @@ export function loginCounters(attempt: LoginAttempt): FailureCounter[] {
 }
 
 /**
- * Failed-login limits: only failures count, so a campus of students behind one address is not
- * limited by its own successful logins.
+ * The counter that judges an attempt from a campus address that is over its own limit: the
+ * account's, with the smaller campus budget. Thousands of students share a campus address, and a
+ * classmate can drive it over its limit at will; refusing the address would lock every student
+ * without a device cookie out. So the address limit there stops guessing per account instead: a
+ * sweep from the campus gets a few guesses at each id, and a student gets in unless their own
+ * account has failed that often.
+ */
+export function campusCounter(attempt: LoginAttempt): FailureCounter {
+  const { account, campusAccount } = attempt.limits
+  return {
+    scope: 'account',
+    id: attempt.studentId,
+    max: Math.min(campusAccount.max, account.max),
+    windowMs: account.windowMs,
+  }
+}
+
+/**
+ * Failed-login limits. Every attempt takes its place on its counters before the password is
+ * checked (however many arrive at once, no more are checked than the limits allow); a success
+ * gives it back, so only failures count and a campus is not limited by its own logins.
  */
 export class LoginGuard {
   readonly #throttle: LoginThrottle
@@ -35,18 +60,29 @@ export class LoginGuard {
     this.#throttle = throttle
   }
 
-  /** Whether a login may be tried now (nothing is counted). */
-  async check(attempt: LoginAttempt): Promise<LoginCheck> {
+  /** Whether a login may be tried now; if so, it is counted as a failure until released. */
+  async reserve(attempt: LoginAttempt): Promise<LoginCheck> {
     const counters = loginCounters(attempt)
-    const over = await this.#throttle.firstOverLimit(counters)
-    if (over === null) return { kind: 'ok' }
-    const counter = counters[over.index]
-    if (!counter) throw new Error(`no failure counter at ${over.index}`)
-    return { kind: REFUSAL[counter.scope], retryAfterMs: over.retryAfterMs }
+    const first = await this.#throttle.reserve(counters)
+    if (first.kind === 'reserved') return { kind: 'ok', reservation: first.reservation }
+    const counter = counters[first.index]
+    if (!counter) throw new Error(`no failure counter at ${first.index}`)
+    if (counter.scope === 'address' && attempt.campus) {
+      // Nothing was counted by the refusal; this is a reservation of its own, as atomic.
+      const second = await this.#throttle.reserve([campusCounter(attempt)])
+      if (second.kind === 'reserved') return { kind: 'ok', reservation: second.reservation }
+      // It may be tried again when either window ends.
+      return {
+        kind: 'address-limited',
+        retryAfterMs: Math.min(first.retryAfterMs, second.retryAfterMs),
+      }
+    }
+    return { kind: REFUSAL[counter.scope], retryAfterMs: first.retryAfterMs }
   }
 
-  async failed(attempt: LoginAttempt): Promise<void> {
-    await this.#throttle.countFailures(loginCounters(attempt))
+  /** Gives an attempt back: its password was right, or it could not be checked at all. */
+  async release(reservation: LoginReservation): Promise<void> {
+    await this.#throttle.release(reservation)
   }
 
   /** Lifts an account's lock early (the student has proved who they are to the registrar). */

@@ -225,15 +225,19 @@ export interface LoginAttempt {
   readonly address: string
   /** The token of a device cookie issued to this very student, if the browser sent one. */
   readonly device: string | null
+  /** Whether the address is one of the campus's own (shared by many students: LOGIN_CAMPUS_NETWORKS). */
+  readonly campus: boolean
   readonly limits: {
     readonly account: { readonly max: number; readonly windowMs: number }
     readonly address: { readonly max: number; readonly windowMs: number }
     readonly device: { readonly max: number; readonly windowMs: number }
+    /** Failures per account a campus address over its own limit may still make. */
+    readonly campusAccount: { readonly max: number }
   }
 }
 
 export type LoginCheck =
-  | { readonly kind: 'ok' }
+  | { readonly kind: 'ok'; readonly reservation: LoginReservation }
   | {
       readonly kind: 'address-limited' | 'account-locked' | 'device-limited'
       readonly retryAfterMs: number
@@ -248,13 +252,35 @@ export interface FailureCounter {
   readonly windowMs: number
 }
 
-/** Counters of failed logins (which ones apply is the domain's rule: logins.ts). */
+/**
+ * An attempt counted on some failure counters before its password was checked: it stays counted
+ * as a failure unless released. `windows` names the window of each counter it was counted in.
+ */
+export interface LoginReservation {
+  readonly counters: readonly FailureCounter[]
+  readonly windows: readonly string[]
+}
+
+export type ReserveResult =
+  | { readonly kind: 'reserved'; readonly reservation: LoginReservation }
+  | { readonly kind: 'refused'; readonly index: number; readonly retryAfterMs: number }
+
+/**
+ * Counters of failed logins (which ones apply is the domain's rule: logins.ts). An attempt takes
+ * its place on the counters atomically before its password is checked, so attempts in flight
+ * count: however many arrive at once, no more are checked than the limits allow.
+ */
 export interface LoginThrottle {
-  /** The first counter, in order, that has reached its max, and when its window ends. */
-  firstOverLimit(
-    counters: readonly FailureCounter[],
-  ): Promise<{ readonly index: number; readonly retryAfterMs: number } | null>
-  countFailures(counters: readonly FailureCounter[]): Promise<void>
+  /**
+   * In one atomic step: refuses (counting nothing) with the first counter, in order, that has
+   * reached its max and the ms until its window ends; else counts one on every counter.
+   */
+  reserve(counters: readonly FailureCounter[]): Promise<ReserveResult>
+  /**
+   * Takes back a reservation (the password was right): one less on each counter, in the window
+   * it was counted in. A window that ended since is left alone: the next one owes nothing.
+   */
+  release(reservation: LoginReservation): Promise<void>
   /** Forgets one counter's failures. */
   clear(scope: FailureCounter['scope'], id: string): Promise<void>
 }

@@ -1172,27 +1172,54 @@ export function contract(t: Test, factory: PairFactory): void {
     t.same(await d.enqueue('S4', 'C1', 'r9'), { kind: 'course-full' }, 'and the door says full')
   })
 
-  t.test('login throttle: fixed-window failure counters', async (t) => {
+  t.test('login throttle: attempts reserved on fixed-window counters', async (t) => {
     const { rush } = await fresh(t)
     const { logins } = rush
     const account = { scope: 'account', id: 'S1', max: 2, windowMs: 600 } as const
     const address = { scope: 'address', id: '10.0.0.1', max: 3, windowMs: 60_000 } as const
     const device = { scope: 'device', id: 'dev-1', max: 1, windowMs: 60_000 } as const
-    t.equal(await logins.firstOverLimit([account, address]), null)
-    await logins.countFailures([account, address])
-    t.equal(await logins.firstOverLimit([account, address]), null)
-    await logins.countFailures([account, address])
-    const over = await logins.firstOverLimit([address, account])
-    t.equal(over?.index, 1, 'the first counter, in the order given, at its max')
-    t.ok(over && over.retryAfterMs > 0 && over.retryAfterMs <= 600, 'until its window ends')
-    await logins.countFailures([address])
-    t.equal((await logins.firstOverLimit([address, account]))?.index, 0)
+    const reserved = async (counters: ReadonlyArray<typeof account | typeof address>) => {
+      const r = await logins.reserve(counters)
+      if (r.kind !== 'reserved') throw new Error(`refused at ${r.index}`)
+      return r.reservation
+    }
+    const first = await reserved([account, address])
+    await reserved([account, address])
+    const over = await logins.reserve([address, account])
+    t.equal(over.kind === 'refused' && over.index, 1, 'the first counter, in order, at its max')
+    t.ok(
+      over.kind === 'refused' && over.retryAfterMs > 0 && over.retryAfterMs <= 600,
+      'until its window ends',
+    )
+    await logins.release(first)
+    const again = await reserved([address, account])
+    t.equal(
+      (await logins.reserve([address, account])).kind,
+      'refused',
+      'a released attempt made room for one, no more',
+    )
     await logins.clear('address', '10.0.0.1')
-    t.equal((await logins.firstOverLimit([address, account]))?.index, 1, 'cleared one counter')
-    await logins.countFailures([device])
-    t.equal((await logins.firstOverLimit([device]))?.index, 0)
+    const cleared = await logins.reserve([address, account])
+    t.equal(cleared.kind === 'refused' && cleared.index, 1, 'cleared one counter')
+    t.equal((await logins.reserve([device])).kind, 'reserved')
+    t.equal((await logins.reserve([device])).kind, 'refused')
+
+    const many = await Promise.all(Array.from({ length: 40 }, () => logins.reserve([address])))
+    t.equal(
+      many.filter((r) => r.kind === 'reserved').length,
+      3,
+      '40 at once: exactly as many as the limit',
+    )
     await sleep(700)
-    t.equal(await logins.firstOverLimit([account]), null, 'the window ended')
+    await reserved([account])
+    await reserved([account])
+    t.pass('the window ended')
+    await logins.release(again)
+    t.equal(
+      (await logins.reserve([account])).kind,
+      'refused',
+      'an attempt of an ended window is not given back by the next one',
+    )
   })
 
   t.test('the rush state answers its lifecycle', async (t) => {

@@ -295,7 +295,7 @@ t.test('the in-process state frees what expired, reads or not', async (t) => {
   for (let i = 0; i < 500; i += 1) {
     await rush.sessions.create(`sid-${i}`, `S${i}`)
     await rush.sessions.authorize(`sid-${i}`, `S${i}`)
-    await rush.logins.countFailures([{ scope: 'address', id: `a${i}`, max: 5, windowMs: 5_000 }])
+    await rush.logins.reserve([{ scope: 'address', id: `a${i}`, max: 5, windowMs: 5_000 }])
   }
   await rush.queue.enqueue({
     sessionId: 'sid-1',
@@ -342,7 +342,7 @@ t.test('the periodic sweep runs on its own without keeping the process alive', a
     sweepIntervalMs: 25,
   })
   t.teardown(() => rush.lifecycle.close())
-  await rush.logins.countFailures([{ scope: 'device', id: 'd', max: 5, windowMs: 20 }])
+  await rush.logins.reserve([{ scope: 'device', id: 'd', max: 5, windowMs: 20 }])
   t.equal(rush.memory.counters.size, 1)
   await sleep(120)
   t.equal(rush.memory.counters.size, 0)

@@ -179,14 +179,21 @@ t.test('authorize-request and the login counters', async (t) => {
 
   const a = keys.loginFailures('address', '10.0.0.1')
   const b = keys.loginFailures('account', 'S1')
-  t.equal(await scripts.firstOverLimit([a, b], [2, 1]), null)
-  await scripts.countInWindows([a, b], [10_000, 10_000])
-  const over = await scripts.firstOverLimit([a, b], [2, 1])
-  t.equal(over?.index, 1, 'the second counter reached its max first')
-  t.ok((over?.retryAfterMs ?? 0) > 0)
-  await scripts.countInWindows([a], [10_000])
-  t.equal((await scripts.firstOverLimit([a, b], [2, 1]))?.index, 0, 'counters are checked in order')
+  const limits = [
+    { max: 2, windowMs: 10_000 },
+    { max: 1, windowMs: 10_000 },
+  ]
+  const first = await scripts.reserveAttempt([a, b], limits)
+  t.equal(first.kind, 'reserved')
+  const over = await scripts.reserveAttempt([a, b], limits)
+  t.equal(over.kind === 'refused' && over.index, 1, 'the second counter reached its max first')
+  t.ok(over.kind === 'refused' && over.retryAfterMs > 0)
+  t.equal(await redis.get(a), '1', 'a refusal counts nothing')
   t.ok((await redis.pttl(a)) > 0, 'counters expire with their window')
+  const windows = first.kind === 'reserved' ? first.windows : []
+  t.same(windows, [String(await redis.pexpiretime(a)), String(await redis.pexpiretime(b))])
+  t.equal(await scripts.releaseAttempt([a, b], ['1', windows[1]!]), 1, 'only in its own window')
+  t.same([await redis.get(a), await redis.get(b)], ['1', '0'])
 })
 
 t.test('take-lease and release-lease', async (t) => {

@@ -92,3 +92,18 @@ t.test('deadlines have documented defaults', async (t) => {
   })
   t.equal(loadConfig(base).maxWaitlistPerStudent, 5)
 })
+
+t.test('campus networks are CIDRs, checked at start-up', async (t) => {
+  const { login } = loadConfig({
+    ...base,
+    LOGIN_CAMPUS_NETWORKS: '203.0.113.0/24, 198.51.100.7 ,2001:db8:cafe::/48',
+  })
+  t.same(login.campusNetworks, ['203.0.113.0/24', '198.51.100.7/32', '2001:db8:cafe::/48'])
+  t.equal(login.campusAccountFailures, 3)
+  t.same(loadConfig(base).login.campusNetworks, [], 'none unless configured')
+  for (const bad of ['203.0.113.0/33', 'campus', '203.0.113.0/24/1', '10.0.0.0/', '::1/129']) {
+    t.throws(() => loadConfig({ ...base, LOGIN_CAMPUS_NETWORKS: bad }), {
+      message: /LOGIN_CAMPUS_NETWORKS must be a comma-separated list of networks/,
+    })
+  }
+})

@@ -1,7 +1,9 @@
 import type {
   AuthorizeResult,
   FailureCounter,
+  LoginReservation,
   LoginThrottle,
+  ReserveResult,
   Sessions,
 } from '../../domain/ports.js'
 import type { RushMemory } from './state.js'
@@ -30,7 +32,10 @@ export class MemorySessions implements Sessions {
   }
 }
 
-/** Failed-login counters in fixed windows (first-over-limit.lua, count-in-windows.lua). */
+/**
+ * Login attempt counters in fixed windows (reserve-attempt.lua, release-attempt.lua). A window is
+ * named by when it ends. Each method runs without awaiting, so it is as atomic as the scripts.
+ */
 export class MemoryLoginThrottle implements LoginThrottle {
   readonly #m: RushMemory
 
@@ -38,26 +43,38 @@ export class MemoryLoginThrottle implements LoginThrottle {
     this.#m = memory
   }
 
-  async firstOverLimit(
-    counters: readonly FailureCounter[],
-  ): Promise<{ index: number; retryAfterMs: number } | null> {
+  async reserve(counters: readonly FailureCounter[]): Promise<ReserveResult> {
     const m = this.#m
     for (const [index, c] of counters.entries()) {
       const key = m.loginKey(c.scope, c.id)
       if ((m.counters.get(key) ?? 0) >= c.max) {
-        const ttl = m.counters.ttlMs(key)
-        return { index, retryAfterMs: ttl < 0 ? 1000 : ttl }
+        return { kind: 'refused', index, retryAfterMs: m.windowLeftMs(key, c.windowMs) }
       }
     }
-    return null
+    const windows = counters.map((c) => {
+      const key = m.loginKey(c.scope, c.id)
+      m.countInWindow(key, c.windowMs)
+      return this.#windowOf(key)
+    })
+    return { kind: 'reserved', reservation: { counters, windows } }
   }
 
-  async countFailures(counters: readonly FailureCounter[]): Promise<void> {
+  async release(reservation: LoginReservation): Promise<void> {
     const m = this.#m
-    for (const c of counters) m.countInWindow(m.loginKey(c.scope, c.id), c.windowMs)
+    for (const [i, c] of reservation.counters.entries()) {
+      const key = m.loginKey(c.scope, c.id)
+      const used = m.counters.get(key) ?? 0
+      if (used > 0 && this.#windowOf(key) === reservation.windows[i])
+        m.counters.update(key, used - 1)
+    }
   }
 
   async clear(scope: FailureCounter['scope'], id: string): Promise<void> {
     this.#m.counters.delete(this.#m.loginKey(scope, id))
+  }
+
+  /** When the counter's window ends (PEXPIRETIME), as its name. */
+  #windowOf(key: string): string {
+    return String(this.#m.clock() + this.#m.counters.ttlMs(key))
   }
 }

@@ -224,21 +224,31 @@ export class LuaScripts {
   }
 
   /** The 0-based index of the first counter at its max, with ms until its window ends. */
-  async firstOverLimit(
+  /**
+   * Counts one login attempt on every counter, or refuses it at the first one at its max
+   * (counting nothing). A reservation names each counter's window by when it ends.
+   */
+  async reserveAttempt(
     counters: readonly string[],
-    max: readonly number[],
-  ): Promise<{ index: number; retryAfterMs: number } | null> {
-    if (counters.length !== max.length) throw new Error('one max per counter')
-    const [index, retryAfterMs] = (await this.#call('first-over-limit', counters, max)) as [
-      number,
-      number,
-    ]
-    return index === 0 ? null : { index: index - 1, retryAfterMs }
+    limits: ReadonlyArray<{ readonly max: number; readonly windowMs: number }>,
+  ): Promise<
+    | { readonly kind: 'reserved'; readonly windows: string[] }
+    | { readonly kind: 'refused'; readonly index: number; readonly retryAfterMs: number }
+  > {
+    if (counters.length !== limits.length) throw new Error('one limit per counter')
+    const [index, ...rest] = (await this.#call(
+      'reserve-attempt',
+      counters,
+      limits.flatMap((l) => [l.max, l.windowMs]),
+    )) as Reply
+    if (Number(index) === 0) return { kind: 'reserved', windows: rest.map(String) }
+    return { kind: 'refused', index: Number(index) - 1, retryAfterMs: Number(rest[0]) }
   }
 
-  async countInWindows(counters: readonly string[], windowsMs: readonly number[]): Promise<void> {
-    if (counters.length !== windowsMs.length) throw new Error('one window per counter')
-    await this.#call('count-in-windows', counters, windowsMs)
+  /** Gives back one attempt on each counter still in the window named; how many did. */
+  async releaseAttempt(counters: readonly string[], windows: readonly string[]): Promise<number> {
+    if (counters.length !== windows.length) throw new Error('one window per counter')
+    return Number(await this.#call('release-attempt', counters, windows))
   }
 
   async takeLease(lease: string, token: string, ttlMs: number): Promise<LeaseResult> {

@@ -1,7 +1,9 @@
 import type {
   AuthorizeResult,
   FailureCounter,
+  LoginReservation,
   LoginThrottle,
+  ReserveResult,
   Sessions,
 } from '../../domain/ports.js'
 import type { RedisContext } from './context.js'
@@ -59,14 +61,24 @@ export class RedisLoginThrottle implements LoginThrottle {
     this.#r = context
   }
 
-  async firstOverLimit(
-    counters: readonly FailureCounter[],
-  ): Promise<{ index: number; retryAfterMs: number } | null> {
+  async reserve(counters: readonly FailureCounter[]): Promise<ReserveResult> {
     const { connection, keys, scripts } = this.#r
-    return connection.run(() =>
-      scripts.firstOverLimit(
+    const reply = await connection.run(() =>
+      scripts.reserveAttempt(
         counters.map((c) => keys.loginFailures(c.scope, c.id)),
-        counters.map((c) => c.max),
+        counters,
+      ),
+    )
+    if (reply.kind === 'refused') return reply
+    return { kind: 'reserved', reservation: { counters, windows: reply.windows } }
+  }
+
+  async release(reservation: LoginReservation): Promise<void> {
+    const { connection, keys, scripts } = this.#r
+    await connection.run(() =>
+      scripts.releaseAttempt(
+        reservation.counters.map((c) => keys.loginFailures(c.scope, c.id)),
+        reservation.windows,
       ),
     )
   }
@@ -74,15 +86,5 @@ export class RedisLoginThrottle implements LoginThrottle {
   async clear(scope: FailureCounter['scope'], id: string): Promise<void> {
     const { connection, keys } = this.#r
     await connection.run(() => connection.client.del(keys.loginFailures(scope, id)))
-  }
-
-  async countFailures(counters: readonly FailureCounter[]): Promise<void> {
-    const { connection, keys, scripts } = this.#r
-    await connection.run(() =>
-      scripts.countInWindows(
-        counters.map((c) => keys.loginFailures(c.scope, c.id)),
-        counters.map((c) => c.windowMs),
-      ),
-    )
   }
 }

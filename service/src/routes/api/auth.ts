@@ -1,3 +1,4 @@
+import { BlockList, isIPv4 } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { errorBody } from '../../errors.js'
@@ -29,6 +30,20 @@ const REFUSALS: Record<
   },
 }
 
+/** Whether an address is in one of the networks (an IPv4-mapped IPv6 address as its IPv4). */
+function networkMatcher(networks: readonly string[]): (address: string) => boolean {
+  const list = new BlockList()
+  for (const network of networks) {
+    const [address = '', prefix] = network.split('/')
+    list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6')
+  }
+  return (address) => {
+    const mapped = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : null
+    if (mapped && isIPv4(mapped)) return list.check(mapped, 'ipv4')
+    return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')
+  }
+}
+
 const auth: FastifyPluginAsyncTypebox = async (app) => {
   const { config, store, logins, students } = app.sugang
   const { login } = config
@@ -36,7 +51,9 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     account: login.accountFailures,
     address: login.addressFailures,
     device: login.deviceFailures,
+    campusAccount: { max: login.campusAccountFailures },
   }
+  const onCampus = networkMatcher(login.campusNetworks)
 
   app.post(
     '/auth/login',
@@ -57,28 +74,40 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         studentId,
         address: request.ip,
         device: app.sessions.deviceOf(request, studentId),
+        campus: onCampus(request.ip),
         limits,
       }
-      const check = await logins.check(attempt)
+      // The attempt is counted as a failure before its password is checked, so however many
+      // arrive at once, no more are checked than the limits allow; a success gives it back.
+      const check = await logins.reserve(attempt)
       if (check.kind !== 'ok') {
         const refusal = REFUSALS[check.kind]
         app.metrics.loginRefusals.inc({ reason: refusal.metric })
         return sendTooManyRequests(reply, check.retryAfterMs, refusal.code, refusal.message)
       }
-      const student = await store.findStudent(studentId)
-      // Unknown students are checked against a decoy, and every check costs at least the
-      // configured scrypt cost, so the answer's timing does not tell whether the id exists.
-      const valid = await verifyPassword(
-        password,
-        student?.passwordHash ?? null,
-        config.passwordCost,
-      )
+      let student: Awaited<ReturnType<typeof store.findStudent>>
+      let valid: boolean
+      try {
+        student = await store.findStudent(studentId)
+        // Unknown students are checked against a decoy, and every check costs at least the
+        // configured scrypt cost, so the answer's timing does not tell whether the id exists.
+        valid = await verifyPassword(password, student?.passwordHash ?? null, config.passwordCost)
+      } catch (err) {
+        // Never checked (a dependency failed): no failure of the student's.
+        await logins
+          .release(check.reservation)
+          .catch((releaseErr: unknown) =>
+            request.log.warn({ err: releaseErr }, 'login reservation not released'),
+          )
+        throw err
+      }
       if (!student || !valid) {
-        await logins.failed(attempt)
+        // The reservation stays: it is the counted failure.
         return reply
           .code(401)
           .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
       }
+      await logins.release(check.reservation)
       students.remember(student)
       await app.sessions.open(reply, student.id)
       app.sessions.rememberDevice(request, reply, student.id)
