@@ -1,7 +1,18 @@
 // MariaDB and Redis failing as a whole in the middle of a rush.
+import { Redis } from 'ioredis'
 import t from 'tap'
-import { Cluster } from './cluster.js'
+import { Cluster, type ScenarioWorld } from './cluster.js'
 import { FAULT_MS, runScenario, sleep, underWay, type Scenario } from './scenarios.js'
+
+/** Redis loses every key and goes on answering, as after a failover to an empty replica. */
+async function flushAll(world: ScenarioWorld): Promise<void> {
+  const redis = new Redis(world.cluster.redis.url)
+  try {
+    await redis.flushall()
+  } finally {
+    redis.disconnect()
+  }
+}
 
 const scenarios: Scenario[] = [
   {
@@ -10,6 +21,21 @@ const scenarios: Scenario[] = [
     inject: async (world, rush) => {
       await underWay(rush)
       await world.cluster.redis.restart()
+    },
+  },
+  {
+    name: 'Redis data lost',
+    fault:
+      'FLUSHALL mid-rush, and again once every request is answered (no restart: no connection notices); then every student told enrolled or waitlisted asks again, twice',
+    inject: async (world, rush) => {
+      await underWay(rush)
+      await flushAll(world)
+    },
+    // Once the courses are quiet, no later change of theirs makes the reconciler look at them.
+    afterRush: async (world, rush) => {
+      await flushAll(world)
+      await rush.askAgain()
+      await rush.askAgain()
     },
   },
   {

@@ -13,6 +13,8 @@ export interface Scenario {
   readonly batches?: readonly [number, number]
   /** Waits for its moment in the rush, breaks something, heals it; resolves once healed. */
   inject(world: ScenarioWorld, rush: Rush): Promise<void>
+  /** Runs once every request of the rush has its answer, before the check. */
+  afterRush?(world: ScenarioWorld, rush: Rush): Promise<void>
 }
 
 /** How long a fault lasts before it heals. */
@@ -83,6 +85,7 @@ export async function runScenario(
       if (!instance.alive) await instance.start()
     }
     await running
+    await scenario.afterRush?.(world, rush)
     findings = await check(world, rush)
   } catch (err) {
     for (const instance of world.instances) {

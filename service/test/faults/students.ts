@@ -66,7 +66,7 @@ export class Rush {
   #acks = 0
   #ackWaiters: Array<{ n: number; resolve: () => void }> = []
   /** Counters for the report. */
-  readonly stats = { logins: 0, resubmits: 0, cancels: 0 }
+  readonly stats = { logins: 0, resubmits: 0, cancels: 0, askedAgain: 0 }
 
   constructor(world: ScenarioWorld, wishes: readonly Wish[]) {
     this.#world = world
@@ -94,6 +94,22 @@ export class Rush {
   /** Every student works through their wishes at once; resolves when all have answers. */
   async run(): Promise<void> {
     await Promise.all(this.#wishes.map((wish) => this.#follow(wish)))
+  }
+
+  /**
+   * Every student told enrolled or waitlisted asks for the course again, without the waitlist,
+   * as one unsure of their answer would; what they are told now is what the checker holds
+   * against MySQL. Resolves when all have answers.
+   */
+  async askAgain(): Promise<void> {
+    const holding = this.#wishes.filter((wish) => {
+      const kind = this.beliefs.get(`${wish.student}|${wish.course}`)?.kind
+      return kind === 'enrolled' || kind === 'waitlisted'
+    })
+    this.stats.askedAgain = holding.length
+    await Promise.all(
+      holding.map((wish) => this.#follow({ ...wish, waitlist: false, cancelAfter: false })),
+    )
   }
 
   #pick(): Instance | null {
