@@ -7,6 +7,8 @@ import type { Config } from './config.js'
 import type { AdmissionHooks } from './domain/admission-worker.js'
 import errors, { clientErrorHandlerFor, frameworkErrorHandler } from './plugins/app/errors.js'
 import { LoopStalls } from './loop-stalls.js'
+import bodies from './plugins/app/bodies.js'
+import crossSite from './plugins/app/cross-site.js'
 import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
@@ -114,6 +116,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
   await app.register(errors)
   await app.register(securityHeaders)
+  // Before every route: they refuse (and document on each route) what no route should take.
+  await app.register(crossSite, { allowedOrigins: config.allowedOrigins })
+  await app.register(bodies)
   await app.register(metrics, { host: config.metricsHost, port: config.metricsPort })
   await app.register(registration, {
     config,

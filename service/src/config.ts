@@ -31,6 +31,11 @@ export interface Config {
   /** Secure cookies: on in production, where the ALB terminates HTTPS. */
   readonly cookieSecure: boolean
   readonly trustProxy: boolean
+  /**
+   * Origins, besides the service's own, whose pages may send state-changing requests
+   * (ALLOWED_ORIGINS); every other site's are refused (403 CROSS_SITE_REQUEST).
+   */
+  readonly allowedOrigins: ReadonlySet<string>
   readonly bodyLimitBytes: number
   readonly rateLimit: Limit
   readonly login: LoginProtection
@@ -208,6 +213,40 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 }
 
 /** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
+/**
+ * `https://portal.example.edu, http://localhost:5173`: origins (scheme, host, port; no path),
+ * spelled as browsers send them in Origin.
+ */
+function origins(env: Env, name: string): ReadonlySet<string> {
+  const raw = env[name]
+  if (!raw) return new Set()
+  const list = raw
+    .split(',')
+    .map((part) => part.trim())
+    .filter(Boolean)
+  return new Set(
+    list.map((part) => {
+      const parsed = URL.canParse(part) ? new URL(part) : null
+      const bare =
+        parsed !== null &&
+        (parsed.protocol === 'https:' || parsed.protocol === 'http:') &&
+        !parsed.username &&
+        !parsed.password &&
+        parsed.pathname === '/' &&
+        !parsed.search &&
+        !parsed.hash &&
+        !part.endsWith('?') &&
+        !part.endsWith('#')
+      if (!parsed || !bare) {
+        throw new ConfigError(
+          `${name} must be a comma-separated list of origins like https://portal.example.edu (no path), got "${raw}"`,
+        )
+      }
+      return parsed.origin
+    }),
+  )
+}
+
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const storage = storageOf(env, production)
@@ -267,6 +306,7 @@ export function loadConfig(env: Env = process.env): Config {
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 8 * 3600, 60),
     cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
     trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY === 'true' : production,
+    allowedOrigins: origins(env, 'ALLOWED_ORIGINS'),
     bodyLimitBytes: integer(env, 'BODY_LIMIT_BYTES', 16 * 1024, 256),
     rateLimit: {
       max: integer(env, 'RATE_LIMIT_MAX', 60, 1),

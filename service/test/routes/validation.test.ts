@@ -1,6 +1,8 @@
+import type { AddressInfo } from 'node:net'
 import t from 'tap'
 import type { Test } from 'tap'
 import { configFrom, isolatedEnv, login, seedDatabase, startInstance, STORAGES } from '../helper.js'
+import { documentedRoutes, send } from '../support/routes.js'
 
 for (const storage of STORAGES) {
   t.test(`bad input gets a documented 4xx, never a 500 (${storage})`, async (t) => {
@@ -210,6 +212,60 @@ for (const storage of STORAGES) {
       })
       t.equal(res.statusCode, 403)
       t.equal(res.json().error.code, 'REGISTRATION_CLOSED')
+    },
+  )
+}
+
+for (const storage of STORAGES) {
+  t.test(
+    `every route refuses a body it does not expect with a 400, before any work (${storage})`,
+    async (t) => {
+      const env = await isolatedEnv(t, 'bodies', storage)
+      const config = configFrom(env)
+      await seedDatabase(config, { students: 1, courses: 1 })
+      const app = await startInstance(t, config, { worker: false })
+      await app.listen({ host: '127.0.0.1', port: 0 })
+      const { port } = app.server.address() as AddressInfo
+      const routes = documentedRoutes(app)
+      t.ok(routes.some((r) => r.method === 'PUT' && r.path.endsWith('/me/cart/{courseId}')))
+      t.ok(routes.some((r) => r.method === 'POST' && r.path.endsWith('/auth/logout')))
+
+      const deep = '['.repeat(5_000) + ']'.repeat(5_000)
+      const json = { 'content-type': 'application/json' }
+      const unexpected: Array<[string, Record<string, string>, string]> = [
+        ['an array', json, '[]'],
+        ['a string', json, '"cart"'],
+        ['5,000 nested arrays', json, deep],
+        ['a number', json, '12'],
+        ['JSON null', json, 'null'],
+      ]
+      for (const route of routes) {
+        const name = `${route.method} ${route.path}`
+        const cases = route.takesBody
+          ? unexpected
+          : [
+              ...unexpected,
+              ['an empty object', json, '{}'] as const,
+              ['text without a content type', {}, 'hello'] as const,
+            ]
+        for (const [what, headers, body] of cases) {
+          // A live session, so the route itself would answer if the body got through.
+          const cookie = await login(app, 'S000001')
+          const res = await send(port, route.method, route.url, {
+            headers: { ...headers, cookie },
+            body,
+          })
+          t.equal(res.status, 400, `${name} with ${what}: ${res.status}`)
+          t.equal(
+            res.json?.error?.code,
+            route.takesBody ? 'VALIDATION_FAILED' : 'BODY_NOT_ALLOWED',
+            `${name} with ${what}: the contract's error`,
+          )
+        }
+      }
+      const cookie = await login(app, 'S000001')
+      const [cart] = [await send(port, 'GET', '/api/v1/me/cart', { headers: { cookie } })]
+      t.same(cart?.json, { items: [] }, 'nothing was added to the cart by a refused request')
     },
   )
 }
