@@ -13,6 +13,14 @@ export type CancelResult =
       readonly dropped: CancellationChange['dropped']
     })
 
+export type LeaveResult =
+  | { readonly ok: false }
+  | (SeatChange & {
+      readonly ok: true
+      /** The request that held the place. */
+      readonly requestId: string
+    })
+
 export interface CancellationObserver {
   /** The cancellation committed but Redis did not hear of it yet; it will be retried. */
   reflectionFailed(err: unknown, courseId: string, attempt: number): void
@@ -72,6 +80,41 @@ export class Cancellation {
     return result
   }
 
+  /**
+   * Leaving a course's waitlist: the same steps as a cancellation, and the same guarantees. The
+   * place is deleted under the course's row lock, so a cancellation promoting the waitlist head
+   * runs wholly before or after it: the seat never goes to a student whose leave committed, and
+   * one who was promoted first is told they have no place (they hold the seat). The course's
+   * version rises, so the queue's mirror of the waitlist takes the change in order (everyone
+   * behind moves up) and the reconciler repairs it if the report never arrives; until then the
+   * in-flight mark sends reads of the course's places to the store.
+   */
+  async leaveWaitlist(studentId: string, courseId: string): Promise<LeaveResult> {
+    const id = randomUUID()
+    await this.#seats.markCancellation(courseId, id, MARK_TTL_MS)
+    const result =
+      (await this.#store.cancel(studentId, courseId, (tx) => leaveWaitlist(tx))) ?? notWaitlisted
+    if (!result.ok) {
+      await this.#seats.unmarkCancellation(courseId, id).catch(() => undefined)
+      return result
+    }
+    await this.#reflect(
+      courseId,
+      {
+        cancellationId: id,
+        studentId,
+        promoted: null,
+        dropped: [{ requestId: result.requestId, studentId, reason: 'LEFT_WAITLIST' }],
+        seatsLeft: result.seatsLeft,
+        versionBefore: result.versionBefore,
+        version: result.version,
+      },
+      1,
+      Date.now(),
+    )
+    return result
+  }
+
   async #reflect(
     courseId: string,
     change: CancellationChange,
@@ -104,6 +147,23 @@ export class Cancellation {
 }
 
 const notEnrolled = { ok: false } as const
+const notWaitlisted = { ok: false } as const
+
+/** The leave itself, inside the store's transaction: the place goes, the version rises. */
+async function leaveWaitlist(tx: CancellationTx): Promise<LeaveResult> {
+  const requestId = await tx.removeWaitlistPlace()
+  if (!requestId) return notWaitlisted
+  const { course } = tx
+  const version = course.version + 1
+  await tx.updateCourse(course.enrolled, version)
+  return {
+    ok: true,
+    requestId,
+    seatsLeft: course.capacity - course.enrolled,
+    versionBefore: course.version,
+    version,
+  }
+}
 
 /**
  * The cancellation itself, inside the store's transaction: the seat is freed and offered to the

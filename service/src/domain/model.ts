@@ -1,6 +1,12 @@
 /** Reasons a request can be turned down, as the contract names them. */
 export type RejectReason =
-  'COURSE_FULL' | 'ALREADY_ENROLLED' | 'CREDIT_LIMIT' | 'TIME_CONFLICT' | 'WAITLIST_LIMIT'
+  | 'COURSE_FULL'
+  | 'ALREADY_ENROLLED'
+  | 'CREDIT_LIMIT'
+  | 'TIME_CONFLICT'
+  | 'WAITLIST_LIMIT'
+  /** The student gave the waitlist place up (DELETE /me/waitlist/{courseId}). */
+  | 'LEFT_WAITLIST'
 
 /** A request waiting in a course's queue, as the admission worker reads it. */
 export interface QueuedRequest {

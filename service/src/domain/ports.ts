@@ -118,6 +118,8 @@ export interface CancellationTx {
   }
   /** Deletes the canceller's enrollment; false when there was none. */
   removeEnrollment(): Promise<boolean>
+  /** Deletes the canceller's place on the course's waitlist: its request id, or null if none. */
+  removeWaitlistPlace(): Promise<string | null>
   /** Takes the head off the waitlist, its student locked; null when the waitlist is empty. */
   takeWaitlistHead(): Promise<WaitlistHead | null>
   enroll(studentId: string, requestId: string): Promise<void>

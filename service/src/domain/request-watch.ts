@@ -142,6 +142,17 @@ export class RequestWatch {
     }
   }
 
+  /**
+   * A course's waitlist changed here (a place was given up or a seat handed over): its watched
+   * waitlisted requests are re-read at the next tick rather than at their next turn. Watchers on
+   * other instances hear of it at their next re-read (`waitlistMs`).
+   */
+  courseChanged(courseId: string): void {
+    for (const w of this.#watched.values()) {
+      if (w.courseId === courseId && w.view.status === 'waitlisted') w.nextReadAt = 0
+    }
+  }
+
   #schedule(w: Watched): void {
     const { status } = w.view
     const every = status === 'waitlisted' ? this.#settings.waitlistMs : this.#settings.resyncMs

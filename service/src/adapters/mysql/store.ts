@@ -522,6 +522,15 @@ export class MysqlStore implements RegistrationStore {
           )
           return deleted.affectedRows > 0
         },
+        async removeWaitlistPlace() {
+          const [place] = await s.rows(
+            'SELECT id, request_id FROM waitlist WHERE course_id = ? AND student_id = ?',
+            [courseId, studentId],
+          )
+          if (!place) return null
+          await s.write('DELETE FROM waitlist WHERE id = ?', [place.id])
+          return String(place.request_id)
+        },
         async takeWaitlistHead(): Promise<WaitlistHead | null> {
           const next = await s.rows(
             'SELECT id, student_id, request_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',

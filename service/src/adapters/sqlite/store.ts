@@ -606,6 +606,18 @@ export class SqliteStore implements RegistrationStore {
                 courseId,
               ).changes > 0,
           ),
+        removeWaitlistPlace: () =>
+          inside(() => {
+            const place = this.#row(
+              db,
+              'SELECT id, request_id FROM waitlist WHERE course_id = ? AND student_id = ?',
+              courseId,
+              studentId,
+            )
+            if (!place) return null
+            this.#run(db, 'DELETE FROM waitlist WHERE id = ?', place.id)
+            return String(place.request_id)
+          }),
         takeWaitlistHead: () =>
           inside((): WaitlistHead | null => {
             const head = this.#row(

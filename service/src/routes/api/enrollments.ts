@@ -19,7 +19,7 @@ const requestNotFound = (): HttpError =>
   new HttpError(404, 'REQUEST_NOT_FOUND', 'There is no such enrollment request.')
 
 const enrollments: FastifyPluginAsyncTypebox = async (app) => {
-  const { store, requests, cancellation } = app.sugang
+  const { store, requests, cancellation, watch } = app.sugang
   const counter = app.metrics.enrollmentRequests
 
   // A bodyless POST means the same as {}.
@@ -137,10 +137,36 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         throw new HttpError(404, 'NOT_ENROLLED', 'You are not enrolled in this course.')
       }
       if (result.promoted) app.metrics.waitlistPromotions.inc()
+      watch.courseChanged(courseId)
       request.log.info(
         { studentId, courseId, promoted: result.promoted?.studentId ?? null },
         'enrollment cancelled',
       )
+      return reply.code(204).send(null)
+    },
+  )
+
+  app.delete(
+    '/me/waitlist/:courseId',
+    {
+      schema: {
+        summary: 'Leave a waitlist',
+        description:
+          "Gives the student's waitlist place in the course up; everyone behind moves up one place, and the request is answered rejected with reason LEFT_WAITLIST from then on. Committed in the same way as a cancellation: a seat being handed to the waitlist head at the same moment goes either to this student (then 404, since they hold the seat) or past them, never to a student whose leave was confirmed. Asking again later joins at the end. 404 NOT_WAITLISTED.",
+        tags: ['enrollments'],
+        params: EnrollmentParams,
+        response: { 204: Type.Null(), 401: errorRef, 404: errorRef, 429: errorRef, 503: errorRef },
+      },
+    },
+    async (request, reply) => {
+      const { studentId } = sessionOf(request)
+      const { courseId } = request.params
+      const result = await cancellation.leaveWaitlist(studentId, courseId)
+      if (!result.ok) {
+        throw new HttpError(404, 'NOT_WAITLISTED', 'You are not on the waitlist of this course.')
+      }
+      watch.courseChanged(courseId)
+      request.log.info({ studentId, courseId, requestId: result.requestId }, 'waitlist left')
       return reply.code(204).send(null)
     },
   )

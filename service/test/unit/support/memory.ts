@@ -166,6 +166,10 @@ export class MemoryStore implements AdmissionStore {
     const tx: CancellationTx = {
       course: { ...course },
       removeEnrollment: async () => enrolled.delete(studentId),
+      removeWaitlistPlace: async () => {
+        const at = waitlist.findIndex((w) => w.studentId === studentId)
+        return at < 0 ? null : (waitlist.splice(at, 1)[0]?.requestId ?? null)
+      },
       takeWaitlistHead: async () => {
         const head = waitlist.shift()
         if (!head) return null
