@@ -75,6 +75,7 @@ const $ = {
   connection: byId('connection-status'),
   requestsEmpty: byId('requests-empty'),
   requestList: byId('request-list'),
+  requestsTitle: byId('requests-title'),
   timetableTitle: byId('timetable-title'),
   timetableCredits: byId('timetable-credits'),
   timetableError: byId('timetable-error'),
@@ -84,6 +85,8 @@ const $ = {
   announcer: byId('announcer'),
   confirmDialog: byId('confirm-dialog'),
   confirmText: byId('confirm-text'),
+  confirmTitle: byId('confirm-title'),
+  confirmYes: byId('confirm-yes'),
 }
 
 function newState() {
@@ -117,6 +120,8 @@ function newState() {
     notes: new Map(),
     enrolled: new Set(),
     cancelling: new Set(),
+    /** requestIds whose waitlist place is being given up */
+    leaving: new Set(),
     timetable: null,
   }
 }
@@ -1024,7 +1029,9 @@ function trackRequest(incoming) {
     state.enrolled.add(courseId)
     scheduleTimetable()
   }
-  if (view.status === 'rejected' && changed) {
+  if (view.status === 'rejected' && changed && view.reason === 'LEFT_WAITLIST') {
+    state.notes.set(courseId, { tone: 'info', text: '대기를 취소했습니다.' })
+  } else if (view.status === 'rejected' && changed) {
     if (view.reason === 'COURSE_FULL') state.waitlistOffer.add(courseId)
     if (view.reason === 'ALREADY_ENROLLED') scheduleTimetable()
     // Said under the course too (the status list already announced it).
@@ -1089,13 +1096,28 @@ function createRequestRow(requestId) {
     code: h('span', { class: 'course-code' }),
     text: h('p', { class: 'request-text', dataset: { testid: 'request-status-text' } }),
     time: h('time', { class: 'request-time', dataset: { testid: 'request-updated' } }),
+    leaveName: h('span', { class: 'sr-only' }),
+    leaveLabel: h('span'),
   }
+  p.leave = h(
+    'button',
+    {
+      type: 'button',
+      class: 'button secondary request-leave',
+      hidden: true,
+      dataset: { testid: 'leave-waitlist', requestId },
+      onclick: () => void leaveWaitlist(requestId, p.leave),
+    },
+    p.leaveName,
+    p.leaveLabel,
+  )
   const row = h(
     'li',
     { class: 'request', dataset: { testid: 'request-status', requestId } },
     h('p', { class: 'request-course' }, p.title, p.code),
     p.text,
     p.time,
+    p.leave,
   )
   parts.set(row, p)
   return row
@@ -1121,6 +1143,11 @@ function updateRequestRow(requestId) {
   setText(p.code, view.courseId)
   setText(p.text, requestStatusText(view))
   updateRequestTime(p.time, view)
+  p.leave.hidden = view.status !== 'waitlisted'
+  const leaving = state.leaving.has(requestId)
+  setText(p.leaveName, `${titleOf(view.courseId)} `)
+  setText(p.leaveLabel, leaving ? '취소 중…' : '대기 취소')
+  setDisabled(p.leave, leaving)
 }
 
 /**
@@ -1531,10 +1558,15 @@ function updateEnrolledRow(course) {
   setDisabled(p.cancel, busy)
 }
 
-/** Asks first: a cancelled seat goes to the waitlist at once and cannot be taken back. */
-function confirmAction(text) {
+/**
+ * Asks first: a cancelled seat goes to the waitlist at once, and a waitlist place given up is
+ * gone; neither can be taken back.
+ */
+function confirmAction(text, { title = '수강 취소', yes = '수강 취소' } = {}) {
   const dialog = $.confirmDialog
   if (typeof dialog.showModal !== 'function') return Promise.resolve(window.confirm(text))
+  setText($.confirmTitle, title)
+  setText($.confirmYes, yes)
   setText($.confirmText, text)
   dialog.returnValue = ''
   return new Promise((resolve) => {
@@ -1588,6 +1620,51 @@ async function cancelEnrollment(id, button) {
   void refreshCourses()
   if (!button.isConnected && focusLost()) $.timetableTitle.focus()
   else if (course) updateEnrolledRow(course)
+}
+
+async function leaveWaitlist(requestId, button) {
+  const view = state.requests.get(requestId)
+  if (!view || state.leaving.has(requestId)) return
+  const id = view.courseId
+  const title = titleOf(id)
+  const confirmed = await confirmAction(
+    `${title} (${id}) 대기를 취소할까요? 대기 순번은 곧바로 뒤의 학생들에게 넘어가므로 되돌릴 수 없습니다. 다시 대기 신청하면 맨 뒤에 섭니다.`,
+    { title: '대기 취소', yes: '대기 취소' },
+  )
+  if (!confirmed) {
+    if (button.isConnected) button.focus()
+    return
+  }
+  const mine = session
+  state.leaving.add(requestId)
+  updateRequestRow(requestId)
+  try {
+    await api('DELETE', `/api/v1/me/waitlist/${segment(id)}`)
+    if (mine !== session) return
+    trackRequest({ requestId, courseId: id, status: 'rejected', reason: 'LEFT_WAITLIST' })
+    announce(`${title} 대기를 취소했습니다.`)
+  } catch (error) {
+    if (mine !== session || error.status === 401) return
+    state.notes.set(id, { tone: 'error', text: `대기 취소: ${errorText(error)}` })
+    announce(`대기 취소: ${errorText(error)}`)
+    // Promoted meanwhile, perhaps: ask where the request stands now.
+    if (error.status === 404) {
+      try {
+        const { data } = await api('GET', `/api/v1/enrollment-requests/${segment(requestId)}`)
+        if (mine === session) trackRequest(data)
+      } catch {
+        // The watcher keeps asking.
+      }
+    }
+  } finally {
+    if (mine === session) state.leaving.delete(requestId)
+  }
+  if (mine !== session) return
+  updateRequestRow(requestId)
+  updateCourse(id)
+  void refreshCourses()
+  // The button hides once the place is gone: keep the keyboard user in the panel.
+  if ((!button.isConnected || button.hidden) && focusLost()) $.requestsTitle.focus()
 }
 
 boot()

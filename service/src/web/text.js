@@ -27,6 +27,7 @@ const REASONS = {
   CREDIT_LIMIT: '학점 초과',
   TIME_CONFLICT: '시간 중복',
   WAITLIST_LIMIT: '대기 신청 한도 초과',
+  LEFT_WAITLIST: '대기 취소함',
 }
 
 export function reasonText(reason) {
@@ -52,6 +53,7 @@ const ERRORS = {
   TIME_CONFLICT: '이미 신청한 과목과 시간이 겹칩니다.',
   WAITLIST_LIMIT: '대기 신청 한도를 넘었습니다.',
   NOT_ENROLLED: '신청되어 있지 않은 과목입니다.',
+  NOT_WAITLISTED: '대기자 명단에 없습니다. 이미 신청이 완료되었을 수 있습니다.',
   REQUEST_NOT_FOUND: '신청 내역을 찾을 수 없습니다.',
   CART_FULL: '장바구니가 가득 찼습니다. 다른 과목을 먼저 빼세요.',
   NOT_IN_CART: '장바구니에 없는 과목입니다.',
@@ -134,6 +136,7 @@ export function requestStatusText(view) {
     case 'enrolled':
       return '신청 완료'
     case 'rejected':
+      if (view.reason === 'LEFT_WAITLIST') return '대기를 취소했습니다'
       return `신청 실패 — ${reasonText(view.reason)}`
     case 'unknown':
       return '신청 내역을 더는 확인할 수 없습니다. 내 시간표를 확인하세요.'

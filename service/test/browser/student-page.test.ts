@@ -205,6 +205,30 @@ t.test(
     t.equal(Number((after as Array<{ n: number }>)[0]?.n), 0, 'cancelled in the database too')
     await shot(page, '5-cancelled')
 
+    // The full course offers a waitlist place; the student takes it, then gives it up.
+    const waitlistButton = page.locator(
+      '[data-testid="request-button"][data-course-id="C0001"][data-state="waitlist"]',
+    )
+    await waitlistButton.click()
+    await page
+      .locator(
+        '[data-testid="request-status"][data-course-id="C0001"][data-status="waitlisted"][data-position="1"]',
+      )
+      .waitFor({ timeout: 30_000 })
+    await shot(page, '6-waitlisted')
+    await page.locator('[data-testid="leave-waitlist"]:visible').click()
+    t.match(await byTestId('confirm-dialog').textContent(), /대기 취소/, 'asked first, in Korean')
+    await byTestId('confirm-yes').click()
+    await page
+      .locator('[data-testid="request-status"][data-course-id="C0001"][data-status="rejected"]')
+      .waitFor({ timeout: 15_000 })
+    t.match(await status('C0001').textContent(), /대기를 취소했습니다/)
+    const [waiting] = await db.query(
+      "SELECT COUNT(*) AS n FROM waitlist WHERE student_id = 'S000001'",
+    )
+    t.equal(Number((waiting as Array<{ n: number }>)[0]?.n), 0, 'the place is gone in the database')
+    await shot(page, '7-left-waitlist')
+
     t.same(errors, [], 'no script errors on the page')
   },
 )
