@@ -8,6 +8,8 @@ import { MemoryQueue } from './support/memory.js'
 
 function world(students: number) {
   const queue = new MemoryQueue()
+  /** Where the store has each waitlisted request (the queue keeps no places in this world). */
+  const places = new Map<string, number>()
   const course = {
     id: 'C1',
     title: 'C1',
@@ -18,7 +20,19 @@ function world(students: number) {
     meetings: [],
   }
   const requests = new EnrollmentRequests(
-    { queue, records: { listEnrollments: async () => [], findDurableRequest: async () => null } },
+    {
+      queue,
+      records: {
+        listEnrollments: async () => [],
+        findDurableRequest: async (requestId) => {
+          const position = places.get(requestId)
+          const studentId = `S${requestId.slice(1)}`
+          return position === undefined
+            ? null
+            : { status: 'waitlisted', courseId: 'C1', studentId, position }
+        },
+      },
+    },
     new Catalogue({ listCourses: async () => [course], findCourse: async () => course }),
     new StudentDirectory({
       findStudent: async (id) => ({ id, name: id, passwordHash: '', year: 1, maxCredits: 18 }),
@@ -58,7 +72,7 @@ function world(students: number) {
     )
     await queue.settle('C1', 'w', decisions, { seatsLeft: 0, version: 1 })
   }
-  return { queue, watch, ids, ready, letGo, rounds }
+  return { queue, watch, ids, ready, letGo, rounds, places }
 }
 
 t.test('one read per round tells every watcher its place, however many watch', async (t) => {
@@ -134,3 +148,38 @@ t.test('a place that drifted (its queue lost its count) is read again, not guess
   await w.watch.tick()
   t.match(seen.at(-1), { status: 'queued', position: 2 }, 'the true place, from the queue itself')
 })
+
+t.test(
+  "a change of a course's waitlist on this instance is pushed at the next round, not the next re-read",
+  async (t) => {
+    const w = world(3)
+    await w.ready
+    const head = await w.queue.head('C1', 3)
+    await w.queue.settle(
+      'C1',
+      'w',
+      head.map((h, i) => ({
+        requestId: h.requestId,
+        studentId: h.studentId,
+        status: 'waitlisted' as const,
+        place: i + 1,
+      })),
+      { seatsLeft: 0, version: 1 },
+    )
+    for (const [i, id] of ['r1', 'r2', 'r3'].entries()) w.places.set(id, i + 1)
+    const seen: WatchUpdate[] = []
+    await w.watch.watch('S3', ['r3'], (u) => seen.push(u))
+    t.match(seen, [{ status: 'waitlisted', position: 3 }])
+
+    // S2 leaves: the store moves S3 up. A plain round does not re-read a waitlisted request
+    // before its turn (every 10 s)...
+    w.places.delete('r2')
+    w.places.set('r3', 2)
+    await w.watch.tick()
+    t.equal(seen.length, 1, 'not re-read by a plain round')
+    // ...but the instance that took the leave says the course changed, and the next round does.
+    w.watch.courseChanged('C1')
+    await w.watch.tick()
+    t.match(seen, [{ position: 3 }, { status: 'waitlisted', position: 2 }])
+  },
+)
