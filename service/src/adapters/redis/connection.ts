@@ -13,6 +13,14 @@ export interface RedisConnectionOptions {
 /** How often the event loop is probed for stalls (ms). */
 const LOOP_PROBE_MS = 100
 
+/** A command's answer did not arrive within its deadline. */
+class CommandTimedOut extends Error {
+  constructor(ms: number) {
+    super(`Redis command timed out after ${ms} ms`)
+    this.name = 'CommandTimedOut'
+  }
+}
+
 /** The connection was asked to do more at once than it may: shed, do not queue in memory. */
 class TooManyInFlight extends Error {
   constructor() {
@@ -54,7 +62,9 @@ export class RedisConnection {
       enableOfflineQueue: false,
       maxRetriesPerRequest: 0,
       autoResendUnfulfilledCommands: false,
-      commandTimeout: this.#timeoutMs,
+      // The deadline callers see is run()'s; this one only frees commands that never get an
+      // answer, long after run() has given up on them.
+      commandTimeout: Math.max(this.#timeoutMs * 10, 10_000),
       connectTimeout: Math.max(this.#timeoutMs, 1_000),
       retryStrategy: (times) => Math.min(times * 200, 2_000),
       lazyConnect: false,
@@ -101,8 +111,20 @@ export class RedisConnection {
       throw new DependencyUnavailableError('redis', new TooManyInFlight())
     }
     this.#inFlight += 1
+    let timer: NodeJS.Timeout | undefined
     try {
-      const result = await work()
+      const result = await Promise.race([
+        work(),
+        new Promise<never>((_, reject) => {
+          timer = setTimeout(() => {
+            // Timers run before the loop reads its sockets: after a stall of this process the
+            // answer may be waiting unread. It is read before setImmediate's turn and then wins
+            // the race: an answer that has arrived is not reported as a timeout (which would
+            // tell a student to retry something that has already been done).
+            setImmediate(() => reject(new CommandTimedOut(this.#timeoutMs)))
+          }, this.#timeoutMs)
+        }),
+      ])
       this.#lastAnswerAt = Date.now()
       return result
     } catch (err) {
@@ -111,6 +133,7 @@ export class RedisConnection {
       if (/timed out/i.test((err as Error | null)?.message ?? '')) this.#onTimeout()
       throw new DependencyUnavailableError('redis', err)
     } finally {
+      clearTimeout(timer)
       this.#inFlight -= 1
     }
   }
