@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto'
+import type { Socket } from 'node:net'
 import cookie from '@fastify/cookie'
 import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -83,13 +84,16 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     frameworkErrors: frameworkErrorHandler,
     clientErrorHandler: clientErrorHandlerFor(
       stalls,
-      deadlines.requestMs + CONNECTIONS_CHECKED_EVERY_MS,
+      deadlines.requestMs,
+      CONNECTIONS_CHECKED_EVERY_MS,
     ),
     // One access-log line per request (in onResponse below) instead of Fastify's two: at the
     // rush's request rate, logging is a measurable share of the CPU.
     logController: new LogController({ disableRequestLogging: true }),
   }).withTypeProvider<TypeBoxTypeProvider>()
 
+  // When each connection's current request may have begun: connected, or its last one answered.
+  app.server.on('connection', (socket: Socket) => stalls.track(socket))
   app.addHook('onClose', async () => stalls.stop())
   // JSON only: Fastify's default text/plain parser would let a non-JSON body reach validation.
   app.removeContentTypeParser('text/plain')
@@ -100,6 +104,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
+    stalls.track(request.raw.socket)
     request.log.info(
       {
         method: request.method,

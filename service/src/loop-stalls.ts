@@ -1,18 +1,22 @@
 /** How often the meter expects to run; it is one timer for the whole process. */
 const EVERY_MS = 100
-/** A gap in the loop longer than this is the instance's own stall, not a client's slowness. */
-const STALL_MS = 500
+/** A gap in the loop longer than this counts as time the instance did not run. */
+const STALL_MS = 200
+/** Stalls remembered (older ones cannot matter to a request still arriving). */
+const KEPT = 100
 
 /**
  * Remembers when the event loop could not run (a freeze: SIGSTOP, a paused VM, a long pause of
- * the garbage collector). Node's request timeout counts wall-clock time, so after a freeze it
- * blames clients whose requests had arrived whole and were only waiting for the process to read
- * them; the client error handler asks this meter before it answers 408.
+ * the garbage collector) and when each connection's current request may have begun. Node's
+ * request timeout counts wall-clock time, so after a freeze it blames clients whose requests had
+ * arrived whole and were only waiting for the process to read them; the client error handler asks
+ * this meter how long the instance really ran while the client was sending.
  */
 export class LoopStalls {
   #last = performance.now()
-  /** When each recent stall ended, oldest first. */
-  readonly #stalls: number[] = []
+  /** End and length of each recent stall, oldest first. */
+  readonly #stalls: Array<{ readonly end: number; readonly ms: number }> = []
+  readonly #since = new WeakMap<object, number>()
   readonly #timer: NodeJS.Timeout
 
   constructor() {
@@ -20,14 +24,24 @@ export class LoopStalls {
     this.#timer.unref()
   }
 
-  /** Whether the loop stalled within the last `windowMs`, the stall it may be waking from included. */
-  stalledWithin(windowMs: number): boolean {
+  /** A socket's next request begins no earlier than now (it connected, or was just answered). */
+  track(socket: object): void {
+    this.#since.set(socket, performance.now())
+  }
+
+  /**
+   * How long the instance ran since the socket's current request may have begun (`fallbackMs`
+   * ago for a socket it does not know), the stall it may be waking from included.
+   */
+  ranFor(socket: object, fallbackMs: number): number {
     const now = performance.now()
     this.#note(now)
-    while (this.#stalls.length > 0 && (this.#stalls[0] ?? now) < now - windowMs) {
-      this.#stalls.shift()
+    const since = this.#since.get(socket) ?? now - fallbackMs
+    let stalled = 0
+    for (const s of this.#stalls) {
+      if (s.end > since) stalled += Math.min(s.ms, s.end - since)
     }
-    return this.#stalls.length > 0
+    return now - since - stalled
   }
 
   stop(): void {
@@ -38,8 +52,8 @@ export class LoopStalls {
     const gap = now - this.#last - EVERY_MS
     this.#last = now
     if (gap > STALL_MS) {
-      this.#stalls.push(now)
-      if (this.#stalls.length > 100) this.#stalls.shift()
+      this.#stalls.push({ end: now, ms: gap })
+      if (this.#stalls.length > KEPT) this.#stalls.shift()
     }
   }
 }

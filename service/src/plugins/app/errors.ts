@@ -114,13 +114,16 @@ const STALLED: KnownError = {
  * Node measures the request timeout in wall-clock time. After the instance itself was frozen
  * (SIGSTOP, a paused VM, a long pause of the collector) that time includes the freeze, and the
  * rest of a request that arrived whole may still sit unread in the socket: 408 would blame a
- * client for our stall. Then the answer is 503 with Retry-After, so the client sends it again.
- * `windowMs` is how far back a stall can have eaten into a request's time.
+ * client for our stall. So 408 only when the instance really ran for `requestMs` while the
+ * request was arriving; otherwise 503 with Retry-After, and the client sends it again.
  */
 export function clientErrorHandlerFor(
   stalls: LoopStalls,
-  windowMs: number,
+  requestMs: number,
+  checkedEveryMs: number,
 ): (err: Error & { code?: string }, socket: Socket) => void {
+  // A late request Node finds (it looks every `checkedEveryMs`) began at most this long ago.
+  const windowMs = requestMs + checkedEveryMs
   return (err, socket) => {
     if (err.code === 'ECONNRESET' || socket.destroyed) return
     let known = (err.code && CLIENT_ERRORS[err.code]) || {
@@ -128,7 +131,7 @@ export function clientErrorHandlerFor(
       code: 'BAD_REQUEST',
       message: 'The request is not valid HTTP.',
     }
-    if (known.status === 408 && stalls.stalledWithin(windowMs)) known = STALLED
+    if (known.status === 408 && stalls.ranFor(socket, windowMs) < requestMs) known = STALLED
     if (socket.writable) {
       const body = JSON.stringify(errorBody(known.code, known.message))
       const retry = known.status === 503 ? `Retry-After: ${RETRY_AFTER_SECONDS}\r\n` : ''
