@@ -1152,6 +1152,7 @@ export function contract(t: Test, factory: PairFactory): void {
       'created',
       'the door refuses no one it knows nothing of: the store decides',
     )
+    t.equal((await d.enqueue('S3', 'C1', 'r3')).kind, 'created', 'nor one waiting in the store')
     const snapshot = {
       version: 3,
       seatsLeft: 0,
@@ -1161,15 +1162,41 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal(await rush.seats.repair('C1', { ...snapshot, version: 2 }), false, 'not from older')
     t.equal(await rush.seats.repair('C1', snapshot), true)
     t.same(await rush.seats.versions(['C1']), new Map([['C1', 3]]))
+    const standing = new Map(
+      (await rush.queue.head('C1', 10)).map((e) => [e.requestId, e.standing]),
+    )
+    t.same(
+      [standing.get('r5'), standing.get('r3')],
+      ['enrolled', 'other'],
+      'requests of students the store holds are left to a batch, not to bulk rejection',
+    )
     t.same(await d.enqueue('S1', 'C1', 'r6'), { kind: 'already-enrolled' }, 'even while queued')
     t.same(await d.enqueue('S2', 'C1', 'r7'), { kind: 'already-enrolled' })
     t.same(
       await d.enqueue('S3', 'C1', 'r8'),
-      { kind: 'existing', requestId: 'w3', status: 'waitlisted', position: 0, queueLength: 1 },
+      { kind: 'existing', requestId: 'w3', status: 'waitlisted', position: 0, queueLength: 2 },
       'a waitlisted student has their place again',
     )
     t.equal((await rush.queue.request('w3'))?.status, 'waitlisted')
     t.same(await d.enqueue('S4', 'C1', 'r9'), { kind: 'course-full' }, 'and the door says full')
+
+    // The batch: the queued request now holds the waitlist place, and the marker follows it.
+    await rush.queue.settle(
+      'C1',
+      lease,
+      [
+        rejected('r5', 'S1', 'ALREADY_ENROLLED'),
+        { requestId: 'r3', studentId: 'S3', status: 'waitlisted', place: 9 },
+      ],
+      { seatsLeft: 0, versionBefore: 3, version: 4 },
+    )
+    t.same(await rush.seats.versions(['C1']), new Map([['C1', 4]]), 'still complete')
+    t.same(await d.enqueue('S1', 'C1', 'r10'), { kind: 'already-enrolled' })
+    t.same(
+      await d.enqueue('S3', 'C1', 'r11'),
+      { kind: 'existing', requestId: 'r3', status: 'waitlisted', position: 0, queueLength: 0 },
+      'the place answers to the newer request',
+    )
   })
 
   t.test('login throttle: attempts reserved on fixed-window counters', async (t) => {

@@ -142,10 +142,7 @@ t.test(
             return { student, requestId: String(held[0]?.request_id), status: 'enrolled' }
           }),
         )
-        const enrolled = [
-          ...decided.filter((d) => d.status === 'enrolled'),
-          ...admittedUnseen,
-        ]
+        const enrolled = [...decided.filter((d) => d.status === 'enrolled'), ...admittedUnseen]
         const rejected = decided.filter((d) => d.status === 'rejected')
         t.equal(enrolled.length, CAPACITY, `exactly ${CAPACITY} enrolled`)
         t.equal(

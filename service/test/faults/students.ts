@@ -97,14 +97,19 @@ export class Rush {
   }
 
   /**
-   * Every student told enrolled or waitlisted asks for the course again, without the waitlist,
+   * Every student told enrolled (or already enrolled) or waitlisted asks for the course again,
+   * without the waitlist,
    * as one unsure of their answer would; what they are told now is what the checker holds
    * against MySQL. Resolves when all have answers.
    */
   async askAgain(): Promise<void> {
     const holding = this.#wishes.filter((wish) => {
-      const kind = this.beliefs.get(`${wish.student}|${wish.course}`)?.kind
-      return kind === 'enrolled' || kind === 'waitlisted'
+      const belief = this.beliefs.get(`${wish.student}|${wish.course}`)
+      return (
+        belief?.kind === 'enrolled' ||
+        belief?.kind === 'waitlisted' ||
+        (belief?.kind === 'rejected' && belief.reason === 'ALREADY_ENROLLED')
+      )
     })
     this.stats.askedAgain = holding.length
     await Promise.all(

@@ -503,13 +503,21 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
   await redis.hset(course.seats, 'v', 6, 'left', 0)
   await redis.hdel(course.seats, 'built', 'wv')
   await redis.hset(course.live, 'S2', 'q2') // enrolled, and asked again since the loss
+  await enqueue('S9', 'q9') // waitlisted, and asked again since the loss
   t.equal(await repair(5), false, 'a snapshot older than the seat cache cannot rebuild it')
-  t.equal(await repair(6, [{ studentId: 'S2', requestId: 'q2' }]), true, 'one as new can')
+  t.equal(
+    await repair(6, [
+      { studentId: 'S2', requestId: 'q2' },
+      { studentId: 'S9', requestId: 'q9' },
+    ]),
+    true,
+    'one as new can',
+  )
   t.same(await redis.hgetall(course.seats), { v: '6', left: '1', wv: '6', built: '1' })
   t.same(
     await redis.hgetall(course.live),
     { S1: 'E', S2: 'E', S3: 'E', S4: 'E', S8: 'w8', S9: 'w9' },
-    'every marker is rebuilt; a queued request of an enrolled student is overruled',
+    'every marker is rebuilt; a queued request of an enrolled or waitlisted student is overruled',
   )
   t.same(await redis.zrange(course.waitlist, 0, -1), ['w8', 'w9'])
 })

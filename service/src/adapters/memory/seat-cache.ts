@@ -91,10 +91,13 @@ export class MemorySeatCache implements SeatCache {
         course.live.set(studentId, ENROLLED)
       }
     }
-    // A waitlisted student: their marker names their waitlisted request, which says so.
+    // A waitlisted student: their marker names their waitlisted request, which says so. After a
+    // loss a queued request is overruled too: its batch gives it the place, and the marker.
     for (const { requestId, studentId } of snapshot.waitlist) {
       const marker = course.live.get(studentId)
-      if (marker !== requestId && replaceable(marker)) course.live.set(studentId, requestId)
+      if (marker !== requestId && (rebuild || replaceable(marker))) {
+        course.live.set(studentId, requestId)
+      }
       if (!m.requests.has(requestId)) {
         m.requests.set(
           requestId,

@@ -162,8 +162,8 @@ export class RushMemory {
 
   /**
    * Records a decision on a request (kept decidedTtl for the student to read) and keeps the
-   * course's live marker of the student in step: 'E' once enrolled; removed when the request
-   * it pointed at was rejected.
+   * course's live marker of the student in step: 'E' once enrolled; the request once it holds
+   * the student's waitlist place; removed when the request it pointed at was rejected.
    */
   recordDecision(
     course: CourseState,
@@ -194,6 +194,8 @@ export class RushMemory {
     }
     if (status === 'enrolled') {
       course.live.set(studentId, ENROLLED)
+    } else if (status === 'waitlisted') {
+      course.live.set(studentId, requestId)
     } else if (status === 'rejected' && course.live.get(studentId) === requestId) {
       course.live.delete(studentId)
     }

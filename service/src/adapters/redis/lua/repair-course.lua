@@ -90,13 +90,14 @@ if rebuild or cached < version then
     end
   end
   -- A waitlisted student: their marker names their waitlisted request, whose hash says so (it
-  -- expires like any decided request's).
+  -- expires like any decided request's). After a loss a queued request is overruled too, or bulk
+  -- rejection could answer it COURSE_FULL: its batch gives it the place, and the marker with it.
   local ttl = tonumber(ARGV[6])
   for j = 0, m - 1 do
     local i = first_place + 3 * j
     local request, student = ARGV[i], ARGV[i + 2]
     local marker = rcall('HGET', KEYS[1], student)
-    if marker ~= request and replaceable(student, marker) then
+    if marker ~= request and (rebuild or replaceable(student, marker)) then
       rcall('HSET', KEYS[1], student, request)
     end
     if rcall('EXISTS', KEYS[5 + j]) == 0 then
