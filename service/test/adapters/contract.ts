@@ -9,6 +9,7 @@ import type {
   AdmissionFacts,
   AdmissionWrites,
   CancellationChange,
+  FailureCounter,
   RegistrationStore,
   RushState,
 } from '../../src/domain/ports.js'
@@ -1216,7 +1217,7 @@ export function contract(t: Test, factory: PairFactory): void {
     const account = { scope: 'account', id: 'S1', max: 2, windowMs: 60_000 } as const
     const address = { scope: 'address', id: '10.0.0.1', max: 3, windowMs: 60_000 } as const
     const device = { scope: 'device', id: 'dev-1', max: 1, windowMs: 60_000 } as const
-    const reserved = async (counters: ReadonlyArray<typeof account | typeof address>) => {
+    const reserved = async (counters: readonly FailureCounter[]) => {
       const r = await logins.reserve(counters)
       if (r.kind !== 'reserved') throw new Error(`refused at ${r.index}`)
       return r.reservation
