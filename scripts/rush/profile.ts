@@ -51,7 +51,8 @@ export function areaOf(frame: CallFrame): string {
   if (url.startsWith('node:')) return 'Node'
   const pkg = /\/node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(url)
   if (pkg) return pkg[1] as string
-  const ours = /\/service\/(?:src|dist)\/(.*?)(?:\.[jt]s)?$/.exec(url)
+  // The sources (tests), the image's build (dist) or the benchmark's own build of them.
+  const ours = /\/service\/(?:src|dist|\.bench-build)\/(.*?)(?:\.[jt]s)?$/.exec(url)
   if (ours) return `sugang ${(ours[1] as string).split('/').slice(0, -1).join('/') || '.'}`
   return 'other'
 }

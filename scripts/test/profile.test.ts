@@ -13,6 +13,10 @@ t.test('areas: ours by folder, dependencies by package, Node, the collector', as
     'sugang routes/api',
   )
   t.equal(areaOf(frame('x', 'file:///app/service/src/app.ts')), 'sugang .')
+  t.equal(
+    areaOf(frame('readSigned', 'file:///app/service/.bench-build/plugins/app/sessions.js')),
+    'sugang plugins/app',
+  )
   t.equal(areaOf(frame('send', 'file:///app/node_modules/ioredis/built/Redis.js')), 'ioredis')
   t.equal(
     areaOf(frame('handler', 'file:///app/node_modules/@fastify/cookie/plugin.js')),
