@@ -56,28 +56,10 @@ export class Cancellation {
   }
 
   async cancel(studentId: string, courseId: string): Promise<CancelResult> {
-    const id = randomUUID()
-    // If the cache cannot take the mark, the cancellation is refused (503) rather than risk a
-    // seat freed behind the back of a bulk rejection.
-    await this.#seats.markCancellation(courseId, id, MARK_TTL_MS)
-    // If this fails it may or may not have committed: the mark then stays until it expires.
-    const result =
-      (await this.#store.cancel(studentId, courseId, (tx) => cancelAndPromote(tx))) ?? notEnrolled
-    if (!result.ok) {
-      await this.#seats.unmarkCancellation(courseId, id).catch(() => undefined)
-      return result
-    }
-    const change: CancellationChange = {
-      cancellationId: id,
-      studentId,
-      promoted: result.promoted,
-      dropped: result.dropped,
-      seatsLeft: result.seatsLeft,
-      versionBefore: result.versionBefore,
-      version: result.version,
-    }
-    await this.#reflect(courseId, change, 1, Date.now())
-    return result
+    return this.#commit(studentId, courseId, cancelAndPromote, notEnrolled, (done) => ({
+      promoted: done.promoted,
+      dropped: done.dropped,
+    }))
   }
 
   /**
@@ -90,28 +72,42 @@ export class Cancellation {
    * in-flight mark sends reads of the course's places to the store.
    */
   async leaveWaitlist(studentId: string, courseId: string): Promise<LeaveResult> {
+    return this.#commit(studentId, courseId, leaveWaitlist, notWaitlisted, (done) => ({
+      promoted: null,
+      dropped: [{ requestId: done.requestId, studentId, reason: 'LEFT_WAITLIST' }],
+    }))
+  }
+
+  /**
+   * The steps every change of a course's seats or waitlist outside admission takes: mark it in
+   * flight, commit it in the store, then tell the queue (retried in the background if that fails).
+   */
+  async #commit<Done extends SeatChange & { readonly ok: true }>(
+    studentId: string,
+    courseId: string,
+    work: (tx: CancellationTx) => Promise<Done | { readonly ok: false }>,
+    none: { readonly ok: false },
+    report: (done: Done) => Pick<CancellationChange, 'promoted' | 'dropped'>,
+  ): Promise<Done | { readonly ok: false }> {
     const id = randomUUID()
+    // If the cache cannot take the mark, the change is refused (503) rather than risk a seat
+    // freed behind the back of a bulk rejection.
     await this.#seats.markCancellation(courseId, id, MARK_TTL_MS)
-    const result =
-      (await this.#store.cancel(studentId, courseId, (tx) => leaveWaitlist(tx))) ?? notWaitlisted
+    // If this fails it may or may not have committed: the mark then stays until it expires.
+    const result = (await this.#store.cancel(studentId, courseId, work)) ?? none
     if (!result.ok) {
       await this.#seats.unmarkCancellation(courseId, id).catch(() => undefined)
       return result
     }
-    await this.#reflect(
-      courseId,
-      {
-        cancellationId: id,
-        studentId,
-        promoted: null,
-        dropped: [{ requestId: result.requestId, studentId, reason: 'LEFT_WAITLIST' }],
-        seatsLeft: result.seatsLeft,
-        versionBefore: result.versionBefore,
-        version: result.version,
-      },
-      1,
-      Date.now(),
-    )
+    const change: CancellationChange = {
+      cancellationId: id,
+      studentId,
+      ...report(result),
+      seatsLeft: result.seatsLeft,
+      versionBefore: result.versionBefore,
+      version: result.version,
+    }
+    await this.#reflect(courseId, change, 1, Date.now())
     return result
   }
 
