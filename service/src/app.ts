@@ -13,7 +13,7 @@ import crossSite from './plugins/app/cross-site.js'
 import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
-import securityHeaders from './plugins/app/security-headers.js'
+import { addSecurityHeaders } from './plugins/app/security-headers.js'
 import sessions from './plugins/app/sessions.js'
 import web from './plugins/app/web.js'
 import auth from './routes/api/auth.js'
@@ -101,6 +101,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   app.addSchema(MeetingView)
   app.addHook('onSend', (request, reply, payload, done) => {
     reply.header('x-request-id', request.id)
+    addSecurityHeaders(reply)
     done(null, payload)
   })
   app.addHook('onResponse', (request, reply, done) => {
@@ -120,7 +121,6 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   // External plugins, then the app's own, then routes.
   await app.register(cookie, { secret: config.sessionSecret, hook: 'onRequest' })
   await app.register(errors)
-  await app.register(securityHeaders)
   // Before every route: they refuse (and document on each route) what no route should take.
   await app.register(crossSite, { allowedOrigins: config.allowedOrigins })
   await app.register(bodies)

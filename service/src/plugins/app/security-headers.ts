@@ -1,4 +1,4 @@
-import fp from 'fastify-plugin'
+import type { FastifyReply } from 'fastify'
 
 /**
  * Headers on every answer. nosniff: a browser never runs a JSON answer, or anything else, as a
@@ -10,13 +10,8 @@ import fp from 'fastify-plugin'
 export const NOSNIFF = 'nosniff'
 export const NO_STORE = 'no-store'
 
-export default fp(
-  async (app) => {
-    app.addHook('onSend', (_request, reply, payload, done) => {
-      reply.header('x-content-type-options', NOSNIFF)
-      if (!reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE)
-      done(null, payload)
-    })
-  },
-  { name: 'security-headers' },
-)
+/** Called from the app's one onSend hook (app.ts): no hook of its own on every answer. */
+export function addSecurityHeaders(reply: FastifyReply): void {
+  reply.header('x-content-type-options', NOSNIFF)
+  if (!reply.hasHeader('cache-control')) reply.header('cache-control', NO_STORE)
+}

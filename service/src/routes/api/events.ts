@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import type { WatchUpdate } from '../../domain/request-watch.js'
 import { HttpError } from '../../errors.js'
+import { NOSNIFF, NO_STORE } from '../../plugins/app/security-headers.js'
 import { sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
 import { EventStream } from './event-stream.js'
@@ -78,8 +79,8 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
       raw.writeHead(200, {
         'content-type': 'text/event-stream; charset=utf-8',
         // Hijacked, so the onSend hook that adds these to every other answer does not run.
-        'cache-control': 'no-store, no-transform',
-        'x-content-type-options': 'nosniff',
+        'cache-control': `${NO_STORE}, no-transform`,
+        'x-content-type-options': NOSNIFF,
         connection: 'keep-alive',
         'x-accel-buffering': 'no',
         'x-request-id': request.id,
