@@ -212,7 +212,6 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw
 }
 
-/** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
 /**
  * `https://portal.example.edu, http://localhost:5173`: origins (scheme, host, port; no path),
  * spelled as browsers send them in Origin.
@@ -247,6 +246,7 @@ function origins(env: Env, name: string): ReadonlySet<string> {
   )
 }
 
+/** Parses and validates the environment once, at start-up. Nothing else reads process.env. */
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const storage = storageOf(env, production)
