@@ -4,6 +4,8 @@ import type {
   EnqueueInput,
   EnqueueResult,
   RequestRecord,
+  SessionRef,
+  StudentRead,
   StudentRecords,
   WaitingQueue,
 } from './ports.js'
@@ -33,6 +35,11 @@ export type RequestView =
       readonly status: 'rejected'
       readonly reason: RejectReason
     }
+
+/** A status check: refused (session, rate limit), or what the student is told (null: 404). */
+export type StatusCheck =
+  | Exclude<StudentRead, { kind: 'read' }>
+  | { readonly kind: 'view'; readonly view: RequestView | null }
 
 /**
  * What the queue answered (a waitlisted request's position is its place on the store's waitlist),
@@ -116,9 +123,26 @@ export class EnrollmentRequests {
     return result
   }
 
+  /**
+   * A student's status check: the session and the rate limit are checked in the same step as the
+   * first read of the request (one round trip on Redis).
+   */
+  async check(session: SessionRef, requestId: string): Promise<StatusCheck> {
+    const read = await this.#queue.studentRequest(session, requestId)
+    if (read.kind !== 'read') return read
+    return { kind: 'view', view: await this.#viewOf(session.studentId, requestId, read.record) }
+  }
+
   /** A student's own request, or null (another student's request is answered like a missing one). */
   async status(studentId: string, requestId: string): Promise<RequestView | null> {
-    const record = await this.#queue.request(requestId)
+    return this.#viewOf(studentId, requestId, await this.#queue.request(requestId))
+  }
+
+  async #viewOf(
+    studentId: string,
+    requestId: string,
+    record: RequestRecord | null,
+  ): Promise<RequestView | null> {
     if (record && record.studentId !== studentId) return null
     const decided = record && queueView(record)
     if (decided) return decided

@@ -209,6 +209,18 @@ export type RegistrationStore = CourseReader &
 // ---------------------------------------------------------------------------------------------
 // The rush state (Redis in production): losing it may lose queued requests, never an enrollment.
 
+/** The session a student's request came with, and the student its signed cookie names. */
+export interface SessionRef {
+  readonly sessionId: string
+  readonly studentId: string
+}
+
+/** What a student's authenticated read of a request found. */
+export type StudentRead =
+  | { readonly kind: 'unauthenticated' }
+  | { readonly kind: 'rate-limited'; readonly retryAfterMs: number }
+  | { readonly kind: 'read'; readonly record: RequestRecord | null }
+
 export type AuthorizeResult =
   | { readonly kind: 'ok' }
   | { readonly kind: 'unauthenticated' }
@@ -353,6 +365,11 @@ export interface WaitingQueue {
   /** Authenticates, rate-limits and queues in one step (the door of the rush). */
   enqueue(input: EnqueueInput): Promise<EnqueueResult>
   request(requestId: string): Promise<RequestRecord | null>
+  /**
+   * A student's status check: authenticates, rate-limits and reads the request in one step (the
+   * request may be another student's: the caller decides what to tell).
+   */
+  studentRequest(session: SessionRef, requestId: string): Promise<StudentRead>
   length(courseId: string): Promise<number>
   /** Courses whose queue may be non-empty. */
   activeCourses(): Promise<string[]>

@@ -619,6 +619,33 @@ t.test('read-request: the request and its place, in its queue or on the waitlist
   })
 })
 
+t.test(
+  'read-request with a session: authenticated and rate-limited in the same call',
+  async (t) => {
+    const { redis, keys, scripts, enqueue } = setup(t)
+    await enqueue('S1', 'q1')
+    const session = keys.session('sid-S1')
+    const rate = keys.requestRate('S1', 9)
+    const read = (studentId: string, max = 2) =>
+      scripts.readRequest({ request: keys.request('q1'), course: keys.courseKeysAround() }, 'q1', {
+        session,
+        rate,
+        studentId,
+        max,
+        windowMs: 10_000,
+      })
+    t.same(await read('S2'), { code: 'unauthenticated' }, 'the cookie must name the session owner')
+    t.equal(await redis.get(rate), null, 'a refused session counts nothing')
+    t.match(await read('S1'), { code: 'placed', studentId: 'S1', position: 1 })
+    t.match(await read('S1'), { code: 'placed' })
+    const third = await read('S1')
+    t.equal(third.code, 'rate-limited')
+    t.ok(third.code === 'rate-limited' && third.retryAfterMs > 0 && third.retryAfterMs <= 10_000)
+    await redis.del(session)
+    t.same(await read('S1'), { code: 'unauthenticated' }, 'a session that ended')
+  },
+)
+
 t.test('forget-idle-course and raise-counter', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
   await enqueue('S1', 'r1')

@@ -5,6 +5,8 @@ import type {
   EnqueueResult,
   HeadEntry,
   RequestRecord,
+  SessionRef,
+  StudentRead,
   WaitingQueue,
 } from '../../domain/ports.js'
 import { ENROLLED, type RushMemory } from './state.js'
@@ -109,6 +111,15 @@ export class MemoryWaitingQueue implements WaitingQueue {
       position,
       joined: record.joined,
     }
+  }
+
+  async studentRequest(session: SessionRef, requestId: string): Promise<StudentRead> {
+    const m = this.#m
+    const { studentId } = session
+    if (!m.sessionNames(session.sessionId, studentId)) return { kind: 'unauthenticated' }
+    const wait = m.overLimit(m.rateKey(studentId), m.budget.max, m.budget.windowMs)
+    if (wait !== null) return { kind: 'rate-limited', retryAfterMs: wait }
+    return { kind: 'read', record: await this.request(requestId) }
   }
 
   async length(courseId: string): Promise<number> {

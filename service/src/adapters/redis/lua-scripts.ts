@@ -40,7 +40,14 @@ const ENQUEUE_CODES = [
 ] as const
 const AUTHORIZE_CODES = ['ok', 'unauthenticated', 'rate-limited'] as const
 const LEASE_CODES: readonly LeaseResult[] = ['held', 'renewed', 'taken']
-const READ_CODES = ['missing', 'placed', 'no-place', 'ask-store'] as const
+const READ_CODES = [
+  'missing',
+  'placed',
+  'no-place',
+  'ask-store',
+  'unauthenticated',
+  'rate-limited',
+] as const
 
 export type EnqueueReply =
   | {
@@ -54,7 +61,8 @@ export type EnqueueReply =
   | { readonly code: 'unauthenticated' | 'course-full' | 'already-enrolled' }
 
 export type ReadRequestReply =
-  | { readonly code: 'missing' }
+  | { readonly code: 'missing' | 'unauthenticated' }
+  | { readonly code: 'rate-limited'; readonly retryAfterMs: number }
   | {
       /**
        * placed: queued or waitlisted, with its place; no-place: decided, or no longer in its
@@ -188,7 +196,11 @@ export class LuaScripts {
     }
   }
 
-  /** A request and its place, in its queue or on the waitlist mirror, in one round trip. */
+  /**
+   * A request and its place, in its queue or on the waitlist mirror, in one round trip; with
+   * `auth`, a student's status check, authenticated and counted against their rate limit in the
+   * same call.
+   */
   async readRequest(
     keys: {
       readonly request: string
@@ -196,21 +208,28 @@ export class LuaScripts {
       readonly course: { readonly [K in keyof CourseKeys]: KeyAround }
     },
     requestId: string,
+    auth?: {
+      readonly session: string
+      readonly rate: string
+      readonly studentId: string
+      readonly max: number
+      readonly windowMs: number
+    },
   ): Promise<ReadRequestReply> {
     const { course } = keys
-    const reply = (await this.#call(
-      'read-request',
-      [keys.request],
-      [
-        requestId,
-        ...[course.queue, course.seats, course.cancelling, course.waitlist].flatMap((k) => [
-          k.before,
-          k.after,
-        ]),
-      ],
-    )) as Reply
+    const args: Arg[] = [requestId]
+    for (const k of [course.queue, course.seats, course.cancelling, course.waitlist]) {
+      args.push(k.before, k.after)
+    }
+    const scriptKeys = [keys.request]
+    if (auth) {
+      scriptKeys.push(auth.session, auth.rate)
+      args.push(auth.studentId, auth.max, auth.windowMs)
+    }
+    const reply = (await this.#call('read-request', scriptKeys, args)) as Reply
     const kind = code(READ_CODES, reply[0], 'read-request')
-    if (kind === 'missing') return { code: kind }
+    if (kind === 'missing' || kind === 'unauthenticated') return { code: kind }
+    if (kind === 'rate-limited') return { code: kind, retryAfterMs: Number(reply[7]) }
     return {
       code: kind,
       studentId: String(reply[1]),

@@ -6,8 +6,11 @@ import type {
   EnqueueResult,
   HeadEntry,
   RequestRecord,
+  SessionRef,
+  StudentRead,
   WaitingQueue,
 } from '../../domain/ports.js'
+import type { ReadRequestReply } from './lua-scripts.js'
 import type { RedisContext } from './context.js'
 import { rateKey, type RequestBudget } from './sessions.js'
 
@@ -80,22 +83,30 @@ export class RedisWaitingQueue implements WaitingQueue {
         requestId,
       ),
     )
-    if (reply.code === 'missing' || !STATUSES.has(reply.status)) return null
-    return {
-      requestId,
-      studentId: reply.studentId,
-      courseId: reply.courseId,
-      status: reply.status as RequestRecord['status'],
-      reason: reply.reason ? (reply.reason as RejectReason) : null,
-      position: reply.position,
-      joined:
-        reply.joinedPosition === ''
-          ? null
-          : {
-              position: Number(reply.joinedPosition),
-              removedBefore: Number(reply.joinedRemoved || 0),
-            },
+    return recordOf(requestId, reply)
+  }
+
+  async studentRequest(session: SessionRef, requestId: string): Promise<StudentRead> {
+    const { connection, keys, scripts } = this.#r
+    const { studentId } = session
+    const reply = await connection.run(() =>
+      scripts.readRequest(
+        { request: keys.request(requestId), course: keys.courseKeysAround() },
+        requestId,
+        {
+          session: keys.session(session.sessionId),
+          rate: rateKey(this.#r, studentId, this.#budget),
+          studentId,
+          max: this.#budget.max,
+          windowMs: this.#budget.windowMs,
+        },
+      ),
+    )
+    if (reply.code === 'unauthenticated') return { kind: 'unauthenticated' }
+    if (reply.code === 'rate-limited') {
+      return { kind: 'rate-limited', retryAfterMs: reply.retryAfterMs }
     }
+    return { kind: 'read', record: recordOf(requestId, reply) }
   }
 
   async length(courseId: string): Promise<number> {
@@ -221,5 +232,25 @@ export class RedisWaitingQueue implements WaitingQueue {
   async raiseArrivalCounter(least: number): Promise<void> {
     const { connection, keys, scripts } = this.#r
     await connection.run(() => scripts.raiseCounter(keys.arrivals, least))
+  }
+}
+
+/** The request a read found, or null when it is missing or not a request's shape. */
+function recordOf(requestId: string, reply: ReadRequestReply): RequestRecord | null {
+  if (!('status' in reply) || !STATUSES.has(reply.status)) return null
+  return {
+    requestId,
+    studentId: reply.studentId,
+    courseId: reply.courseId,
+    status: reply.status as RequestRecord['status'],
+    reason: reply.reason ? (reply.reason as RejectReason) : null,
+    position: reply.position,
+    joined:
+      reply.joinedPosition === ''
+        ? null
+        : {
+            position: Number(reply.joinedPosition),
+            removedBefore: Number(reply.joinedRemoved || 0),
+          },
   }
 }

@@ -79,6 +79,8 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
   app.get(
     '/enrollment-requests/:requestId',
     {
+      // The read script checks the session and the rate limit itself: one round trip in all.
+      config: { sessionCheckedByRoute: true },
       schema: {
         summary: 'Get an enrollment request',
         description:
@@ -88,12 +90,12 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RequestView, 401: errorRef, 404: errorRef, 429: errorRef, 503: errorRef },
       },
     },
-    async (request) => {
-      const { studentId } = sessionOf(request)
-      const view = await requests.status(studentId, request.params.requestId)
+    async (request, reply) => {
+      const result = await requests.check(sessionOf(request), request.params.requestId)
+      if (result.kind !== 'view') return sendRefusal(reply, result)
       // Another student's request is answered exactly like a missing one.
-      if (!view) throw requestNotFound()
-      return view
+      if (!result.view) throw requestNotFound()
+      return result.view
     },
   )
 

@@ -17,6 +17,8 @@ import type {
   LeaseResult,
   Leases,
   RequestRecord,
+  SessionRef,
+  StudentRead,
   SeatCache,
   WaitingQueue,
 } from '../../../src/domain/ports.js'
@@ -283,6 +285,11 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
       position: queue.length,
       queueLength: queue.length,
     }
+  }
+
+  /** Sessions and rate limits are not this double's concern: every session is alive. */
+  async studentRequest(_session: SessionRef, requestId: string): Promise<StudentRead> {
+    return { kind: 'read', record: await this.request(requestId) }
   }
 
   async request(requestId: string): Promise<RequestRecord | null> {

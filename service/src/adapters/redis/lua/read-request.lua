@@ -10,23 +10,41 @@
   Redis primary the service runs on).
 
   KEYS[1] the request's hash
+  KEYS[2] the session, KEYS[3] the student's request counter of this window: given when the read
+          is a student's status check, which is authenticated and rate-limited here, in the same
+          round trip (like enqueue-request.lua); absent for the service's own reads
 
   ARGV[1] request id
   ARGV[2], ARGV[3] what comes before and after the course id in the course's queue key
   ARGV[4], ARGV[5] ... in the course's seat cache key
   ARGV[6], ARGV[7] ... in the course's in-flight cancellations key
   ARGV[8], ARGV[9] ... in the course's waitlist mirror key
+  ARGV[10] student id the signed cookie names, ARGV[11] most requests per window, ARGV[12] window
+           in milliseconds (with KEYS[2] and KEYS[3] only)
 
   Output: { code, student id, course id, status, reason, joined position, joined let-go-of, place }
     0 no such request (nothing else set)
     1 placed: queued or waitlisted, with its 1-based place
     2 no place: decided, or no longer in its queue, or not on the waitlist mirror
     3 waitlisted, and the mirror cannot vouch for a place now: ask MySQL
+    4 unauthenticated (nothing else set)
+    5 rate limited (place: the ms to wait; nothing else set)
 ]]
 --@include clock
+--@include fixed-window
 --@include seat-cache
 
 local rcall = redis.call
+
+if KEYS[2] then
+  if rcall('GET', KEYS[2]) ~= ARGV[10] then
+    return { 4, '', '', '', '', '', '', 0 }
+  end
+  local wait = over_limit(KEYS[3], ARGV[11], ARGV[12])
+  if wait then
+    return { 5, '', '', '', '', '', '', wait }
+  end
+end
 
 local f = rcall('HMGET', KEYS[1], 's', 'c', 'st', 'r', 'jp', 'jr')
 if not f[1] or not f[2] or not f[3] then
