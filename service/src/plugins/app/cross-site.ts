@@ -64,10 +64,13 @@ export default fp<CrossSiteOptions>(
       }
     })
 
-    app.addHook('onRequest', async (request, reply) => {
-      if (!STATE_CHANGING.has(request.method)) return
-      if (!fromAnotherSite(request, allowedOrigins)) return
-      return reply
+    // A callback hook: it runs on every request (see bodies.ts).
+    app.addHook('onRequest', (request, reply, done) => {
+      if (!STATE_CHANGING.has(request.method) || !fromAnotherSite(request, allowedOrigins)) {
+        done()
+        return
+      }
+      reply
         .code(403)
         .send(errorBody(CROSS_SITE_REQUEST, 'Requests from pages of other sites are refused.'))
     })

@@ -23,8 +23,9 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
   const counter = app.metrics.enrollmentRequests
 
   // A bodyless POST means the same as {}.
-  app.addHook('preValidation', async (request) => {
+  app.addHook('preValidation', (request, _reply, done) => {
     if (request.method === 'POST' && request.body === undefined) request.body = {}
+    done()
   })
 
   app.post(
