@@ -4,7 +4,7 @@ import cookie from '@fastify/cookie'
 import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
 import Fastify, { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import type { Config } from './config.js'
+import { ROLES, type Config } from './config.js'
 import type { AdmissionHooks } from './domain/admission-worker.js'
 import errors, { clientErrorHandlerFor, frameworkErrorHandler } from './plugins/app/errors.js'
 import { LoopStalls } from './loop-stalls.js'
@@ -32,7 +32,7 @@ export interface AppOptions {
   readonly config: Config
   readonly logger?: FastifyServerOptions['logger']
   readonly hooks?: AdmissionHooks
-  /** Set false to run an instance without its own admission worker. */
+  /** Set false to run an instance without its own admission worker, whatever its role. */
   readonly worker?: boolean
 }
 
@@ -42,7 +42,10 @@ const CONNECTIONS_CHECKED_EVERY_MS = 1_000
 /** A client's request id is echoed and logged only when it is short and harmless. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
-/** Builds the whole service as one Fastify instance, not yet listening. */
+/**
+ * Builds the service as one Fastify instance, not yet listening: the API and the page unless the
+ * role is admission alone, which answers the health checks and nothing else.
+ */
 export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const { deadlines } = config
@@ -130,9 +133,12 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.worker === false ? { worker: false } : {}),
   })
-  await app.register(sessions)
-  // Before the routes: it documents every route registered after it (docs/openapi.json).
-  await app.register(openapiDocs)
+  const door = ROLES[config.role].api
+  if (door) {
+    await app.register(sessions)
+    // Before the routes: it documents every route registered after it (docs/openapi.json).
+    await app.register(openapiDocs)
+  }
 
   // Shutting down: every request but the health checks gets a 503 the client may retry
   // elsewhere (Fastify's own answer to this has no Retry-After).
@@ -146,6 +152,9 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   })
 
   await app.register(health, { prefix: '/health' })
+  // An admission process answers the health checks (and Prometheus, on its own listener) and
+  // nothing else: no API route, no page.
+  if (!door) return app
   await app.register(web)
   await app.register(
     async (api) => {

@@ -28,7 +28,7 @@ Commands:
             create or update the service's and the e-mail sender's MySQL users (as master)
   openapi   print the HTTP contract as an OpenAPI 3 document
   seed      create demo or load-test students and courses
-  serve     run the service (HTTP API, admission worker, metrics)
+  serve     run the service: HTTP API, admission worker and metrics (SERVICE_ROLE splits them)
   unlock    lift a student id's login lock (ACCOUNT_LOCKED) early
 
 Run "sugang <command> --help" for a command's options. Configuration comes from the
@@ -360,7 +360,7 @@ export async function main(argv: string[]): Promise<number> {
       case 'serve':
         if (rest.includes('--help')) {
           console.log(
-            'Usage: sugang serve\n\nRuns the service. Configuration comes from the environment (see the README).',
+            'Usage: sugang serve\n\nRuns the service. SERVICE_ROLE says what this process runs: all (the HTTP API and the\nadmission worker; the default), door (the HTTP API) or admission (the admission worker and\nthe reconciler, with only /health/* and metrics). Configuration comes from the environment\n(see the README).',
           )
           return 0
         }

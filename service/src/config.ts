@@ -52,8 +52,8 @@ export interface Config {
   /** Seconds a decided request stays readable in Redis (MySQL keeps enrollments for good). */
   readonly decidedTtlSeconds: number
   readonly admission: AdmissionSettings
-  /** Whether this instance runs an admission worker (on unless ADMISSION_WORKER=false). */
-  readonly admissionWorker: boolean
+  /** What this process runs (SERVICE_ROLE): see ROLES. */
+  readonly role: ServiceRole
   /** Event-loop delay (ms) above which API requests are shed with 503. 0 turns shedding off. */
   readonly maxEventLoopDelayMs: number
   readonly deadlines: Deadlines
@@ -61,6 +61,22 @@ export interface Config {
   readonly reconcileIntervalMs: number
   readonly streams: StreamLimits
 }
+
+/**
+ * What one process of the service runs. `all` is the door and admission in one process (one
+ * event loop), for small deployments; a larger one runs doors behind the load balancer and
+ * admission processes apart, so that deciding requests never competes with answering them.
+ * - api: the HTTP API and the student page (the door), with its event streams.
+ * - admission: the admission worker and the reconciler.
+ * Every role serves /health/* on PORT and metrics on METRICS_PORT.
+ */
+export const ROLES = Object.freeze({
+  all: { api: true, admission: true },
+  door: { api: true, admission: false },
+  admission: { api: false, admission: true },
+} as const)
+
+export type ServiceRole = keyof typeof ROLES
 
 /** Bounds of the event streams (GET /me/events), per instance. */
 export interface StreamLimits {
@@ -250,6 +266,7 @@ function origins(env: Env, name: string): ReadonlySet<string> {
 export function loadConfig(env: Env = process.env): Config {
   const production = env.NODE_ENV === 'production'
   const storage = storageOf(env, production)
+  const role = roleOf(env, storage)
   for (const [old, replacement] of RENAMED) {
     if (env[old] !== undefined) {
       throw new ConfigError(`${old} is no longer read: use ${replacement} (see the README)`)
@@ -258,7 +275,8 @@ export function loadConfig(env: Env = process.env): Config {
   let sessionSecret = env.SESSION_SECRET ?? ''
   const sessionSecretProvided = sessionSecret !== ''
   if (!sessionSecretProvided) {
-    if (production) {
+    // An admission process reads no session: it need not be given the key.
+    if (production && ROLES[role].api) {
       throw new ConfigError('SESSION_SECRET is required in production (at least 32 bytes)')
     }
     sessionSecret = randomBytes(32).toString('base64url')
@@ -339,7 +357,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     decidedTtlSeconds: integer(env, 'DECIDED_TTL_SECONDS', 24 * 3600, 60),
     admission,
-    admissionWorker: env.ADMISSION_WORKER !== 'false',
+    role,
     maxEventLoopDelayMs: integer(env, 'MAX_EVENT_LOOP_DELAY_MS', 1000, 0),
     deadlines: {
       redisMs: integer(env, 'REDIS_TIMEOUT_MS', 1000, 50, 60_000),
@@ -383,12 +401,38 @@ function storageOf(env: Env, production: boolean): Storage {
   if (env.DATABASE_REPLICA_URL) {
     throw new ConfigError('DATABASE_REPLICA_URL needs DATABASE_URL and REDIS_URL')
   }
-  if (env.ADMISSION_WORKER === 'false') {
+  return { kind: 'embedded', sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')) }
+}
+
+/**
+ * SERVICE_ROLE, or the older ADMISSION_WORKER (`false` is the door role). Both may be set only
+ * when they agree: a deployment that says two things must not have one of them silently win.
+ */
+function roleOf(env: Env, storage: Storage): ServiceRole {
+  const worker = env.ADMISSION_WORKER || undefined
+  if (worker !== undefined && worker !== 'true' && worker !== 'false') {
     throw new ConfigError(
-      'ADMISSION_WORKER=false needs DATABASE_URL and REDIS_URL: the embedded queue lives in this process, so only it can admit',
+      `ADMISSION_WORKER must be "true" or "false", got "${worker}" (SERVICE_ROLE=door replaces it)`,
     )
   }
-  return { kind: 'embedded', sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')) }
+  const raw = env.SERVICE_ROLE || undefined
+  if (raw !== undefined && !Object.hasOwn(ROLES, raw)) {
+    throw new ConfigError(`SERVICE_ROLE must be all, door or admission, got "${raw}"`)
+  }
+  const role: ServiceRole =
+    (raw as ServiceRole | undefined) ?? (worker === 'false' ? 'door' : 'all')
+  if (raw !== undefined && worker !== undefined && ROLES[role].admission !== (worker === 'true')) {
+    throw new ConfigError(
+      `ADMISSION_WORKER=${worker} contradicts SERVICE_ROLE=${raw}: set SERVICE_ROLE only`,
+    )
+  }
+  if (role !== 'all' && storage.kind === 'embedded') {
+    const setting = raw === undefined ? `ADMISSION_WORKER=${worker}` : `SERVICE_ROLE=${raw}`
+    throw new ConfigError(
+      `${setting} needs DATABASE_URL and REDIS_URL: the embedded queue lives in this one process, so it both takes requests and admits them`,
+    )
+  }
+  return role
 }
 
 /** Settings that changed meaning; a deployment still setting them would silently lose them. */

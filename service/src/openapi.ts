@@ -12,12 +12,12 @@ const OFFLINE_ENV = {
   REDIS_URL: 'redis://127.0.0.1:1',
   METRICS_PORT: '0',
   LOG_LEVEL: 'silent',
-  ADMISSION_WORKER: 'false',
+  SERVICE_ROLE: 'door',
 }
 
 /** Builds the app without MySQL or Redis and returns its OpenAPI document. */
 export async function generateOpenapiDocument(): Promise<OpenApiDocument> {
-  const app = await buildApp({ config: loadConfig(OFFLINE_ENV), logger: false, worker: false })
+  const app = await buildApp({ config: loadConfig(OFFLINE_ENV), logger: false })
   try {
     await app.ready()
     return openapiDocument(app)

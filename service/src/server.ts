@@ -1,11 +1,14 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
-import type { Config } from './config.js'
+import { ROLES, type Config } from './config.js'
 
-/** Starts the service: listen first (liveness answers at once), then migrate and admit. */
+/**
+ * Starts the service in its role: listen first (liveness answers at once), then migrate and
+ * start what the role runs.
+ */
 export async function serve(config: Config): Promise<void> {
   const app = await buildApp({ config })
-  if (!config.sessionSecretProvided) {
+  if (!config.sessionSecretProvided && ROLES[config.role].api) {
     app.log.warn(
       'SESSION_SECRET is not set: using a random one, so sessions end when this process stops and do not work across instances',
     )

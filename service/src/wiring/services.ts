@@ -94,6 +94,8 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     catalogue,
     students,
     config.registration,
+    // Wakes this process's worker at once. A door runs none: a separate admission process
+    // finds the request at its next look at the active courses (every idleMs, 50 ms).
     () => worker.poke(),
   )
 

@@ -11,14 +11,16 @@ export interface Startup {
 
 /**
  * Start-up: migrate the schema and connect to Redis, retrying while either is away (an outage
- * must never become a crash loop), then start the admission worker and the reconciler. The
- * dependency checks start first, so readiness says what is missing meanwhile.
+ * must never become a crash loop), then start the request watch (a door's event streams), the
+ * admission worker and the reconciler, as the role asks. The dependency checks start first, so
+ * readiness says what is missing meanwhile.
  */
 export function createStartup(
   adapters: Adapters,
   services: Services,
   options: {
     readonly runWorker: boolean
+    readonly runWatch: boolean
     readonly closing: () => boolean
     readonly log: ThrottledLog
     readonly onStarted: () => void
@@ -44,7 +46,7 @@ export function createStartup(
     // Readiness should not lag the start-up by a check interval.
     await dependencies.check()
     if (options.closing()) return
-    watch.start()
+    if (options.runWatch) watch.start()
     if (options.runWorker) {
       worker.start()
       reconciler.start()

@@ -12,7 +12,7 @@ t.test('neither URL: the embedded store, at SQLITE_PATH or ./data/sugang.sqlite'
     sqlitePath: resolve('demo/here.sqlite'),
   })
   t.equal(loadConfig({ SQLITE_PATH: '/var/tmp/x.sqlite' }).storage.kind, 'embedded')
-  t.equal(loadConfig({}).admissionWorker, true, 'the one instance admits')
+  t.equal(loadConfig({}).role, 'all', 'the one instance takes requests and admits')
   t.equal(loadConfig({}).registration.opensAt, null, 'registration is open at once')
 })
 
@@ -46,5 +46,11 @@ t.test('mistakes are named, never papered over with the embedded store', async (
   })
   t.throws(() => loadConfig({ ADMISSION_WORKER: 'false' }), {
     message: /ADMISSION_WORKER=false needs DATABASE_URL and REDIS_URL/,
+  })
+  t.throws(() => loadConfig({ SERVICE_ROLE: 'door' }), {
+    message: /SERVICE_ROLE=door needs DATABASE_URL and REDIS_URL/,
+  })
+  t.throws(() => loadConfig({ SERVICE_ROLE: 'admission' }), {
+    message: /SERVICE_ROLE=admission needs DATABASE_URL and REDIS_URL/,
   })
 })

@@ -107,3 +107,65 @@ t.test('campus networks are CIDRs, checked at start-up', async (t) => {
     })
   }
 })
+
+t.test(
+  'SERVICE_ROLE says what a process runs; a bad value or a contradiction is refused',
+  async (t) => {
+    t.equal(loadConfig(base).role, 'all', 'door and admission in one process by default')
+    t.equal(loadConfig({ ...base, SERVICE_ROLE: 'door' }).role, 'door')
+    t.equal(loadConfig({ ...base, SERVICE_ROLE: 'admission' }).role, 'admission')
+    t.equal(
+      loadConfig({ ...base, ADMISSION_WORKER: 'false' }).role,
+      'door',
+      'ADMISSION_WORKER=false is the door role, as before',
+    )
+    t.equal(loadConfig({ ...base, ADMISSION_WORKER: 'true' }).role, 'all')
+    t.equal(loadConfig({ ...base, ADMISSION_WORKER: 'false', SERVICE_ROLE: 'door' }).role, 'door')
+    t.equal(
+      loadConfig({ ...base, ADMISSION_WORKER: 'true', SERVICE_ROLE: 'admission' }).role,
+      'admission',
+    )
+    t.throws(() => loadConfig({ ...base, SERVICE_ROLE: 'worker' }), {
+      name: 'ConfigError',
+      message: 'SERVICE_ROLE must be all, door or admission, got "worker"',
+    })
+    t.throws(() => loadConfig({ ...base, SERVICE_ROLE: 'Door' }), {
+      message: /SERVICE_ROLE must be/,
+    })
+    t.throws(() => loadConfig({ ...base, ADMISSION_WORKER: 'false', SERVICE_ROLE: 'admission' }), {
+      name: 'ConfigError',
+      message: /ADMISSION_WORKER=false contradicts SERVICE_ROLE=admission/,
+    })
+    t.throws(() => loadConfig({ ...base, ADMISSION_WORKER: 'false', SERVICE_ROLE: 'all' }), {
+      message: /ADMISSION_WORKER=false contradicts SERVICE_ROLE=all/,
+    })
+    t.throws(() => loadConfig({ ...base, ADMISSION_WORKER: 'true', SERVICE_ROLE: 'door' }), {
+      message: /ADMISSION_WORKER=true contradicts SERVICE_ROLE=door/,
+    })
+    const production = { ...base, NODE_ENV: 'production', PASSWORD_SCRYPT_N: '16384' }
+    t.equal(
+      loadConfig({ ...production, SERVICE_ROLE: 'admission' }).role,
+      'admission',
+      'an admission process needs no session secret, even in production',
+    )
+    t.throws(() => loadConfig({ ...production, SERVICE_ROLE: 'door' }), {
+      message: /SESSION_SECRET is required/,
+    })
+    t.throws(() => loadConfig({ ...base, ADMISSION_WORKER: 'no' }), {
+      message:
+        'ADMISSION_WORKER must be "true" or "false", got "no" (SERVICE_ROLE=door replaces it)',
+    })
+
+    const { spawnSync } = await import('node:child_process')
+    const { fileURLToPath } = await import('node:url')
+    const bin = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
+    const run = spawnSync(process.execPath, [bin, 'serve'], {
+      env: { ...process.env, ...base, SERVICE_ROLE: 'worker' },
+      encoding: 'utf8',
+      // A process that ignored the setting would start serving instead of exiting.
+      timeout: 30_000,
+    })
+    t.equal(run.status, 2, 'sugang serve exits with a configuration error')
+    t.match(run.stderr, /SERVICE_ROLE must be all, door or admission/)
+  },
+)

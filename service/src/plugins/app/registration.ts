@@ -1,5 +1,5 @@
 import fp from 'fastify-plugin'
-import type { Config } from '../../config.js'
+import { ROLES, type Config } from '../../config.js'
 import type { AdmissionHooks } from '../../domain/admission-worker.js'
 import { ThrottledLog } from '../../logging/throttled-log.js'
 import { createAdapters, type Adapters } from '../../wiring/adapters.js'
@@ -9,13 +9,14 @@ import { registerGauges } from './gauges.js'
 
 export interface Registration extends Adapters, Services {
   readonly config: Config
-  /** True once the schema is migrated and the admission worker runs. */
+  /** True once the schema is migrated and what the role runs has started. */
   readonly started: boolean
   /** True from the moment the instance starts shutting down. */
   readonly closing: boolean
   /**
-   * Migrates the schema (retrying while MySQL is away) and starts the admission worker and the
-   * reconciler. Resolves once both are done, or when the app closes.
+   * Migrates the schema (retrying while MySQL is away) and starts what the role runs: the
+   * request watch (door), the admission worker and the reconciler (admission). Resolves once
+   * started, or when the app closes.
    */
   startup(): Promise<void>
 }
@@ -29,13 +30,15 @@ declare module 'fastify' {
 export interface RegistrationOptions {
   readonly config: Config
   readonly hooks?: AdmissionHooks
-  /** Runs no admission worker in this instance (tests that drive admission by hand). */
+  /** false: no admission worker, whatever the role (tests that drive admission by hand). */
   readonly worker?: boolean
 }
 
 /** Puts the adapters and domain services on the app and ties their lifecycle to it. */
 export default fp<RegistrationOptions>(
-  async (app, { config, hooks, worker: runWorker = config.admissionWorker }) => {
+  async (app, { config, hooks, worker }) => {
+    const role = ROLES[config.role]
+    const runWorker = role.admission && worker !== false
     const throttled = new ThrottledLog(app.log)
     const adapters = await createAdapters(config, throttled)
     const services = createServices(adapters, {
@@ -50,9 +53,16 @@ export default fp<RegistrationOptions>(
     let closing = false
     const startup = createStartup(adapters, services, {
       runWorker,
+      runWatch: role.api,
       closing: () => closing,
       log: throttled,
-      onStarted: () => app.log.info('schema ready; admission worker running'),
+      onStarted: () =>
+        app.log.info(
+          { role: config.role },
+          runWorker
+            ? 'schema ready; admission worker running'
+            : 'schema ready; no admission worker',
+        ),
     })
     let began: Promise<void> | null = null
 
