@@ -2,6 +2,11 @@
 // the same data, every request followed to its decision, every claim checked against MySQL.
 //
 //   npm run bench:rush -- --scenario opening [--instances 1,2,3] [--baselines naive,ten-per-second,bare]
+//                         [--layout all|split]
+//
+// --layout: `all` (the default): each sugang instance is one process that takes requests and
+// admits them. `split`: the instances are doors (SERVICE_ROLE=door) and one more process admits
+// (SERVICE_ROLE=admission); the report costs each process apart.
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (HAProxy for several instances).
 // Writes <out>/<scenario>-<time>.json and .md; exits 1 if any invariant broke.
@@ -51,6 +56,8 @@ import {
   type Target,
   type TargetKind,
   useServiceCli,
+  LAYOUTS,
+  type Layout,
 } from './targets.js'
 
 export interface BenchOptions {
@@ -70,6 +77,8 @@ export interface BenchOptions {
   readonly compiled?: boolean
   /** Runs of sugang, one after another, each on fresh data (the baselines run once). */
   readonly repeat?: number
+  /** How sugang's processes are laid out: all (default) or split (doors + one admission). */
+  readonly layout?: Layout
   /** Progress lines (stderr by default). */
   readonly log?: (line: string) => void
 }
@@ -235,7 +244,11 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
         `seeding ${students} students and ${options.size.courses} courses for sugang ×${instances}`,
       )
       seedSugang(seedSize)
-      const result = await runTarget(options, () => startSugang(instances, students), log)
+      const result = await runTarget(
+        options,
+        () => startSugang(instances, students, { layout: options.layout }),
+        log,
+      )
       results.push(repeat > 1 ? { ...result, target: `${result.target}, run ${run}` } : result)
     }
   }
@@ -250,6 +263,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
     summary: scenario.summary,
     size: options.size,
     command: options.command,
+    layout: options.layout ?? 'all',
     startedAt,
     commit: measuredCommit,
     machine: machine(),
@@ -279,6 +293,7 @@ export async function main(argv: string[]): Promise<number> {
       'deadline-seconds': { type: 'string', default: '180' },
       'baseline-window-seconds': { type: 'string', default: '20' },
       repeat: { type: 'string', default: '1' },
+      layout: { type: 'string', default: 'all' },
       'no-follow': { type: 'boolean', default: false },
       render: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
@@ -297,6 +312,7 @@ export async function main(argv: string[]): Promise<number> {
         `  [--baselines ${BASELINES.join(',')}|none] [--small] [--students N] [--courses M]\n` +
         '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
         '  [--no-follow (answers only; decisions timed on the server)]\n' +
+        '  [--layout all|split (split: the instances are doors, one more process admits)]\n' +
         '  [--out bench-results]\n' +
         '       npm run bench:rush -- --render <report.json>   (its Markdown again)',
     )
@@ -310,6 +326,10 @@ export async function main(argv: string[]): Promise<number> {
   for (const b of baselines) {
     if (!(BASELINES as readonly string[]).includes(b)) throw new Error(`unknown baseline ${b}`)
   }
+  const layout = values.layout as Layout
+  if (!LAYOUTS.includes(layout)) {
+    throw new Error(`--layout must be ${LAYOUTS.join(' or ')}, got "${values.layout}"`)
+  }
   const report = await bench({
     scenario: name,
     size,
@@ -321,6 +341,7 @@ export async function main(argv: string[]): Promise<number> {
     command: `npm run bench:rush -- ${argv.join(' ')}`,
     repeat: Number(values.repeat),
     follow: !values['no-follow'],
+    layout,
     compiled: true,
   })
   mkdirSync(values.out, { recursive: true })

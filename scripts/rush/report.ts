@@ -6,7 +6,7 @@ import { percentile } from './client.js'
 import type { InvariantReport } from './invariants.js'
 import type { MysqlCounters, ProcessCost, RedisCost } from './probes.js'
 import { round } from './probes.js'
-import type { TargetKind } from './targets.js'
+import type { Layout, TargetKind } from './targets.js'
 
 export interface RouteSummary {
   readonly count: number
@@ -53,6 +53,8 @@ export interface RunReport {
   readonly summary: string
   readonly size: unknown
   readonly command: string
+  /** How sugang's processes were laid out (absent from reports before it was: all). */
+  readonly layout?: Layout
   readonly startedAt: string
   readonly commit: string
   readonly machine: Record<string, string | number>
@@ -123,10 +125,22 @@ function eps(r: TargetResult): number | null {
 /** Rates below 10 keep two decimals (the 10-per-second design's enrollments per second). */
 const rate = (x: number | null): string => (x !== null && x < 10 ? n(x, 2) : n(x))
 
+const LAYOUT_LABELS: Record<Layout, string> = {
+  all: 'Layout all: each sugang instance is one process that takes requests and admits them.',
+  split:
+    'Layout split: the sugang instances take requests only (SERVICE_ROLE=door); one more process admits (SERVICE_ROLE=admission).',
+}
+
 export function markdown(report: RunReport): string {
   const lines: string[] = []
   const r0 = report.results
-  lines.push(`## ${report.scenario}: ${report.summary}`, '')
+  const layout = report.layout ?? 'all'
+  lines.push(
+    `## ${report.scenario}: ${report.summary} (layout: ${layout})`,
+    '',
+    LAYOUT_LABELS[layout],
+    '',
+  )
   lines.push(
     `Run of ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}, ` +
       `${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, ` +

@@ -223,17 +223,56 @@ async function loginAll(bases: readonly string[], students: number): Promise<str
   return cookies
 }
 
-/** sugang with `instances` processes; more than one sit behind the proxy. */
-export async function startSugang(instances: number, students: number): Promise<Target> {
+/** What a scenario changes in how sugang is started. */
+export interface SugangOptions {
+  /** How sugang's processes are laid out (default all). */
+  readonly layout?: Layout
+}
+
+/**
+ * all: every instance is one process that takes requests and admits them (SERVICE_ROLE=all).
+ * split: the instances are doors (SERVICE_ROLE=door), and one process of its own admits
+ * (SERVICE_ROLE=admission), so that deciding never competes with answering for an event loop.
+ */
+export type Layout = 'all' | 'split'
+export const LAYOUTS: readonly Layout[] = ['all', 'split']
+
+/** The split layout's admission process: no API, only its health on a port of its own. */
+async function startAdmission(env: Readonly<Record<string, string>> = {}): Promise<Running> {
+  const port = await freePort()
+  const metrics = await freePort()
+  const proc = run('sugang admission', process.execPath, [...serviceNodeArgs, cli, 'serve'], {
+    ...sugangEnv(),
+    ...env,
+    SERVICE_ROLE: 'admission',
+    PORT: String(port),
+    METRICS_PORT: String(metrics),
+  })
+  await ready(proc, `http://127.0.0.1:${port}/health/ready`)
+  return proc
+}
+
+/**
+ * sugang with `instances` processes that take requests (and, in the split layout, one more that
+ * admits); more than one sit behind the proxy.
+ */
+export async function startSugang(
+  instances: number,
+  students: number,
+  options: SugangOptions = {},
+): Promise<Target> {
   const procs: Running[] = []
   const ports: number[] = []
   const redis = new Redis(REDIS_URL, { lazyConnect: true })
+  const split = options.layout === 'split'
   try {
     for (let i = 0; i < instances; i += 1) {
       const port = await freePort()
       const metrics = await freePort()
-      const proc = run(`sugang ${i + 1}`, process.execPath, [...serviceNodeArgs, cli, 'serve'], {
+      const name = split ? `sugang door ${i + 1}` : `sugang ${i + 1}`
+      const proc = run(name, process.execPath, [...serviceNodeArgs, cli, 'serve'], {
         ...sugangEnv(),
+        ...(split ? { SERVICE_ROLE: 'door' } : {}),
         PORT: String(port),
         METRICS_PORT: String(metrics),
       })
@@ -241,6 +280,7 @@ export async function startSugang(instances: number, students: number): Promise<
       ports.push(port)
       await ready(proc, `http://127.0.0.1:${port}/health/ready`)
     }
+    if (split) procs.push(await startAdmission())
     let base = `http://127.0.0.1:${ports[0]}`
     if (instances > 1) {
       const port = await freePort()
@@ -259,7 +299,9 @@ export async function startSugang(instances: number, students: number): Promise<
       decidedTtlSeconds: 60,
     })
     return {
-      name: instances === 1 ? 'sugang' : `sugang ×${instances} (proxy)`,
+      name:
+        (instances === 1 ? 'sugang' : `sugang ×${instances} (proxy)`) +
+        (split ? ', split: doors + 1 admission' : ''),
       kind: 'sugang',
       instances,
       base,
