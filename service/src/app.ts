@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto'
+import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
 import cookie from '@fastify/cookie'
 import underPressure from '@fastify/under-pressure'
@@ -39,6 +39,11 @@ export interface AppOptions {
 /** How often Node looks for requests that have taken longer than the request timeout. */
 const CONNECTIONS_CHECKED_EVERY_MS = 1_000
 
+/** An answer slower than this is logged at info (ms). */
+const SLOW_REQUEST_MS = 1_000
+/** Log levels at which every answer is logged. */
+const DEBUG_LEVELS = new Set(['debug', 'trace'])
+
 /** A client's request id is echoed and logged only when it is short and harmless. */
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/
 
@@ -50,6 +55,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   const { config } = options
   const { deadlines } = config
   const stalls = new LoopStalls()
+  const instanceId = randomBytes(6).toString('base64url')
+  let requests = 0
   const app = Fastify({
     logger: options.logger ?? {
       level: config.logLevel,
@@ -65,9 +72,13 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     trustProxy: config.trustProxy ? (_address: string, hop: number) => hop === 0 : false,
     // Not requestIdHeader: Fastify would take any header value as is. genReqId checks it.
     requestIdHeader: false,
+    // An id of this instance's own otherwise: a random prefix per instance and a counter, unique
+    // across a fleet without a random UUID per request.
     genReqId: (req) => {
       const incoming = req.headers['x-request-id']
-      return typeof incoming === 'string' && REQUEST_ID.test(incoming) ? incoming : randomUUID()
+      if (typeof incoming === 'string' && REQUEST_ID.test(incoming)) return incoming
+      requests += 1
+      return `${instanceId}-${requests.toString(36)}`
     },
     ajv: {
       // Unknown fields are rejected, never silently dropped; types are never coerced in bodies.
@@ -107,17 +118,24 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     addSecurityHeaders(reply)
     done(null, payload)
   })
+  // The access log: the ALB logs every request (infra's edge), so an ordinary answer is logged
+  // here at debug only, and at info what on-call looks for: a 5xx, or an answer that took longer
+  // than SLOW_REQUEST_MS. At the rush's request rate a line per request is a measurable share of
+  // the CPU, and no object is built for a line the level drops.
   app.addHook('onResponse', (request, reply, done) => {
     stalls.track(request.raw.socket)
-    request.log.info(
-      {
+    const ms = reply.elapsedTime
+    const notable = reply.statusCode >= 500 || ms >= SLOW_REQUEST_MS
+    if (notable || DEBUG_LEVELS.has(request.log.level)) {
+      const line = {
         method: request.method,
         url: request.url,
         statusCode: reply.statusCode,
-        ms: Math.round(reply.elapsedTime * 10) / 10,
-      },
-      'request completed',
-    )
+        ms: Math.round(ms * 10) / 10,
+      }
+      if (notable) request.log.info(line, 'request completed')
+      else request.log.debug(line, 'request completed')
+    }
     done()
   })
 
@@ -141,10 +159,14 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
   }
 
   // Shutting down: every request but the health checks gets a 503 the client may retry
-  // elsewhere (Fastify's own answer to this has no Retry-After).
-  app.addHook('onRequest', async (request, reply) => {
-    if (!app.sugang.closing || request.routeOptions.url?.startsWith('/health/')) return
-    return reply
+  // elsewhere (Fastify's own answer to this has no Retry-After). A callback hook: it runs on
+  // every request.
+  app.addHook('onRequest', (request, reply, done) => {
+    if (!app.sugang.closing || request.routeOptions.url?.startsWith('/health/')) {
+      done()
+      return
+    }
+    reply
       .code(503)
       .header('retry-after', RETRY_AFTER_SECONDS)
       .header('connection', 'close')
