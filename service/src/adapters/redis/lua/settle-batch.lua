@@ -36,22 +36,30 @@ end
 
 local ttl = tonumber(ARGV[2])
 local follows = waitlist_follows(KEYS[4], KEYS[7], ARGV[6], ARGV[5])
-local removed = 0
 local unplaced = false
+-- The batch's queue entries and markers are written with one command each, not one per decision.
+local decided = {}
+local markers = {}
 for d = 0, #KEYS - 8 do
   local i = 7 + d * 4
   local status = ARGV[i + 2]
-  removed = removed + rcall('ZREM', KEYS[2], ARGV[i])
+  decided[#decided + 1] = ARGV[i]
   if status == 'waitlisted' then
-    record_decision(KEYS[8 + d], KEYS[3], ARGV[i], ARGV[i + 1], status, '', ttl)
+    record_request_decision(KEYS[8 + d], status, '', ttl)
     if ARGV[i + 3] == '' then
       unplaced = true
     elseif follows then
       place_on_waitlist(KEYS[7], ARGV[i], ARGV[i + 3])
     end
   else
-    record_decision(KEYS[8 + d], KEYS[3], ARGV[i], ARGV[i + 1], status, ARGV[i + 3], ttl)
+    record_request_decision(KEYS[8 + d], status, ARGV[i + 3], ttl)
   end
+  mark_decision(markers, KEYS[3], ARGV[i], ARGV[i + 1], status)
+end
+write_markers(markers, KEYS[3])
+local removed = 0
+if #decided > 0 then
+  removed = rcall('ZREM', KEYS[2], unpack(decided))
 end
 if removed > 0 then
   rcall('INCRBY', KEYS[6], removed)
