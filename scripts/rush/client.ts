@@ -64,9 +64,12 @@ export class Client {
       const text = await res.body.text()
       this.stats.record(route, performance.now() - started, res.statusCode)
       const retry = res.headers['retry-after']
+      // The proxy's own answers (HAProxy's 503 page while no instance passes its health check)
+      // are HTML: their status counts, their body is nobody's JSON.
+      const json = String(res.headers['content-type'] ?? '').includes('json')
       return {
         status: res.statusCode,
-        body: text ? (JSON.parse(text) as Record<string, unknown>) : null,
+        body: text && json ? (JSON.parse(text) as Record<string, unknown>) : null,
         retryAfter: typeof retry === 'string' ? Number(retry) : null,
       }
     } catch (err) {
