@@ -1,6 +1,6 @@
 // The students' side: a pool of keep-alive connections (undici) that sends each request as a
-// browser would, and follows it to its decision by polling with back-off, as the page does when
-// its push channel is not open. Every answer is timed per route.
+// browser would, and polls a request with back-off when it is followed by polling (the event
+// streams have connections of their own, streams.ts). Every answer is timed per route.
 import { performance } from 'node:perf_hooks'
 import { Pool } from 'undici'
 
@@ -11,10 +11,36 @@ export interface Answer {
   readonly retryAfter: number | null
 }
 
+/** How the students followed their queued requests to a decision (counts of the phase). */
+export class FollowStats {
+  /** Event streams asked for (every connection, first or not). */
+  streamsOpened = 0
+  /** Of those, the ones that replaced a student's stream (its requests changed, or it failed). */
+  streamsReopened = 0
+  /** Streams refused (429, 503, not 200), broken, timed out before opening, or `unavailable`. */
+  streamFailures = 0
+  /** Of those, the ones answered with something else than 200 (a 503 of an overloaded instance). */
+  streamsRefused = 0
+  /** Streams not opened because the load generator had no descriptor (or proxy slot) to spare. */
+  streamsDeferred = 0
+  openStreams = 0
+  peakOpenStreams = 0
+  /** `request` events received. */
+  events = 0
+  /** GET /enrollment-requests/:id sent to follow a request (polling, or a stream's fallback). */
+  polls = 0
+  /** Requests whose decision arrived on a stream, and by a stream's fallback poll. */
+  decidedByStream = 0
+  decidedByPoll = 0
+  /** When the last decision delivered by a stream arrived (run clock, ms). */
+  lastStreamDecisionAt: number | null = null
+}
+
 /** Latency samples (ms) and answer counts per route. */
 export class RouteStats {
   readonly latencies = new Map<string, number[]>()
   readonly statuses = new Map<string, Map<number, number>>()
+  readonly follow = new FollowStats()
   errors = 0
 
   record(route: string, ms: number, status: number): void {

@@ -1,10 +1,11 @@
-// Sends a scenario's requests as students would and follows each one to its decision: a queued
-// request is polled with the student page's back-off (1 s, ×1.5, at most 10 s; see
-// service/src/web/watcher.js) until it is enrolled, rejected or waitlisted; 429 and 503 are
-// retried after Retry-After, as the page does.
+// Sends a scenario's requests as students would and follows each one to its decision, as the
+// student page does (service/src/web/watcher.js): by its event stream (streams.ts), or by polling
+// with the page's back-off (1 s, ×1.5, at most 10 s) until it is enrolled, rejected or
+// waitlisted; 429 and 503 are retried after Retry-After, as the page does.
 import { performance } from 'node:perf_hooks'
 import { type Answer, type Client, sleep } from './client.js'
-import type { Target } from './targets.js'
+import { StreamFollower } from './streams.js'
+import type { Target, TargetKind } from './targets.js'
 import { courseId, type Wish } from './workload.js'
 
 export type FinalStatus = 'enrolled' | 'rejected' | 'waitlisted'
@@ -36,22 +37,42 @@ export const ROUTES = {
   cancel: 'DELETE /me/enrollments/:id',
 } as const
 
-const FIRST_POLL_MS = 1000
-const MAX_POLL_MS = 10_000
+export const FIRST_POLL_MS = 1000
+export const MAX_POLL_MS = 10_000
 const MAX_ATTEMPTS = 20
+
+/**
+ * How students follow a queued request: `stream`, one event stream per student as the page does;
+ * `poll`, GET /enrollment-requests/:id with back-off (the page without its stream); `none`, the
+ * answer is all (the door alone; decisions are timed on the server).
+ */
+export type FollowMode = 'stream' | 'poll' | 'none'
+export const FOLLOW_MODES: readonly FollowMode[] = ['stream', 'poll', 'none']
+
+/**
+ * How students follow a target's requests: only sugang has event streams (the naive baseline
+ * decides in its answer, so it is polled if ever); the 10-per-second design and the bare route
+ * are never followed.
+ */
+export function followModeOf(kind: TargetKind, requested: FollowMode): FollowMode {
+  if (kind === 'sugang') return requested
+  if (kind === 'naive') return requested === 'stream' ? 'poll' : requested
+  return 'none'
+}
 
 export interface DriveOptions {
   /** Requests in flight at most (the load generator's connections). */
   readonly inFlight: number
   /** Stop following requests after this many ms from the start (they count as stuck). */
   readonly deadlineMs: number
-  /** Follow queued requests until decided (false: the answer is all, e.g. the bare route). */
-  readonly follow: boolean
+  /** How queued requests are followed until decided ('none': the answer is all). */
+  readonly follow: FollowMode
   /** Called when the last request has been answered (followers may still be polling). */
   readonly onAnswered?: () => void
 }
 
-function retryDelay(answer: Answer): number | null {
+/** What a 429 or 503 asks the client to wait (ms), or null for any other answer. */
+export function retryDelay(answer: Answer): number | null {
   if (answer.status !== 429 && answer.status !== 503) return null
   return Math.max(0.1, answer.retryAfter ?? 1) * 1000
 }
@@ -80,7 +101,10 @@ export async function drive(
     cancelled: false,
   }))
   const deadline = t0 + options.deadlineMs
+  const mode = followModeOf(target.kind, options.follow)
   const followers: Promise<void>[] = []
+  const streams =
+    mode === 'stream' ? new StreamFollower(client, target, deadline, options.inFlight) : null
   let next = 0
   const sendOne = async (r: Tracked): Promise<void> => {
     const path = `/api/v1/courses/${courseId(r.wish.course)}/enrollment-requests`
@@ -105,9 +129,10 @@ export async function drive(
       r.ackAt = performance.now()
       r.ackStatus = answer.status
       settle(r, answer)
-      if (r.status === 'queued' && options.follow)
-        followers.push(follow(client, target, r, deadline))
-      else if (r.status === 'queued') r.decidedAt = r.ackAt
+      if (r.status !== 'queued') return
+      if (streams) streams.watch(r)
+      else if (mode === 'poll') followers.push(follow(client, target, r, deadline))
+      else r.decidedAt = r.ackAt
       return
     }
   }
@@ -122,7 +147,7 @@ export async function drive(
   )
   options.onAnswered?.()
   // Followers are added while sending; by now every one has been pushed.
-  await Promise.all(followers)
+  await Promise.all([...followers, streams?.finish()])
   return tracked
 }
 
@@ -159,6 +184,7 @@ async function follow(client: Client, target: Target, r: Tracked, deadline: numb
   while (r.status === 'queued' && performance.now() < deadline) {
     await sleep(delay)
     let answer: Answer
+    client.stats.follow.polls += 1
     try {
       answer = await client.send(
         ROUTES.status,

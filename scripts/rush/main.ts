@@ -2,11 +2,20 @@
 // the same data, every request followed to its decision, every claim checked against MySQL.
 //
 //   npm run bench:rush -- --scenario opening [--instances 1,2,3] [--baselines naive,ten-per-second,bare]
-//                         [--layout all|split]
+//                         [--follow stream|poll|none] [--layout all|split]
 //
 // --layout: `all` (the default): each sugang instance is one process that takes requests and
 // admits them. `split`: the instances are doors (SERVICE_ROLE=door) and one more process admits
 // (SERVICE_ROLE=admission); the report costs each process apart.
+//
+// --follow: how each student follows a queued request to its decision. `stream` (the default):
+// as the page does, one event stream per student (GET /me/events with their undecided requests,
+// reopened when that set changes), polling only while a stream is refused or broken; sugang
+// only, the naive baseline (which decides in its answer) is polled. `poll`: the page without its
+// stream, GET /enrollment-requests/:id at 1 s, ×1.5, at most 10 s. `none` (alias --no-follow):
+// the door alone, decisions timed on the server. Every open stream holds a descriptor in this
+// process and in the service; streams beyond `ulimit -n` less the pool and a reserve (and beyond
+// the proxy's connections) are not opened, their students poll (reported as deferred).
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (HAProxy for several instances).
 // Writes <out>/<scenario>-<time>.json and .md; exits 1 if any invariant broke.
@@ -17,7 +26,9 @@ import { parseArgs } from 'node:util'
 import { Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
 import { Client, RouteStats } from './client.js'
-import { ROUTES } from './driver.js'
+import { FOLLOW_MODES, type FollowMode, followModeOf, ROUTES } from './driver.js'
+import { summarizeFollowing } from './follow-report.js'
+import { openFilesLimit, streamBudget } from './streams.js'
 import { check, violations } from './invariants.js'
 import {
   mysqlCounters,
@@ -70,8 +81,8 @@ export interface BenchOptions {
   readonly deadlineMs: number
   /** How long the 10-per-second design is watched before its finish is projected. */
   readonly baselineWindowMs: number
-  /** Students poll their queued requests until decided (default); false: the door alone. */
-  readonly follow?: boolean
+  /** How students follow their queued requests: 'stream' (default), 'poll', 'none' (the door alone). */
+  readonly follow?: FollowMode
   readonly command: string
   /** Runs a production build of the service (tsc) instead of its sources (the tests' way). */
   readonly compiled?: boolean
@@ -113,6 +124,7 @@ async function runTarget(
     let redisCost = redisDelta(new Map(), new Map())
     let mysqlCost: MysqlCounters | undefined
     let routes: TargetResult['routes'] = {}
+    let followStats = client.stats.follow
     let enqueues = 0
     const deadlineMs =
       target.kind === 'ten-per-second' ? options.baselineWindowMs : options.deadlineMs
@@ -122,7 +134,7 @@ async function runTarget(
       size,
       inFlight: options.inFlight,
       deadlineMs,
-      follow: options.follow ?? true,
+      follow: options.follow ?? 'stream',
       measure: async () => {
         client.stats = new RouteStats()
         redisBefore = await redisCommandStats(redis)
@@ -136,6 +148,7 @@ async function runTarget(
         redisCost = redisDelta(redisBefore, await redisCommandStats(redis))
         mysqlCost = mysqlDelta(mysqlBefore!, await mysqlCounters(db))
         routes = summarizeRoutes(client.stats)
+        followStats = client.stats.follow
         enqueues = client.stats.count(ROUTES.enqueue)
       },
     })
@@ -187,6 +200,14 @@ async function runTarget(
       enrollmentsPerSecond: untilDecided ? round(enrollments / untilDecided, 2) : null,
       routes,
       processes,
+      following: summarizeFollowing(
+        followModeOf(target.kind, options.follow ?? 'stream'),
+        followStats,
+        phase.t0,
+        processes.filter((p) =>
+          target.processes.some((t) => t.name === p.name && t.name !== 'haproxy'),
+        ),
+      ),
       redis: {
         ...redisCost,
         perEnrollment: enrollments > 0 ? round(redisCost.commands / enrollments, 1) : null,
@@ -210,7 +231,9 @@ async function runTarget(
     log(
       `${target.name}: ${result.requests} requests answered in ${result.answeredSeconds} s ` +
         `(${result.answeredPerSecond}/s), decided in ${result.decidedSeconds ?? `≈${projected}`} s, ` +
-        `${result.enrollments} enrolled, ${result.violations} violation(s)`,
+        `${result.enrollments} enrolled, ${result.violations} violation(s); ` +
+        `followed by ${result.following.mode}: ${followStats.events} events on ` +
+        `${followStats.streamsOpened} streams, ${followStats.polls} polls`,
     )
     return result
   } finally {
@@ -236,6 +259,12 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
   if (options.compiled) {
     log('building the service')
     useServiceCli(buildService())
+  }
+  if ((options.follow ?? 'stream') === 'stream') {
+    log(
+      `event streams: at most ${streamBudget(1, options.inFlight)} open at once ` +
+        `(open files limit ${openFilesLimit()}; behind the proxy, fewer)`,
+    )
   }
   const repeat = options.repeat ?? 1
   for (let run = 1; run <= repeat; run += 1) {
@@ -263,6 +292,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
     summary: scenario.summary,
     size: options.size,
     command: options.command,
+    follow: options.follow ?? 'stream',
     layout: options.layout ?? 'all',
     startedAt,
     commit: measuredCommit,
@@ -294,6 +324,7 @@ export async function main(argv: string[]): Promise<number> {
       'baseline-window-seconds': { type: 'string', default: '20' },
       repeat: { type: 'string', default: '1' },
       layout: { type: 'string', default: 'all' },
+      follow: { type: 'string' },
       'no-follow': { type: 'boolean', default: false },
       render: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
@@ -311,7 +342,8 @@ export async function main(argv: string[]): Promise<number> {
       `Usage: npm run bench:rush -- --scenario <${SCENARIOS.join('|')}> [--instances 1,2,3]\n` +
         `  [--baselines ${BASELINES.join(',')}|none] [--small] [--students N] [--courses M]\n` +
         '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
-        '  [--no-follow (answers only; decisions timed on the server)]\n' +
+        '  [--follow stream|poll|none (how students follow their requests; default stream)]\n' +
+        '  [--no-follow (= --follow none: answers only; decisions timed on the server)]\n' +
         '  [--layout all|split (split: the instances are doors, one more process admits)]\n' +
         '  [--out bench-results]\n' +
         '       npm run bench:rush -- --render <report.json>   (its Markdown again)',
@@ -322,6 +354,15 @@ export async function main(argv: string[]): Promise<number> {
   let size: ScenarioSize = values.small ? scenario.small : scenario.full
   if (values.students) size = { ...size, students: Number(values.students) }
   if (values.courses) size = { ...size, courses: Number(values.courses) }
+  const follow = (values['no-follow'] ? 'none' : (values.follow ?? 'stream')) as FollowMode
+  if (
+    !FOLLOW_MODES.includes(follow) ||
+    (values['no-follow'] && (values.follow ?? 'none') !== 'none')
+  ) {
+    throw new Error(`--follow must be one of ${FOLLOW_MODES.join(', ')} (--no-follow is none)`)
+  }
+  // The command in the report says how students followed, even when the default was taken.
+  const followArg = values.follow || values['no-follow'] ? [] : ['--follow', follow]
   const baselines = values.baselines === 'none' ? [] : list(values.baselines)
   for (const b of baselines) {
     if (!(BASELINES as readonly string[]).includes(b)) throw new Error(`unknown baseline ${b}`)
@@ -338,9 +379,9 @@ export async function main(argv: string[]): Promise<number> {
     inFlight: Number(values['in-flight']),
     deadlineMs: Number(values['deadline-seconds']) * 1000,
     baselineWindowMs: Number(values['baseline-window-seconds']) * 1000,
-    command: `npm run bench:rush -- ${argv.join(' ')}`,
+    command: `npm run bench:rush -- ${[...argv, ...followArg].join(' ')}`,
     repeat: Number(values.repeat),
-    follow: !values['no-follow'],
+    follow,
     layout,
     compiled: true,
   })

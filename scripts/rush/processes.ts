@@ -116,6 +116,12 @@ export async function ready(proc: Running, url: string, timeoutMs = 120_000): Pr
 }
 
 /**
+ * Connections the proxy takes from the students, and holds to each instance at once (more wait in
+ * its queue): a student's event stream holds one of each for as long as it is open.
+ */
+export const PROXY_CONNECTIONS = { total: 8000, perInstance: 1000 } as const
+
+/**
  * HAProxy in front of several instances, round robin, as a stand-in for the ALB: one process,
  * keep-alive to the clients and reused connections to the instances.
  */
@@ -126,7 +132,7 @@ export async function startProxy(port: number, backends: readonly number[]): Pro
     config,
     [
       'global',
-      '  maxconn 8000',
+      `  maxconn ${PROXY_CONNECTIONS.total}`,
       '  nbthread 1',
       'defaults',
       '  mode http',
@@ -142,7 +148,10 @@ export async function startProxy(port: number, backends: readonly number[]): Pro
       'backend instances',
       '  balance roundrobin',
       '  option httpchk GET /health/ready',
-      ...backends.map((p, i) => `  server i${i + 1} 127.0.0.1:${p} check inter 2s maxconn 1000`),
+      ...backends.map(
+        (p, i) =>
+          `  server i${i + 1} 127.0.0.1:${p} check inter 2s maxconn ${PROXY_CONNECTIONS.perInstance}`,
+      ),
       '',
     ].join('\n'),
   )

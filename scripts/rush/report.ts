@@ -3,6 +3,8 @@ import { execFileSync } from 'node:child_process'
 import { cpus, totalmem } from 'node:os'
 import type { RouteStats } from './client.js'
 import { percentile } from './client.js'
+import type { FollowMode } from './driver.js'
+import { followLabel, followOf, followSections, type FollowSummary } from './follow-report.js'
 import type { InvariantReport } from './invariants.js'
 import type { MysqlCounters, ProcessCost, RedisCost } from './probes.js'
 import { round } from './probes.js'
@@ -37,6 +39,8 @@ export interface TargetResult {
   readonly enrollmentsPerSecond: number | null
   readonly routes: Record<string, RouteSummary>
   readonly processes: readonly ProcessCost[]
+  /** How its requests were followed, and what that took (absent from reports before it was). */
+  readonly following: FollowSummary
   readonly redis: RedisCost & { readonly perEnrollment: number | null; readonly perRequest: number }
   readonly mysql: MysqlCounters & { readonly statementsPerEnrollment: number | null }
   readonly statusChecks: number
@@ -53,6 +57,8 @@ export interface RunReport {
   readonly summary: string
   readonly size: unknown
   readonly command: string
+  /** How the students followed their requests (absent from reports before it was recorded). */
+  readonly follow?: FollowMode
   /** How sugang's processes were laid out (absent from reports before it was: all). */
   readonly layout?: Layout
   readonly startedAt: string
@@ -135,8 +141,9 @@ export function markdown(report: RunReport): string {
   const lines: string[] = []
   const r0 = report.results
   const layout = report.layout ?? 'all'
+  const follow = followOf(report)
   lines.push(
-    `## ${report.scenario}: ${report.summary} (layout: ${layout})`,
+    `## ${report.scenario}: ${report.summary} (follow: ${follow}, layout: ${layout})`,
     '',
     LAYOUT_LABELS[layout],
     '',
@@ -144,7 +151,8 @@ export function markdown(report: RunReport): string {
   lines.push(
     `Run of ${report.startedAt.slice(0, 16).replace('T', ' ')} UTC, commit ${report.commit}, ` +
       `${report.machine.cores} × ${report.machine.cpu}, Node ${report.machine.node}, ` +
-      `${report.inFlight} connections from the load generator on the same machine.`,
+      `${report.inFlight} connections from the load generator on the same machine; ` +
+      `${followLabel(follow)}.`,
     '',
     '```sh',
     report.command,
@@ -188,6 +196,7 @@ export function markdown(report: RunReport): string {
     }
     if (ratios.length > 0) lines.push('Ratios (same run):', '', ...ratios, '')
   }
+  lines.push(...followSections(r0))
   lines.push(
     'Cost of the measured phase, per process (CPU in cores busy on average; RSS at its highest):',
     '',

@@ -2,7 +2,15 @@
 // a full size (the benchmark) and a small one (the test suite); both run the same code.
 import { performance } from 'node:perf_hooks'
 import { type Client, inParallel, sleep } from './client.js'
-import { drive, poll, ROUTES, settle, type Tracked } from './driver.js'
+import {
+  drive,
+  type FollowMode,
+  followModeOf,
+  poll,
+  ROUTES,
+  settle,
+  type Tracked,
+} from './driver.js'
 import type { Target } from './targets.js'
 import { courseId, interleave, prng, type Wish, zipfChooser } from './workload.js'
 
@@ -127,14 +135,20 @@ export interface RunContext {
   readonly inFlight: number
   readonly deadlineMs: number
   /**
-   * Whether students poll their queued requests (the default, as the page does without its
-   * stream); without, decisions are timed on the server only and the answers are the door's.
+   * How students follow their queued requests: by the page's event stream (the default), by
+   * polling (the page without its stream), or not at all ('none': decisions are timed on the
+   * server only and the answers are the door's).
    */
-  readonly follow: boolean
+  readonly follow: FollowMode
   /** Called once the set-up is done, right before the measured phase starts. */
   readonly measure: () => Promise<void>
   /** Called when the measured phase is over (the final checks that follow cost nothing). */
   readonly measured: () => Promise<void>
+}
+
+/** How a phase that needs every decision (a set-up, the cancel storm) follows: never 'none'. */
+function following(ctx: RunContext): FollowMode {
+  return ctx.follow === 'none' ? 'poll' : ctx.follow
 }
 
 /** The scenario's wishes, the same for every target of a run. */
@@ -194,7 +208,7 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
     {
       inFlight: ctx.inFlight,
       deadlineMs: ctx.deadlineMs,
-      follow: ctx.follow && (ctx.target.kind === 'sugang' || ctx.target.kind === 'naive'),
+      follow: followModeOf(ctx.target.kind, ctx.follow),
       onAnswered: server.answered,
     },
     t0,
@@ -202,7 +216,7 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
   const answeredAt = tracked.reduce((latest, r) => Math.max(latest, r.ackAt), 0)
   const serverDecidedAt = await server.decided
   await ctx.measured()
-  if (!ctx.follow && ctx.target.kind !== 'bare') {
+  if (ctx.follow === 'none' && ctx.target.kind !== 'bare') {
     // Nobody polled: each student now asks once for the result, to be checked against MySQL.
     const queued = tracked.filter((r) => r.status === 'queued')
     await inParallel(queued.length, ctx.inFlight, async (i) => {
@@ -262,7 +276,7 @@ async function cancelStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
   const setup = await drive(ctx.client, ctx.target, wishesOf(name, size), {
     inFlight: ctx.inFlight,
     deadlineMs: ctx.deadlineMs,
-    follow: true,
+    follow: following(ctx),
   })
   await serverDecided(ctx.target, performance.now() + ctx.deadlineMs)
 
@@ -290,7 +304,7 @@ async function cancelStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
       {
         inFlight: Math.ceil(ctx.inFlight / 2),
         deadlineMs: ctx.deadlineMs,
-        follow: true,
+        follow: following(ctx),
       },
       t0,
     ),
@@ -311,7 +325,7 @@ async function statusStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
   const intake = await drive(ctx.client, ctx.target, wishesOf(name, size), {
     inFlight: ctx.inFlight,
     deadlineMs: ctx.deadlineMs,
-    follow: true,
+    follow: following(ctx),
   })
   await serverDecided(ctx.target, performance.now() + ctx.deadlineMs)
 

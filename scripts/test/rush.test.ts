@@ -60,6 +60,7 @@ t.test(
     const report = await small('opening', {
       instances: [1, 3],
       baselines: ['naive', 'ten-per-second', 'bare'],
+      follow: 'poll',
     })
     noViolations(t, report.results)
     const [one, three, naive, tps, bare] = report.results
@@ -83,8 +84,39 @@ t.test(
       three!.processes.some((p) => p.name === 'haproxy'),
       'three instances sit behind the proxy',
     )
+    t.equal(report.follow, 'poll')
+    t.ok(one!.following.polls > 0 && one!.following.streamsOpened === 0, 'students polled')
   },
 )
+
+t.test('opening, followed by the event stream: every decision arrives on a stream', async (t) => {
+  const report = await small('opening', { instances: [1, 2], follow: 'stream' })
+  t.equal(report.follow, 'stream')
+  noViolations(t, report.results)
+  for (const r of report.results) {
+    const f = r.following
+    t.ok(r.decidedSeconds !== null, `${r.target}: every request decided`)
+    t.equal(r.outcomes.queued, undefined, `${r.target}: none left queued`)
+    t.equal(f.mode, 'stream')
+    t.ok(f.streamsOpened > 0, `${r.target}: ${f.streamsOpened} streams opened`)
+    t.ok(f.events > 0, `${r.target}: ${f.events} events received`)
+    t.ok(f.decidedByStream > 0, `${r.target}: ${f.decidedByStream} decisions came on a stream`)
+    t.ok(f.lastStreamDecisionSeconds !== null, `${r.target}: the last decision on a stream timed`)
+    // No stream broke; an overloaded instance may refuse one (503 and Retry-After), and its
+    // student then polls until the stream is back, as the page does.
+    t.equal(f.streamFailures, f.streamsRefused, `${r.target}: every failure was a refusal`)
+    if (f.streamFailures === 0 && f.streamsDeferred === 0) {
+      t.equal(f.polls, 0, `${r.target}: a healthy run polls nothing`)
+      t.equal(f.decidedByPoll, 0)
+      t.equal(r.routes['GET /enrollment-requests/:id'], undefined, `${r.target}: no status asked`)
+    } else {
+      t.comment(
+        `${r.target}: ${f.streamsRefused} streams refused, ${f.streamsDeferred} deferred; ` +
+          `${f.polls} polls decided ${f.decidedByPoll}`,
+      )
+    }
+  }
+})
 
 t.test('cancel-storm: seats given back go down the waitlists, in order', async (t) => {
   for (let round = 1; round <= 2; round += 1) {
