@@ -8,6 +8,14 @@
 // admits them. `split`: the instances are doors (SERVICE_ROLE=door) and one more process admits
 // (SERVICE_ROLE=admission); the report costs each process apart.
 //
+//   npm run bench:rush -- --scenario login-storm [--login-window 90] [--students 240]
+//
+// login-storm: every student logs in during the window before the opening (arrivals rising to
+// the end: the last third brings 70 %), the service at the production scrypt cost and the seeded
+// hashes cheap, so each first login checks, pays the decoy and rehashes; the opening's requests
+// follow at the window's end, a late student's as soon as they are in. It runs the plain opening
+// on the same size first, for its first second without a storm.
+//
 // --follow: how each student follows a queued request to its decision. `stream` (the default):
 // as the page does, one event stream per student (GET /me/events with their undecided requests,
 // reopened when that set changes), polling only while a stream is refused or broken; sugang
@@ -208,6 +216,8 @@ async function runTarget(
           target.processes.some((t) => t.name === p.name && t.name !== 'haproxy'),
         ),
       ),
+      ...(phase.firstSecond ? { firstSecond: phase.firstSecond } : {}),
+      ...(phase.loginStorm ? { loginStorm: phase.loginStorm } : {}),
       redis: {
         ...redisCost,
         perEnrollment: enrollments > 0 ? round(redisCost.commands / enrollments, 1) : null,
@@ -272,10 +282,21 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
       log(
         `seeding ${students} students and ${options.size.courses} courses for sugang ×${instances}`,
       )
+      if (scenario.control) {
+        // The same size, data and wishes without what the scenario adds, for comparison.
+        seedSugang(seedSize)
+        const control = { ...options, scenario: scenario.control }
+        const quiet = await runTarget(
+          control,
+          () => startSugang(instances, students, { layout: options.layout }),
+          log,
+        )
+        results.push({ ...quiet, target: `${quiet.target}, ${scenario.control} alone` })
+      }
       seedSugang(seedSize)
       const result = await runTarget(
         options,
-        () => startSugang(instances, students, { layout: options.layout }),
+        () => startSugang(instances, students, { ...scenario.sugang, layout: options.layout }),
         log,
       )
       results.push(repeat > 1 ? { ...result, target: `${result.target}, run ${run}` } : result)
@@ -326,6 +347,7 @@ export async function main(argv: string[]): Promise<number> {
       layout: { type: 'string', default: 'all' },
       follow: { type: 'string' },
       'no-follow': { type: 'boolean', default: false },
+      'login-window': { type: 'string' },
       render: { type: 'string' },
       out: { type: 'string', default: 'bench-results' },
       help: { type: 'boolean', default: false },
@@ -344,6 +366,7 @@ export async function main(argv: string[]): Promise<number> {
         '  [--in-flight 256] [--deadline-seconds 180] [--baseline-window-seconds 20] [--repeat 1]\n' +
         '  [--follow stream|poll|none (how students follow their requests; default stream)]\n' +
         '  [--no-follow (= --follow none: answers only; decisions timed on the server)]\n' +
+        '  [--login-window <seconds> (login-storm: the logins before the opening)]\n' +
         '  [--layout all|split (split: the instances are doors, one more process admits)]\n' +
         '  [--out bench-results]\n' +
         '       npm run bench:rush -- --render <report.json>   (its Markdown again)',
@@ -354,6 +377,11 @@ export async function main(argv: string[]): Promise<number> {
   let size: ScenarioSize = values.small ? scenario.small : scenario.full
   if (values.students) size = { ...size, students: Number(values.students) }
   if (values.courses) size = { ...size, courses: Number(values.courses) }
+  if (values['login-window']) {
+    const seconds = Number(values['login-window'])
+    if (!(seconds >= 0)) throw new Error('--login-window must be a number of seconds')
+    size = { ...size, loginWindowMs: seconds * 1000 }
+  }
   const follow = (values['no-follow'] ? 'none' : (values.follow ?? 'stream')) as FollowMode
   if (
     !FOLLOW_MODES.includes(follow) ||

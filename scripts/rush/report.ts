@@ -6,6 +6,7 @@ import { percentile } from './client.js'
 import type { FollowMode } from './driver.js'
 import { followLabel, followOf, followSections, type FollowSummary } from './follow-report.js'
 import type { InvariantReport } from './invariants.js'
+import { stormSections, type FirstSecond, type LoginStormResult } from './login-storm.js'
 import type { MysqlCounters, ProcessCost, RedisCost } from './probes.js'
 import { round } from './probes.js'
 import type { Layout, TargetKind } from './targets.js'
@@ -41,6 +42,9 @@ export interface TargetResult {
   readonly processes: readonly ProcessCost[]
   /** How its requests were followed, and what that took (absent from reports before it was). */
   readonly following: FollowSummary
+  /** The opening's first second (seed, opening, login-storm). */
+  readonly firstSecond?: FirstSecond
+  readonly loginStorm?: LoginStormResult
   readonly redis: RedisCost & { readonly perEnrollment: number | null; readonly perRequest: number }
   readonly mysql: MysqlCounters & { readonly statementsPerEnrollment: number | null }
   readonly statusChecks: number
@@ -196,6 +200,7 @@ export function markdown(report: RunReport): string {
     }
     if (ratios.length > 0) lines.push('Ratios (same run):', '', ...ratios, '')
   }
+  lines.push(...stormSections(r0))
   lines.push(...followSections(r0))
   lines.push(
     'Cost of the measured phase, per process (CPU in cores busy on average; RSS at its highest):',

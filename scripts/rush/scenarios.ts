@@ -11,15 +11,24 @@ import {
   settle,
   type Tracked,
 } from './driver.js'
-import type { Target } from './targets.js'
+import {
+  firstSecond,
+  loginStorm,
+  PAGE_TIMEOUT_MS,
+  PRODUCTION_LOGINS,
+  type FirstSecond,
+  type LoginStormResult,
+} from './login-storm.js'
+import type { SugangOptions, Target } from './targets.js'
 import { courseId, interleave, prng, type Wish, zipfChooser } from './workload.js'
 
-export type ScenarioName = 'seed' | 'opening' | 'cancel-storm' | 'status-storm'
+export type ScenarioName = 'seed' | 'opening' | 'cancel-storm' | 'status-storm' | 'login-storm'
 export const SCENARIOS: readonly ScenarioName[] = [
   'seed',
   'opening',
   'cancel-storm',
   'status-storm',
+  'login-storm',
 ]
 
 export interface ScenarioSize {
@@ -34,6 +43,10 @@ export interface ScenarioSize {
   readonly watchMs: number
   /** Cancellations per second while they watch (status-storm). */
   readonly cancelsPerSecond: number
+  /** The window before the opening in which every student logs in (login-storm), ms. */
+  readonly loginWindowMs: number
+  /** When a student's page gives up on a login and they click again (login-storm); 0: never. */
+  readonly loginTimeoutMs: number
 }
 
 export interface Scenario {
@@ -43,9 +56,13 @@ export interface Scenario {
   readonly small: ScenarioSize
   /** Whether the baselines (which have no waitlist) run it too. */
   readonly baselines: boolean
+  /** How sugang is started for it, when not as for the others. */
+  readonly sugang?: SugangOptions
+  /** A scenario run first on the same size and data, without what this one adds. */
+  readonly control?: ScenarioName
 }
 
-const none = { joiners: 0, watchMs: 0, cancelsPerSecond: 0 }
+const none = { joiners: 0, watchMs: 0, cancelsPerSecond: 0, loginWindowMs: 0, loginTimeoutMs: 0 }
 
 export const scenarios: Record<ScenarioName, Scenario> = {
   seed: {
@@ -75,6 +92,8 @@ export const scenarios: Record<ScenarioName, Scenario> = {
       joiners: 5_000,
       watchMs: 0,
       cancelsPerSecond: 0,
+      loginWindowMs: 0,
+      loginTimeoutMs: 0,
     },
     small: {
       students: 600,
@@ -84,6 +103,8 @@ export const scenarios: Record<ScenarioName, Scenario> = {
       joiners: 300,
       watchMs: 0,
       cancelsPerSecond: 0,
+      loginWindowMs: 0,
+      loginTimeoutMs: 0,
     },
     baselines: false,
   },
@@ -99,6 +120,8 @@ export const scenarios: Record<ScenarioName, Scenario> = {
       joiners: 0,
       watchMs: 20_000,
       cancelsPerSecond: 20,
+      loginWindowMs: 0,
+      loginTimeoutMs: 0,
     },
     small: {
       students: 800,
@@ -108,8 +131,41 @@ export const scenarios: Record<ScenarioName, Scenario> = {
       joiners: 0,
       watchMs: 3_000,
       cancelsPerSecond: 10,
+      loginWindowMs: 0,
+      loginTimeoutMs: 0,
     },
     baselines: false,
+  },
+  'login-storm': {
+    name: 'login-storm',
+    summary:
+      'every student logs in, at the production scrypt cost, in the window before the opening; the opening follows while late logins still arrive',
+    // A first login costs two derivations at the production cost, ~0.3 s of CPU on the
+    // benchmark's machine: two cores log in ~5 students a second beside the rest, so the full
+    // size is what they take in 90 s, its peak (8 a second) a little above that, with as many
+    // students per course as the opening; not the opening's 20,000 (an hour of logins here).
+    // The small size has late students too.
+    full: {
+      students: 240,
+      courses: 8,
+      capacity: [30, 200],
+      perStudent: 6,
+      ...none,
+      loginWindowMs: 90_000,
+      loginTimeoutMs: PAGE_TIMEOUT_MS,
+    },
+    small: {
+      students: 60,
+      courses: 10,
+      capacity: [3, 12],
+      perStudent: 6,
+      ...none,
+      loginWindowMs: 5_000,
+      loginTimeoutMs: PAGE_TIMEOUT_MS,
+    },
+    baselines: false,
+    sugang: PRODUCTION_LOGINS,
+    control: 'opening',
   },
 }
 
@@ -126,6 +182,9 @@ export interface PhaseRun {
   readonly statusChecks: number
   readonly cancels: number
   readonly promoted: number
+  /** The opening's first second (seed, opening, login-storm). */
+  readonly firstSecond?: FirstSecond
+  readonly loginStorm?: LoginStormResult
 }
 
 export interface RunContext {
@@ -225,7 +284,16 @@ async function rush(ctx: RunContext, wishes: readonly Wish[]): Promise<PhaseRun>
       if (answer) settle(r, answer)
     })
   }
-  return { tracked, t0, answeredAt, serverDecidedAt, statusChecks: 0, cancels: 0, promoted: 0 }
+  return {
+    tracked,
+    t0,
+    answeredAt,
+    serverDecidedAt,
+    statusChecks: 0,
+    cancels: 0,
+    promoted: 0,
+    firstSecond: firstSecond(tracked, t0),
+  }
 }
 
 /** A few enrolled requests whose students give the seat back: DELETE, then mark it. */
@@ -390,5 +458,8 @@ export function runScenario(name: ScenarioName, ctx: RunContext): Promise<PhaseR
       return cancelStorm(ctx, name)
     case 'status-storm':
       return statusStorm(ctx, name)
+    case 'login-storm':
+      // The opening's own wishes, in its order, sent as their students get in.
+      return loginStorm(ctx, wishesOf('opening', ctx.size))
   }
 }

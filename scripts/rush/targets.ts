@@ -21,11 +21,12 @@ export type TargetKind = 'sugang' | 'naive' | 'ten-per-second' | 'bare'
 
 export const MYSQL_URL = process.env.BENCH_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
 export const REDIS_URL = process.env.BENCH_REDIS_URL ?? 'redis://127.0.0.1:6379'
-const SUGANG_DB = `${MYSQL_URL}/sugang_bench`
+export const SUGANG_DB = `${MYSQL_URL}/sugang_bench`
 const SUGANG_PREFIX = 'bench:'
 /** Extra Node options for the service processes, e.g. BENCH_SERVICE_NODE_ARGS=--cpu-prof. */
 const serviceNodeArgs = (process.env.BENCH_SERVICE_NODE_ARGS ?? '').split(' ').filter(Boolean)
-const PASSWORD = 'bench-password'
+/** Every seeded student's password. */
+export const PASSWORD = 'bench-password'
 
 /** The service's CLI the targets run: the sources (tests) or a production build (benchmark). */
 let cli = sugangCli
@@ -225,6 +226,10 @@ async function loginAll(bases: readonly string[], students: number): Promise<str
 
 /** What a scenario changes in how sugang is started. */
 export interface SugangOptions {
+  /** Settings over the benchmark's own (e.g. the production scrypt cost). */
+  readonly env?: Readonly<Record<string, string>>
+  /** Log every student in before the measured phase (default); false: the scenario does. */
+  readonly loginFirst?: boolean
   /** How sugang's processes are laid out (default all). */
   readonly layout?: Layout
 }
@@ -272,6 +277,7 @@ export async function startSugang(
       const name = split ? `sugang door ${i + 1}` : `sugang ${i + 1}`
       const proc = run(name, process.execPath, [...serviceNodeArgs, cli, 'serve'], {
         ...sugangEnv(),
+        ...options.env,
         ...(split ? { SERVICE_ROLE: 'door' } : {}),
         PORT: String(port),
         METRICS_PORT: String(metrics),
@@ -280,18 +286,22 @@ export async function startSugang(
       ports.push(port)
       await ready(proc, `http://127.0.0.1:${port}/health/ready`)
     }
-    if (split) procs.push(await startAdmission())
+    if (split) procs.push(await startAdmission(options.env))
     let base = `http://127.0.0.1:${ports[0]}`
     if (instances > 1) {
       const port = await freePort()
       procs.push(await startProxy(port, ports))
       base = `http://127.0.0.1:${port}`
     }
-    // Log in on the instances directly: login is not part of the rush.
-    const cookies = await loginAll(
-      ports.map((p) => `http://127.0.0.1:${p}`),
-      students,
-    )
+    // Log in on the instances directly: login is not part of the rush (unless the scenario's
+    // own phase is the logins).
+    const cookies =
+      options.loginFirst === false
+        ? []
+        : await loginAll(
+            ports.map((p) => `http://127.0.0.1:${p}`),
+            students,
+          )
     await redis.connect()
     const keys = new RedisKeys({
       prefix: SUGANG_PREFIX,
