@@ -139,6 +139,13 @@ export interface LoginProtection {
   readonly campusAccountFailures: number
   /** How long a device cookie lasts (ms). */
   readonly deviceTtlMs: number
+  /** Password checks (scrypt) one instance runs at once: at most Node's thread pool. */
+  readonly checksAtOnce: number
+  /**
+   * The longest a login may expect to wait for its check (ms); beyond, 503 LOGIN_BUSY with
+   * Retry-After at once.
+   */
+  readonly checkMaxWaitMs: number
 }
 
 /** How long the service waits before it gives up and answers 503 (all in milliseconds). */
@@ -347,6 +354,11 @@ export function loadConfig(env: Env = process.env): Config {
       deviceTtlMs: integer(env, 'LOGIN_DEVICE_TTL_DAYS', 180, 1, 3650) * 24 * 3600 * 1000,
       campusNetworks: networks(env, 'LOGIN_CAMPUS_NETWORKS'),
       campusAccountFailures: integer(env, 'LOGIN_CAMPUS_ACCOUNT_FAILURES', 3, 1),
+      // Node's thread pool runs 4 by default (UV_THREADPOOL_SIZE). A check at the production cost
+      // takes about 0.1 s of a core (a first login on an older, cheaper hash more). 5 s of
+      // waiting leaves the page (which gives up at 15 s) time for a retry elsewhere.
+      checksAtOnce: integer(env, 'LOGIN_CHECKS_AT_ONCE', 4, 1, 64),
+      checkMaxWaitMs: integer(env, 'LOGIN_CHECK_MAX_WAIT_MS', 5_000, 0, 60_000),
     },
     passwordCost,
     maxWaitlistPerStudent: integer(env, 'MAX_WAITLIST_PER_STUDENT', 5, 0, 1000),

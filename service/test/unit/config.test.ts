@@ -100,6 +100,15 @@ t.test('campus networks are CIDRs, checked at start-up', async (t) => {
   })
   t.same(login.campusNetworks, ['203.0.113.0/24', '198.51.100.7/32', '2001:db8:cafe::/48'])
   t.equal(login.campusAccountFailures, 3)
+  t.equal(login.checksAtOnce, 4, "the thread pool's size")
+  t.equal(login.checkMaxWaitMs, 5_000)
+  const gate = loadConfig({
+    ...base,
+    LOGIN_CHECKS_AT_ONCE: '2',
+    LOGIN_CHECK_MAX_WAIT_MS: '0',
+  }).login
+  t.same([gate.checksAtOnce, gate.checkMaxWaitMs], [2, 0])
+  t.throws(() => loadConfig({ ...base, LOGIN_CHECKS_AT_ONCE: '0' }), /LOGIN_CHECKS_AT_ONCE/)
   t.same(loadConfig(base).login.campusNetworks, [], 'none unless configured')
   for (const bad of ['203.0.113.0/33', 'campus', '203.0.113.0/24/1', '10.0.0.0/', '::1/129']) {
     t.throws(() => loadConfig({ ...base, LOGIN_CAMPUS_NETWORKS: bad }), {

@@ -1,7 +1,8 @@
 import { BlockList, isIPv4 } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
-import { errorBody } from '../../errors.js'
+import { RETRY_AFTER_SECONDS, errorBody } from '../../errors.js'
+import { PasswordChecks } from '../../domain/password-checks.js'
 import { hashPassword, needsRehash, verifyPassword } from '../../domain/passwords.js'
 import type { LoginAttempt, LoginCheck } from '../../domain/ports.js'
 import { LoginBody, LoginResponse } from '../../schemas/auth.js'
@@ -54,6 +55,10 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
     campusAccount: { max: login.campusAccountFailures },
   }
   const onCampus = networkMatcher(login.campusNetworks)
+  const checks = new PasswordChecks({
+    atOnce: login.checksAtOnce,
+    maxWaitMs: login.checkMaxWaitMs,
+  })
 
   app.post(
     '/auth/login',
@@ -62,7 +67,7 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       schema: {
         summary: 'Log in',
         description:
-          'Checks the student id and password and opens a session: sets the signed sugang_session cookie (and a device cookie for this browser). 401 INVALID_CREDENTIALS; 429 LOGIN_RATE_LIMITED or ACCOUNT_LOCKED, with Retry-After. No session needed.',
+          'Checks the student id and password and opens a session: sets the signed sugang_session cookie (and a device cookie for this browser). 401 INVALID_CREDENTIALS; 429 LOGIN_RATE_LIMITED or ACCOUNT_LOCKED, with Retry-After; 503 LOGIN_BUSY with Retry-After when the instance is checking as many passwords as it runs at once (LOGIN_CHECKS_AT_ONCE) and this one would wait longer than LOGIN_CHECK_MAX_WAIT_MS for its turn: nothing was counted, retry. No session needed.',
         tags: ['auth'],
         body: LoginBody,
         response: { 200: LoginResponse, 401: errorRef, 429: errorRef, 503: errorRef },
@@ -85,21 +90,44 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
         app.metrics.loginRefusals.inc({ reason: refusal.metric })
         return sendTooManyRequests(reply, check.retryAfterMs, refusal.code, refusal.message)
       }
+      // Never checked (a dependency failed, the instance is busy, the client left): no failure
+      // of the student's.
+      const giveBack = () =>
+        logins
+          .release(check.reservation)
+          .catch((releaseErr: unknown) =>
+            request.log.warn({ err: releaseErr }, 'login reservation not released'),
+          )
+      const turn = checks.enter()
+      if (!turn) {
+        await giveBack()
+        app.metrics.loginRefusals.inc({ reason: 'busy' })
+        return reply
+          .code(503)
+          .header('retry-after', RETRY_AFTER_SECONDS)
+          .send(
+            errorBody('LOGIN_BUSY', 'Too many logins are being checked right now; retry shortly.'),
+          )
+      }
+      const endTurn = await turn
       let student: Awaited<ReturnType<typeof store.findStudent>>
       let valid: boolean
       try {
+        // A student who gave up while waiting (the page retries on its own) costs no check:
+        // their connection is gone (the request itself ends once its body is read).
+        if (request.raw.socket?.destroyed === true) {
+          await giveBack()
+          return reply.code(503).send(errorBody('LOGIN_BUSY', 'The client left before its turn.'))
+        }
         student = await store.findStudent(studentId)
         // Unknown students are checked against a decoy, and every check costs at least the
         // configured scrypt cost, so the answer's timing does not tell whether the id exists.
         valid = await verifyPassword(password, student?.passwordHash ?? null, config.passwordCost)
       } catch (err) {
-        // Never checked (a dependency failed): no failure of the student's.
-        await logins
-          .release(check.reservation)
-          .catch((releaseErr: unknown) =>
-            request.log.warn({ err: releaseErr }, 'login reservation not released'),
-          )
+        await giveBack()
         throw err
+      } finally {
+        endTurn()
       }
       if (!student || !valid) {
         // The reservation stays: it is the counted failure.
@@ -111,13 +139,20 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       students.remember(student)
       await app.sessions.open(reply, student.id)
       app.sessions.rememberDevice(request, reply, student.id)
-      if (needsRehash(student.passwordHash, config.passwordCost)) {
-        // Best effort, off the response path: the next login tries again if this fails.
-        hashPassword(password, config.passwordCost)
-          .then((hash) => store.updatePasswordHash(student.id, hash))
-          .catch((err: unknown) =>
-            request.log.warn({ err, studentId: student.id }, 'password rehash failed'),
-          )
+      // Best effort, off the response path, in a turn of its own like any check (refused when
+      // the wait would be too long: a later login does it, as after a failure).
+      const rehashTurn = needsRehash(student.passwordHash, config.passwordCost)
+        ? checks.enter()
+        : null
+      if (rehashTurn) {
+        void rehashTurn.then((endRehash) =>
+          hashPassword(password, config.passwordCost)
+            .then((hash) => store.updatePasswordHash(student.id, hash))
+            .catch((err: unknown) =>
+              request.log.warn({ err, studentId: student.id }, 'password rehash failed'),
+            )
+            .finally(endRehash),
+        )
       }
       request.log.info({ studentId: student.id }, 'logged in')
       return { studentId: student.id, name: student.name }
