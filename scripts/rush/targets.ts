@@ -87,7 +87,8 @@ const sugangEnv = (): Record<string, string> => ({
   LOGIN_ADDRESS_FAILURES: '1000000',
   // Seeded students have cheap hashes; demo and load-test data only.
   PASSWORD_SCRYPT_N: '16',
-  LOG_LEVEL: 'warn',
+  // Production's level: an ordinary answer is not logged at info (the ALB logs every request).
+  LOG_LEVEL: 'info',
 })
 
 /** Seeds sugang's database through the CLI and returns the data the baselines get too. */
