@@ -138,6 +138,20 @@ export class EnrollmentRequests {
     return this.#viewOf(studentId, requestId, await this.#queue.request(requestId))
   }
 
+  /**
+   * What a watcher needs of a request, from one read of the queue: its answer, and while it is
+   * queued where it joined (its place is computed from that and its course's progress).
+   */
+  async watched(
+    studentId: string,
+    requestId: string,
+  ): Promise<{ readonly view: RequestView; readonly joined: RequestRecord['joined'] } | null> {
+    const record = await this.#queue.request(requestId)
+    const view = await this.#viewOf(studentId, requestId, record)
+    if (!view) return null
+    return { view, joined: view.status === 'queued' ? (record?.joined ?? null) : null }
+  }
+
   async #viewOf(
     studentId: string,
     requestId: string,

@@ -20,6 +20,8 @@ export interface WatchObserver {
 
 /** Requests re-read at once in a round. */
 const REREADS_AT_ONCE = 64
+/** How long a request nobody listens to any more is kept for a stream that takes it over (ms). */
+const IDLE_KEPT_MS = 5_000
 
 const defaults: WatchSettings = { tickMs: 1_000, resyncMs: 30_000, waitlistMs: 10_000 }
 
@@ -31,6 +33,8 @@ interface Watched {
   /** For queued requests: where it joined, to compute its place from the course's progress. */
   joined: { position: number; removedBefore: number } | null
   nextReadAt: number
+  /** Since when nobody listens (it is forgotten after IDLE_KEPT_MS), or null. */
+  idleSince: number | null
   readonly listeners: Set<(update: WatchUpdate) => void>
 }
 
@@ -66,7 +70,9 @@ export class RequestWatch {
 
   /** Requests being watched (each may have several listeners: tabs, devices). */
   get size(): number {
-    return this.#watched.size
+    let n = 0
+    for (const w of this.#watched.values()) if (w.listeners.size > 0) n += 1
+    return n
   }
 
   get listeners(): number {
@@ -105,23 +111,32 @@ export class RequestWatch {
     send: (update: WatchUpdate) => void,
   ): Promise<() => void> {
     const mine: string[] = []
-    for (const requestId of new Set(requestIds)) {
+    const ids = [...new Set(requestIds)]
+    // What is not watched yet is read at once (the reads share round trips), not one by one.
+    const reads = new Map(
+      await Promise.all(
+        ids
+          .filter((id) => !this.#watched.has(id))
+          .map(async (id) => [id, await this.#requests.watched(studentId, id)] as const),
+      ),
+    )
+    for (const requestId of ids) {
       let watched = this.#watched.get(requestId)
       if (watched && watched.studentId !== studentId) continue
       if (!watched) {
-        const view = await this.#requests.status(studentId, requestId)
-        if (!view) continue
+        const read = reads.has(requestId)
+          ? reads.get(requestId)
+          : await this.#requests.watched(studentId, requestId)
+        if (!read) continue
         watched = {
           studentId,
           requestId,
-          courseId: view.courseId,
-          view,
-          joined: null,
+          courseId: read.view.courseId,
+          view: read.view,
+          joined: read.joined,
           nextReadAt: 0,
+          idleSince: null,
           listeners: new Set(),
-        }
-        if (view.status === 'queued') {
-          watched.joined = (await this.#queue.request(requestId))?.joined ?? null
         }
         this.#schedule(watched)
         // Someone else may have started watching it meanwhile.
@@ -129,6 +144,7 @@ export class RequestWatch {
         this.#watched.set(requestId, watched)
       }
       watched.listeners.add(send)
+      watched.idleSince = null
       mine.push(requestId)
       send(watched.view)
     }
@@ -137,7 +153,9 @@ export class RequestWatch {
         const watched = this.#watched.get(requestId)
         if (!watched) continue
         watched.listeners.delete(send)
-        if (watched.listeners.size === 0) this.#watched.delete(requestId)
+        // Kept a moment: the page reopens its stream when its set of requests changes, and the
+        // new stream then takes the request over without reading it again.
+        if (watched.listeners.size === 0) watched.idleSince = Date.now()
       }
     }
   }
@@ -208,6 +226,10 @@ export class RequestWatch {
 
     const reread: Watched[] = []
     for (const w of this.#watched.values()) {
+      if (w.idleSince !== null && now - w.idleSince >= IDLE_KEPT_MS) {
+        this.#watched.delete(w.requestId)
+        continue
+      }
       if (w.nextReadAt <= now || reset.has(w.courseId)) {
         reread.push(w)
         continue
@@ -234,13 +256,14 @@ export class RequestWatch {
   }
 
   async #reread(w: Watched): Promise<void> {
-    const view = await this.#requests.status(w.studentId, w.requestId)
-    if (!view) {
+    const read = await this.#requests.watched(w.studentId, w.requestId)
+    if (!read) {
       this.#watched.delete(w.requestId)
       return
     }
+    const { view } = read
     if (view.status === 'queued') {
-      w.joined = (await this.#queue.request(w.requestId))?.joined ?? null
+      w.joined = read.joined
       this.#send(w, { ...view, ...this.#estimate(w.courseId, view.position) })
     } else {
       this.#send(w, view)

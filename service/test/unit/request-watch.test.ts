@@ -183,3 +183,33 @@ t.test(
     t.match(seen, [{ position: 3 }, { status: 'waitlisted', position: 2 }])
   },
 )
+
+t.test('a stream reopened with one more request reads only that one', async (t) => {
+  const w = world(3)
+  await w.ready
+  let reads = 0
+  const request = w.queue.request.bind(w.queue)
+  w.queue.request = async (id) => {
+    reads += 1
+    return request(id)
+  }
+  const first: WatchUpdate[] = []
+  const stop = await w.watch.watch('S1', ['r1'], (u) => first.push(u))
+  t.equal(reads, 1, 'a queued request is read once: its answer and where it joined')
+  // The page closes its stream and opens one for its new set of requests.
+  stop()
+  const second: WatchUpdate[] = []
+  const stopSecond = await w.watch.watch('S1', ['r1', 'r2', 'r3'], (u) => second.push(u))
+  t.equal(reads, 3, 'only the requests not watched before are read (r2, r3: not the student’s)')
+  t.same(
+    second.map((u) => u.requestId),
+    ['r1'],
+    'the request the old stream watched is answered at once, from what is known',
+  )
+  t.equal(w.watch.size, 1)
+  await w.letGo(1, 'enrolled')
+  await w.watch.tick()
+  t.match(second.at(-1), { requestId: 'r1', status: 'enrolled' }, 'and followed on')
+  stopSecond()
+  t.equal(w.watch.size, 0, 'nobody listens any more')
+})
