@@ -28,7 +28,9 @@ const SERVICE_COST = `scrypt$${defaultCost.N}$${defaultCost.r}$${defaultCost.p}`
 
 /**
  * The student page gives up on an answer after this long (service/src/web/api.js), and its
- * student clicks again: the service, which has no way to know, still checks the abandoned one.
+ * student clicks again. The service lets a login wait for its check only as long as
+ * LOGIN_CHECK_MAX_WAIT_MS (5 s) and answers 503 LOGIN_BUSY beyond, so a page that gives up is
+ * the sign of a regression.
  */
 export const PAGE_TIMEOUT_MS = 15_000
 /** A student whose page timed out or lost the connection clicks again after about this long. */
@@ -443,7 +445,7 @@ export function stormSections(results: readonly TargetResult[]): string[] {
         'the seeded hashes cheaper: every login checks, pays the decoy at the service’s cost, and rehashes. ' +
         (s0.pageTimeoutSeconds === null
           ? 'Pages wait for their answer as long as it takes.'
-          : `A page gives up after ${n(s0.pageTimeoutSeconds, 0)} s and its student clicks again (answers: "timeout"); the service still does the abandoned login's work.`),
+          : `A page gives up after ${n(s0.pageTimeoutSeconds, 0)} s and its student clicks again (answers: "timeout"); the service lets a login wait for its check at most LOGIN_CHECK_MAX_WAIT_MS (5 s) and answers 503 LOGIN_BUSY beyond, retried after Retry-After.`),
       '',
       '| target | logged in (before the opening) | last in | logins/s (window / overall) | logins per CPU-second | service cores busy (window / storm) | login p50 / p90 / p99 / max ms | arrival to cookie p50 / p99 s | answers |',
       '| --- | --: | --: | --: | --: | --: | --: | --: | --- |',

@@ -79,6 +79,11 @@ export const ha: PlatformConfig = {
       ],
       // The benchmark's 15,000 students clicking in the opening second, answered within 2 s with
       // every instance at half of C: 15,000 / (2 × 2,700 × 0.5) = 5.6, so 6 (of at most 10).
+      // The logins before it need as much (docs/benchmarks.md, capacity model): the same 15,000
+      // logging in over the last 10 minutes, most in the last few (the login-storm ramp peaks at
+      // 3× the average), are 75 logins/s at the peak; a login at the production scrypt cost is
+      // about 0.12 s of a core, so 9 of the 12 vCPUs. Beyond what an instance can check within
+      // 5 s, a login is answered 503 LOGIN_BUSY and retried.
       instances: 6,
       // Boot (300 s) + warm-up (120 s) is 7 minutes from a cold launch; 15 leaves room for a
       // launch that fails once. From the warm pool it takes about one.
