@@ -13,6 +13,8 @@ export interface PasswordCheckLimits {
 
 /** How much each measured turn moves the estimate of a turn's length. */
 const SMOOTHING = 0.2
+/** Background work that may wait for a turn (each holds a password in memory until it runs). */
+const MAX_BACKGROUND = 1_000
 
 /**
  * How many password checks one instance runs at once, and how long a login may wait for one. A
@@ -31,6 +33,8 @@ export class PasswordChecks {
   #turnMs: number
   #running = 0
   readonly #waiting: Array<() => void> = []
+  /** Work nobody waits on (a rehash after a login): it runs only when no login waits. */
+  readonly #background: Array<() => void> = []
 
   constructor(limits: PasswordCheckLimits) {
     if (!(limits.atOnce >= 1)) throw new Error('at least one password check must run at once')
@@ -41,8 +45,18 @@ export class PasswordChecks {
   }
 
   /** Checks running now, waiting for their turn, and how long a turn is taken to last (ms). */
-  get load(): { readonly running: number; readonly waiting: number; readonly turnMs: number } {
-    return { running: this.#running, waiting: this.#waiting.length, turnMs: this.#turnMs }
+  get load(): {
+    readonly running: number
+    readonly waiting: number
+    readonly background: number
+    readonly turnMs: number
+  } {
+    return {
+      running: this.#running,
+      waiting: this.#waiting.length,
+      background: this.#background.length,
+      turnMs: this.#turnMs,
+    }
   }
 
   /**
@@ -60,6 +74,21 @@ export class PasswordChecks {
     return new Promise((resolve) => this.#waiting.push(() => resolve(this.#turn())))
   }
 
+  /**
+   * A turn for work nobody waits on, such as a rehash after a login: it never makes a login wait
+   * longer (it goes after every login waiting, and is not counted in their expected wait), and
+   * it is not refused for a long wait, so a storm delays it rather than losing it. Null when
+   * `MAX_BACKGROUND` are already waiting (the next login does the work instead).
+   */
+  whenIdle(): Promise<() => void> | null {
+    if (this.#running < this.#atOnce && this.#waiting.length === 0) {
+      this.#running += 1
+      return Promise.resolve(this.#turn())
+    }
+    if (this.#background.length >= MAX_BACKGROUND) return null
+    return new Promise((resolve) => this.#background.push(() => resolve(this.#turn())))
+  }
+
   /** A turn's end, effective once however often it is called. */
   #turn(): () => void {
     const startedAt = this.#now()
@@ -68,8 +97,8 @@ export class PasswordChecks {
       if (ended) return
       ended = true
       this.#turnMs += (this.#now() - startedAt - this.#turnMs) * SMOOTHING
-      const next = this.#waiting.shift()
-      // The turn passes straight to the next in line: running stays the same.
+      const next = this.#waiting.shift() ?? this.#background.shift()
+      // The turn passes straight to the next in line, logins first: running stays the same.
       if (next) next()
       else this.#running -= 1
     }

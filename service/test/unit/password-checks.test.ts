@@ -93,3 +93,41 @@ t.test('many at once: never more running than allowed, none lost', async (t) => 
 t.test('it needs at least one turn', async (t) => {
   t.throws(() => new PasswordChecks({ atOnce: 0, maxWaitMs: 10 }))
 })
+
+t.test(
+  'background work goes after every login waiting and never lengthens their wait',
+  async (t) => {
+    let now = 0
+    const checks = new PasswordChecks({ atOnce: 1, maxWaitMs: 100, now: () => now })
+    const order: string[] = []
+    const running = await checks.enter()
+    const rehashes = [checks.whenIdle(), checks.whenIdle(), checks.whenIdle()]
+    t.ok(
+      rehashes.every((r) => r !== null),
+      'background work waits however long the wait',
+    )
+    const login = checks.enter()
+    t.ok(login, 'a login still waits: background work is not counted in its expected wait')
+    void login!.then((end) => {
+      order.push('login')
+      end()
+    })
+    rehashes.forEach(
+      (r, i) =>
+        void r!.then((end) => {
+          order.push(`rehash ${i}`)
+          end()
+        }),
+    )
+    t.same(checks.load, { running: 1, waiting: 1, background: 3, turnMs: 100 })
+    now = 10
+    running!()
+    await settle()
+    await settle()
+    t.same(order, ['login', 'rehash 0', 'rehash 1', 'rehash 2'], 'the login first')
+    t.equal(checks.load.running, 0)
+    const idle = await checks.whenIdle()
+    t.equal(checks.load.running, 1, 'an idle turn is taken at once')
+    idle!()
+  },
+)

@@ -139,10 +139,10 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       students.remember(student)
       await app.sessions.open(reply, student.id)
       app.sessions.rememberDevice(request, reply, student.id)
-      // Best effort, off the response path, in a turn of its own like any check (refused when
-      // the wait would be too long: a later login does it, as after a failure).
+      // Off the response path, in a turn of its own that no login waits behind (a later login
+      // does it if this instance is too far behind, or fails to).
       const rehashTurn = needsRehash(student.passwordHash, config.passwordCost)
-        ? checks.enter()
+        ? checks.whenIdle()
         : null
       if (rehashTurn) {
         void rehashTurn.then((endRehash) =>
