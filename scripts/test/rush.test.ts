@@ -102,16 +102,17 @@ t.test('opening, followed by the event stream: every decision arrives on a strea
     t.ok(f.events > 0, `${r.target}: ${f.events} events received`)
     t.ok(f.decidedByStream > 0, `${r.target}: ${f.decidedByStream} decisions came on a stream`)
     t.ok(f.lastStreamDecisionSeconds !== null, `${r.target}: the last decision on a stream timed`)
-    // No stream broke; an overloaded instance may refuse one (503 and Retry-After), and its
-    // student then polls until the stream is back, as the page does.
-    t.equal(f.streamFailures, f.streamsRefused, `${r.target}: every failure was a refusal`)
+    // A stream may fail on a busy machine (refused with 503 and Retry-After, or not open within
+    // the page's 8 s): its student then polls until the stream is back, as the page does, and
+    // every request is still decided (above). A run where none failed polls nothing.
     if (f.streamFailures === 0 && f.streamsDeferred === 0) {
       t.equal(f.polls, 0, `${r.target}: a healthy run polls nothing`)
       t.equal(f.decidedByPoll, 0)
       t.equal(r.routes['GET /enrollment-requests/:id'], undefined, `${r.target}: no status asked`)
     } else {
       t.comment(
-        `${r.target}: ${f.streamsRefused} streams refused, ${f.streamsDeferred} deferred; ` +
+        `${r.target}: ${f.streamFailures} streams failed (${f.streamsRefused} refused), ` +
+          `${f.streamsDeferred} deferred; ` +
           `${f.polls} polls decided ${f.decidedByPoll}`,
       )
     }
