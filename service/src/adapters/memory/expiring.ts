@@ -69,6 +69,13 @@ export class ExpiringMap<K, V> {
     return entry.expiresAt - this.#clock()
   }
 
+  /** When it expires, ms since the epoch (PEXPIRETIME): -2 when missing, -1 when never. */
+  expiresAt(key: K): number {
+    const entry = this.#live(key)
+    if (!entry) return -2
+    return entry.expiresAt ?? -1
+  }
+
   delete(key: K): boolean {
     return this.#entries.delete(key)
   }

@@ -73,8 +73,11 @@ export class MemoryLoginThrottle implements LoginThrottle {
     this.#m.counters.delete(this.#m.loginKey(scope, id))
   }
 
-  /** When the counter's window ends (PEXPIRETIME), as its name. */
+  /**
+   * When the counter's window ends (PEXPIRETIME), as its name: read as stored, not as now plus
+   * the time left, which names the same window differently when the clock ticks in between.
+   */
   #windowOf(key: string): string {
-    return String(this.#m.clock() + this.#m.counters.ttlMs(key))
+    return String(this.#m.counters.expiresAt(key))
   }
 }
