@@ -77,18 +77,12 @@ export function retryDelay(answer: Answer): number | null {
   return Math.max(0.1, answer.retryAfter ?? 1) * 1000
 }
 
-/** Sends every wish (at most inFlight at once) and follows each; resolves when all are done. */
-export async function drive(
-  client: Client,
-  target: Target,
-  wishes: readonly Wish[],
-  options: DriveOptions,
-  t0 = performance.now(),
-): Promise<Tracked[]> {
-  const tracked: Tracked[] = wishes.map((wish) => ({
+/** A wish not answered yet; `at` is when it was (or would have been) first sent. */
+export function trackedWish(wish: Wish, at = 0): Tracked {
+  return {
     wish,
-    firstSentAt: 0,
-    sentAt: 0,
+    firstSentAt: at,
+    sentAt: at,
     ackAt: 0,
     ackStatus: 0,
     requestId: null,
@@ -99,7 +93,18 @@ export async function drive(
     errors: 0,
     retries: 0,
     cancelled: false,
-  }))
+  }
+}
+
+/** Sends every wish (at most inFlight at once) and follows each; resolves when all are done. */
+export async function drive(
+  client: Client,
+  target: Target,
+  wishes: readonly Wish[],
+  options: DriveOptions,
+  t0 = performance.now(),
+): Promise<Tracked[]> {
+  const tracked: Tracked[] = wishes.map((wish) => trackedWish(wish))
   const deadline = t0 + options.deadlineMs
   const mode = followModeOf(target.kind, options.follow)
   const followers: Promise<void>[] = []

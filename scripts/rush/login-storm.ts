@@ -10,7 +10,7 @@ import mysql from 'mysql2/promise'
 import { Pool } from 'undici'
 import { defaultCost } from '../../service/src/domain/passwords.js'
 import { inParallel, percentile, sleep } from './client.js'
-import { drive, poll, settle, type Tracked } from './driver.js'
+import { drive, poll, settle, trackedWish, type Tracked } from './driver.js'
 import { ProcessMeter, round, type ProcessCost } from './probes.js'
 import type { TargetResult } from './report.js'
 import type { PhaseRun, RunContext } from './scenarios.js'
@@ -189,21 +189,7 @@ async function serverDecided(target: Target, until: number): Promise<number | nu
 
 /** A request never sent: its student never got in (it counts as stuck). */
 function unsent(wish: Wish, at: number): Tracked {
-  return {
-    wish,
-    firstSentAt: at,
-    sentAt: at,
-    ackAt: 0,
-    ackStatus: 0,
-    requestId: null,
-    status: null,
-    reason: null,
-    position: null,
-    decidedAt: null,
-    errors: 0,
-    retries: 0,
-    cancelled: false,
-  }
+  return trackedWish(wish, at)
 }
 
 const sum = (costs: readonly ProcessCost[], key: 'cpuSeconds' | 'cores'): number =>
