@@ -392,7 +392,9 @@ export interface WaitingQueue {
   /**
    * Records rejections decided without the store, if the lease is still held and the seat cache
    * still says the course is full with no cancellation in flight. How many were recorded (from
-   * the head, stopping at one no longer queued), or why none could be.
+   * the head, stopping at one no longer queued or whose student's marker no longer names it:
+   * a rebuild since the head was read may have learned the student holds a seat or a place),
+   * or why none could be.
    */
   rejectHead(
     courseId: string,

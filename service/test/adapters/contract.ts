@@ -944,6 +944,44 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal((await d.enqueue('S1', 'C1', 'r5', { refuseWhenFull: false })).kind, 'created')
   })
 
+  t.test(
+    'rejectHead: a student the cache learned about since the head was read is left',
+    async (t) => {
+      const { rush } = await fresh(t)
+      const d = door(rush)
+      for (const s of ['S1', 'S5']) await d.login(s)
+      const lease = await d.lease('C1')
+      // The rush state was lost: the first batch after it writes seats over markers it never had.
+      await rush.queue.settle('C1', lease, [], { seatsLeft: 0, versionBefore: 3, version: 3 })
+      await d.enqueue('S5', 'C1', 'r5')
+      await d.enqueue('S1', 'C1', 'r1')
+      const head = await rush.queue.head('C1', 10)
+      t.same(
+        head.map((e) => [e.requestId, e.standing]),
+        [
+          ['r5', 'this-request'],
+          ['r1', 'this-request'],
+        ],
+      )
+      // Between reading the head and rejecting it, the course is rebuilt: S1 holds a seat.
+      t.equal(
+        await rush.seats.repair('C1', { version: 3, seatsLeft: 0, students: ['S1'], waitlist: [] }),
+        true,
+      )
+      t.equal(
+        await rush.queue.rejectHead('C1', lease, [rejected('r5', 'S5'), rejected('r1', 'S1')]),
+        1,
+        'the rejection stops at the student now known enrolled',
+      )
+      t.equal((await rush.queue.request('r5'))?.reason, 'COURSE_FULL')
+      t.equal(
+        (await rush.queue.request('r1'))?.status,
+        'queued',
+        'left to a batch: ALREADY_ENROLLED',
+      )
+    },
+  )
+
   t.test('leases: taken, renewed, held, released, expiring', async (t) => {
     const { rush } = await fresh(t)
     const { leases } = rush

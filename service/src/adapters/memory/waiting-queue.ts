@@ -201,6 +201,8 @@ export class MemoryWaitingQueue implements WaitingQueue {
     if (!course || !m.knownFull(course) || m.cancellationInFlight(course)) return 'not-full'
     let rejected = 0
     for (const r of rejections) {
+      // The markers were read earlier: a rebuild may since have learned the student holds more.
+      if (course.live.get(r.studentId) !== r.requestId) break
       if (course.queue.remove([r.requestId]) === 0) break
       m.recordDecision(course, r.requestId, r.studentId, 'rejected', r.reason)
       rejected += 1

@@ -386,10 +386,11 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
     if (!this.#holds(courseId, leaseToken)) return 'lease-lost'
     if (this.seats.get(courseId)?.seatsLeft !== 0 || this.#inFlight(courseId)) return 'not-full'
     const queue = this.#queue(courseId)
+    const live = this.#live(courseId)
     let n = 0
     for (const d of rejections) {
       const i = queue.findIndex((e) => e.requestId === d.requestId)
-      if (i < 0) break
+      if (i < 0 || live.get(d.studentId) !== d.requestId) break
       queue.splice(i, 1)
       this.#letGo(courseId, 1)
       this.#record(courseId, d)

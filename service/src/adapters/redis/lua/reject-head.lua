@@ -4,7 +4,9 @@
   bulkRejections); this script only refuses to act on a cache that cannot support it: the
   caller must still hold the lease, the seat cache must still say the course is full, and no
   cancellation may be in flight (a seat may be about to come free). It stops at the first
-  request that is no longer queued.
+  request that is no longer queued, or whose student's marker no longer names it: the caller
+  read the markers earlier, and a rebuild after a loss of Redis data may since have learned
+  that the student is enrolled or waitlisted (then only a batch, reading MySQL, may answer).
 
   KEYS[1] the course's lease
   KEYS[2] the course's queue
@@ -39,7 +41,7 @@ local ttl = tonumber(ARGV[2])
 local rejected = 0
 for d = 0, #KEYS - 7 do
   local i = 3 + d * 3
-  if rcall('ZREM', KEYS[2], ARGV[i]) == 0 then
+  if rcall('HGET', KEYS[3], ARGV[i + 1]) ~= ARGV[i] or rcall('ZREM', KEYS[2], ARGV[i]) == 0 then
     break
   end
   record_decision(KEYS[7 + d], KEYS[3], ARGV[i], ARGV[i + 1], 'rejected', ARGV[i + 2], ttl)
