@@ -248,6 +248,7 @@ const REFRESH_READS: Record<string, string[]> = {
     'lambda:GetFunctionCodeSigningConfig',
     'lambda:ListVersionsByFunction',
   ],
+  aws_lambda_function_event_invoke_config: ['lambda:GetFunctionEventInvokeConfig'],
   aws_lambda_permission: ['lambda:GetPolicy'],
   aws_launch_template: ['ec2:DescribeLaunchTemplates', 'ec2:DescribeLaunchTemplateVersions'],
   aws_lb: ['elasticloadbalancing:DescribeLoadBalancers', 'elasticloadbalancing:DescribeTags'],

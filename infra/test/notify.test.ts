@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
+import { schedulePeriodSeconds } from '../src/constructs/notify.js'
 import { only, policyStatements, resourceList, synthPlatform } from './helpers/synth.js'
 
 const withoutBundle = synthPlatform(profiles.small).notify
@@ -45,7 +46,6 @@ t.test('the function runs in the private app subnets with a dead-letter queue', 
     t.ok(fn.vpc_config.subnet_ids.every((s: string) => /network_app-\d/.test(s)))
     t.match(fn.vpc_config.security_group_ids, [/network_notify-sg/])
     t.match(fn.dead_letter_config.target_arn, /aws_sqs_queue\.notify_dlq/)
-    t.equal(fn.reserved_concurrent_executions, 1, 'one run at a time')
     t.ok(
       Testing.toHaveResourceWithProperties(stack.json, 'aws_sqs_queue', {
         sqs_managed_sse_enabled: true,
@@ -53,6 +53,58 @@ t.test('the function runs in the private app subnets with a dead-letter queue', 
     )
   }
 })
+
+t.test(
+  'the function reserves no concurrency, which a new account (quota 10) would refuse',
+  async (t) => {
+    for (const stack of [withoutBundle, withBundle, ha]) {
+      const fn = only(stack, 'aws_lambda_function')
+      t.notOk('reserved_concurrent_executions' in fn, 'no reservation')
+    }
+  },
+)
+
+t.test(
+  'runs do not pile up: one per period, ended within it, never retried or started late',
+  async (t) => {
+    for (const [config, stack] of [
+      [profiles.small, withoutBundle],
+      [profiles.ha, ha],
+    ] as const) {
+      const fn = only(stack, 'aws_lambda_function')
+      t.ok(fn.timeout < schedulePeriodSeconds(config.notify.scheduleExpression), 'timeout < period')
+      t.match(only(stack, 'aws_lambda_function_event_invoke_config'), {
+        function_name: /aws_lambda_function\.notify_function_.*\.function_name/,
+        maximum_retry_attempts: 0,
+        maximum_event_age_in_seconds: 60,
+      })
+      // Dropped and failed invocations go to the dead-letter queue, which pages.
+      t.match(fn.dead_letter_config.target_arn, /aws_sqs_queue\.notify_dlq/)
+    }
+    t.equal(schedulePeriodSeconds('rate(1 minute)'), 60)
+    t.equal(schedulePeriodSeconds('rate(5 minutes)'), 300)
+    t.equal(schedulePeriodSeconds('rate(2 hours)'), 7200)
+  },
+)
+
+t.test(
+  'synthesis refuses a timeout as long as the period, or a schedule it cannot time',
+  async (t) => {
+    const withNotify = (notify: Partial<typeof profiles.small.notify>) => ({
+      ...profiles.small,
+      notify: { ...profiles.small.notify, ...notify },
+    })
+    t.throws(() => synthPlatform(withNotify({ timeoutSeconds: 60 })), {
+      message: /notify\.timeoutSeconds \(60\) must be below the schedule's period \(60 s\)/,
+    })
+    t.throws(() => synthPlatform(withNotify({ scheduleExpression: 'cron(* * * * ? *)' })), {
+      message: /notify\.scheduleExpression must be rate/,
+    })
+    t.doesNotThrow(() =>
+      synthPlatform(withNotify({ scheduleExpression: 'rate(5 minutes)', timeoutSeconds: 120 })),
+    )
+  },
+)
 
 t.test('the schedule may invoke the function, and nothing else is granted', async (t) => {
   t.ok(

@@ -43,6 +43,15 @@ export function mysqlMaxConnections(instanceClass: string): number {
   return Math.floor((gib * 2 ** 30) / 12_582_880)
 }
 
+/**
+ * Minutes the app group may have fewer instances in service than its minimum before the alarm
+ * pages: two cold boots, so that a launch that fails once and is replaced does not page, and a
+ * scale-out that keeps failing pages before the opening it was scheduled for (its lead is longer).
+ */
+export function capacityAlarmMinutes(instanceBootSeconds: number): number {
+  return 2 * Math.ceil(instanceBootSeconds / 60)
+}
+
 export interface AlarmsProps {
   readonly name: string
   readonly region: string
@@ -59,6 +68,9 @@ export interface AlarmsProps {
   readonly notifyFunctionName: string
   readonly notifyDeadLetterQueueName: string
   readonly monitoringInstanceId: string
+  /** The app instances' group, and how long one of its instances takes to boot. */
+  readonly autoscalingGroupName: string
+  readonly instanceBootSeconds: number
 }
 
 interface MetricAlarm {
@@ -225,6 +237,43 @@ export class Alarms extends Construct {
       missing: 'notBreaching',
     })
 
+    // --- app instances ---------------------------------------------------------------------------
+    // Against the group's own minimum, which the rush schedule raises before each opening: a
+    // scale-out that does not happen (no capacity, a broken image, a quota) pages before the rush.
+    const asgMetric = (id: string, metricName: string, stat: string) => ({
+      id,
+      metric: {
+        namespace: 'AWS/AutoScaling',
+        metricName,
+        dimensions: { AutoScalingGroupName: props.autoscalingGroupName },
+        stat,
+        period: 60,
+      },
+    })
+    const minutes = capacityAlarmMinutes(props.instanceBootSeconds)
+    this.alarms['app-under-minimum'] = new CloudwatchMetricAlarm(this, 'app-under-minimum', {
+      alarmName: `${name}-app-under-minimum`,
+      alarmDescription: `Fewer app instances in service than the group's minimum (the scheduled rush capacity during an opening) for ${minutes} minutes`,
+      evaluationPeriods: minutes,
+      datapointsToAlarm: minutes,
+      comparisonOperator: 'GreaterThanThreshold',
+      threshold: 0,
+      treatMissingData: 'notBreaching',
+      metricQuery: [
+        asgMetric('minimum', 'GroupMinSize', 'Maximum'),
+        asgMetric('inservice', 'GroupInServiceInstances', 'Minimum'),
+        {
+          id: 'missing',
+          // The group reports 0 in service as 0; a gap in one series alone counts as none.
+          expression: 'FILL(minimum, 0) - FILL(inservice, 0)',
+          label: 'instances missing under the minimum',
+          returnData: true,
+        },
+      ],
+      alarmActions: [this.topic.arn],
+      okActions: [this.topic.arn],
+    })
+
     // --- MySQL -----------------------------------------------------------------------------------
     const databases: [string, string, string | undefined][] = [
       ['rds', props.databaseIdentifier, props.database.instanceClass],
@@ -366,7 +415,7 @@ export class Alarms extends Construct {
       missing: 'notBreaching',
     })
     alarm('notify-throttles', {
-      description: `${props.notifyFunctionName} throttled for 15 minutes (its concurrency is 1)`,
+      description: `${props.notifyFunctionName} throttled for 15 minutes: the account's Lambda concurrency is used up`,
       namespace: 'AWS/Lambda',
       metricName: 'Throttles',
       dimensions: fn,
@@ -378,7 +427,7 @@ export class Alarms extends Construct {
       missing: 'notBreaching',
     })
     alarm('notify-dlq', {
-      description: `${props.notifyDeadLetterQueueName}: invocations that failed every retry`,
+      description: `${props.notifyDeadLetterQueueName}: a run that failed, or could not start within a minute`,
       namespace: 'AWS/SQS',
       metricName: 'ApproximateNumberOfMessagesVisible',
       dimensions: { QueueName: props.notifyDeadLetterQueueName },

@@ -201,13 +201,15 @@ export class Ci extends Construct {
         },
         {
           // What Terraform reads and calls to refresh and update the e-mail Lambda: its code and
-          // configuration, its versions, its invoke permission, its code-signing setting.
+          // configuration, its versions, its invoke permission, its code-signing setting, its
+          // retry settings.
           sid: 'UpdateNotifyFunction',
           effect: 'Allow',
           actions: [
             'lambda:GetFunction',
             'lambda:GetFunctionCodeSigningConfig',
             'lambda:GetFunctionConfiguration',
+            'lambda:GetFunctionEventInvokeConfig',
             'lambda:GetPolicy',
             'lambda:ListTags',
             'lambda:ListVersionsByFunction',

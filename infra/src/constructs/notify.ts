@@ -9,6 +9,7 @@ import {
   IamRolePolicy,
   IamRolePolicyAttachment,
   LambdaFunction,
+  LambdaFunctionEventInvokeConfig,
   LambdaPermission,
   Route53Record,
   Sesv2EmailIdentity,
@@ -41,6 +42,22 @@ export interface NotifyProps {
 /** The file the bundle's handler lives in (`index.handler`). */
 export const BUNDLE_ENTRY = 'index.mjs'
 
+/**
+ * Seconds between two scheduled runs, from a `rate(...)` expression. Only rates are accepted:
+ * the function's timeout must stay below the period (see Notify), which a cron expression does
+ * not state.
+ */
+export function schedulePeriodSeconds(expression: string): number {
+  const match = /^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$/.exec(expression)
+  if (!match) {
+    throw new Error(
+      `notify.scheduleExpression must be rate(<n> minutes|hours|days), not "${expression}"`,
+    )
+  }
+  const unit = { minute: 60, hour: 3600, day: 86_400 }[match[2]!.replace(/s$/, '') as 'minute']
+  return Number(match[1]) * unit
+}
+
 /** Directory zipped in place of the real bundle when that has not been built yet. */
 export const PLACEHOLDER_BUNDLE_DIR = fileURLToPath(
   new URL('../../assets/notify-placeholder/', import.meta.url),
@@ -55,6 +72,15 @@ export const PLACEHOLDER_BUNDLE_DIR = fileURLToPath(
  * the code is an archive of the bundle directory when it exists and of a placeholder directory
  * otherwise. With the placeholder the schedule is disabled and synthesis prints a warning, so a
  * deploy from such a machine can never send or skip e-mails by accident.
+ *
+ * No reserved concurrency: AWS keeps 10 of an account's concurrent executions unreserved, and a
+ * new account's quota is 10, so any reservation is refused there. None is needed for correctness:
+ * a run claims rows with `FOR UPDATE SKIP LOCKED` under a lease, so overlapping runs split the
+ * outbox (service/test/notify/confirmations.test.ts runs four senders at once). What the old
+ * reservation of 1 also did, keep the sender's MySQL connections to one run's worth
+ * (`NOTIFY_CONCURRENCY` + 1), now follows from the schedule: one invocation per period, each run
+ * over within `timeoutSeconds` (below the period, checked here), and no retry of a failed or late
+ * invocation (the next scheduled run is the retry). Runs overlap only when Lambda starts one late.
  */
 export class Notify extends Construct {
   readonly function: LambdaFunction
@@ -66,6 +92,13 @@ export class Notify extends Construct {
     super(scope, id)
     const { name, config } = props
     const functionName = `${name}-notify-email`
+    const period = schedulePeriodSeconds(config.scheduleExpression)
+    if (config.timeoutSeconds >= period) {
+      throw new Error(
+        `notify.timeoutSeconds (${config.timeoutSeconds}) must be below the schedule's period ` +
+          `(${period} s), or one run may still hold its connections when the next starts`,
+      )
+    }
     this.usesPlaceholder = !existsSync(path.join(props.bundlePath, BUNDLE_ENTRY))
     if (this.usesPlaceholder) {
       Annotations.of(this).addWarning(
@@ -155,9 +188,6 @@ export class Notify extends Construct {
       sourceCodeHash: code.assetHash,
       timeout: config.timeoutSeconds,
       memorySize: config.memoryMiB,
-      // Overlapping runs would be safe (claims skip each other's rows); one at a time keeps the
-      // database connections the sender holds to a handful.
-      reservedConcurrentExecutions: 1,
       vpcConfig: { subnetIds: props.subnetIds, securityGroupIds: [props.securityGroupId] },
       deadLetterConfig: { targetArn: this.deadLetterQueue.arn },
       environment: {
@@ -175,6 +205,15 @@ export class Notify extends Construct {
       },
       loggingConfig: { logFormat: 'JSON', logGroup: logs.name },
       dependsOn: [logs],
+    })
+
+    // A failed run is not retried, and an invocation that could not start within a minute
+    // (throttled: the account's concurrency is used up) is dropped: the next scheduled run sends
+    // what they would have. Both land in the dead-letter queue, which pages (ops stack).
+    new LambdaFunctionEventInvokeConfig(this, 'invoke-config', {
+      functionName: this.function.functionName,
+      maximumRetryAttempts: 0,
+      maximumEventAgeInSeconds: 60,
     })
 
     this.schedule = new CloudwatchEventRule(this, 'schedule', {
