@@ -14,7 +14,8 @@ if (Number.isNaN(when.getTime())) {
   console.error(`"${at}" is not an instant`)
   process.exit(2)
 }
-const window = freezeAt(profiles[profile].compute.rush, when)
+const { registration, compute } = profiles[profile]
+const window = freezeAt(registration, compute.rush, when)
 if (window === undefined) {
   console.log(`no deploy freeze for ${profile} at ${utcSeconds(when)}`)
   process.exit(0)

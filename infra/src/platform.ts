@@ -1,6 +1,8 @@
 import path from 'node:path'
 import type { Construct } from './cdktf.js'
 import type { PlatformConfig } from './config/types.js'
+import { maintenanceConflicts } from './maintenance.js'
+import { checkCalendar } from './registration.js'
 import { AppStack } from './stacks/app-stack.js'
 import { CiStack } from './stacks/ci-stack.js'
 import { DataStack } from './stacks/data-stack.js'
@@ -32,6 +34,13 @@ export function buildPlatform(
   config: PlatformConfig,
   options: PlatformOptions,
 ): Platform {
+  checkCalendar(config.registration)
+  const conflicts = maintenanceConflicts(config)
+  if (conflicts.length > 0) {
+    throw new Error(
+      `${config.profile}: maintenance windows clash:\n  - ${conflicts.join('\n  - ')}`,
+    )
+  }
   const state = new StateStack(scope, config)
   const network = new NetworkStack(scope, config)
   const registry = new RegistryStack(scope, config)

@@ -419,6 +419,12 @@ const DEPLOY_WRITES: Record<
     arn: (_, p) =>
       `arn:aws:autoscaling:ap-northeast-2:${account[p]}:autoScalingGroup:0000:autoScalingGroupName/sugang-${p}-app`,
   },
+  aws_lb: {
+    // The capacity reservation, requested and released by the calendar (src/rush.ts).
+    actions: ['elasticloadbalancing:ModifyCapacityReservation'],
+    arn: (body, p) =>
+      `arn:aws:elasticloadbalancing:ap-northeast-2:${account[p]}:loadbalancer/app/${body.name}/0123456789abcdef`,
+  },
   aws_lambda_function: {
     actions: ['lambda:UpdateFunctionCode', 'lambda:UpdateFunctionConfiguration'],
     arn: (body, p) => `arn:aws:lambda:ap-northeast-2:${account[p]}:function:${body.function_name}`,
@@ -460,22 +466,33 @@ t.test(
     const digest = (n: string) => `sha256:${n.repeat(64)}`
     for (const config of [profiles.small, profiles.ha]) {
       const profile = config.profile
-      const release = (image: string, extra: Partial<PlatformConfig['compute']['rush']> = {}) =>
+      const release = (
+        image: string,
+        registration: PlatformConfig['registration'] = config.registration,
+        scheduleAfter?: string,
+      ) =>
         synthPlatform(
           withImageDigest(
             {
               ...config,
-              compute: { ...config.compute, rush: { ...config.compute.rush, ...extra } },
+              registration,
+              compute: { ...config.compute, rush: { ...config.compute.rush, scheduleAfter } },
             },
             image,
           ),
         )
       const before = release(digest('a'))
-      // A new image, an opening added to the calendar and one passed since the last release.
-      const after = release(digest('b'), {
-        openings: [...config.compute.rush.openings, '2027-08-09T10:00:00+09:00'],
-        scheduleAfter: config.compute.rush.openings[0],
-      })
+      // A new image, an opening added to the calendar and one passed since the last release,
+      // which is inside an opening's hold: the scheduled minimum and the load balancer's
+      // reservation change too.
+      const after = release(
+        digest('b'),
+        {
+          ...config.registration,
+          opensAtByYear: { ...config.registration.opensAtByYear, 2: '2027-02-11T10:00:00+09:00' },
+        },
+        config.registration.opensAtByYear![4],
+      )
       const statements = deployPermissions(after.ci)
       const changes = [
         ...changed(before.app.tf, after.app.tf),
@@ -490,7 +507,12 @@ t.test(
       const types = [...new Set(changes.map(([type]) => type))].sort()
       t.same(
         types,
-        ['aws_autoscaling_group', 'aws_autoscaling_schedule', 'aws_launch_template'],
+        [
+          'aws_autoscaling_group',
+          'aws_autoscaling_schedule',
+          'aws_launch_template',
+          ...(config.edge.capacityReservation ? ['aws_lb'] : []),
+        ],
         `${profile}: what a release changes`,
       )
       for (const [type, body] of changes) {

@@ -9,6 +9,7 @@ import {
   READINESS_PATH,
 } from '../src/constructs/app-user-data.js'
 import { APP_ROLE_TAG } from '../src/constructs/compute.js'
+import { registrationOpenings } from '../src/registration.js'
 import { ALERTMANAGER_SECRET_FILES } from '../src/constructs/monitoring-host.js'
 import {
   type Body,
@@ -571,10 +572,12 @@ t.test('the group scales out ahead of each opening and back after it', async (t)
     [ha, profiles.ha],
   ] as const) {
     const { rush } = config.compute
+    const openings = registrationOpenings(config.registration)
     const actions = resourceList(stack, 'aws_autoscaling_schedule')
-    t.equal(actions.length, 2 * rush.openings.length)
-    for (const opening of rush.openings) {
-      const at = new Date(opening).getTime()
+    t.equal(actions.length, 2 * openings.length)
+    t.equal(openings.length, 3, 'one per distinct opening of the calendar')
+    for (const opening of openings) {
+      const at = opening.getTime()
       const iso = (ms: number) => new Date(ms).toISOString().replace('.000Z', 'Z')
       const out = actions.find((a) => a.start_time === iso(at - rush.leadMinutes * 60_000))
       const back = actions.find((a) => a.start_time === iso(at + rush.holdMinutes * 60_000))
@@ -593,20 +596,16 @@ t.test('the group scales out ahead of each opening and back after it', async (t)
     t.ok(rush.leadMinutes * 60 >= config.compute.instanceBootSeconds + 120, 'early enough')
   }
   // Actions already past are left out: AWS refuses them, and has run them.
-  const opening = profiles.small.compute.rush.openings[0]!
+  const opening = registrationOpenings(profiles.small.registration)[0]!.toISOString()
   const rush = { ...profiles.small.compute.rush, scheduleAfter: opening }
   const later = synthPlatform({ ...profiles.small, compute: { ...profiles.small.compute, rush } })
   const left = resourceList(later.app, 'aws_autoscaling_schedule')
-  t.equal(
-    left.length,
-    2 * profiles.small.compute.rush.openings.length - 1,
-    'only the first scale-out is gone',
-  )
+  t.equal(left.length, 2 * 3 - 1, 'only the first scale-out is gone')
   t.throws(
     () =>
       synthPlatform({
         ...profiles.small,
-        compute: { ...profiles.small.compute, rush: { ...rush, openings: ['2027-02-08 10:00'] } },
+        registration: { ...profiles.small.registration, opensAt: '2027-02-08 10:00' },
       }),
     /ISO 8601 with an offset/,
   )
@@ -619,6 +618,31 @@ t.test('the group scales out ahead of each opening and back after it', async (t)
     /boot and warm-up/,
   )
 })
+
+t.test(
+  'an apply during an opening keeps the scheduled minimum instead of resetting it',
+  async (t) => {
+    const config = profiles.ha
+    const at = (instant: string) => {
+      const rush = { ...config.compute.rush, scheduleAfter: new Date(instant).toISOString() }
+      const app = synthPlatform({ ...config, compute: { ...config.compute, rush } }).app
+      return only(app, 'aws_autoscaling_group')
+    }
+    const during = at('2027-02-08T10:30:00+09:00')
+    t.equal(during.min_size, config.compute.rush.instances, 'the rush minimum, as scheduled')
+    t.ok(during.desired_capacity >= during.min_size, 'a desired capacity AWS accepts')
+    t.same(
+      during.lifecycle,
+      { ignore_changes: ['desired_capacity'] },
+      'the size stays the schedule’s',
+    )
+    t.equal(at('2027-02-07T10:30:00+09:00').min_size, config.compute.minSize, 'off-peak otherwise')
+    t.throws(
+      () => synthPlatform({ ...config, compute: { ...config.compute, minSize: 0 } }),
+      /compute\.minSize \(0\) must be at least 1/,
+    )
+  },
+)
 
 t.test('everything the group launches carries the profile’s tags', async (t) => {
   for (const [stack, config] of [

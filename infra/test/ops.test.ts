@@ -97,6 +97,7 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'alb-5xx-rate',
     'alb-no-healthy-hosts',
     'alb-unhealthy-hosts',
+    'app-under-minimum',
     'confirmations-dead',
     'confirmations-delayed',
     'monitoring-instance-check',
@@ -187,6 +188,39 @@ t.test('the alarms watch the resources the other stacks create', async (t) => {
   t.equal(a['notify-throttles']!.dimensions.FunctionName, fn.function_name)
   t.equal(a['notify-dlq']!.dimensions.QueueName, dlq.name)
   t.equal(a['confirmations-dead']!.dimensions[CONFIRMATION_METRICS.dimension], fn.function_name)
+})
+
+t.test('an app group with fewer instances in service than its minimum pages', async (t) => {
+  for (const [platform, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const alarm = alarms(platform.ops, `sugang-${config.profile}`)['app-under-minimum']!
+    const asg = only(platform.app, 'aws_autoscaling_group')
+    const queries = alarm.metric_query as Body[]
+    const metric = (name: string) => queries.find((q) => q.metric?.metric_name === name)
+    for (const name of ['GroupMinSize', 'GroupInServiceInstances']) {
+      const query = metric(name)!
+      t.match(query.metric, { namespace: 'AWS/AutoScaling', period: 60 }, name)
+      const group = query.metric.dimensions.AutoScalingGroupName as string
+      t.match(
+        outputValue(platform.app, remoteOutput(group, `sugang-${config.profile}-app`)!),
+        /^\$\{aws_autoscaling_group\.compute_asg_[^.]+\.name\}$/,
+        'the app stack’s group, through its state',
+      )
+      t.ok(asg.enabled_metrics.includes(name), `the group publishes ${name}`)
+    }
+    const [result] = queries.filter((q) => q.return_data)
+    const ids = Object.fromEntries(queries.map((q) => [q.metric?.metric_name, q.id]))
+    t.equal(
+      result!.expression,
+      `FILL(${ids.GroupMinSize}, 0) - FILL(${ids.GroupInServiceInstances}, 0)`,
+      'instances missing under the minimum',
+    )
+    t.match(alarm, { comparison_operator: 'GreaterThanThreshold', threshold: 0 })
+    t.equal(alarm.evaluation_periods, alarm.datapoints_to_alarm, 'every minute of the span')
+    t.equal(alarm.evaluation_periods, 10, 'two cold boots of 300 s')
+  }
 })
 
 t.test('the confirmation alarms read the metrics the Lambda really logs', async (t) => {

@@ -1,3 +1,4 @@
+import { EXAMPLE_REGISTRATION } from './placeholders.js'
 import type { PlatformConfig } from './types.js'
 
 // Thousands of users in the rush minute: two AZs with a NAT gateway each, Multi-AZ MySQL with a
@@ -9,6 +10,9 @@ export const ha: PlatformConfig = {
   accountId: '222222222222',
   region: 'ap-northeast-2',
   tags: { Project: 'sugang', Profile: 'ha', ManagedBy: 'cdktf' },
+  // Placeholder: the university's registration calendar. The service's window, the scheduled
+  // capacity, the deploy freeze and the load balancer's reservation all follow it.
+  registration: EXAMPLE_REGISTRATION,
   state: {
     bucketName: 'sugang-ha-tfstate-222222222222',
     keyPrefix: 'sugang/ha',
@@ -45,6 +49,11 @@ export const ha: PlatformConfig = {
     },
     accessLogRetentionDays: 90,
     wafLogRetentionDays: 90,
+    // Not measured on AWS yet. The opening's largest LCU dimension is new connections: the
+    // benchmark's 15,000 students, most opening a connection within ~10 s of the opening (the
+    // event stream, a reload), are 1,500 a second, and an LCU is 25 a second: 60. Correct it from
+    // PeakLCUs in the load test on AWS before the first semester. 60 LCUs cost about $0.48 an hour.
+    capacityReservation: { capacityUnits: 60, hoursBefore: 72 },
   },
   compute: {
     instanceType: 'c6i.large',
@@ -71,12 +80,6 @@ export const ha: PlatformConfig = {
     logRetentionDays: 30,
     nodeExporterImage: 'quay.io/prometheus/node-exporter:v1.9.1',
     rush: {
-      // Placeholders: the university's registration calendar, one entry per opening.
-      openings: [
-        '2027-02-08T10:00:00+09:00',
-        '2027-02-09T10:00:00+09:00',
-        '2027-02-10T10:00:00+09:00',
-      ],
       // The benchmark's 15,000 students clicking in the opening second, answered within 2 s with
       // every instance at half of C: 15,000 / (2 × 2,700 × 0.5) = 5.6, so 6 (of at most 10).
       // The logins before it need as much (docs/benchmarks.md, capacity model): the same 15,000
@@ -108,6 +111,10 @@ export const ha: PlatformConfig = {
     multiAz: true,
     replicaInstanceClass: 'db.m6g.large',
     backupRetentionDays: 14,
+    // UTC. Backups at 02:00 KST; maintenance Friday 03:00 KST, clear of the day before each
+    // opening and of its hold (src/maintenance.ts checks it against the calendar).
+    backupWindow: '17:00-18:00',
+    maintenanceWindow: 'thu:18:00-thu:19:00',
     monitoringIntervalSeconds: 15,
     performanceInsights: true,
     databaseName: 'sugang',
@@ -122,6 +129,9 @@ export const ha: PlatformConfig = {
     automaticFailover: true,
     multiAz: true,
     snapshotRetentionDays: 7,
+    // UTC, as the database's; an hour after it, so that the two never restart together.
+    snapshotWindow: '17:00-18:00',
+    maintenanceWindow: 'thu:19:00-thu:20:00',
   },
   notify: {
     bundlePath: '../service/dist/lambda/notify-email',

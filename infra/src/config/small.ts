@@ -1,3 +1,4 @@
+import { EXAMPLE_REGISTRATION } from './placeholders.js'
 import type { PlatformConfig } from './types.js'
 
 // ≤100 users: one AZ for everything that costs per hour, no replicas, the smallest sizes that
@@ -9,6 +10,9 @@ export const small: PlatformConfig = {
   accountId: '111111111111',
   region: 'ap-northeast-2',
   tags: { Project: 'sugang', Profile: 'small', ManagedBy: 'cdktf' },
+  // Placeholder: the university's registration calendar. The service's window, the scheduled
+  // capacity, the deploy freeze and the load balancer's reservation all follow it.
+  registration: EXAMPLE_REGISTRATION,
   state: {
     bucketName: 'sugang-small-tfstate-111111111111',
     keyPrefix: 'sugang/small',
@@ -73,12 +77,6 @@ export const small: PlatformConfig = {
     logRetentionDays: 14,
     nodeExporterImage: 'quay.io/prometheus/node-exporter:v1.9.1',
     rush: {
-      // Placeholders: the university's registration calendar, one entry per opening.
-      openings: [
-        '2027-02-08T10:00:00+09:00',
-        '2027-02-09T10:00:00+09:00',
-        '2027-02-10T10:00:00+09:00',
-      ],
       // ≤ 100 students clicking at once is 100 requests: one instance at 4 % of C. The second is
       // there so that losing an instance during an opening does not stop registration.
       instances: 2,
@@ -104,6 +102,10 @@ export const small: PlatformConfig = {
     maxAllocatedStorageGiB: 100,
     multiAz: false,
     backupRetentionDays: 7,
+    // UTC. Backups at 02:00 KST; maintenance Friday 03:00 KST, clear of the day before each
+    // opening and of its hold (src/maintenance.ts checks it against the calendar).
+    backupWindow: '17:00-18:00',
+    maintenanceWindow: 'thu:18:00-thu:19:00',
     monitoringIntervalSeconds: 60,
     performanceInsights: false,
     databaseName: 'sugang',
@@ -118,6 +120,9 @@ export const small: PlatformConfig = {
     automaticFailover: false,
     multiAz: false,
     snapshotRetentionDays: 1,
+    // UTC, as the database's; an hour after it, so that the two never restart together.
+    snapshotWindow: '17:00-18:00',
+    maintenanceWindow: 'thu:19:00-thu:20:00',
   },
   notify: {
     bundlePath: '../service/dist/lambda/notify-email',

@@ -40,6 +40,25 @@ export interface EdgeConfig {
   readonly rateLimits: RateLimitsConfig
   readonly accessLogRetentionDays: number
   readonly wafLogRetentionDays: number
+  /**
+   * Load balancer capacity reserved ahead of registration (LCU reservation); unset: none. A
+   * standing setting, not a schedule: see CapacityReservationConfig.
+   */
+  readonly capacityReservation?: CapacityReservationConfig
+}
+
+/**
+ * The ALB scales with its traffic, but not within the second an opening brings; a reservation
+ * keeps it at least this large. Synthesis sets it while an opening lies less than `hoursBefore`
+ * ahead or its hold is running, and leaves it out otherwise, so the first apply (a deploy or by
+ * hand) inside that span requests it and the first one after the last hold releases it
+ * (infra/README.md, "Scaling for the rush").
+ */
+export interface CapacityReservationConfig {
+  /** LCUs reserved; the account's quota of reserved LCUs per region is 0 until raised. */
+  readonly capacityUnits: number
+  /** AWS fills a request within minutes, at worst hours: ask well before the opening. */
+  readonly hoursBefore: number
 }
 
 /**
@@ -105,13 +124,11 @@ export interface ComputeConfig {
 }
 
 /**
- * Registration openings: reactive scaling reacts minutes after the rush began, so the group is
- * scaled out ahead of each opening, held through it, and given back afterwards. The same windows
- * freeze deploys (scripts/roll-out.sh).
+ * Capacity around each registration opening (PlatformConfig.registration): reactive scaling
+ * reacts minutes after the rush began, so the group is scaled out ahead of each opening, held
+ * through it, and given back afterwards. The same windows freeze deploys (scripts/roll-out.sh).
  */
 export interface RushConfig {
-  /** When registration opens, ISO 8601 with an explicit offset: `2027-02-08T10:00:00+09:00`. */
-  readonly openings: readonly string[]
   /** Instances (minimum and desired) from `leadMinutes` before an opening to `holdMinutes` after. */
   readonly instances: number
   /** At least the boot and the warm-up of an instance, so the capacity serves when the rush starts. */
@@ -125,9 +142,26 @@ export interface RushConfig {
   readonly freezeBeforeMinutes: number
   /**
    * Set by the synthesizing entry point to the current time: actions already past are left out
-   * (AWS refuses a one-time action in the past, and runs each once). Unset: every action is kept.
+   * (AWS refuses a one-time action in the past, and runs each once), the group's minimum is the
+   * one scheduled at that time, and the load balancer's reservation is decided. Unset: every
+   * action is kept, the minimum is the profile's and nothing is reserved.
    */
   readonly scheduleAfter?: string
+}
+
+/**
+ * When students may register: the one calendar the service's window (REGISTRATION_OPENS_AT,
+ * REGISTRATION_OPENS_AT_BY_YEAR, REGISTRATION_CLOSES_AT), the scheduled capacity, the deploy
+ * freeze, the load balancer's reservation and the maintenance windows' check all follow. Every
+ * instant is ISO 8601 with an explicit offset, e.g. `2027-02-08T10:00:00+09:00`.
+ */
+export interface RegistrationCalendar {
+  /** When registration opens for every grade year without an opening of its own. */
+  readonly opensAt: string
+  /** Grade years (1-9) that open at their own time, e.g. `{ 4: '2027-02-08T10:00:00+09:00' }`. */
+  readonly opensAtByYear?: Readonly<Record<number, string>>
+  /** When registration closes for everyone; unset: it stays open. */
+  readonly closesAt?: string
 }
 
 export interface RegistryConfig {
@@ -147,6 +181,13 @@ export interface DatabaseConfig {
   /** Instance class of the read replica; no replica when unset. */
   readonly replicaInstanceClass?: string
   readonly backupRetentionDays: number
+  /** Daily, UTC, `hh:mm-hh:mm`; kept clear of every rush window (src/maintenance.ts). */
+  readonly backupWindow: string
+  /**
+   * Weekly, UTC, `ddd:hh:mm-ddd:hh:mm`: when RDS may patch or upgrade and restart MySQL. Kept
+   * clear of the backup window and of the day before each opening through its hold.
+   */
+  readonly maintenanceWindow: string
   readonly monitoringIntervalSeconds: number
   readonly performanceInsights: boolean
   readonly databaseName: string
@@ -169,6 +210,10 @@ export interface CacheConfig {
   readonly automaticFailover: boolean
   readonly multiAz: boolean
   readonly snapshotRetentionDays: number
+  /** Daily, UTC, `hh:mm-hh:mm`; kept clear of every rush window (src/maintenance.ts). */
+  readonly snapshotWindow: string
+  /** Weekly, UTC, `ddd:hh:mm-ddd:hh:mm`; the same rules as the database's. */
+  readonly maintenanceWindow: string
 }
 
 export interface NotifyConfig {
@@ -238,6 +283,8 @@ export interface PlatformConfig {
   readonly accountId: string
   readonly region: string
   readonly tags: Readonly<Record<string, string>>
+  /** The registration calendar (RegistrationCalendar). */
+  readonly registration: RegistrationCalendar
   readonly state: StateConfig
   readonly network: NetworkConfig
   readonly edge: EdgeConfig

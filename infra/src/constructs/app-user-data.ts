@@ -37,7 +37,16 @@ export interface AppUserDataProps {
   readonly autoscalingGroupName: string
   /** How long sugang-launch waits for /health/ready before abandoning the launch. */
   readonly readyTimeoutSeconds: number
+  /**
+   * Settings of the service that come from the profile, not from a store (the registration
+   * window): written into the env file as they are. Not for secrets: user data is readable.
+   */
+  readonly serviceEnvironment: Readonly<Record<string, string>>
 }
+
+/** What a profile setting may look like to be written into the env file unquoted and unescaped. */
+const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
+const ENV_VALUE = /^[A-Za-z0-9:+,=._-]*$/
 
 /**
  * Where the service's dependencies are, written by Terraform to Parameter Store. Addresses and
@@ -55,6 +64,12 @@ export interface AppRuntimeSettings {
 }
 
 export function renderAppUserData(p: AppUserDataProps): string {
+  const settings = Object.entries(p.serviceEnvironment).map(([name, value]) => {
+    if (!ENV_NAME.test(name) || !ENV_VALUE.test(value)) {
+      throw new Error(`app user data: ${name}=${value} cannot be written into the env file as is`)
+    }
+    return `  echo '${name}=${value}'\n`
+  })
   const prepare = `#!/bin/bash
 # Writes /run/sugang/app.env (tmpfs, root only) from Secrets Manager and Parameter Store, then logs
 # in to ECR and pulls the image. Runs before every start, so a rotated secret needs only a restart.
@@ -94,7 +109,8 @@ install -d -m 0700 /run/sugang
   echo 'METRICS_HOST=0.0.0.0'
   echo 'PORT=${APP_PORT}'
   echo 'METRICS_PORT=${METRICS_PORT}'
-  # MySQL refuses unencrypted connections; the service verifies the server against the RDS CA.
+  # The registration window, from the profile's calendar: without it the service is always open.
+${settings.join('')}  # MySQL refuses unencrypted connections; the service verifies the server against the RDS CA.
   echo 'DATABASE_TLS=rds'
   echo "DATABASE_URL=mysql://$db_user:$db_password@$db_host:${MYSQL_PORT}/$db_name"
   if [ -n "$db_replica_host" ]; then

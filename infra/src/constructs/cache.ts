@@ -87,8 +87,9 @@ export class Cache extends Construct {
       transitEncryptionEnabled: true,
       authToken: tokenVersion.secretString,
       snapshotRetentionLimit: config.snapshotRetentionDays,
-      snapshotWindow: '17:00-18:00',
-      maintenanceWindow: 'sun:18:00-sun:19:00',
+      // From the profile, checked against the registration calendar (src/maintenance.ts).
+      snapshotWindow: config.snapshotWindow,
+      maintenanceWindow: config.maintenanceWindow,
       autoMinorVersionUpgrade: 'true',
       tags: { Name: `${name}-redis` },
     })

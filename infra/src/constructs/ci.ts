@@ -281,6 +281,15 @@ export class Ci extends Construct {
           ],
         },
         {
+          // The load balancer's capacity reservation follows the registration calendar
+          // (src/rush.ts): the first release inside its span requests it, the first one after
+          // the last opening's hold releases it.
+          sid: 'ReserveLoadBalancerCapacity',
+          effect: 'Allow',
+          actions: ['elasticloadbalancing:ModifyCapacityReservation'],
+          resources: [arn('elasticloadbalancing', `loadbalancer/app/${name}-alb/*`)],
+        },
+        {
           // A new launch template version and its instance refresh; the scale-outs scheduled
           // for registration openings added to the profile (none of it deletes the group).
           sid: 'RollOutAutoscalingGroup',

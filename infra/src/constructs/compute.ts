@@ -8,8 +8,9 @@ import {
   SsmParameter,
 } from '../aws.js'
 import { Construct, Fn, TerraformLocal } from '../cdktf.js'
-import type { ComputeConfig } from '../config/types.js'
-import { rushWindows, utcSeconds } from '../rush.js'
+import type { ComputeConfig, RegistrationCalendar } from '../config/types.js'
+import { registrationEnvironment } from '../registration.js'
+import { plannedAt, rushWindows, scheduledMinimum, utcSeconds } from '../rush.js'
 import { LAUNCH_HOOK_NAME, renderAppUserData, type AppRuntimeSettings } from './app-user-data.js'
 import { policyDocument } from './iam.js'
 
@@ -22,6 +23,8 @@ export interface ComputeProps {
   readonly region: string
   readonly accountId: string
   readonly config: ComputeConfig
+  /** The registration calendar: the service's window, and the schedule around its openings. */
+  readonly registration: RegistrationCalendar
   readonly subnetIds: string[]
   readonly securityGroupId: string
   readonly instanceProfileArn: string
@@ -81,6 +84,10 @@ export class Compute extends Construct {
     if (!AMI_ID.test(config.amiId)) {
       throw new Error(`compute.amiId "${config.amiId}" is not an AMI id`)
     }
+    // Outside an opening the group holds minSize instances: with none, nobody can log in.
+    if (!(config.minSize >= 1)) {
+      throw new Error(`compute.minSize (${config.minSize}) must be at least 1`)
+    }
     const groupName = `${name}-app`
     // A digest names exactly the bytes that were scanned; an explicit tag is for a first test.
     // Named neither: the image the pipeline last released, never whatever a default would say,
@@ -120,6 +127,7 @@ export class Compute extends Construct {
       nodeExporterImage: config.nodeExporterImage,
       autoscalingGroupName: groupName,
       readyTimeoutSeconds: config.instanceBootSeconds,
+      serviceEnvironment: registrationEnvironment(props.registration),
     })
     // What the instances, their volumes and network interfaces carry: the profile's tags (cost
     // allocation, the deploy role's conditions), the role Prometheus discovers them by, a name.
@@ -191,12 +199,16 @@ export class Compute extends Construct {
         : undefined,
     })
 
+    // The schedule owns the minimum: an apply writes the one it means now (rush.ts), never the
+    // off-peak value in the middle of an opening.
+    const minSize = scheduledMinimum(props.registration, config, plannedAt(config.rush))
     this.autoscalingGroup = new AutoscalingGroup(this, 'asg', {
       name: groupName,
       vpcZoneIdentifier: props.subnetIds,
-      minSize: config.minSize,
+      minSize,
       maxSize: config.maxSize,
-      desiredCapacity: config.desiredCapacity,
+      // Read at creation only (ignored below); AWS refuses a desired capacity under the minimum.
+      desiredCapacity: Math.max(config.desiredCapacity, minSize),
       launchTemplate: {
         id: this.launchTemplate.id,
         version: `${this.launchTemplate.latestVersion}`,
@@ -229,7 +241,13 @@ export class Compute extends Construct {
         instanceReusePolicy: { reuseOnScaleIn: true },
       },
       waitForCapacityTimeout: '15m',
-      enabledMetrics: ['GroupDesiredCapacity', 'GroupInServiceInstances', 'GroupTotalInstances'],
+      // GroupMinSize against GroupInServiceInstances: the alarm on capacity under the schedule.
+      enabledMetrics: [
+        'GroupDesiredCapacity',
+        'GroupInServiceInstances',
+        'GroupMinSize',
+        'GroupTotalInstances',
+      ],
       // A new launch template version (new image tag) rolls the group: new instances come up and
       // pass health checks before old ones go, so even a one-instance group keeps serving.
       instanceRefresh: {
@@ -249,7 +267,7 @@ export class Compute extends Construct {
         propagateAtLaunch: true,
       })),
       // Scaling policies and the rush schedule own the current size; a deploy must not reset it
-      // to the configured one.
+      // to the configured one. The minimum is written as scheduled (above).
       lifecycle: { ignoreChanges: ['desired_capacity'] },
     })
 
@@ -268,7 +286,7 @@ export class Compute extends Construct {
       ]).json,
     })
 
-    this.rushSchedule = this.scheduleRush(groupName, config)
+    this.rushSchedule = this.scheduleRush(groupName, config, props.registration)
 
     new AutoscalingPolicy(this, 'scale-on-requests', {
       name: `${name}-requests-per-target`,
@@ -295,11 +313,15 @@ export class Compute extends Construct {
   }
 
   /**
-   * Two one-time actions per opening: out to `rush.instances` `leadMinutes` before, back to the
-   * profile's minimum and desired capacity `holdMinutes` after. Target tracking keeps acting in
-   * between, above that floor.
+   * Two one-time actions per opening (per window, when openings are close enough to share one):
+   * out to `rush.instances` `leadMinutes` before, back to the profile's minimum and desired
+   * capacity `holdMinutes` after. Target tracking keeps acting in between, above that floor.
    */
-  private scheduleRush(groupName: string, config: ComputeConfig): AutoscalingSchedule[] {
+  private scheduleRush(
+    groupName: string,
+    config: ComputeConfig,
+    registration: RegistrationCalendar,
+  ): AutoscalingSchedule[] {
     const { rush } = config
     if (rush.instances < config.minSize || rush.instances > config.maxSize) {
       throw new Error(
@@ -314,9 +336,9 @@ export class Compute extends Construct {
     if (rush.freezeBeforeMinutes < rush.leadMinutes) {
       throw new Error('compute.rush.freezeBeforeMinutes must be at least leadMinutes')
     }
-    const after = rush.scheduleAfter === undefined ? undefined : new Date(rush.scheduleAfter)
+    const after = plannedAt(rush)
     const actions: AutoscalingSchedule[] = []
-    for (const window of rushWindows(rush)) {
+    for (const window of rushWindows(registration, rush)) {
       const opening = utcSeconds(window.opensAt).replace(/[-:]/g, '').replace(/Z$/, '')
       const planned = [
         { step: 'out', at: window.scaleOutAt, min: rush.instances, desired: rush.instances },

@@ -168,8 +168,9 @@ export class Data extends Construct {
       multiAz: config.multiAz,
       dbSubnetGroupName: subnetGroup.name,
       backupRetentionPeriod: config.backupRetentionDays,
-      backupWindow: '17:00-18:00',
-      maintenanceWindow: 'sun:18:00-sun:19:00',
+      // From the profile, checked against the registration calendar (src/maintenance.ts).
+      backupWindow: config.backupWindow,
+      maintenanceWindow: config.maintenanceWindow,
       skipFinalSnapshot: false,
       finalSnapshotIdentifier: `${identifier}-final`,
       tags: { Name: identifier },

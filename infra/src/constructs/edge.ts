@@ -34,6 +34,11 @@ export interface EdgeProps {
   readonly appSecurityGroupId: string
   /** Port the service container listens on (its PORT; README.md, "Configuration"). */
   readonly appPort: number
+  /**
+   * LCUs to reserve now (config.capacityReservation, decided against the calendar by the stack);
+   * unset: none, and a reservation made before is released.
+   */
+  readonly reservedCapacityUnits?: number
 }
 
 /**
@@ -186,6 +191,10 @@ export class Edge extends Construct {
       desyncMitigationMode: 'strictest',
       enableDeletionProtection: config.deletionProtection,
       idleTimeout: 60,
+      minimumLoadBalancerCapacity:
+        props.reservedCapacityUnits === undefined
+          ? undefined
+          : { capacityUnits: props.reservedCapacityUnits },
       accessLogs: { bucket: this.accessLogBucket.id, enabled: true },
       tags: { Name: `${name}-alb` },
       dependsOn: [logsPolicy],

@@ -1,5 +1,6 @@
 import { type Construct, TerraformOutput } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
+import { plannedAt, reservedCapacityAt } from '../rush.js'
 import { Access } from '../constructs/access.js'
 import { APP_PORT } from '../constructs/app-user-data.js'
 import { APP_ROLE_TAG, Compute } from '../constructs/compute.js'
@@ -56,6 +57,12 @@ export class AppStack extends PlatformStack {
       albSecurityGroupId: groups.alb.id,
       appSecurityGroupId: groups.app.id,
       appPort: APP_PORT,
+      reservedCapacityUnits: reservedCapacityAt(
+        config.registration,
+        config.compute.rush,
+        config.edge.capacityReservation,
+        plannedAt(config.compute.rush),
+      ),
     })
 
     this.compute = new Compute(this, 'compute', {
@@ -64,6 +71,7 @@ export class AppStack extends PlatformStack {
       region: config.region,
       accountId: config.accountId,
       config: config.compute,
+      registration: config.registration,
       subnetIds: network.appSubnets.map((s) => s.id),
       securityGroupId: groups.app.id,
       instanceProfileArn: this.access.instanceProfile.arn,

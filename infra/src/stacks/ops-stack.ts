@@ -46,6 +46,8 @@ export class OpsStack extends PlatformStack {
       notifyFunctionName: `${this.prefix}-notify-email`,
       notifyDeadLetterQueueName: `${this.prefix}-notify-email-dlq`,
       monitoringInstanceId: app.monitoring.instance.id,
+      autoscalingGroupName: app.compute.autoscalingGroup.name,
+      instanceBootSeconds: config.compute.instanceBootSeconds,
     })
 
     this.sessionLogging = new SessionLogging(this, 'sessions', {
