@@ -9,7 +9,11 @@ export class RegistryStack extends PlatformStack {
 
   constructor(scope: Construct, config: PlatformConfig) {
     super(scope, 'registry', config)
-    this.registry = new Registry(this, 'ecr', { name: this.prefix, config: config.registry })
+    this.registry = new Registry(this, 'ecr', {
+      name: this.prefix,
+      config: config.registry,
+      scanFilter: `${config.project}-*`,
+    })
     for (const [short, repository] of Object.entries(this.registry.repositories)) {
       repository.addOverride('lifecycle.prevent_destroy', true)
       new TerraformOutput(this, `ecr_${short.replace(/-/g, '_')}_url`, {
