@@ -34,7 +34,8 @@ Commands:
 Run "sugang <command> --help" for a command's options. Configuration comes from the
 environment: DATABASE_URL, DATABASE_REPLICA_URL, REDIS_URL, SESSION_SECRET, PORT, HOST,
 METRICS_PORT (see the README). With neither DATABASE_URL nor REDIS_URL set, sugang runs on
-an embedded store (SQLITE_PATH, default ./data/sugang.sqlite) with a demo semester.`
+an embedded store (SQLITE_PATH, default service/data/sugang.sqlite wherever sugang is run
+from) with a demo semester.`
 
 const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C|MIN-MAX --password P [--reset]
 
@@ -67,6 +68,16 @@ function capacityArgument(value: string | undefined): number | [number, number] 
   return [min, max]
 }
 
+/** The embedded store's file this environment names, for a command's help. */
+function whereEmbedded(): string {
+  try {
+    const { storage } = loadConfig()
+    return storage.kind === 'embedded' ? `\n\nThe embedded store here: ${storage.sqlitePath}` : ''
+  } catch {
+    return ''
+  }
+}
+
 async function seed(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
@@ -80,7 +91,7 @@ async function seed(argv: string[]): Promise<void> {
     },
   })
   if (values.help) {
-    console.log(SEED_USAGE)
+    console.log(`${SEED_USAGE}${whereEmbedded()}`)
     return
   }
   const students = positive(values.students, 'students', 999_999)

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
-import { join, resolve } from 'node:path'
+import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
 import { defaultCost, type ScryptCost } from './domain/passwords.js'
@@ -96,7 +97,7 @@ export type Storage =
   | { readonly kind: 'mysql'; readonly databaseUrl: string; readonly redisUrl: string }
   | {
       readonly kind: 'embedded'
-      /** Absolute path of the SQLite file (SQLITE_PATH, default ./data/sugang.sqlite). */
+      /** Absolute path of the SQLite file (SQLITE_PATH, default service/data/sugang.sqlite). */
       readonly sqlitePath: string
     }
 
@@ -413,7 +414,18 @@ function storageOf(env: Env, production: boolean): Storage {
   if (env.DATABASE_REPLICA_URL) {
     throw new ConfigError('DATABASE_REPLICA_URL needs DATABASE_URL and REDIS_URL')
   }
-  return { kind: 'embedded', sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')) }
+  return { kind: 'embedded', sqlitePath: sqlitePathOf(env) }
+}
+
+/**
+ * The embedded store's file: SQLITE_PATH (a relative one taken from where it was given), else
+ * data/sugang.sqlite in the service package (src/ and dist/ are both one level down), so that
+ * `npm start`, `npx sugang seed` from the repository root and `sugang serve` from service/ all
+ * find the same database.
+ */
+function sqlitePathOf(env: Env): string {
+  if (env.SQLITE_PATH) return resolve(env.SQLITE_PATH)
+  return fileURLToPath(new URL('../data/sugang.sqlite', import.meta.url))
 }
 
 /**
@@ -518,7 +530,7 @@ export function loadNotifierConfig(env: Env = process.env): NotifierConfig {
   }
   const database: NotifierDatabase = mysqlDatabase ?? {
     kind: 'embedded',
-    sqlitePath: resolve(env.SQLITE_PATH || join('data', 'sugang.sqlite')),
+    sqlitePath: sqlitePathOf(env),
   }
   const mailFrom = env.MAIL_FROM ?? ''
   if (!/^[^\s@<>]+@[^\s@<>]+\.[^\s@<>]+$/.test(mailFrom)) {

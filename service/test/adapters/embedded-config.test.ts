@@ -1,19 +1,45 @@
+import { tmpdir } from 'node:os'
 import { resolve } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import t from 'tap'
-import { loadConfig } from '../../src/config.js'
+import { loadConfig, loadNotifierConfig } from '../../src/config.js'
 
-t.test('neither URL: the embedded store, at SQLITE_PATH or ./data/sugang.sqlite', async (t) => {
-  t.same(loadConfig({}).storage, {
-    kind: 'embedded',
-    sqlitePath: resolve('data', 'sugang.sqlite'),
-  })
-  t.same(loadConfig({ SQLITE_PATH: 'demo/here.sqlite' }).storage, {
-    kind: 'embedded',
-    sqlitePath: resolve('demo/here.sqlite'),
-  })
-  t.equal(loadConfig({ SQLITE_PATH: '/var/tmp/x.sqlite' }).storage.kind, 'embedded')
-  t.equal(loadConfig({}).role, 'all', 'the one instance takes requests and admits')
-  t.equal(loadConfig({}).registration.opensAt, null, 'registration is open at once')
+const SERVICE_DATA = fileURLToPath(new URL('../../data/sugang.sqlite', import.meta.url))
+
+t.test(
+  'neither URL: the embedded store, at SQLITE_PATH or service/data/sugang.sqlite',
+  async (t) => {
+    t.same(loadConfig({}).storage, {
+      kind: 'embedded',
+      sqlitePath: SERVICE_DATA,
+    })
+    t.same(loadConfig({ SQLITE_PATH: 'demo/here.sqlite' }).storage, {
+      kind: 'embedded',
+      sqlitePath: resolve('demo/here.sqlite'),
+    })
+    t.equal(loadConfig({ SQLITE_PATH: '/var/tmp/x.sqlite' }).storage.kind, 'embedded')
+    t.equal(loadConfig({}).role, 'all', 'the one instance takes requests and admits')
+    t.equal(loadConfig({}).registration.opensAt, null, 'registration is open at once')
+  },
+)
+
+t.test('the default file is the same wherever sugang is run from', async (t) => {
+  const cwd = process.cwd()
+  t.teardown(() => process.chdir(cwd))
+  const seen = new Set<string>()
+  for (const dir of [fileURLToPath(new URL('../../..', import.meta.url)), tmpdir()]) {
+    process.chdir(dir)
+    const storage = loadConfig({}).storage
+    seen.add(storage.kind === 'embedded' ? storage.sqlitePath : '')
+    const notifier = loadNotifierConfig({ MAIL_FROM: 'sugang@example.ac.kr' }).database
+    seen.add(notifier.kind === 'embedded' ? notifier.sqlitePath : '')
+    t.equal(
+      (loadConfig({ SQLITE_PATH: 'mine.sqlite' }).storage as { sqlitePath: string }).sqlitePath,
+      resolve(dir, 'mine.sqlite'),
+      'a path given relative is taken from where it was given',
+    )
+  }
+  t.same([...seen], [SERVICE_DATA], 'the repository root, or anywhere else: service/data')
 })
 
 t.test('both URLs: MySQL and Redis, and SQLITE_PATH is not read', async (t) => {

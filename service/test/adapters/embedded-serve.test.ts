@@ -251,3 +251,21 @@ t.test('the CLI on the embedded store: migrate, seed; unlock says what it needs'
   t.equal(unlock.status, 2)
   t.match(unlock.stderr, /sugang unlock needs REDIS_URL/)
 })
+
+t.test('seed from the repository root and serve from service/ name the same file', async (t) => {
+  // Read-only: --help says where this environment's embedded store is, without touching it.
+  const where = (cwd: string, cli: string) => {
+    const run = spawnSync(process.execPath, [cli, 'seed', '--help'], {
+      cwd,
+      env: embeddedEnv({}),
+      encoding: 'utf8',
+    })
+    t.equal(run.status, 0, run.stderr)
+    return /The embedded store here: (.+)$/m.exec(run.stdout)?.[1]
+  }
+  const repoRoot = join(SERVICE_DIR, '..')
+  const fromRoot = where(repoRoot, join('service', 'bin', 'sugang.js'))
+  const fromService = where(SERVICE_DIR, CLI)
+  t.equal(fromRoot, join(SERVICE_DIR, 'data', 'sugang.sqlite'), 'npx sugang seed from the root')
+  t.equal(fromService, fromRoot, 'npm start (run in service/)')
+})
