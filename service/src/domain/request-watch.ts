@@ -1,5 +1,5 @@
 import type { EnrollmentRequests, RequestView } from './enrollment-requests.js'
-import type { WaitingQueue } from './ports.js'
+import type { SeatCache, WaitingQueue } from './ports.js'
 
 /** What a watching student is told: the request's answer, and a wait estimate while queued. */
 export type WatchUpdate = RequestView & { readonly estimatedWaitSeconds?: number }
@@ -9,8 +9,16 @@ export interface WatchSettings {
   readonly tickMs: number
   /** How often a queued request is re-read whole, to heal any drift of the computed place. */
   readonly resyncMs: number
-  /** How often a waitlisted request is re-read (its place lives in the store). */
+  /**
+   * How often a waitlisted request is re-read whatever happens (its place lives in the store). A
+   * change of its course (a place given up, a seat handed over, on any instance) is seen sooner:
+   * every round reads the versions of the courses that have waitlisted watchers.
+   */
   readonly waitlistMs: number
+  /** The span of a course's progress the wait estimate is measured over (ms). */
+  readonly rateWindowMs: number
+  /** The clock (ms); tests drive their own. */
+  readonly now: () => number
 }
 
 export interface WatchObserver {
@@ -23,7 +31,19 @@ const REREADS_AT_ONCE = 64
 /** How long a request nobody listens to any more is kept for a stream that takes it over (ms). */
 const IDLE_KEPT_MS = 5_000
 
-const defaults: WatchSettings = { tickMs: 1_000, resyncMs: 30_000, waitlistMs: 10_000 }
+const defaults: WatchSettings = {
+  tickMs: 1_000,
+  resyncMs: 30_000,
+  waitlistMs: 10_000,
+  rateWindowMs: 10_000,
+  now: () => Date.now(),
+}
+
+/** One reading of a course's progress: how many requests its queue had let go of, and when. */
+interface Sample {
+  readonly at: number
+  readonly progress: number
+}
 
 interface Watched {
   readonly studentId: string
@@ -44,25 +64,39 @@ interface Watched {
  * let go of since: one read of one number per course per tick serves every watcher of every
  * course, however many there are. A request whose computed place reaches the head is re-read
  * whole (it is being decided), and every request is re-read now and then to heal drift.
+ * Waitlisted requests are re-read when their course's cache version moves (one read per round
+ * for every course with waitlisted watchers), so a move up or a promotion made on any instance
+ * reaches the student within a round.
+ *
+ * The wait estimate is the one rule of this service for "how long until my turn": the place
+ * divided by the pace the course's queue kept over the last `rateWindowMs` (stalls included: an
+ * admission worker serves a course in slices, and a pace measured only while it moves would
+ * promise too much). A course nobody watched before is read when its first request is watched,
+ * so its pace is known at the first round. No estimate is given until the queue has been seen
+ * moving: a number without a measurement behind it would be a guess.
  */
 export class RequestWatch {
   readonly #queue: WaitingQueue
+  readonly #seats: Pick<SeatCache, 'versions'>
   readonly #requests: EnrollmentRequests
   readonly #settings: WatchSettings
   readonly #watched = new Map<string, Watched>()
-  /** Per course: progress at the last tick, and the measured rate (requests let go of per second). */
-  readonly #courses = new Map<string, { progress: number; at: number; rate: number }>()
+  /** Per course with queued watchers: its progress readings over the rate window, oldest first. */
+  readonly #courses = new Map<string, Sample[]>()
+  /** Per course with waitlisted watchers: its cache version at the last round. */
+  readonly #versions = new Map<string, number>()
   #timer: NodeJS.Timeout | null = null
   #ticking = false
   readonly #observer: WatchObserver
 
   constructor(
-    ports: { readonly queue: WaitingQueue },
+    ports: { readonly queue: WaitingQueue; readonly seats: Pick<SeatCache, 'versions'> },
     requests: EnrollmentRequests,
     observer: WatchObserver,
     settings: Partial<WatchSettings> = {},
   ) {
     this.#queue = ports.queue
+    this.#seats = ports.seats
     this.#requests = requests
     this.#observer = observer
     this.#settings = { ...defaults, ...settings }
@@ -99,6 +133,8 @@ export class RequestWatch {
     if (this.#timer) clearInterval(this.#timer)
     this.#timer = null
     this.#watched.clear()
+    this.#courses.clear()
+    this.#versions.clear()
   }
 
   /**
@@ -120,6 +156,18 @@ export class RequestWatch {
           .map(async (id) => [id, await this.#requests.watched(studentId, id)] as const),
       ),
     )
+    // The first reading of a course's pace is taken now, not at the next round: by that round
+    // the pace is known and the estimate can be given.
+    const unseen = [...reads.values()]
+      .filter((read) => read?.view.status === 'queued')
+      .map((read) => read?.view.courseId as string)
+      .filter((courseId, i, all) => !this.#courses.has(courseId) && all.indexOf(courseId) === i)
+    if (unseen.length > 0) {
+      const now = this.#settings.now()
+      for (const [courseId, progress] of await this.#queue.progress(unseen)) {
+        if (!this.#courses.has(courseId)) this.#courses.set(courseId, [{ at: now, progress }])
+      }
+    }
     for (const requestId of ids) {
       let watched = this.#watched.get(requestId)
       if (watched && watched.studentId !== studentId) continue
@@ -155,15 +203,16 @@ export class RequestWatch {
         watched.listeners.delete(send)
         // Kept a moment: the page reopens its stream when its set of requests changes, and the
         // new stream then takes the request over without reading it again.
-        if (watched.listeners.size === 0) watched.idleSince = Date.now()
+        if (watched.listeners.size === 0) watched.idleSince = this.#settings.now()
       }
     }
   }
 
   /**
    * A course's waitlist changed here (a place was given up or a seat handed over): its watched
-   * waitlisted requests are re-read at the next tick rather than at their next turn. Watchers on
-   * other instances hear of it at their next re-read (`waitlistMs`).
+   * waitlisted requests are re-read at the next tick rather than at their next turn, even if the
+   * queue's cache of the course has not taken the change yet. Watchers on other instances see
+   * the course's version move at their next round.
    */
   courseChanged(courseId: string): void {
     for (const w of this.#watched.values()) {
@@ -174,7 +223,7 @@ export class RequestWatch {
   #schedule(w: Watched): void {
     const { status } = w.view
     const every = status === 'waitlisted' ? this.#settings.waitlistMs : this.#settings.resyncMs
-    w.nextReadAt = Date.now() + every
+    w.nextReadAt = this.#settings.now() + every
   }
 
   #send(w: Watched, view: WatchUpdate): void {
@@ -202,26 +251,48 @@ export class RequestWatch {
   }
 
   async #round(): Promise<void> {
-    const now = Date.now()
-    const queued = [...this.#watched.values()].filter((w) => w.view.status === 'queued')
+    const now = this.#settings.now()
+    const watched = [...this.#watched.values()]
+    const queued = watched.filter((w) => w.view.status === 'queued')
     const courseIds = [...new Set(queued.map((w) => w.courseId))]
-    const progress = courseIds.length > 0 ? await this.#queue.progress(courseIds) : new Map()
+    const waitlisted = [
+      ...new Set(watched.filter((w) => w.view.status === 'waitlisted').map((w) => w.courseId)),
+    ]
+    const [progress, versions] = await Promise.all([
+      courseIds.length > 0 ? this.#queue.progress(courseIds) : new Map<string, number>(),
+      waitlisted.length > 0 ? this.#seats.versions(waitlisted) : new Map<string, number>(),
+    ])
     // A course whose count went back (the queue's state was lost) has every place re-read.
     const reset = new Set<string>()
     for (const courseId of courseIds) {
       const current = progress.get(courseId) ?? 0
-      const seen = this.#courses.get(courseId)
-      if (!seen || current < seen.progress) {
-        if (seen) reset.add(courseId)
-        this.#courses.set(courseId, { progress: current, at: now, rate: 0 })
-      } else if (current > seen.progress) {
-        const perSecond = ((current - seen.progress) * 1000) / Math.max(1, now - seen.at)
-        const rate = seen.rate === 0 ? perSecond : 0.7 * seen.rate + 0.3 * perSecond
-        this.#courses.set(courseId, { progress: current, at: now, rate })
+      const samples = this.#courses.get(courseId)
+      const last = samples?.at(-1)
+      if (!samples || !last || current < last.progress) {
+        if (samples) reset.add(courseId)
+        this.#courses.set(courseId, [{ at: now, progress: current }])
+        continue
+      }
+      samples.push({ at: now, progress: current })
+      // Keep one reading at or before the window's start, so the pace spans the whole window.
+      while (samples.length > 2 && (samples[1] as Sample).at <= now - this.#settings.rateWindowMs) {
+        samples.shift()
       }
     }
-    for (const [courseId] of this.#courses) {
+    for (const courseId of this.#courses.keys()) {
       if (!courseIds.includes(courseId)) this.#courses.delete(courseId)
+    }
+    // A waitlisted request whose course changed since the last round is re-read in this one.
+    const changed = new Set<string>()
+    for (const courseId of waitlisted) {
+      const version = versions.get(courseId)
+      if (version === undefined) continue
+      const before = this.#versions.get(courseId)
+      if (before !== undefined && before !== version) changed.add(courseId)
+      this.#versions.set(courseId, version)
+    }
+    for (const courseId of this.#versions.keys()) {
+      if (!waitlisted.includes(courseId)) this.#versions.delete(courseId)
     }
 
     const reread: Watched[] = []
@@ -230,7 +301,8 @@ export class RequestWatch {
         this.#watched.delete(w.requestId)
         continue
       }
-      if (w.nextReadAt <= now || reset.has(w.courseId)) {
+      const moved = w.view.status === 'waitlisted' && changed.has(w.courseId)
+      if (w.nextReadAt <= now || reset.has(w.courseId) || moved) {
         reread.push(w)
         continue
       }
@@ -242,7 +314,9 @@ export class RequestWatch {
         reread.push(w)
         continue
       }
-      this.#send(w, { ...w.view, position, ...this.#estimate(w.courseId, position) })
+      // A pace that dropped to nothing takes the old estimate away rather than keeping it.
+      const { estimatedWaitSeconds: _before, ...view } = w.view
+      this.#send(w, { ...view, position, ...this.#estimate(w.courseId, position) } as WatchUpdate)
     }
     // Re-read in parallel, a bounded number at a time: at the head of a big queue, thousands of
     // requests are decided in one round.
@@ -272,7 +346,15 @@ export class RequestWatch {
   }
 
   #estimate(courseId: string, position: number): { estimatedWaitSeconds?: number } {
-    const rate = this.#courses.get(courseId)?.rate ?? 0
+    const rate = paceOf(this.#courses.get(courseId))
     return rate > 0 ? { estimatedWaitSeconds: Math.ceil(position / rate) } : {}
   }
+}
+
+/** Requests a course's queue let go of per second over its readings; 0 before it was seen moving. */
+export function paceOf(samples: readonly Sample[] | undefined): number {
+  const first = samples?.[0]
+  const last = samples?.at(-1)
+  if (!first || !last || last.at <= first.at || last.progress <= first.progress) return 0
+  return ((last.progress - first.progress) * 1000) / (last.at - first.at)
 }

@@ -107,7 +107,7 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
   const logins = new LoginGuard(rush.logins)
 
   const carts = new Carts(store, requests)
-  const watch = new RequestWatch({ queue: rush.queue }, requests, {
+  const watch = new RequestWatch({ queue: rush.queue, seats: rush.seats }, requests, {
     round: (seconds, updates) => {
       metrics.watchRounds.observe(seconds)
       metrics.watchUpdates.inc(updates)

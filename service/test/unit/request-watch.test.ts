@@ -2,11 +2,15 @@ import t from 'tap'
 import { Catalogue } from '../../src/domain/catalogue.js'
 import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
 import type { Decision } from '../../src/domain/model.js'
-import { RequestWatch, type WatchUpdate } from '../../src/domain/request-watch.js'
+import {
+  RequestWatch,
+  type WatchSettings,
+  type WatchUpdate,
+} from '../../src/domain/request-watch.js'
 import { StudentDirectory } from '../../src/domain/students.js'
 import { MemoryQueue } from './support/memory.js'
 
-function world(students: number) {
+function world(students: number, settings: Partial<WatchSettings> = {}) {
   const queue = new MemoryQueue()
   /** Where the store has each waitlisted request (the queue keeps no places in this world). */
   const places = new Map<string, number>()
@@ -42,12 +46,17 @@ function world(students: number) {
     () => undefined,
   )
   const rounds: number[] = []
-  const watch = new RequestWatch({ queue }, requests, {
-    round: (_s, updates) => rounds.push(updates),
-    error: (err) => {
-      throw err
+  const watch = new RequestWatch(
+    { queue, seats: queue },
+    requests,
+    {
+      round: (_s, updates) => rounds.push(updates),
+      error: (err) => {
+        throw err
+      },
     },
-  })
+    settings,
+  )
   const ids: string[] = []
   const ready = (async () => {
     for (let i = 1; i <= students; i += 1) {
@@ -213,3 +222,104 @@ t.test('a stream reopened with one more request reads only that one', async (t) 
   stopSecond()
   t.equal(w.watch.size, 0, 'nobody listens any more')
 })
+
+t.test(
+  "a waitlist change made on another instance is pushed at the next round: the course's version moved",
+  async (t) => {
+    const w = world(3)
+    await w.ready
+    const head = await w.queue.head('C1', 3)
+    await w.queue.settle(
+      'C1',
+      'w',
+      head.map((h, i) => ({
+        requestId: h.requestId,
+        studentId: h.studentId,
+        status: 'waitlisted' as const,
+        place: i + 1,
+      })),
+      { seatsLeft: 0, version: 1 },
+    )
+    for (const [i, id] of ['r1', 'r2', 'r3'].entries()) w.places.set(id, i + 1)
+    const seen: WatchUpdate[] = []
+    await w.watch.watch('S3', ['r3'], (u) => seen.push(u))
+    await w.watch.tick()
+    t.equal(seen.length, 1, 'nothing changed, nothing sent')
+
+    // S2 leaves through another instance: the store moves S3 up and the queue's cache of the
+    // course takes the new version. Nobody calls courseChanged here.
+    w.places.delete('r2')
+    w.places.set('r3', 2)
+    await w.queue.reflectCancellation('C1', {
+      cancellationId: 'x',
+      studentId: 'S2',
+      seatsLeft: 0,
+      versionBefore: 1,
+      version: 2,
+      promoted: null,
+      dropped: [],
+    })
+    await w.watch.tick()
+    t.match(seen, [{ position: 3 }, { status: 'waitlisted', position: 2 }], 'moved up at once')
+
+    // A seat is handed to S3 on another instance: the promotion comes at the next round too.
+    w.places.delete('r3')
+    await w.queue.reflectCancellation('C1', {
+      cancellationId: 'y',
+      studentId: 'S9',
+      seatsLeft: 0,
+      versionBefore: 2,
+      version: 3,
+      promoted: { studentId: 'S3', requestId: 'r3' },
+      dropped: [],
+    })
+    await w.watch.tick()
+    t.match(seen.at(-1), { requestId: 'r3', status: 'enrolled' }, 'the promotion, pushed')
+  },
+)
+
+t.test(
+  'the wait estimate is there at the first round after joining, once the queue moved',
+  async (t) => {
+    let now = 1_000_000
+    const w = world(100, { now: () => now })
+    await w.ready
+    const seen: WatchUpdate[] = []
+    await w.watch.watch('S100', ['r100'], (u) => seen.push(u))
+    t.match(seen, [{ status: 'queued', position: 100 }])
+    t.equal(seen[0]?.estimatedWaitSeconds, undefined, 'no pace measured yet: no number')
+    now += 1000
+    await w.letGo(10)
+    await w.watch.tick()
+    t.match(seen.at(-1), { position: 90, estimatedWaitSeconds: 9 }, '10 a second, 90 ahead')
+  },
+)
+
+t.test(
+  'a queue that stalls slows the estimate down instead of keeping its best pace',
+  async (t) => {
+    let now = 1_000_000
+    const w = world(200, { now: () => now, rateWindowMs: 10_000 })
+    await w.ready
+    const seen: WatchUpdate[] = []
+    await w.watch.watch('S200', ['r200'], (u) => seen.push(u))
+    // 20 a second for 2 s ...
+    for (let i = 0; i < 2; i += 1) {
+      now += 1000
+      await w.letGo(20)
+      await w.watch.tick()
+    }
+    t.match(seen.at(-1), { position: 160, estimatedWaitSeconds: 8 })
+    // ... then the worker serves other courses for 2 s: 40 in 4 s is 10 a second.
+    for (let i = 0; i < 2; i += 1) {
+      now += 1000
+      await w.watch.tick()
+    }
+    t.match(seen.at(-1), { position: 160, estimatedWaitSeconds: 16 }, 'the stall counts')
+    // Still for longer than the window: no pace, so no number rather than an old one.
+    now += 11_000
+    await w.watch.tick()
+    t.match(seen.at(-1), { status: 'queued', position: 160 })
+    t.equal(seen.at(-1)?.estimatedWaitSeconds, undefined, 'the estimate is withdrawn')
+  },
+)
