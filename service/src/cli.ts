@@ -12,7 +12,8 @@ import {
 } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
-import { clearQueue, seed as seedData, seedEmbedded } from './seed.js'
+import { clearQueue, seed as seedNumbered, type SeedStore } from './seed.js'
+import { seedDemo } from './demo/semester.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { ThrottledLog } from './logging/throttled-log.js'
@@ -37,13 +38,20 @@ METRICS_PORT (see the README). With neither DATABASE_URL nor REDIS_URL set, suga
 an embedded store (SQLITE_PATH, default service/data/sugang.sqlite wherever sugang is run
 from) with a demo semester.`
 
-const SEED_USAGE = `Usage: sugang seed --students N --courses M --capacity C|MIN-MAX --password P [--reset]
+const SEED_USAGE = `Usage: sugang seed --demo [--password P] [--reset]
+       sugang seed --students N --courses M --capacity C|MIN-MAX --password P [--reset]
 
-Creates students S000001..S<N> (every one with password P, hashed with a cheap scrypt cost
-that is recorded in the hash; for demo and load-test data only) and courses C0001..C<M>
-with capacity C, or capacities spread evenly from MIN to MAX. --reset first deletes all
-students, courses, enrollments and waitlist entries, and the queue state in Redis when
-REDIS_URL is set.
+--demo loads the demo semester a new embedded store starts with: 66 courses of a Korean
+university's spring term (titles, professors, rooms and weekly meeting times) and 2,000
+students S000001..S002000 in years 1-4, all with the password sugang-demo (or P).
+
+Otherwise it creates students S000001..S<N>, all with password P, and courses C0001..C<M>
+(no meeting times) with capacity C, or capacities spread evenly from MIN to MAX.
+
+Either way the passwords are hashed with a cheap scrypt cost that is recorded in the hash:
+for demo and load-test data only. Seeding again updates what is there (passwords, larger
+capacities); --reset first deletes all students, courses, enrollments, waitlist entries and
+cart items, and the queue state in Redis when REDIS_URL is set.
 
 Without DATABASE_URL and REDIS_URL it writes to the embedded store (SQLITE_PATH); a running
 "sugang serve" on that store keeps its queue in memory, so restart it after --reset.`
@@ -82,6 +90,7 @@ async function seed(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
+      demo: { type: 'boolean', default: false },
       students: { type: 'string' },
       courses: { type: 'string' },
       capacity: { type: 'string' },
@@ -94,36 +103,43 @@ async function seed(argv: string[]): Promise<void> {
     console.log(`${SEED_USAGE}${whereEmbedded()}`)
     return
   }
-  const students = positive(values.students, 'students', 999_999)
-  const courses = positive(values.courses, 'courses', 9_999)
-  const capacity = capacityArgument(values.capacity)
-  if (!values.password) throw new ConfigError('--password is required')
-  const password = values.password
+  const reset = values.reset
+  let write: (store: SeedStore) => Promise<string>
+  if (values.demo) {
+    if ([values.students, values.courses, values.capacity].some((v) => v !== undefined)) {
+      throw new ConfigError(
+        '--demo seeds its own students and courses: leave out --students, --courses and --capacity',
+      )
+    }
+    const password = values.password
+    if (password === '') throw new ConfigError('--password must not be empty')
+    write = async (store) => {
+      const seeded = await seedDemo(store, { reset, password })
+      return `seeded the demo semester: ${seeded.courses} courses and ${seeded.students} students`
+    }
+  } else {
+    const students = positive(values.students, 'students', 999_999)
+    const courses = positive(values.courses, 'courses', 9_999)
+    const capacity = capacityArgument(values.capacity)
+    if (!values.password) throw new ConfigError('--password is required (or --demo)')
+    const options = { students, courses, capacity, password: values.password, reset }
+    write = async (store) => {
+      await seedNumbered(store, options)
+      return `seeded ${students} students and ${courses} courses of capacity ${capacityText(capacity)}`
+    }
+  }
 
   const config = loadConfig()
-  const options = { students, courses, capacity, password, reset: values.reset }
   const { storage } = config
-  if (storage.kind === 'embedded') {
-    const store = await openSqliteStore({ path: storage.sqlitePath })
-    try {
-      await store.migrate()
-      await seedEmbedded(store, options)
-      console.log(
-        `seeded ${students} students and ${courses} courses of capacity ${capacityText(capacity)} into ${storage.sqlitePath}`,
-      )
-    } finally {
-      await store.close()
-    }
-    return
-  }
-  const store = new MysqlStore({ url: storage.databaseUrl, tls: config.databaseTls, poolSize: 2 })
+  const store =
+    storage.kind === 'embedded'
+      ? await openSqliteStore({ path: storage.sqlitePath })
+      : new MysqlStore({ url: storage.databaseUrl, tls: config.databaseTls, poolSize: 2 })
   try {
     await store.migrate()
-    await seedData(store.primary, options)
-    if (values.reset) await clearQueue(storage.redisUrl, config.redisPrefix)
-    console.log(
-      `seeded ${students} students and ${courses} courses of capacity ${capacityText(capacity)}`,
-    )
+    const done = await write(store)
+    if (reset && storage.kind === 'mysql') await clearQueue(storage.redisUrl, config.redisPrefix)
+    console.log(storage.kind === 'embedded' ? `${done} into ${storage.sqlitePath}` : done)
   } finally {
     await store.close()
   }

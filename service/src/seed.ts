@@ -1,7 +1,47 @@
 import { Redis } from 'ioredis'
-import type { Pool } from 'mysql2/promise'
-import type { SqliteStore } from './adapters/sqlite/store.js'
+import type { Meeting } from './domain/model.js'
 import { hashPassword, seedCost } from './domain/passwords.js'
+
+/** A student row written by a seed (the demo semester, `sugang seed`). */
+export interface SeedStudentRow {
+  readonly id: string
+  readonly name: string
+  readonly email: string
+  readonly passwordHash: string
+  readonly year: number
+  readonly maxCredits: number
+}
+
+/** A course row written by a seed. */
+export interface SeedCourseRow {
+  readonly id: string
+  readonly title: string
+  readonly professor: string
+  readonly credits: number
+  readonly capacity: number
+  readonly meetings: readonly Meeting[]
+}
+
+export interface SeedRows {
+  readonly students?: readonly SeedStudentRow[]
+  readonly courses?: readonly SeedCourseRow[]
+}
+
+/**
+ * What a seed writes to: MySQL or the embedded store, the same rows and the same rules (not part
+ * of the ports: no request of the service seeds).
+ */
+export interface SeedStore {
+  /** Whether the store holds neither students nor courses. */
+  isEmpty(): Promise<boolean>
+  /** Deletes every student, course, enrollment, waitlist place and cart item. */
+  deleteAll(): Promise<void>
+  /**
+   * Writes students and courses. Existing students get the new password hash and credit limit;
+   * existing courses keep their enrollments and never shrink below them.
+   */
+  insertSeed(rows: SeedRows): Promise<void>
+}
 
 export interface SeedOptions {
   readonly students: number
@@ -46,56 +86,19 @@ export async function clearQueue(redisUrl: string, prefix: string): Promise<void
   }
 }
 
-/** Demo and load-test data: students S000001.., courses C0001.., one password for all. */
-export async function seed(db: Pool, options: SeedOptions): Promise<void> {
-  if (options.reset) {
-    for (const table of ['waitlist', 'enrollments', 'courses', 'students']) {
-      await db.query(`DELETE FROM ${table}`)
-    }
-  }
-  const maxCredits = options.maxCredits ?? 18
-  const chunk = 1_000
-  for (let start = 1; start <= options.students; start += chunk) {
-    const rows: Array<[string, string, string, string, number]> = []
-    for (let i = start; i < Math.min(start + chunk, options.students + 1); i += 1) {
-      const id = studentId(i)
-      const hash = await hashPassword(options.password, seedCost)
-      rows.push([id, `Student ${i}`, `${id.toLowerCase()}@students.example.edu`, hash, maxCredits])
-    }
-    await db.query(
-      `INSERT INTO students (id, name, email, password_hash, max_credits) VALUES ?
-       ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), max_credits = VALUES(max_credits)`,
-      [rows],
-    )
-  }
-  const rows: Array<[string, string, string, number, number]> = []
-  for (let i = 1; i <= options.courses; i += 1) {
-    const professor = `Professor ${((i - 1) % 40) + 1}`
-    rows.push([
-      courseId(i),
-      `Course ${i}`,
-      professor,
-      options.credits ?? 3,
-      capacityOf(i, options.capacity),
-    ])
-  }
-  if (rows.length > 0) {
-    await db.query(
-      `INSERT INTO courses (id, title, professor, credits, capacity) VALUES ?
-       ON DUPLICATE KEY UPDATE capacity = GREATEST(VALUES(capacity), enrolled)`,
-      [rows],
-    )
-  }
-}
+/** Rows written per call: one statement per table on MySQL, well within its packet size. */
+const CHUNK = 1_000
 
-/** The same students and courses as seed(), written to the embedded store. */
-export async function seedEmbedded(store: SqliteStore, options: SeedOptions): Promise<void> {
+/**
+ * Load-test and demo data by number: students S000001.. and courses C0001.. (no meeting times),
+ * one password for all, hashed at the cheap seed cost recorded in the hash.
+ */
+export async function seed(store: SeedStore, options: SeedOptions): Promise<void> {
   if (options.reset) await store.deleteAll()
   const maxCredits = options.maxCredits ?? 18
-  const chunk = 1_000
-  for (let start = 1; start <= options.students; start += chunk) {
-    const students = []
-    for (let i = start; i < Math.min(start + chunk, options.students + 1); i += 1) {
+  for (let start = 1; start <= options.students; start += CHUNK) {
+    const students: SeedStudentRow[] = []
+    for (let i = start; i < Math.min(start + CHUNK, options.students + 1); i += 1) {
       const id = studentId(i)
       students.push({
         id,
@@ -108,7 +111,7 @@ export async function seedEmbedded(store: SqliteStore, options: SeedOptions): Pr
     }
     await store.insertSeed({ students })
   }
-  const courses = []
+  const courses: SeedCourseRow[] = []
   for (let i = 1; i <= options.courses; i += 1) {
     courses.push({
       id: courseId(i),
@@ -119,5 +122,7 @@ export async function seedEmbedded(store: SqliteStore, options: SeedOptions): Pr
       meetings: [],
     })
   }
-  await store.insertSeed({ courses })
+  for (let start = 0; start < courses.length; start += CHUNK) {
+    await store.insertSeed({ courses: courses.slice(start, start + CHUNK) })
+  }
 }

@@ -10,7 +10,7 @@ import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
 import { RedisKeys } from '../src/adapters/redis/keys.js'
 import { SqliteStore } from '../src/adapters/sqlite/store.js'
-import { clearQueue, seed, seedEmbedded, type SeedOptions } from '../src/seed.js'
+import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
 export const MYSQL_ROOT = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
@@ -145,27 +145,13 @@ export async function seedDatabase(config: Config, options: Partial<SeedOptions>
     reset: false,
     ...options,
   }
-  if (config.storage.kind === 'embedded') {
-    const embedded = new SqliteStore({ path: config.storage.sqlitePath })
-    try {
-      await embedded.migrate()
-      await seedEmbedded(embedded, seedOptions)
-    } finally {
-      await embedded.close()
-    }
-    return
-  }
-  const store = new MysqlStore({ url: databaseUrlOf(config), poolSize: 2 })
+  const store =
+    config.storage.kind === 'embedded'
+      ? new SqliteStore({ path: config.storage.sqlitePath })
+      : new MysqlStore({ url: databaseUrlOf(config), poolSize: 2 })
   try {
     await store.migrate()
-    await seed(store.primary, {
-      students: 10,
-      courses: 1,
-      capacity: 30,
-      password: PASSWORD,
-      reset: false,
-      ...options,
-    })
+    await seed(store, seedOptions)
   } finally {
     await store.close()
   }

@@ -10,7 +10,7 @@
  */
 import type { Day, Meeting } from '../domain/model.js'
 import { hashPassword, seedCost } from '../domain/passwords.js'
-import type { SeedCourseRow, SeedStudentRow, SqliteStore } from '../adapters/sqlite/store.js'
+import type { SeedCourseRow, SeedRows, SeedStore, SeedStudentRow } from '../seed.js'
 
 /** The password of every demo student. */
 export const DEMO_PASSWORD = 'sugang-demo'
@@ -343,25 +343,47 @@ export function demoSemester(): DemoSemester {
   return { courses, students }
 }
 
-/**
- * Seeds the demo semester into an empty store; a store with any student or course is left as it
- * is. Each student's password is hashed at the cheap seed cost (recorded in the hash; a login
- * upgrades it). Returns what was seeded, or null when the store was not empty.
- */
-export async function seedDemoSemester(
-  store: SqliteStore,
-): Promise<{ readonly courses: number; readonly students: number } | null> {
-  if (!(await store.isEmpty())) return null
+/** The demo semester's rows, every student's password hashed at the cheap seed cost. */
+async function demoRows(password: string): Promise<Required<SeedRows>> {
   const { courses, students } = demoSemester()
   const hashed: SeedStudentRow[] = []
   const chunk = 100
   for (let i = 0; i < students.length; i += chunk) {
     const part = students.slice(i, i + chunk)
-    const hashes = await Promise.all(part.map(() => hashPassword(DEMO_PASSWORD, seedCost)))
+    const hashes = await Promise.all(part.map(() => hashPassword(password, seedCost)))
     part.forEach((s, j) => hashed.push({ ...s, passwordHash: hashes[j] as string }))
   }
+  return { students: hashed, courses }
+}
+
+/**
+ * Seeds the demo semester into an empty store (a new embedded database); a store with any
+ * student or course is left as it is. Each student's password is hashed at the cheap seed cost
+ * (recorded in the hash; a login upgrades it). Returns what was seeded, or null when the store
+ * was not empty.
+ */
+export async function seedDemoSemester(
+  store: SeedStore,
+): Promise<{ readonly courses: number; readonly students: number } | null> {
+  if (!(await store.isEmpty())) return null
+  const rows = await demoRows(DEMO_PASSWORD)
   // Checked again after hashing: another start-up may have seeded meanwhile.
   if (!(await store.isEmpty())) return null
-  await store.insertSeed({ students: hashed, courses })
-  return { courses: courses.length, students: hashed.length }
+  await store.insertSeed(rows)
+  return { courses: rows.courses.length, students: rows.students.length }
+}
+
+/**
+ * `sugang seed --demo`: the demo semester into either store, after deleting everything with
+ * `reset`; without it, over what is there (students get the password again, courses keep their
+ * enrollments).
+ */
+export async function seedDemo(
+  store: SeedStore,
+  options: { readonly reset: boolean; readonly password?: string },
+): Promise<{ readonly courses: number; readonly students: number }> {
+  const rows = await demoRows(options.password ?? DEMO_PASSWORD)
+  if (options.reset) await store.deleteAll()
+  await store.insertSeed(rows)
+  return { courses: rows.courses.length, students: rows.students.length }
 }

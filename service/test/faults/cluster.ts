@@ -192,7 +192,7 @@ export class Cluster {
     const store = new MysqlStore({ url: `${this.db.url}/${database}`, poolSize: 2 })
     try {
       await store.migrate()
-      await seed(store.primary, {
+      await seed(store, {
         students: setup.students,
         courses: setup.courses.length,
         capacity: 1,

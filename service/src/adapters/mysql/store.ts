@@ -9,7 +9,7 @@ import type {
   Enrollment,
   StudentAccount,
 } from '../../domain/model.js'
-import { parseMeetings } from '../../domain/meetings.js'
+import { formatMeetings, parseMeetings } from '../../domain/meetings.js'
 import {
   MEETINGS_HELD,
   WAITLIST_HEAD_STUDENT,
@@ -33,6 +33,7 @@ import { createPool } from './pool.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
 import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
 import { migrations } from './schema.js'
+import type { SeedRows, SeedStore } from '../../seed.js'
 
 export interface MysqlStoreOptions {
   readonly url: string
@@ -105,7 +106,7 @@ interface Session {
  * pool (the primary when no replica is configured). Every statement and every operation has a
  * deadline: a stalled server turns into a prompt DependencyUnavailableError (503), never a hang.
  */
-export class MysqlStore implements RegistrationStore {
+export class MysqlStore implements RegistrationStore, SeedStore {
   readonly #primary: Pool
   readonly #replica: Pool
   readonly #timeoutMs: number
@@ -648,6 +649,62 @@ export class MysqlStore implements RegistrationStore {
         await s.rollback()
       }
     })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Seeding (the demo semester and `sugang seed`, SeedStore): not part of the ports, and without
+  // the request deadlines (a load test's seed writes tens of thousands of rows at once).
+
+  async isEmpty(): Promise<boolean> {
+    const [rows] = await this.#primary.query<RowDataPacket[]>(
+      'SELECT EXISTS(SELECT 1 FROM students) OR EXISTS(SELECT 1 FROM courses) AS any_rows',
+    )
+    return Number(rows[0]?.any_rows ?? 0) === 0
+  }
+
+  async deleteAll(): Promise<void> {
+    for (const table of ['cart_items', 'waitlist', 'enrollments', 'courses', 'students']) {
+      await this.#primary.query(`DELETE FROM ${table}`)
+    }
+  }
+
+  /** In one transaction, one statement per table. */
+  async insertSeed(rows: SeedRows): Promise<void> {
+    const students = rows.students ?? []
+    const courses = rows.courses ?? []
+    const conn = await this.#primary.getConnection()
+    try {
+      await conn.query('START TRANSACTION')
+      if (students.length > 0) {
+        await conn.query(
+          `INSERT INTO students (id, name, email, password_hash, year, max_credits) VALUES ?
+           ON DUPLICATE KEY UPDATE password_hash = VALUES(password_hash), max_credits = VALUES(max_credits)`,
+          [students.map((s) => [s.id, s.name, s.email, s.passwordHash, s.year, s.maxCredits])],
+        )
+      }
+      if (courses.length > 0) {
+        await conn.query(
+          `INSERT INTO courses (id, title, professor, credits, capacity, meetings) VALUES ?
+           ON DUPLICATE KEY UPDATE capacity = GREATEST(VALUES(capacity), enrolled)`,
+          [
+            courses.map((c) => [
+              c.id,
+              c.title,
+              c.professor,
+              c.credits,
+              c.capacity,
+              formatMeetings(c.meetings),
+            ]),
+          ],
+        )
+      }
+      await conn.query('COMMIT')
+    } catch (err) {
+      await conn.query('ROLLBACK').catch(() => undefined)
+      throw err
+    } finally {
+      conn.release()
+    }
   }
 
   /** For the CLI and tests: the primary pool. */

@@ -9,7 +9,6 @@ import type {
   CourseVersion,
   DurableRequest,
   Enrollment,
-  Meeting,
   StudentAccount,
 } from '../../domain/model.js'
 import { formatMeetings, parseMeetings } from '../../domain/meetings.js'
@@ -33,6 +32,7 @@ import {
 } from '../sql/rows.js'
 import { NOW_MS, migrations } from './schema.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import type { SeedRows, SeedStore } from '../../seed.js'
 import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
 
 type Connection = Database.Database
@@ -49,26 +49,6 @@ export interface SqliteStoreOptions {
   readonly busyTimeoutMs?: number
   /** Runs after each successful migrate(): the demo seeds an empty database here. */
   readonly afterMigrate?: (store: SqliteStore) => Promise<void>
-}
-
-/** A student row written by a seed (the demo, `sugang seed`). */
-export interface SeedStudentRow {
-  readonly id: string
-  readonly name: string
-  readonly email: string
-  readonly passwordHash: string
-  readonly year: number
-  readonly maxCredits: number
-}
-
-/** A course row written by a seed. */
-export interface SeedCourseRow {
-  readonly id: string
-  readonly title: string
-  readonly professor: string
-  readonly credits: number
-  readonly capacity: number
-  readonly meetings: readonly Meeting[]
 }
 
 const DEFAULT_TIMEOUT_MS = 5_000
@@ -157,7 +137,7 @@ const list = (ids: readonly string[]): string => JSON.stringify(ids)
  * run on a second connection and see committed data only. better-sqlite3 is synchronous; each
  * port method is a promise all the same, so callers cannot tell the stores apart.
  */
-export class SqliteStore implements RegistrationStore {
+export class SqliteStore implements RegistrationStore, SeedStore {
   readonly #path: string
   readonly #timeoutMs: number
   readonly #busyTimeoutMs: number
@@ -740,9 +720,8 @@ export class SqliteStore implements RegistrationStore {
   }
 
   // -------------------------------------------------------------------------------------------
-  // Seeding (the demo semester and `sugang seed`): not part of the ports.
+  // Seeding (the demo semester and `sugang seed`, SeedStore): not part of the ports.
 
-  /** Whether the store holds neither students nor courses (a new file). */
   async isEmpty(): Promise<boolean> {
     const row = await this.#read((db) =>
       this.#row(
@@ -753,7 +732,6 @@ export class SqliteStore implements RegistrationStore {
     return Number(row?.any_rows ?? 0) === 0
   }
 
-  /** Deletes every student, course, enrollment, waitlist place and cart item. */
   async deleteAll(): Promise<void> {
     await this.#transaction((db) => {
       for (const table of ['cart_items', 'waitlist', 'enrollments', 'courses', 'students']) {
@@ -762,15 +740,8 @@ export class SqliteStore implements RegistrationStore {
     })
   }
 
-  /**
-   * Writes students and courses in one transaction. Existing students get the new password
-   * hash and credit limit; existing courses keep their enrollments and never shrink below them
-   * (as `sugang seed` does on MySQL).
-   */
-  async insertSeed(rows: {
-    readonly students?: readonly SeedStudentRow[]
-    readonly courses?: readonly SeedCourseRow[]
-  }): Promise<void> {
+  /** In one transaction. */
+  async insertSeed(rows: SeedRows): Promise<void> {
     await this.#transaction((db) => {
       for (const s of rows.students ?? []) {
         this.#run(
