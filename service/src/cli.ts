@@ -16,6 +16,7 @@ import { clearQueue, seed as seedNumbered, type SeedStore } from './seed.js'
 import { seedDemo } from './demo/semester.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
+import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
 import { createAdapters, openSqliteStore } from './wiring/adapters.js'
 import { pino } from 'pino'
@@ -170,8 +171,9 @@ async function unlock(argv: string[]): Promise<void> {
   const { rush, store } = await createAdapters(config, throttled)
   try {
     await rush.lifecycle.connect(5_000)
-    await new LoginGuard(rush.logins).unlock(studentId)
-    console.log(`login lock of ${studentId} lifted`)
+    const id = canonicalStudentId(studentId)
+    await new LoginGuard(rush.logins).unlock(id)
+    console.log(`login lock of ${id} lifted`)
   } finally {
     await rush.lifecycle.close()
     await store.close()

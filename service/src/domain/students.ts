@@ -4,6 +4,15 @@ import type { AccountStore } from './ports.js'
 export type StudentProfile = Pick<StudentAccount, 'id' | 'name' | 'year' | 'maxCredits'>
 
 /**
+ * The one spelling of a student id a student typed (학번 come in upper case, S000001; a phone's
+ * keyboard offers lower case first). Login and the CLI take ids through here before anything
+ * else, so one account has one session name and one failure counter however it was typed.
+ */
+export function canonicalStudentId(typed: string): string {
+  return typed.toUpperCase()
+}
+
+/**
  * Who a student is (name, grade year, credit limit), kept in memory for a while: the year decides
  * the registration window on every request of the rush, and must not cost a query each time.
  * Login, which reads the account anyway, fills it.

@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { RETRY_AFTER_SECONDS, errorBody } from '../../errors.js'
 import { PasswordChecks } from '../../domain/password-checks.js'
+import { canonicalStudentId } from '../../domain/students.js'
 import { hashPassword, needsRehash, verifyPassword } from '../../domain/passwords.js'
 import type { LoginAttempt, LoginCheck } from '../../domain/ports.js'
 import { LoginBody, LoginResponse } from '../../schemas/auth.js'
@@ -74,7 +75,8 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { studentId, password } = request.body
+      const { password } = request.body
+      const studentId = canonicalStudentId(request.body.studentId)
       const attempt: LoginAttempt = {
         studentId,
         address: request.ip,
