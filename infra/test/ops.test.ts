@@ -10,6 +10,7 @@ import {
   CONFIRMATION_DELAY_SECONDS,
   CONFIRMATION_METRICS,
   mysqlMaxConnections,
+  WAF_MANAGED_BLOCKS_ALARM,
 } from '../src/constructs/alarms.js'
 import {
   monitoringBackupTag,
@@ -115,6 +116,12 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'redis-001-memory',
     'ses-bounce-rate',
     'ses-complaint-rate',
+    'waf-blocked-AWSManagedRulesAmazonIpReputationList',
+    'waf-blocked-AWSManagedRulesCommonRuleSet',
+    'waf-blocked-AWSManagedRulesKnownBadInputsRuleSet',
+    'waf-blocked-AWSManagedRulesSQLiRuleSet',
+    'waf-blocked-rate-limit-per-ip-backstop',
+    'waf-blocked-rate-limit-per-session',
   ]
   t.same(Object.keys(alarms(small.ops, 'sugang-small')).sort(), common)
   t.same(
@@ -220,6 +227,47 @@ t.test('an app group with fewer instances in service than its minimum pages', as
     t.match(alarm, { comparison_operator: 'GreaterThanThreshold', threshold: 0 })
     t.equal(alarm.evaluation_periods, alarm.datapoints_to_alarm, 'every minute of the span')
     t.equal(alarm.evaluation_periods, 10, 'two cold boots of 300 s')
+  }
+})
+
+t.test('every rule of the web ACL pages when it blocks, under the names WAF reports', async (t) => {
+  for (const [platform, config] of [
+    [small, profiles.small],
+    [ha, profiles.ha],
+  ] as const) {
+    const all = alarms(platform.ops, `sugang-${config.profile}`)
+    const acl = only(platform.app, 'aws_wafv2_web_acl')
+    const rules = JSON.parse(acl.rule_json as string) as {
+      Name: string
+      Action?: Body
+      VisibilityConfig: { MetricName: string; CloudWatchMetricsEnabled: boolean }
+    }[]
+    const waf = Object.keys(all).filter((key) => key.startsWith('waf-blocked-'))
+    t.same(waf.sort(), rules.map((r) => `waf-blocked-${r.Name}`).sort(), 'one alarm per rule')
+    for (const rule of rules) {
+      const alarm = all[`waf-blocked-${rule.Name}`]!
+      t.ok(rule.VisibilityConfig.CloudWatchMetricsEnabled, `${rule.Name} publishes metrics`)
+      t.match(alarm, {
+        namespace: 'AWS/WAFV2',
+        metric_name: 'BlockedRequests',
+        statistic: 'Sum',
+        period: 300,
+        comparison_operator: 'GreaterThanThreshold',
+        treat_missing_data: 'notBreaching',
+      })
+      t.same(
+        alarm.dimensions,
+        {
+          WebACL: acl.visibility_config.metric_name,
+          Rule: rule.VisibilityConfig.MetricName,
+          Region: config.region,
+        },
+        `${rule.Name}: the web ACL's and the rule's metric names`,
+      )
+      // A rate rule blocks no student: its first block pages. The managed groups stop scanners
+      // every day: a burst pages.
+      t.equal(alarm.threshold, rule.Action ? 0 : WAF_MANAGED_BLOCKS_ALARM, rule.Name)
+    }
   }
 })
 

@@ -37,14 +37,12 @@ export const ha: PlatformConfig = {
       // Retry-After), so a client that honours 429 never meets this rule; one that ignores it and
       // keeps up 10 req/s is blocked at the edge.
       perSessionPer5Minutes: 3_000,
-      // A lab of 500 students behind one NAT, each logging in once plus up to four retries (typos,
-      // a reload in the rush) within the same 5 minutes: 2,500 attempts; +20 % margin. One address
-      // gets at most 10 tries a second: it slows credential stuffing, and per-account protection
-      // is the service's job.
-      loginPerIpPer5Minutes: 3_000,
       // A campus NAT of 3,000 students polling (~200 requests per 5 minutes each: the 2-s poll plus
       // enqueues and page loads) is 600,000, i.e. 2,000 req/s from one address; a single host
-      // flooding beyond that is blocked.
+      // flooding beyond that is blocked. It is the only per-IP limit, logins included: one tight
+      // enough to slow credential stuffing would block a campus or a carrier NAT once ~600 students
+      // log in behind it, and the service limits failed logins per account and per address itself
+      // (edge.ts).
       perIpBackstopPer5Minutes: 600_000,
     },
     accessLogRetentionDays: 90,

@@ -38,14 +38,12 @@ export const small: PlatformConfig = {
       // Retry-After), so a client that honours 429 never meets this rule; one that ignores it and
       // keeps up 10 req/s is blocked at the edge.
       perSessionPer5Minutes: 3_000,
-      // A lab of 500 students behind one NAT, each logging in once plus up to four retries (typos,
-      // a reload in the rush) within the same 5 minutes: 2,500 attempts; +20 % margin. One address
-      // gets at most 10 tries a second: it slows credential stuffing, and per-account protection
-      // is the service's job.
-      loginPerIpPer5Minutes: 3_000,
       // All ≤ 100 users of this profile behind one address at ~200 requests per 5 minutes each is
-      // 20,000; 2.5x that blocks a single host above ~170 req/s sustained, which 1-2 t3.small
-      // would otherwise have to absorb.
+      // 20,000; 2.5x that blocks a single host above ~170 req/s sustained, which 1-2 t3.small would
+      // otherwise have to absorb. It is the only per-IP limit, logins included: one tight enough to
+      // slow credential stuffing would block a campus or a carrier NAT once ~600 students log in
+      // behind it, and the service limits failed logins per account and per address itself
+      // (edge.ts).
       perIpBackstopPer5Minutes: 50_000,
     },
     accessLogRetentionDays: 30,

@@ -64,8 +64,10 @@ export interface CapacityReservationConfig {
 /**
  * Requests WAF lets through in any 5-minute window before it blocks, per rule. A campus NAT puts
  * hundreds or thousands of students behind one public address during the rush, so the tight limit
- * is per session; the per-IP limits are sized for the busiest shared address, not for one browser.
- * WAF accepts whole numbers from 10 to 2,000,000,000; the edge construct refuses anything else.
+ * is per session; the per-IP limit is sized for the busiest shared address, not for one browser.
+ * Logins have no limit of their own here: the service limits them per account and per address
+ * (edge.ts, webAclRules, says why). WAF accepts whole numbers from 10 to 2,000,000,000; the edge
+ * construct refuses anything else.
  */
 export interface RateLimitsConfig {
   /**
@@ -74,9 +76,7 @@ export interface RateLimitsConfig {
    * backstop counts them.
    */
   readonly perSessionPer5Minutes: number
-  /** Requests to the login route (`/api/v1/auth/login`) from one client IP. */
-  readonly loginPerIpPer5Minutes: number
-  /** Every request from one client IP. Must be higher than `loginPerIpPer5Minutes`. */
+  /** Every request from one client IP, the login route's included. */
   readonly perIpBackstopPer5Minutes: number
 }
 

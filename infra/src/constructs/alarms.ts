@@ -8,6 +8,7 @@ import {
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import type { CacheConfig, DatabaseConfig } from '../config/types.js'
+import { MANAGED_RULE_GROUPS, RATE_RULES, type WebAclMetricNames } from './edge.js'
 import { WATCHDOG_HEARTBEAT } from './monitoring-host.js'
 
 /** Namespace and dimension the e-mail Lambda logs its metrics under (embedded metric format). */
@@ -71,7 +72,15 @@ export interface AlarmsProps {
   /** The app instances' group, and how long one of its instances takes to boot. */
   readonly autoscalingGroupName: string
   readonly instanceBootSeconds: number
+  /** The CloudWatch names of the web ACL in front of the load balancer and of its rules. */
+  readonly webAcl: WebAclMetricNames
 }
+
+/**
+ * Blocks by one managed rule group within 5 minutes that page: above the scanners and bad bots
+ * the groups stop all day, a burst that is students (a false positive) or an attack worth a look.
+ */
+export const WAF_MANAGED_BLOCKS_ALARM = 100
 
 interface MetricAlarm {
   readonly description: string
@@ -236,6 +245,33 @@ export class Alarms extends Construct {
       threshold: 1,
       missing: 'notBreaching',
     })
+
+    // --- WAF -------------------------------------------------------------------------------------
+    // WAF reports a rule's BlockedRequests only when it blocks. The rate rules are sized so that
+    // no student's browser and no shared address of students reaches them: any block is a client
+    // far out of line, or a limit too low for a campus, and the WAF log names the address. The
+    // managed groups block scanners every day, so those page on a burst.
+    const wafRules = [
+      ...RATE_RULES.map((rule) => [rule, 0] as const),
+      ...MANAGED_RULE_GROUPS.map((rule) => [rule, WAF_MANAGED_BLOCKS_ALARM] as const),
+    ]
+    for (const [rule, threshold] of wafRules) {
+      alarm(`waf-blocked-${rule}`, {
+        description:
+          threshold === 0
+            ? `WAF's ${rule} blocked requests: a client far above any student's rate, or a shared address above the limit (the WAF log names it)`
+            : `WAF's ${rule} blocked more than ${threshold} requests in 5 minutes: students hit by a false positive, or an attack`,
+        namespace: 'AWS/WAFV2',
+        metricName: 'BlockedRequests',
+        dimensions: { WebACL: props.webAcl.webAcl, Rule: props.webAcl.rules[rule], Region: region },
+        statistic: 'Sum',
+        periodSeconds: 300,
+        evaluationPeriods: 1,
+        comparison: 'GreaterThanThreshold',
+        threshold,
+        missing: 'notBreaching',
+      })
+    }
 
     // --- app instances ---------------------------------------------------------------------------
     // Against the group's own minimum, which the rush schedule raises before each opening: a

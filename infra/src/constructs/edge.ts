@@ -67,8 +67,6 @@ export const MANAGED_RULE_GROUPS = [
 export const SESSION_COOKIE = 'sugang_session'
 /** Every API route lives under this prefix (service/src/app.ts); the session rule counts only these. */
 export const API_PATH_PREFIX = '/api/'
-/** The login route (service/src/routes/api/auth.ts under the /api/v1 prefix). */
-export const LOGIN_PATH = '/api/v1/auth/login'
 
 /** WAF's range for a rate-based rule's limit (requests per evaluation window). */
 export const WAF_RATE_LIMIT_MIN = 10
@@ -77,11 +75,30 @@ export const WAF_RATE_LIMIT_MAX = 2_000_000_000
 export const RATE_LIMIT_WINDOW_SECONDS = 300
 
 /** The rate-based rules, in evaluation order, ahead of MANAGED_RULE_GROUPS. */
-export const RATE_RULES = [
-  'rate-limit-per-session',
-  'rate-limit-login-per-ip',
-  'rate-limit-per-ip-backstop',
-] as const
+export const RATE_RULES = ['rate-limit-per-session', 'rate-limit-per-ip-backstop'] as const
+
+/** A rule of the web ACL, by name. */
+export type WafRuleName = (typeof RATE_RULES)[number] | (typeof MANAGED_RULE_GROUPS)[number]
+
+/**
+ * The names WAF publishes CloudWatch metrics under (namespace AWS/WAFV2, dimensions WebACL, Rule
+ * and Region): the web ACL's and each rule's visibility-config metric name.
+ */
+export interface WebAclMetricNames {
+  readonly webAcl: string
+  readonly rules: Readonly<Record<WafRuleName, string>>
+}
+
+export function webAclMetricNames(name: string): WebAclMetricNames {
+  const rules: WafRuleName[] = [...RATE_RULES, ...MANAGED_RULE_GROUPS]
+  return {
+    webAcl: `${name}-web-acl`,
+    rules: Object.fromEntries(rules.map((rule) => [rule, `${name}-${rule}`])) as Record<
+      WafRuleName,
+      string
+    >,
+  }
+}
 
 /**
  * Applied to the URI path before the scope-down matches, lowest priority first, so spellings the
@@ -246,14 +263,14 @@ export class Edge extends Construct {
     this.webAcl = new Wafv2WebAcl(this, 'web-acl', {
       name: `${name}-web-acl`,
       description:
-        'Rate limits per session, per IP on login and per IP overall, then AWS managed rule groups, in front of the sugang ALB',
+        'Rate limits per session and per IP, then AWS managed rule groups, in front of the sugang ALB',
       scope: 'REGIONAL',
       defaultAction: { allow: {} },
       // The binding cannot express nested rule statements, so the rules go in as WAF API JSON.
       ruleJson: JSON.stringify(webAclRules(name, config.rateLimits)),
       visibilityConfig: {
         cloudwatchMetricsEnabled: true,
-        metricName: `${name}-web-acl`,
+        metricName: webAclMetricNames(name).webAcl,
         sampledRequestsEnabled: true,
       },
     })
@@ -320,16 +337,9 @@ function visibility(metricName: string) {
   return { SampledRequestsEnabled: true, CloudWatchMetricsEnabled: true, MetricName: metricName }
 }
 
-/**
- * Refuses limits WAF would reject at apply time (so `cdktf synth` fails instead), and a login limit
- * at or above the backstop, which would make the login rule never fire first.
- */
+/** Refuses limits WAF would reject at apply time, so `cdktf synth` fails instead. */
 export function validateRateLimits(limits: RateLimitsConfig): void {
-  const keys = [
-    'perSessionPer5Minutes',
-    'loginPerIpPer5Minutes',
-    'perIpBackstopPer5Minutes',
-  ] as const
+  const keys = ['perSessionPer5Minutes', 'perIpBackstopPer5Minutes'] as const
   for (const key of keys) {
     const value = limits[key]
     if (!Number.isInteger(value) || value < WAF_RATE_LIMIT_MIN || value > WAF_RATE_LIMIT_MAX) {
@@ -339,16 +349,10 @@ export function validateRateLimits(limits: RateLimitsConfig): void {
       )
     }
   }
-  if (limits.loginPerIpPer5Minutes >= limits.perIpBackstopPer5Minutes) {
-    throw new Error(
-      `edge.rateLimits.loginPerIpPer5Minutes (${limits.loginPerIpPer5Minutes}) must be lower than ` +
-        `perIpBackstopPer5Minutes (${limits.perIpBackstopPer5Minutes}), or the login rule never applies`,
-    )
-  }
 }
 
-/** A scope-down statement: the normalised URI path starts with, or is exactly, `path`. */
-function pathMatch(positionalConstraint: 'STARTS_WITH' | 'EXACTLY', path: string) {
+/** A scope-down statement: the normalised URI path starts with `path`. */
+function pathMatch(positionalConstraint: 'STARTS_WITH', path: string) {
   return {
     ByteMatchStatement: {
       FieldToMatch: { UriPath: {} },
@@ -361,26 +365,34 @@ function pathMatch(positionalConstraint: 'STARTS_WITH' | 'EXACTLY', path: string
 }
 
 /**
- * WAF rules in the WAFv2 API shape: three rate-based rules, then the managed groups.
+ * WAF rules in the WAFv2 API shape: two rate-based rules, then the managed groups.
  *
  * A campus NAT puts hundreds or thousands of students behind one address, so the tight limit is
- * per session, and the per-IP rules are sized for the busiest shared address:
+ * per session, and the per-IP rule is sized for the busiest shared address:
  * 1. per `sugang_session` cookie on `/api/` (requests without the cookie are not counted here);
- * 2. per IP on the login route, tighter than the backstop, against credential stuffing;
- * 3. per IP over everything, high, against a single flooding host and cookie-less traffic.
+ * 2. per IP over everything, high, against a single flooding host and cookie-less traffic.
  * Every rule counts independently; a request is blocked when any of its counts is over its limit.
+ *
+ * No rule limits logins per IP. One tight enough to matter (the old 3,000 per 5 minutes) blocks
+ * a campus or a mobile carrier's NAT once some 600 students log in behind it, with retries, and
+ * the service never sees them; one sized for such an address stops nothing the backstop does not.
+ * Logins are limited where an account and a failure can be told apart: the service counts
+ * failures per account and per address (a campus address per account), refuses an address over
+ * its limit before the password check, and answers a storm beyond its capacity with 503
+ * LOGIN_BUSY at once (docs/security.md).
  */
 export function webAclRules(name: string, limits: RateLimitsConfig): object[] {
   validateRateLimits(limits)
-  const [perSession, loginPerIp, backstop] = RATE_RULES
-  const rateRule = (rule: string, priority: number, statement: object) => ({
+  const metricNames = webAclMetricNames(name).rules
+  const [perSession, backstop] = RATE_RULES
+  const rateRule = (rule: WafRuleName, priority: number, statement: object) => ({
     Name: rule,
     Priority: priority,
     Action: { Block: {} },
     Statement: {
       RateBasedStatement: { ...statement, EvaluationWindowSec: RATE_LIMIT_WINDOW_SECONDS },
     },
-    VisibilityConfig: visibility(`${name}-${rule}`),
+    VisibilityConfig: visibility(metricNames[rule]),
   })
   return [
     rateRule(perSession, 0, {
@@ -391,12 +403,7 @@ export function webAclRules(name: string, limits: RateLimitsConfig): object[] {
       ],
       ScopeDownStatement: pathMatch('STARTS_WITH', API_PATH_PREFIX),
     }),
-    rateRule(loginPerIp, 1, {
-      Limit: limits.loginPerIpPer5Minutes,
-      AggregateKeyType: 'IP',
-      ScopeDownStatement: pathMatch('EXACTLY', LOGIN_PATH),
-    }),
-    rateRule(backstop, 2, {
+    rateRule(backstop, 1, {
       Limit: limits.perIpBackstopPer5Minutes,
       AggregateKeyType: 'IP',
     }),
@@ -405,7 +412,7 @@ export function webAclRules(name: string, limits: RateLimitsConfig): object[] {
       Priority: 10 * (i + 1),
       OverrideAction: { None: {} },
       Statement: { ManagedRuleGroupStatement: { VendorName: 'AWS', Name: group } },
-      VisibilityConfig: visibility(`${name}-${group}`),
+      VisibilityConfig: visibility(metricNames[group]),
     })),
   ]
 }

@@ -1,6 +1,7 @@
 import { type Construct, TerraformOutput } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
 import { Alarms } from '../constructs/alarms.js'
+import { webAclMetricNames } from '../constructs/edge.js'
 import { MonitoringBackups } from '../constructs/monitoring-backups.js'
 import { SesConfiguration } from '../constructs/ses-configuration.js'
 import { SessionLogging } from '../constructs/session-logging.js'
@@ -47,6 +48,7 @@ export class OpsStack extends PlatformStack {
       notifyDeadLetterQueueName: `${this.prefix}-notify-email-dlq`,
       monitoringInstanceId: app.monitoring.instance.id,
       autoscalingGroupName: app.compute.autoscalingGroup.name,
+      webAcl: webAclMetricNames(this.prefix),
       instanceBootSeconds: config.compute.instanceBootSeconds,
     })
 
