@@ -2,7 +2,12 @@
 // environment: SUGANG_PROFILE narrows synthesis to one profile, SUGANG_IMAGE_DIGEST (what the
 // deploy pipeline passes) or SUGANG_IMAGE_TAG sets the image the app stack runs; neither: the
 // image recorded as released. The clock, too, is read only here: the autoscaling schedule leaves
-// out registration openings already past.
+// out registration openings already past, and the group's minimum and the load balancer's
+// reservation follow the calendar at this moment.
+//
+// A profile that still holds an example value (src/config/placeholders.ts) is refused, each one
+// named. SUGANG_ALLOW_PLACEHOLDERS=1 synthesizes the committed examples all the same: for the
+// checks that read the output (CI, the tests), never for a deploy.
 import { fileURLToPath } from 'node:url'
 import { App } from './cdktf.js'
 import {
@@ -12,6 +17,7 @@ import {
   withImageDigest,
   withImageTag,
 } from './config/index.js'
+import { placeholderRefusal } from './config/placeholders.js'
 import { buildPlatform } from './platform.js'
 
 const infraDir = fileURLToPath(new URL('..', import.meta.url))
@@ -34,10 +40,22 @@ function withSchedule(config: PlatformConfig): PlatformConfig {
   return { ...config, compute: { ...config.compute, rush } }
 }
 
+const selected = Object.values(profiles).filter(
+  (config) => requested === undefined || config.profile === requested,
+)
+const refusal = placeholderRefusal(selected)
+if (refusal !== undefined && process.env.SUGANG_ALLOW_PLACEHOLDERS !== '1') {
+  const narrow =
+    requested === undefined
+      ? '\nSUGANG_PROFILE=<profile> synthesizes only the profile you deploy.'
+      : ''
+  console.error(`${refusal}${narrow}\n(infra/README.md, "Before the first deploy")`)
+  process.exit(1)
+}
+
 const app = new App()
 const stacks: string[] = []
-for (const config of Object.values(profiles)) {
-  if (requested !== undefined && config.profile !== requested) continue
+for (const config of selected) {
   const platform = buildPlatform(app, withSchedule(withImage(config)), { baseDir: infraDir })
   stacks.push(...Object.values(platform).map((stack) => stack.node.id))
 }

@@ -124,6 +124,9 @@ for (const group of groups.values()) {
               AWS_CONFIG_FILE: path.join(outdir, 'no-config'),
               TF_CLI_CONFIG_FILE: path.join(outdir, 'no-terraformrc'),
               CI: 'true',
+              // The committed profiles hold example values, which a deploy refuses; here they
+              // stand for the adopter's own (src/config/placeholders.ts).
+              SUGANG_ALLOW_PLACEHOLDERS: '1',
               ...documentedEnv,
             },
           },

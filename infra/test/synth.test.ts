@@ -14,7 +14,8 @@ async function synth(env: Record<string, string> = {}) {
   const outdir = mkdtempSync(path.join(os.tmpdir(), 'sugang-synth-'))
   await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
     cwd: infraDir,
-    env: { ...process.env, CDKTF_OUTDIR: outdir, ...env },
+    // The committed profiles' example values, accepted for this check only.
+    env: { ...process.env, CDKTF_OUTDIR: outdir, SUGANG_ALLOW_PLACEHOLDERS: '1', ...env },
   })
   const manifest = JSON.parse(readFileSync(path.join(outdir, 'manifest.json'), 'utf8')) as {
     stacks: Record<string, { synthesizedStackPath: string; dependencies: string[] }>
@@ -83,4 +84,70 @@ t.test('SUGANG_IMAGE_DIGEST pins the image by digest', async (t) => {
 
 t.test('synth refuses an unknown profile', async (t) => {
   await t.rejects(synth({ SUGANG_PROFILE: 'huge' }), /SUGANG_PROFILE must be one of small, ha/)
+})
+
+// What the committed profiles hold that an adopter must replace, field by field (the root
+// README's "Deploying to AWS", step 1, and infra/README.md, "Before the first deploy").
+const PLACEHOLDERS = {
+  small: [
+    'accountId',
+    'registration',
+    'state.bucketName',
+    'edge.domainName',
+    'edge.certificateArn',
+    'compute.amiId',
+    'notify.senderDomain',
+    'notify.fromAddress',
+    'ops.alarmEmails[0]',
+    'ci.githubOrg',
+  ],
+  ha: [
+    'accountId',
+    'registration',
+    'state.bucketName',
+    'edge.domainName',
+    'edge.hostedZoneId',
+    'compute.amiId',
+    'notify.senderDomain',
+    'notify.fromAddress',
+    'notify.hostedZoneId',
+    'ops.alarmEmails[0]',
+    'ci.githubOrg',
+  ],
+}
+
+t.test('a deploy’s synthesis refuses the example values, naming every one at once', async (t) => {
+  const outdir = mkdtempSync(path.join(os.tmpdir(), 'sugang-synth-'))
+  const { SUGANG_ALLOW_PLACEHOLDERS: _allowed, ...env } = process.env
+  const refused = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: infraDir,
+    env: { ...env, CDKTF_OUTDIR: outdir, SUGANG_PROFILE: 'ha' },
+  }).then(
+    () => undefined,
+    (error: { code: number; stderr: string }) => error,
+  )
+  t.equal(refused?.code, 1, 'exits 1')
+  const message = refused?.stderr ?? ''
+  t.match(message, 'Profile ha still holds example values; fill them in infra/src/config/ha.ts:')
+  const named = [...message.matchAll(/^ {2}- (\S+) \(/gm)].map((m) => m[1])
+  t.same(named, PLACEHOLDERS.ha, 'each placeholder, by its field')
+  t.notMatch(message, 'Profile small', 'only the profile asked for')
+  t.notOk(existsSync(path.join(outdir, 'manifest.json')), 'nothing synthesized')
+
+  const both = await run(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: infraDir,
+    env: { ...env, CDKTF_OUTDIR: outdir },
+  }).then(
+    () => '',
+    (error: { stderr: string }) => error.stderr,
+  )
+  for (const profile of ['small', 'ha'] as const) {
+    const section = both.split(/^Profile /m).find((s) => s.startsWith(`${profile} `)) ?? ''
+    t.same(
+      [...section.matchAll(/^ {2}- (\S+) \(/gm)].map((m) => m[1]),
+      PLACEHOLDERS[profile],
+      `${profile}: one message lists them all`,
+    )
+  }
+  t.match(both, 'SUGANG_PROFILE=<profile> synthesizes only the profile you deploy')
 })

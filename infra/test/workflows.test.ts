@@ -339,6 +339,15 @@ t.test('the deploy role allows every AWS call the pipeline makes', async (t) => 
   }
 })
 
+t.test('only checks synthesize the example values; the deploy never does', async (t) => {
+  const synth = steps(ci.jobs.checks as Body).find((s) => s.run === 'npm run synth -w infra')!
+  t.equal(synth.env.SUGANG_ALLOW_PLACEHOLDERS, '1', 'CI synthesizes the committed profiles')
+  // A deploy synthesizes the adopter's profile, which must hold no example value
+  // (src/config/placeholders.ts): nothing in the workflow or the roll-out may lift the refusal.
+  t.notMatch(source('deploy.yml'), 'SUGANG_ALLOW_PLACEHOLDERS')
+  t.notMatch(rollOutScript, 'SUGANG_ALLOW_PLACEHOLDERS')
+})
+
 t.test('the e-mail Lambda is bundled, and shipped only if synthesis picked it up', async (t) => {
   const bundle = steps(deployJob).find((s) => s.name === 'Bundle the e-mail Lambda')!
   t.match(bundle.run, 'npm run bundle:notify -w service')
