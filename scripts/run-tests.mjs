@@ -34,6 +34,7 @@ const SERVICE_SLOW = [
   'test/faults/*.test.ts',
   'test/image/artifact.test.ts',
   'test/admission/crash.test.ts',
+  'test/routes/wait-estimate.test.ts',
 ]
 // Files that count the answers to thousands of simultaneous requests: they run last, on a machine
 // with nothing else to do, as a benchmark would. Beside three busy lanes their instances stall for

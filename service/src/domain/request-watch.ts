@@ -71,9 +71,11 @@ interface Watched {
  * The wait estimate is the one rule of this service for "how long until my turn": the place
  * divided by the pace the course's queue kept over the last `rateWindowMs` (stalls included: an
  * admission worker serves a course in slices, and a pace measured only while it moves would
- * promise too much). A course nobody watched before is read when its first request is watched,
- * so its pace is known at the first round. No estimate is given until the queue has been seen
- * moving: a number without a measurement behind it would be a guess.
+ * promise too much), from the moment it was first seen moving (before the worker reaches a
+ * course its queue says nothing of its pace). A course nobody watched before is read when its
+ * first request is watched, so its pace is known at the first round it moves. No estimate is
+ * given until the queue has been seen moving: a number without a measurement behind it would be
+ * a guess.
  */
 export class RequestWatch {
   readonly #queue: WaitingQueue
@@ -351,10 +353,19 @@ export class RequestWatch {
   }
 }
 
-/** Requests a course's queue let go of per second over its readings; 0 before it was seen moving. */
+/**
+ * Requests a course's queue let go of per second over its readings, from the reading before it
+ * was first seen moving (a queue that has not been served yet says nothing about its pace once
+ * it is); 0 before it was seen moving.
+ */
 export function paceOf(samples: readonly Sample[] | undefined): number {
-  const first = samples?.[0]
-  const last = samples?.at(-1)
+  if (!samples) return 0
+  let start = 0
+  while (start < samples.length - 1 && samples[start + 1]?.progress === samples[start]?.progress) {
+    start += 1
+  }
+  const first = samples[start]
+  const last = samples.at(-1)
   if (!first || !last || last.at <= first.at || last.progress <= first.progress) return 0
   return ((last.progress - first.progress) * 1000) / (last.at - first.at)
 }

@@ -323,3 +323,25 @@ t.test(
     t.equal(seen.at(-1)?.estimatedWaitSeconds, undefined, 'the estimate is withdrawn')
   },
 )
+
+t.test(
+  'the wait before the worker first reaches a course says nothing of its pace once it does',
+  async (t) => {
+    let now = 1_000_000
+    const w = world(100, { now: () => now })
+    await w.ready
+    const seen: WatchUpdate[] = []
+    await w.watch.watch('S100', ['r100'], (u) => seen.push(u))
+    // The worker serves other courses for 5 s ...
+    for (let i = 0; i < 5; i += 1) {
+      now += 1000
+      await w.watch.tick()
+    }
+    t.equal(seen.length, 1, 'no pace, no number')
+    // ... then takes this one: 30 in its first second.
+    now += 1000
+    await w.letGo(30)
+    await w.watch.tick()
+    t.match(seen.at(-1), { position: 70, estimatedWaitSeconds: 3 }, 'the pace since it moved')
+  },
+)
