@@ -2,6 +2,11 @@ import type { Writable } from 'node:stream'
 
 /** What the browser waits before it reconnects a stream that ended or broke (ms). */
 export const RECONNECT_MS = 3_000
+/**
+ * How often a comment line keeps an idle stream open through proxies (ms): well within the load
+ * balancer's idle timeout (infra/test/relations.test.ts holds the two together).
+ */
+export const HEARTBEAT_MS = 15_000
 /** Written but not yet taken by the client: past this the stream is closed at once. */
 const MAX_BUFFERED_BYTES = 256 * 1024
 

@@ -5,10 +5,8 @@ import { HttpError } from '../../errors.js'
 import { NOSNIFF, NO_STORE } from '../../plugins/app/security-headers.js'
 import { sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
-import { EventStream } from './event-stream.js'
+import { EventStream, HEARTBEAT_MS } from './event-stream.js'
 
-/** How often a comment line keeps an idle stream open through proxies (the ALB idles at 60 s). */
-const HEARTBEAT_MS = 15_000
 /** Requests one stream may watch. */
 const MAX_WATCHED = 20
 /** Retry-After of a stream refused because the student holds too many (s). */
