@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
+import compress from '@fastify/compress'
 import cookie from '@fastify/cookie'
 import underPressure from '@fastify/under-pressure'
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox'
@@ -9,6 +10,7 @@ import type { AdmissionHooks } from './domain/admission-worker.js'
 import errors, { clientErrorHandlerFor, frameworkErrorHandler } from './plugins/app/errors.js'
 import { LoopStalls } from './loop-stalls.js'
 import bodies from './plugins/app/bodies.js'
+import { COMPRESSION } from './plugins/app/compression.js'
 import crossSite from './plugins/app/cross-site.js'
 import metrics from './plugins/app/metrics.js'
 import openapiDocs from './plugins/app/openapi.js'
@@ -173,6 +175,8 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       .send(errorBody('SHUTTING_DOWN', 'This instance is shutting down; retry.'))
   })
 
+  // Before every route: it hooks each route as it is added.
+  await app.register(compress, COMPRESSION)
   await app.register(health, { prefix: '/health' })
   // An admission process answers the health checks (and Prometheus, on its own listener) and
   // nothing else: no API route, no page.

@@ -33,6 +33,8 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     {
       // The enqueue script checks the session and the rate limit itself: one round trip in all.
       config: { sessionCheckedByRoute: true },
+      // The rush's answers are below the compression threshold: skip its hooks.
+      compress: false,
       schema: {
         summary: 'Ask for a seat in a course',
         description:
@@ -82,6 +84,8 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
     {
       // The read script checks the session and the rate limit itself: one round trip in all.
       config: { sessionCheckedByRoute: true },
+      // The rush's answers are below the compression threshold: skip its hooks.
+      compress: false,
       schema: {
         summary: 'Get an enrollment request',
         description:
