@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { isIP } from 'node:net'
-import { resolve } from 'node:path'
+import { basename, dirname, extname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from './errors.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
@@ -26,8 +26,15 @@ export interface Config {
   readonly redisPrefix: string
   /** Key material for signing session cookies. */
   readonly sessionSecret: string
-  /** False when the secret was generated at start-up (sessions then die with the process). */
+  /** False when SESSION_SECRET is not set: the key is kept in sessionSecretFile, or random. */
   readonly sessionSecretProvided: boolean
+  /**
+   * Development on the embedded store without SESSION_SECRET: the file beside the database that
+   * keeps the signing key (created on the first `serve`), so that a restart logs nobody out.
+   * Null otherwise: production requires SESSION_SECRET, and without it MySQL and Redis get a
+   * random key per process.
+   */
+  readonly sessionSecretFile: string | null
   readonly sessionTtlSeconds: number
   /** Secure cookies: on in production, where the ALB terminates HTTPS. */
   readonly cookieSecure: boolean
@@ -329,6 +336,10 @@ export function loadConfig(env: Env = process.env): Config {
     redisPrefix: env.REDIS_PREFIX ?? 'sugang:',
     sessionSecret,
     sessionSecretProvided,
+    sessionSecretFile:
+      !sessionSecretProvided && !production && storage.kind === 'embedded'
+        ? sessionSecretFileOf(storage.sqlitePath)
+        : null,
     sessionTtlSeconds: integer(env, 'SESSION_TTL_SECONDS', 8 * 3600, 60),
     cookieSecure: env.COOKIE_SECURE ? env.COOKIE_SECURE === 'true' : production,
     trustProxy: env.TRUST_PROXY ? env.TRUST_PROXY === 'true' : production,
@@ -426,6 +437,15 @@ function storageOf(env: Env, production: boolean): Storage {
 function sqlitePathOf(env: Env): string {
   if (env.SQLITE_PATH) return resolve(env.SQLITE_PATH)
   return fileURLToPath(new URL('../data/sugang.sqlite', import.meta.url))
+}
+
+/** `data/sugang.sqlite` keeps its signing key in `data/sugang.session-secret`. */
+function sessionSecretFileOf(sqlitePath: string): string {
+  const file = join(
+    dirname(sqlitePath),
+    `${basename(sqlitePath, extname(sqlitePath))}.session-secret`,
+  )
+  return file === sqlitePath ? `${sqlitePath}.session-secret` : file
 }
 
 /**

@@ -1,14 +1,21 @@
 import closeWithGrace from 'close-with-grace'
 import { buildApp } from './app.js'
 import { ROLES, type Config } from './config.js'
+import { withKeptSessionSecret } from './wiring/session-secret.js'
 
 /**
  * Starts the service in its role: listen first (liveness answers at once), then migrate and
  * start what the role runs.
  */
-export async function serve(config: Config): Promise<void> {
+export async function serve(given: Config): Promise<void> {
+  const config = withKeptSessionSecret(given)
   const app = await buildApp({ config })
-  if (!config.sessionSecretProvided && ROLES[config.role].api) {
+  if (config.sessionSecretFile !== null) {
+    app.log.info(
+      { file: config.sessionSecretFile },
+      'SESSION_SECRET is not set: sessions are signed with the development key kept beside the embedded database',
+    )
+  } else if (!config.sessionSecretProvided && ROLES[config.role].api) {
     app.log.warn(
       'SESSION_SECRET is not set: using a random one, so sessions end when this process stops and do not work across instances',
     )

@@ -2,6 +2,7 @@ import { pino } from 'pino'
 import { createMemoryRushState } from '../adapters/memory/index.js'
 import { MysqlStore } from '../adapters/mysql/store.js'
 import { createRedisRushState } from '../adapters/redis/index.js'
+import { DurableSessions } from '../adapters/sqlite/sessions.js'
 import type { SqliteStore, SqliteStoreOptions } from '../adapters/sqlite/store.js'
 import type { Config } from '../config.js'
 import { DEMO_LOGIN, DEMO_PASSWORD, seedDemoSemester } from '../demo/semester.js'
@@ -71,9 +72,10 @@ function isMissingPackage(err: unknown, name: string): boolean {
 }
 
 /**
- * One process holds everything: the store in a SQLite file, the queue, sessions and leases in
- * memory. A new (empty) database gets the demo semester when the schema is first migrated, and
- * the console says where to open the page and how to log in.
+ * One process holds everything: the store in a SQLite file, the queue and leases in memory, and
+ * sessions in memory written through to the file (a restart keeps them). A new (empty) database
+ * gets the demo semester when the schema is first migrated, and the console says where to open
+ * the page and how to log in.
  */
 async function createEmbeddedAdapters(config: Config, sqlitePath: string): Promise<Adapters> {
   const log = pino({ level: config.logLevel }).child({ storage: 'embedded' })
@@ -84,6 +86,7 @@ async function createEmbeddedAdapters(config: Config, sqlitePath: string): Promi
     timeoutMs: Math.max(config.deadlines.mysqlMs, 5_000),
     afterMigrate: async (migrated) => {
       const seeded = await seedDemoSemester(migrated)
+      await sessions.restore()
       if (seeded) {
         log.info(
           { ...seeded, sqlitePath, password: DEMO_PASSWORD },
@@ -100,12 +103,13 @@ async function createEmbeddedAdapters(config: Config, sqlitePath: string): Promi
       if (config.logLevel !== 'silent') process.stdout.write(banner(url, sqlitePath))
     },
   })
-  const rush = createMemoryRushState({
+  const memory = createMemoryRushState({
     sessionTtlSeconds: config.sessionTtlSeconds,
     decidedTtlSeconds: config.decidedTtlSeconds,
     requestBudget: config.rateLimit,
   })
-  return { store, rush }
+  const sessions = new DurableSessions(memory.sessions, memory.memory, store)
+  return { store, rush: { ...memory, sessions } }
 }
 
 /** The page's address as a browser on this machine reaches it. */

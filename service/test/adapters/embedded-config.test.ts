@@ -1,8 +1,10 @@
+import { chmodSync, existsSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
-import { resolve } from 'node:path'
+import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { loadConfig, loadNotifierConfig } from '../../src/config.js'
+import { withKeptSessionSecret } from '../../src/wiring/session-secret.js'
 
 const SERVICE_DATA = fileURLToPath(new URL('../../data/sugang.sqlite', import.meta.url))
 
@@ -79,4 +81,50 @@ t.test('mistakes are named, never papered over with the embedded store', async (
   t.throws(() => loadConfig({ SERVICE_ROLE: 'admission' }), {
     message: /SERVICE_ROLE=admission needs DATABASE_URL and REDIS_URL/,
   })
+})
+
+t.test('development on the embedded store keeps its session key beside the database', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'sugang-secret-'))
+  t.teardown(() => rmSync(dir, { recursive: true, force: true }))
+  const config = loadConfig({ SQLITE_PATH: join(dir, 'data', 'demo.sqlite') })
+  const file = join(dir, 'data', 'demo.session-secret')
+  t.equal(config.sessionSecretFile, file)
+  t.notOk(existsSync(file), 'reading the configuration writes nothing')
+
+  const first = withKeptSessionSecret(config)
+  t.equal(statSync(file).mode & 0o777, 0o600, 'created readable by its owner only')
+  t.ok(Buffer.byteLength(first.sessionSecret) >= 32)
+  t.not(first.sessionSecret, config.sessionSecret, 'not the per-process random key')
+  const again = withKeptSessionSecret(loadConfig({ SQLITE_PATH: join(dir, 'data', 'demo.sqlite') }))
+  t.equal(again.sessionSecret, first.sessionSecret, 'the next start signs with the same key')
+
+  chmodSync(file, 0o644)
+  withKeptSessionSecret(config)
+  t.equal(statSync(file).mode & 0o777, 0o600, 'a key others could read is made private again')
+
+  writeFileSync(file, 'short\n')
+  t.throws(() => withKeptSessionSecret(config), {
+    name: 'ConfigError',
+    message: /demo\.session-secret must hold a session key of at least 32 bytes: delete it/,
+  })
+})
+
+t.test('a configured secret, MySQL and production never use a kept key', async (t) => {
+  const given = loadConfig({ SESSION_SECRET: 'y'.repeat(32) })
+  t.equal(given.sessionSecretFile, null)
+  t.equal(withKeptSessionSecret(given).sessionSecret, 'y'.repeat(32))
+  const mysqlConfig = loadConfig({
+    DATABASE_URL: 'mysql://u@h:3306/db',
+    REDIS_URL: 'redis://h:6379',
+  })
+  t.equal(mysqlConfig.sessionSecretFile, null, 'Redis sessions; a random key until one is set')
+  t.throws(
+    () =>
+      loadConfig({
+        NODE_ENV: 'production',
+        DATABASE_URL: 'mysql://u@h/db',
+        REDIS_URL: 'redis://h',
+      }),
+    { message: /SESSION_SECRET is required in production/ },
+  )
 })

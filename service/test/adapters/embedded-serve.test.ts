@@ -3,6 +3,7 @@
  * as a visitor trying it on one machine would run it (npm start), and the refusal in production.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process'
+import { statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
@@ -39,7 +40,7 @@ async function serve(t: Test, sqlitePath: string): Promise<Served> {
       PORT: String(port),
       METRICS_PORT: '0',
       LOG_LEVEL: 'info',
-      SESSION_SECRET: 'embedded-test-secret-of-at-least-32-bytes',
+      // As `npm start` runs on a new machine: no SESSION_SECRET.
     }),
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -178,11 +179,30 @@ t.test('npm start without MySQL or Redis: a demo semester one can use at once', 
   const after = await api(base, late, `/courses/${tiny.id}`)
   t.match(after.body, { enrolled: 3, capacity: 3 })
 
+  const loggedOut = await login(base, 'S000006', 'sugang-demo')
+  t.equal((await api(base, loggedOut, '/me')).status, 200)
+  t.equal(
+    (await call(`${base}/api/v1/auth/logout`, { method: 'POST', headers: { cookie: loggedOut } }))
+      .status,
+    204,
+  )
   t.equal(await first.stop(), 0, 'SIGTERM: a clean exit')
+  const secretFile = join(dir, 'data', 'sugang.session-secret')
+  t.equal(
+    statSync(secretFile).mode & 0o777,
+    0o600,
+    "the signing key beside the database is its owner's alone",
+  )
 
   // The same file again: nothing is seeded twice, and the enrollment is still there.
   const second = await serve(t, sqlitePath)
   t.notMatch(second.output(), /seeded the demo semester/)
+  t.match(
+    await api(second.base, s1, '/me'),
+    { status: 200, body: { studentId: 'S000001' } },
+    'a tab logged in before the restart is still logged in',
+  )
+  t.equal((await api(second.base, loggedOut, '/me')).status, 401, 'a logout is one too')
   const again = await login(second.base, 'S000001', 'sugang-demo')
   const kept = await api(second.base, again, '/me/enrollments')
   t.same(

@@ -184,7 +184,7 @@ t.test(
     t.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
     t.same(
       raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
-      [{ version: 1 }, { version: 2 }],
+      [{ version: 1 }, { version: 2 }, { version: 3 }],
       'each version, recorded once',
     )
     const columns = (table: string) =>

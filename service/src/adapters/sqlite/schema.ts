@@ -96,4 +96,16 @@ export const migrations: ReadonlyArray<{
       'CREATE INDEX IF NOT EXISTS confirmation_outbox_due ON confirmation_outbox (state, due_at)',
     ],
   },
+  {
+    version: 3,
+    statements: [
+      // The embedded store's own: sessions, which MySQL deployments keep in Redis. Written
+      // through from memory (adapters/sqlite/sessions.ts) so that a restart logs nobody out.
+      `CREATE TABLE IF NOT EXISTS sessions (
+          id TEXT NOT NULL PRIMARY KEY,
+          student_id TEXT NOT NULL,
+          expires_at INTEGER NOT NULL
+        ) STRICT`,
+    ],
+  },
 ]

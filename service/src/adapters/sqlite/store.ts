@@ -409,6 +409,32 @@ export class SqliteStore implements RegistrationStore, SeedStore {
     return result.changes > 0
   }
 
+  async reorderCart(studentId: string, courseIds: readonly string[]): Promise<boolean> {
+    return this.#transaction((db) => {
+      const items = this.#rows(
+        db,
+        'SELECT course_id, added_at FROM cart_items WHERE student_id = ? ORDER BY seq',
+        studentId,
+      )
+      const addedAt = new Map(items.map((r) => [String(r.course_id), String(r.added_at)]))
+      if (items.length !== courseIds.length || !courseIds.every((id) => addedAt.has(id))) {
+        return false
+      }
+      // The order is the rows' seq: written again, in the new order.
+      this.#run(db, 'DELETE FROM cart_items WHERE student_id = ?', studentId)
+      for (const id of courseIds) {
+        this.#run(
+          db,
+          'INSERT INTO cart_items (student_id, course_id, added_at) VALUES (?, ?, ?)',
+          studentId,
+          id,
+          addedAt.get(id),
+        )
+      }
+      return true
+    })
+  }
+
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
     // One statement, so one snapshot: a promotion moves a request from the waitlist to the
     // enrollments in one transaction, and the two halves are never seen apart.
@@ -716,6 +742,39 @@ export class SqliteStore implements RegistrationStore, SeedStore {
       } finally {
         this.#run(db, 'COMMIT')
       }
+    })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Sessions kept across restarts (adapters/sqlite/sessions.ts): not part of the ports.
+
+  async saveSession(sessionId: string, studentId: string, expiresAtMs: number): Promise<void> {
+    await this.#write((db) =>
+      this.#run(
+        db,
+        'INSERT OR REPLACE INTO sessions (id, student_id, expires_at) VALUES (?, ?, ?)',
+        sessionId,
+        studentId,
+        expiresAtMs,
+      ),
+    )
+  }
+
+  async deleteSession(sessionId: string): Promise<void> {
+    await this.#write((db) => this.#run(db, 'DELETE FROM sessions WHERE id = ?', sessionId))
+  }
+
+  /** The sessions alive at `nowMs`; the others are deleted. */
+  async liveSessions(
+    nowMs: number,
+  ): Promise<Array<{ sessionId: string; studentId: string; expiresAtMs: number }>> {
+    return this.#write((db) => {
+      this.#run(db, 'DELETE FROM sessions WHERE expires_at <= ?', nowMs)
+      return this.#rows(db, 'SELECT id, student_id, expires_at FROM sessions').map((r) => ({
+        sessionId: String(r.id),
+        studentId: String(r.student_id),
+        expiresAtMs: Number(r.expires_at),
+      }))
     })
   }
 
