@@ -35,6 +35,22 @@ export class Carts {
     return this.#store.removeFromCart(studentId, courseId)
   }
 
+  /**
+   * Sets the cart's order (the student's priority: the first course is asked for first, so it
+   * gets the earliest place). The order must name every course in the cart once and nothing
+   * else; a cart changed meanwhile (another tab) is left as it is.
+   */
+  async reorder(
+    studentId: string,
+    courseIds: readonly string[],
+  ): Promise<
+    { readonly kind: 'reordered'; readonly items: CartItem[] } | { readonly kind: 'cart-changed' }
+  > {
+    if (new Set(courseIds).size !== courseIds.length) return { kind: 'cart-changed' }
+    if (!(await this.#store.reorderCart(studentId, courseIds))) return { kind: 'cart-changed' }
+    return { kind: 'reordered', items: await this.#store.listCart(studentId) }
+  }
+
   /** Asks for every course in the cart, in order; stops early only if the session ended. */
   async requestAll(
     session: { readonly sessionId: string; readonly studentId: string },

@@ -172,6 +172,11 @@ export interface CartStore {
   addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult>
   /** False when the course was not in the cart. */
   removeFromCart(studentId: string, courseId: string): Promise<boolean>
+  /**
+   * Puts the cart in this order (each course keeps when it was added), in one transaction: true
+   * when `courseIds` names exactly the courses in the cart, false (nothing changed) otherwise.
+   */
+  reorderCart(studentId: string, courseIds: readonly string[]): Promise<boolean>
 }
 
 /** Reads that compare the queue's caches with the truth, and health figures. */

@@ -1,4 +1,5 @@
 import { Type } from '@sinclair/typebox'
+import { MAX_CART_ITEMS } from '../domain/cart.js'
 import { CourseId } from './common.js'
 import { meetingRef } from './course.js'
 
@@ -55,6 +56,17 @@ export const CartView = Type.Object(
 )
 
 export const CartParams = Type.Object({ courseId: CourseId }, { additionalProperties: false })
+
+export const CartOrder = Type.Object(
+  {
+    courseIds: Type.Array(CourseId, {
+      maxItems: MAX_CART_ITEMS,
+      uniqueItems: true,
+      description: 'Every course in the cart, once, in the order they are to be asked for.',
+    }),
+  },
+  { additionalProperties: false },
+)
 
 export const EmptyRequestBody = Type.Object({}, { additionalProperties: false })
 

@@ -562,6 +562,55 @@ export function contract(t: Test, factory: PairFactory): void {
     )
   })
 
+  t.test('cart: put in an order that names every course once, or left as it is', async (t) => {
+    const { store } = await fresh(t, {
+      students: students('S1', 'S2'),
+      courses: [
+        { id: 'C1', capacity: 1 },
+        { id: 'C2', capacity: 1 },
+        { id: 'C3', capacity: 1 },
+      ],
+    })
+    for (const c of ['C1', 'C2', 'C3']) await store.addToCart('S1', c, 12)
+    await store.addToCart('S2', 'C1', 12)
+    const before = await store.listCart('S1')
+    const addedAt = (id: string) => before.find((c) => c.courseId === id)?.addedAt.getTime()
+    t.equal(await store.reorderCart('S1', ['C3', 'C1', 'C2']), true)
+    const after = await store.listCart('S1')
+    t.same(
+      after.map((c) => c.courseId),
+      ['C3', 'C1', 'C2'],
+      'the new order',
+    )
+    t.same(
+      after.map((c) => c.addedAt.getTime()),
+      ['C3', 'C1', 'C2'].map(addedAt),
+      'each course keeps when it was added',
+    )
+    for (const wrong of [['C3', 'C1'], ['C3', 'C1', 'C2', 'C4'], ['C3', 'C1', 'C4'], []]) {
+      t.equal(await store.reorderCart('S1', wrong), false, `refused: ${wrong.join(',')}`)
+    }
+    t.same(
+      (await store.listCart('S1')).map((c) => c.courseId),
+      ['C3', 'C1', 'C2'],
+      'a refused order changes nothing',
+    )
+    t.equal(await store.addToCart('S1', 'C1', 12), 'added')
+    t.equal(await store.removeFromCart('S1', 'C3'), true)
+    t.equal(await store.addToCart('S1', 'C3', 12), 'added')
+    t.same(
+      (await store.listCart('S1')).map((c) => c.courseId),
+      ['C1', 'C2', 'C3'],
+      'added after a reorder: at the end',
+    )
+    t.same(
+      (await store.listCart('S2')).map((c) => c.courseId),
+      ['C1'],
+      "another student's cart is untouched",
+    )
+    t.equal(await store.reorderCart('S9', []), true, 'an empty cart is in every order')
+  })
+
   // ---------------------------------------------------------------------------------------
   // The rush state
 

@@ -40,6 +40,16 @@ function world(opensAt: Date | null = null) {
       )
       return list.some((i) => i.courseId === c)
     },
+    reorderCart: async (s, order) => {
+      const list = carts.get(s) ?? []
+      if (list.length !== order.length || !order.every((c) => list.some((i) => i.courseId === c)))
+        return false
+      carts.set(
+        s,
+        order.map((c) => list.find((i) => i.courseId === c) as CartItem),
+      )
+      return true
+    },
   }
   const queue = new MemoryQueue()
   const catalogue = new Catalogue({
@@ -114,4 +124,23 @@ t.test('a cart holds a bounded number of real courses', async (t) => {
   t.equal(await w.carts.add('S1', 'C1'), 'added', 'a course already there is fine')
   t.equal(await w.carts.remove('S1', 'C1'), true)
   t.equal(await w.carts.remove('S1', 'C1'), false)
+})
+
+t.test('a cart put in a new order is asked for in that order', async (t) => {
+  const opensAt = new Date('2026-02-10T01:00:00Z')
+  const w = world(opensAt)
+  for (const c of ['C1', 'C2', 'C3']) await w.carts.add('S1', c)
+  t.match(await w.carts.reorder('S1', ['C2', 'C3', 'C1']), {
+    kind: 'reordered',
+    items: [{ courseId: 'C2' }, { courseId: 'C3' }, { courseId: 'C1' }],
+  })
+  t.same(await w.carts.reorder('S1', ['C2', 'C2', 'C1']), { kind: 'cart-changed' }, 'twice')
+  t.same(await w.carts.reorder('S1', ['C2', 'C1']), { kind: 'cart-changed' }, 'one missing')
+  await w.carts.requestAll({ sessionId: 's', studentId: 'S1' }, w.nextId, opensAt.getTime())
+  const arrival = (courseId: string) =>
+    [...w.queue.requests.values()].find((r) => r.courseId === courseId)?.arrival ?? 0
+  t.ok(
+    arrival('C2') < arrival('C3') && arrival('C3') < arrival('C1'),
+    'the first of the new order gets the earliest place',
+  )
 })

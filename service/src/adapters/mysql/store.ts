@@ -371,6 +371,34 @@ export class MysqlStore implements RegistrationStore, SeedStore {
     return result.affectedRows > 0
   }
 
+  async reorderCart(studentId: string, courseIds: readonly string[]): Promise<boolean> {
+    return this.#transaction(async (s) => {
+      // The lock order of addToCart: the courses (shared: the inserts' foreign key checks take
+      // them anyway), then the student's row, which keeps every change to one cart in turn.
+      if (courseIds.length > 0) {
+        await s.rows('SELECT id FROM courses WHERE id IN (?) ORDER BY id LOCK IN SHARE MODE', [
+          courseIds,
+        ])
+      }
+      await s.rows('SELECT id FROM students WHERE id = ? FOR UPDATE', [studentId])
+      const items = await s.rows(
+        'SELECT course_id, added_at FROM cart_items WHERE student_id = ? ORDER BY seq',
+        [studentId],
+      )
+      const addedAt = new Map(items.map((r) => [String(r.course_id), r.added_at as Date]))
+      if (items.length !== courseIds.length || !courseIds.every((id) => addedAt.has(id))) {
+        return false
+      }
+      if (items.length === 0) return true
+      // The order is the rows' seq: written again, in the new order.
+      await s.write('DELETE FROM cart_items WHERE student_id = ?', [studentId])
+      await s.write('INSERT INTO cart_items (student_id, course_id, added_at) VALUES ?', [
+        courseIds.map((id) => [studentId, id, addedAt.get(id)]),
+      ])
+      return true
+    }, this.#timeoutMs)
+  }
+
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
     // One statement, so one snapshot: a promotion moves a request from the waitlist to the
     // enrollments in one transaction, and two separate reads could fall between the two and

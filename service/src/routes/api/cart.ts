@@ -5,7 +5,13 @@ import { HttpError } from '../../errors.js'
 import { sessionOf } from '../../plugins/app/sessions.js'
 import { REFUSALS, isRefusal, sendRefusal } from './refusals.js'
 import { errorRef } from '../../schemas/common.js'
-import { CartParams, CartRequestResults, CartView, EmptyRequestBody } from '../../schemas/me.js'
+import {
+  CartOrder,
+  CartParams,
+  CartRequestResults,
+  CartView,
+  EmptyRequestBody,
+} from '../../schemas/me.js'
 
 /** The pre-registration cart (장바구니). */
 const cart: FastifyPluginAsyncTypebox = async (app) => {
@@ -30,6 +36,31 @@ const cart: FastifyPluginAsyncTypebox = async (app) => {
     async (request) => {
       const items = await carts.list(sessionOf(request).studentId)
       return { items: items.map((i) => ({ ...i, addedAt: i.addedAt.toISOString() })) }
+    },
+  )
+
+  app.put(
+    '/me/cart',
+    {
+      schema: {
+        summary: 'Put my cart in order',
+        description:
+          'Sets the order the courses are asked for in (the first one gets the earliest place): courseIds names every course in the cart once. Each course keeps when it was added. 409 CART_CHANGED when the list is not the cart as it is (changed meanwhile, in another tab): read it again.',
+        tags: ['cart'],
+        body: CartOrder,
+        response: { 200: CartView, 401: errorRef, 409: errorRef, 429: errorRef, 503: errorRef },
+      },
+    },
+    async (request) => {
+      const result = await carts.reorder(sessionOf(request).studentId, request.body.courseIds)
+      if (result.kind === 'cart-changed') {
+        throw new HttpError(
+          409,
+          'CART_CHANGED',
+          'The cart is not what the order names; read it again.',
+        )
+      }
+      return { items: result.items.map((i) => ({ ...i, addedAt: i.addedAt.toISOString() })) }
     },
   )
 
