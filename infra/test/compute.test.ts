@@ -286,41 +286,6 @@ t.test('app instances carry the tag Prometheus discovers them by', async (t) => 
 })
 
 t.test(
-  'the instance role has SSM, ECR pull on its repository, its logs and its secrets',
-  async (t) => {
-    for (const stack of both) {
-      t.ok(
-        Testing.toHaveResourceWithProperties(stack.json, 'aws_iam_role_policy_attachment', {
-          policy_arn: 'arn:aws:iam::aws:policy/AmazonSSMManagedInstanceCore',
-        }),
-      )
-      const inline = resourceList(stack, 'aws_iam_role_policy').find(
-        (p) => p.name === 'sugang-app',
-      )!
-      const statements = policyStatements(stack, inline.policy)
-      const bySid = Object.fromEntries(statements.map((s) => [s.sid, s]))
-      t.same(bySid.EcrLogin.resources, ['*'])
-      t.same(bySid.EcrLogin.actions, ['ecr:GetAuthorizationToken'])
-      t.equal(bySid.EcrPull.resources.length, 1)
-      t.match(bySid.EcrPull.resources[0], /ecr_repository/)
-      t.notOk(
-        bySid.EcrPull.actions.some((a: string) => /Put|Upload|Delete/.test(a)),
-        'pull only',
-      )
-      t.equal(bySid.ServiceSecrets.resources.length, 2)
-      t.ok(bySid.ServiceSecrets.resources.every((r: string) => r !== '*'))
-      t.match(bySid.AppParameters.resources[0], /:parameter\/sugang-(small|ha)\/app\/\*$/)
-      const wildcard = statements.filter((s) => s.resources.includes('*'))
-      t.same(
-        wildcard.map((s) => s.sid),
-        ['EcrLogin'],
-        'only the ECR token call is unscoped',
-      )
-    }
-  },
-)
-
-t.test(
   'SESSION_SECRET comes from the data stack, where the deploy never refreshes it',
   async (t) => {
     for (const stack of both) {
@@ -371,13 +336,6 @@ t.test(
       t.match(host.iam_instance_profile, /monitoring_profile/)
       t.match(host.user_data, '--web.listen-address=127.0.0.1:9090')
       t.match(host.user_data, 'GF_SERVER_HTTP_ADDR=127.0.0.1')
-      const inline = resourceList(stack, 'aws_iam_role_policy').find(
-        (p) => p.name === 'sugang-monitoring',
-      )!
-      const sd = policyStatements(stack, inline.policy).find(
-        (s) => s.sid === 'Ec2ServiceDiscovery',
-      )!
-      t.same(sd.actions, ['ec2:DescribeInstances', 'ec2:DescribeAvailabilityZones'])
       const monitoringSg = Object.keys(
         resources(stack, 'aws_vpc_security_group_ingress_rule'),
       ).filter((id) =>
@@ -427,15 +385,6 @@ t.test(
     t.match(script, `/opt/sugang-monitoring/grafana/dashboards:${dashboardPath}:ro`)
     t.match(script, '/etc/sugang-monitoring/alertmanager:/etc/alertmanager/secrets:ro')
     t.match(script, '--config.file=/etc/prometheus/prometheus.yml')
-    const inline = resourceList(small, 'aws_iam_role_policy').find(
-      (p) => p.name === 'sugang-monitoring',
-    )!
-    const secrets = policyStatements(small, inline.policy).find(
-      (s) => s.sid === 'AlertmanagerSecrets',
-    )!
-    t.same(secrets.resources, [
-      'arn:aws:ssm:ap-northeast-2:111111111111:parameter/sugang-small/alertmanager/*',
-    ])
   },
 )
 

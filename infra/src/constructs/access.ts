@@ -57,6 +57,10 @@ export class Access extends Construct {
 
     this.sessionSecretParameterName = sessionSecretParameterName(name)
 
+    const parameter = (path: string) =>
+      `arn:aws:ssm:${props.region}:${props.accountId}:parameter${path}`
+    const appParametersArn = parameter(`/${name}/app/*`)
+    const sessionSecretArn = parameter(this.sessionSecretParameterName)
     this.role = new IamRole(this, 'instance-role', {
       name: `${name}-app-instance`,
       description: 'sugang service instances: SSM, ECR pull, logs and the service secrets',
@@ -104,15 +108,22 @@ export class Access extends Construct {
           sid: 'AppParameters',
           effect: 'Allow',
           actions: ['ssm:GetParameter'],
-          resources: [`arn:aws:ssm:${props.region}:${props.accountId}:parameter/${name}/app/*`],
+          resources: [appParametersArn],
         },
         {
           sid: 'SessionSecret',
           effect: 'Allow',
           actions: ['ssm:GetParameter'],
-          resources: [
-            `arn:aws:ssm:${props.region}:${props.accountId}:parameter${this.sessionSecretParameterName}`,
-          ],
+          resources: [sessionSecretArn],
+        },
+        {
+          // AmazonSSMManagedInstanceCore lets the SSM agent read every parameter of the account;
+          // the instances read their own settings and SESSION_SECRET, nothing else (not the
+          // monitoring host's webhooks, not another profile's parameters).
+          sid: 'NoOtherParameters',
+          effect: 'Deny',
+          actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+          notResources: [appParametersArn, sessionSecretArn],
         },
       ]).json,
     })

@@ -171,16 +171,6 @@ export class MonitoringHost extends Construct {
           resources: ['*'],
         },
         {
-          sid: 'GrafanaCloudWatchReadOnly',
-          effect: 'Allow',
-          actions: [
-            'cloudwatch:GetMetricData',
-            'cloudwatch:ListMetrics',
-            'cloudwatch:DescribeAlarms',
-          ],
-          resources: ['*'],
-        },
-        {
           sid: 'ReadConfig',
           effect: 'Allow',
           actions: ['s3:ListBucket', 's3:GetObject'],
@@ -210,6 +200,14 @@ export class MonitoringHost extends Construct {
           effect: 'Allow',
           actions: ['ssm:GetParameter'],
           resources: [alertmanagerSecretsArn],
+        },
+        {
+          // AmazonSSMManagedInstanceCore lets the SSM agent read every parameter of the account;
+          // this host reads its webhooks and nothing else (not SESSION_SECRET).
+          sid: 'NoOtherParameters',
+          effect: 'Deny',
+          actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
+          notResources: [alertmanagerSecretsArn],
         },
       ]).json,
     })
