@@ -1,12 +1,10 @@
 // Properties that must hold in every stack of both profiles, whatever a construct does.
 import t from 'tap'
 import { profiles } from '../src/config/index.js'
-import { grantsOf } from './helpers/iam.js'
 import {
   type Body,
   everywhere,
   only,
-  policyStatements,
   resourceList,
   resources,
   synthPlatform,
@@ -178,44 +176,6 @@ for (const [profile, platform] of platforms) {
       [],
       'only the known exceptions',
     )
-  })
-
-  t.test(`${profile}: the deploy role can read none of the service's secrets`, async (t) => {
-    const { ci } = platform
-    const statements = policyStatements(ci, only(ci, 'aws_iam_role_policy').policy)
-    const name = `sugang-${profile}`
-    const arn = (service: string, resource: string) =>
-      `arn:aws:${service}:ap-northeast-2:${profiles[profile as 'small' | 'ha'].accountId}:${resource}`
-    const denied = (action: string, resource: string) =>
-      statements.some(
-        (s) =>
-          s.effect === 'Deny' &&
-          (s.actions as string[]).includes(action) &&
-          (s.resources as string[]).some(
-            (r) => r === resource || (r.endsWith('*') && resource.startsWith(r.slice(0, -1))),
-          ),
-      )
-    const secrets: [string, string][] = [
-      ['ssm:GetParameter', arn('ssm', `parameter/${name}/secrets/session-secret`)],
-      [
-        'secretsmanager:GetSecretValue',
-        arn('secretsmanager', `secret:${name}/mysql/master-AbCdEf`),
-      ],
-      ['secretsmanager:GetSecretValue', arn('secretsmanager', `secret:${name}/mysql/app-AbCdEf`)],
-      [
-        'secretsmanager:GetSecretValue',
-        arn('secretsmanager', `secret:${name}/redis/auth-token-AbCdEf`),
-      ],
-    ]
-    for (const [action, resource] of secrets) {
-      t.ok(
-        grantsOf(statements, action, resource).length === 0 || denied(action, resource),
-        resource,
-      )
-    }
-    // The session secret sits under the parameter path the role reads (/<name>/*): only the
-    // explicit Deny keeps it out.
-    t.ok(denied('ssm:GetParameter', secrets[0]![1]), 'an explicit Deny on the session secret')
   })
 
   t.test(`${profile}: Terraform refuses to run against any other account`, async (t) => {

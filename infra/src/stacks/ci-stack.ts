@@ -20,10 +20,31 @@ export class CiStack extends PlatformStack {
       stateBucketName: config.state.bucketName,
       stateKeyPrefix: config.state.keyPrefix,
       deployStackNames: [stackName(config, 'app'), stackName(config, 'notify')],
-      // Named as the notify and monitoring-host constructs name them; test/ci.test.ts holds the
-      // names together.
+      readStackNames: ['network', 'registry', 'data', 'app', 'notify'].map((concern) =>
+        stackName(config, concern),
+      ),
+      networkStackName: stackName(config, 'network'),
+      appStackName: stackName(config, 'app'),
+      // PlatformStack's default tags.
+      stackTagKey: 'sugang:stack',
+      // Named as the edge, monitoring-host, access and notify constructs name them;
+      // test/iam-by-arn.test.ts fails when a name here and a synthesized one part.
+      appBucketPrefixes: [`${this.prefix}-alb-logs-`, `${this.prefix}-monitoring-`],
+      logGroupNames: [
+        `/${this.prefix}/app`,
+        `aws-waf-logs-${this.prefix}`,
+        `/aws/lambda/${this.prefix}-notify-email`,
+      ],
+      reservesLoadBalancerCapacity: config.edge.capacityReservation !== undefined,
+      hostedZoneIds: [
+        ...new Set(
+          [config.edge.hostedZoneId, config.notify.hostedZoneId].filter((z) => z !== undefined),
+        ),
+      ],
       notifyFunctionName: `${this.prefix}-notify-email`,
       notifyScheduleName: `${this.prefix}-notify-email-schedule`,
+      notifyQueueName: `${this.prefix}-notify-email-dlq`,
+      senderDomain: config.notify.senderDomain,
       releasedImageParameterName: releasedImageParameterName(this.prefix),
     })
     new TerraformOutput(this, 'deploy_role_arn', { value: this.ci.deployRole.arn })
