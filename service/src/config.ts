@@ -192,6 +192,39 @@ function date(env: Env, name: string): Date | null {
   return value
 }
 
+/**
+ * REGISTRATION_OPENS_AT, or REGISTRATION_OPENS_IN (`90s`, `3m`, `1h`): that long after this
+ * process read its configuration, for trying the countdown and the opening on one machine.
+ * Instances started at different moments would open at different moments: not in production.
+ */
+function opening(env: Env, production: boolean): Date | null {
+  const raw = env.REGISTRATION_OPENS_IN
+  if (!raw) return date(env, 'REGISTRATION_OPENS_AT')
+  if (env.REGISTRATION_OPENS_AT) {
+    throw new ConfigError('set REGISTRATION_OPENS_AT or REGISTRATION_OPENS_IN, not both')
+  }
+  if (production) {
+    throw new ConfigError(
+      'REGISTRATION_OPENS_IN counts from when each instance starts; production sets REGISTRATION_OPENS_AT',
+    )
+  }
+  const ms = duration(raw)
+  if (ms === null) {
+    throw new ConfigError(
+      `REGISTRATION_OPENS_IN must be a duration such as 90s, 3m or 1h (at most 24h), got "${raw}"`,
+    )
+  }
+  return new Date(Date.now() + ms)
+}
+
+/** `90s`, `3m`, `1h` (whole numbers, at most a day) in ms, or null. */
+export function duration(raw: string): number | null {
+  const match = /^\s*(\d{1,5})\s*(s|m|h)\s*$/.exec(raw)
+  if (!match) return null
+  const ms = Number(match[1]) * { s: 1_000, m: 60_000, h: 3_600_000 }[match[2] as 's' | 'm' | 'h']
+  return ms <= 24 * 3_600_000 ? ms : null
+}
+
 /** `4=2026-02-09T10:00:00+09:00,3=2026-02-10T10:00:00+09:00`: an opening per grade year. */
 function openingsByYear(env: Env, name: string): ReadonlyMap<number, Date> {
   const raw = env[name]
@@ -304,6 +337,12 @@ export function loadConfig(env: Env = process.env): Config {
     leaseMs: integer(env, 'ADMISSION_LEASE_MS', defaultAdmissionSettings.leaseMs, 100),
     maxBatch: integer(env, 'ADMISSION_MAX_BATCH', defaultAdmissionSettings.maxBatch, 1, 10_000),
     concurrency: integer(env, 'ADMISSION_CONCURRENCY', defaultAdmissionSettings.concurrency, 1, 64),
+    pacePerSecond: integer(env, 'ADMISSION_PACE', 0, 0, 100_000),
+  }
+  if (production && admission.pacePerSecond > 0) {
+    throw new ConfigError(
+      'ADMISSION_PACE slows admission down for the demo; production decides as fast as MySQL allows',
+    )
   }
   const passwordCost: ScryptCost = {
     ...defaultCost,
@@ -375,7 +414,7 @@ export function loadConfig(env: Env = process.env): Config {
     passwordCost,
     maxWaitlistPerStudent: integer(env, 'MAX_WAITLIST_PER_STUDENT', 5, 0, 1000),
     registration: {
-      opensAt: date(env, 'REGISTRATION_OPENS_AT'),
+      opensAt: opening(env, production),
       closesAt: date(env, 'REGISTRATION_CLOSES_AT'),
       opensAtByYear: openingsByYear(env, 'REGISTRATION_OPENS_AT_BY_YEAR'),
     },
@@ -436,7 +475,12 @@ function storageOf(env: Env, production: boolean): Storage {
  */
 function sqlitePathOf(env: Env): string {
   if (env.SQLITE_PATH) return resolve(env.SQLITE_PATH)
-  return fileURLToPath(new URL('../data/sugang.sqlite', import.meta.url))
+  return join(dataDirectory(), 'sugang.sqlite')
+}
+
+/** The service package's data directory (`service/data`), where local files live by default. */
+export function dataDirectory(): string {
+  return fileURLToPath(new URL('../data', import.meta.url))
 }
 
 /** `data/sugang.sqlite` keeps its signing key in `data/sugang.session-secret`. */

@@ -26,6 +26,12 @@ export interface AdmissionSettings {
   readonly bulkRejectLimit: number
   /** Longest pause before a course that failed is tried again (it doubles from idleMs). */
   readonly maxBackoffMs: number
+  /**
+   * Most requests of one course decided per second; 0: as fast as the store allows. For the
+   * demo only (ADMISSION_PACE): its crowd of a few hundred is decided in milliseconds, too fast
+   * to watch a place in the queue move, where a real rush keeps the store busy for a while.
+   */
+  readonly pacePerSecond: number
 }
 
 export const defaultAdmissionSettings: Readonly<AdmissionSettings> = Object.freeze({
@@ -38,6 +44,7 @@ export const defaultAdmissionSettings: Readonly<AdmissionSettings> = Object.free
   sliceMs: 2_000,
   bulkRejectLimit: 5_000,
   maxBackoffMs: 5_000,
+  pacePerSecond: 0,
 })
 
 export interface AdmissionObserver {
@@ -76,6 +83,8 @@ export class AdmissionWorker {
   readonly #busy = new Set<string>()
   /** Courses whose last attempt failed: how often in a row, and when to try again. */
   readonly #failing = new Map<string, { failures: number; retryAt: number }>()
+  /** Paced only: per course, when its next step may start (ms since the epoch). */
+  readonly #turns = new Map<string, number>()
   #running = false
   #loop: Promise<void> | null = null
   #wake: (() => void) | null = null
@@ -210,7 +219,10 @@ export class AdmissionWorker {
       // arrival number the store may hold decisions that the queue has not heard of.
       let full = false
       let decidedThrough = 0
+      // Paced, each step decides a tenth of a second's worth at most, when its turn comes.
+      const step = s.pacePerSecond > 0 ? Math.ceil(s.pacePerSecond / 10) : Infinity
       while (Date.now() < until) {
+        if (step !== Infinity) await this.#turn(courseId)
         const lease = await this.#leases.acquireCourse(courseId, this.#token, s.leaseMs)
         if (lease === 'held') {
           released = true
@@ -222,20 +234,25 @@ export class AdmissionWorker {
           full = false
         }
         if (full) {
-          const rejected = await this.#rejectFullHead(courseId, decidedThrough)
+          const rejected = await this.#rejectFullHead(courseId, decidedThrough, step)
           if (rejected === 'lease-lost') {
             released = true
             return
           }
           if (rejected > 0) {
+            this.#spend(courseId, rejected)
             this.#observer.bulkRejected(courseId, rejected)
             if ((await this.#queue.length(courseId)) === 0) break
             continue
           }
         }
-        const size = this.#batchSize.get(courseId) ?? Math.min(s.maxBatch, s.minBatch * 4)
+        const size = Math.min(
+          step,
+          this.#batchSize.get(courseId) ?? Math.min(s.maxBatch, s.minBatch * 4),
+        )
         const requests = await this.#queue.head(courseId, size)
         if (requests.length === 0) break
+        this.#spend(courseId, requests.length)
         const started = process.hrtime.bigint()
         const outcome = fence === null ? noCourse : await this.#admit(courseId, fence, requests)
         if (outcome.kind === 'fenced') {
@@ -280,9 +297,27 @@ export class AdmissionWorker {
     })
   }
 
+  /** Paced: waits until the course's next step may start. */
+  async #turn(courseId: string): Promise<void> {
+    const wait = (this.#turns.get(courseId) ?? 0) - Date.now()
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait))
+  }
+
+  /** Paced: a step of `decided` requests puts the course's next step that much later. */
+  #spend(courseId: string, decided: number): void {
+    const pace = this.#settings.pacePerSecond
+    if (pace <= 0) return
+    const from = Math.max(Date.now(), this.#turns.get(courseId) ?? 0)
+    this.#turns.set(courseId, from + (decided * 1000) / pace)
+  }
+
   /** Rejects what the rules allow at the head of a full course without the store. */
-  async #rejectFullHead(courseId: string, decidedThrough: number): Promise<number | 'lease-lost'> {
-    const head = await this.#queue.head(courseId, this.#settings.bulkRejectLimit)
+  async #rejectFullHead(
+    courseId: string,
+    decidedThrough: number,
+    most: number,
+  ): Promise<number | 'lease-lost'> {
+    const head = await this.#queue.head(courseId, Math.min(most, this.#settings.bulkRejectLimit))
     const rejections = bulkRejections(head, decidedThrough)
     if (rejections.length === 0) return 0
     const result = await this.#queue.rejectHead(courseId, this.#token, rejections)

@@ -265,3 +265,49 @@ t.test('backoff stays within its bounds and varies', async (t) => {
     'capped',
   )
 })
+
+t.test('a pace decides a course a tenth of a second’s worth at a time, in order', async (t) => {
+  const w = world(3, 12)
+  const order = Array.from({ length: 12 }, (_, i) => `S${i + 1}`)
+  for (const s of order) await w.enqueue(s)
+  const decided: number[] = []
+  // Each step of a slice starts by renewing the course's lease: when the steps began.
+  const starts: number[] = []
+  const leases = {
+    acquireCourse: (courseId: string, token: string, ttlMs: number) => {
+      starts.push(Date.now())
+      return w.queue.acquireCourse(courseId, token, ttlMs)
+    },
+    releaseCourse: (courseId: string, token: string) => w.queue.releaseCourse(courseId, token),
+    acquireReconciler: (token: string, ttlMs: number) => w.queue.acquireReconciler(token, ttlMs),
+  }
+  const pace = 20 // a step of 2 every 100 ms
+  const worker = new AdmissionWorker(
+    { store: w.store, queue: w.queue, leases },
+    { pacePerSecond: pace, sliceMs: 60_000 },
+    rules,
+    {
+      batch: (_c, _s, decisions) => decided.push(decisions.length),
+      bulkRejected: (_c, n) => decided.push(n),
+      error: (err) => t.error(err),
+    },
+  )
+  await worker.drain('C1')
+  t.same(w.store.enrolledIn('C1').sort(), order.slice(0, 3).sort(), 'the first three are enrolled')
+  t.equal(await w.queue.length('C1'), 0, 'every request is decided')
+  t.equal(
+    decided.reduce((sum, n) => sum + n, 0),
+    12,
+  )
+  t.ok(
+    decided.every((n) => n <= 2),
+    `no step decides more than 2: ${decided}`,
+  )
+  // starts[0] takes the lease for the slice; starts[k] begins the step that decided decided[k - 1].
+  // Lower bounds only: a busy machine makes a step later, never sooner.
+  for (let k = 1; k < decided.length; k += 1) {
+    const gap = starts[k + 1]! - starts[k]!
+    const owed = (decided[k - 1]! * 1000) / pace
+    t.ok(gap >= owed - 2, `step ${k + 1} began ${gap} ms after step ${k}, which owed ${owed} ms`)
+  }
+})

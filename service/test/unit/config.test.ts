@@ -178,3 +178,60 @@ t.test(
     t.match(run.stderr, /SERVICE_ROLE must be all, door or admission/)
   },
 )
+
+t.test('REGISTRATION_OPENS_IN opens registration that long after start-up', async (t) => {
+  const before = Date.now()
+  const config = loadConfig({ REGISTRATION_OPENS_IN: '3m' })
+  const after = Date.now()
+  const opensAt = config.registration.opensAt?.getTime() ?? 0
+  t.ok(opensAt >= before + 180_000 && opensAt <= after + 180_000, 'three minutes from now')
+  for (const [raw, ms] of [
+    ['90s', 90_000],
+    ['1h', 3_600_000],
+  ] as const) {
+    const at = loadConfig({ REGISTRATION_OPENS_IN: raw }).registration.opensAt?.getTime() ?? 0
+    t.ok(at - Date.now() <= ms && at - Date.now() > ms - 60_000, raw)
+  }
+  for (const raw of ['soon', '3', '-1m', '1.5m', '2d', '25h']) {
+    t.throws(() => loadConfig({ REGISTRATION_OPENS_IN: raw }), {
+      name: 'ConfigError',
+      message: `REGISTRATION_OPENS_IN must be a duration such as 90s, 3m or 1h (at most 24h), got "${raw}"`,
+    })
+  }
+  t.throws(
+    () =>
+      loadConfig({
+        REGISTRATION_OPENS_IN: '3m',
+        REGISTRATION_OPENS_AT: '2026-02-09T10:00:00+09:00',
+      }),
+    { message: 'set REGISTRATION_OPENS_AT or REGISTRATION_OPENS_IN, not both' },
+  )
+  t.throws(
+    () =>
+      loadConfig({
+        ...base,
+        NODE_ENV: 'production',
+        SESSION_SECRET: 'x'.repeat(32),
+        REGISTRATION_OPENS_IN: '3m',
+      }),
+    { message: /REGISTRATION_OPENS_IN counts from when each instance starts/ },
+  )
+})
+
+t.test('ADMISSION_PACE slows admission for the demo, never in production', async (t) => {
+  t.equal(loadConfig(base).admission.pacePerSecond, 0, 'as fast as the store allows')
+  t.equal(loadConfig({ ...base, ADMISSION_PACE: '4' }).admission.pacePerSecond, 4)
+  t.throws(() => loadConfig({ ...base, ADMISSION_PACE: 'slow' }), {
+    message: /ADMISSION_PACE must be an integer/,
+  })
+  t.throws(
+    () =>
+      loadConfig({
+        ...base,
+        NODE_ENV: 'production',
+        SESSION_SECRET: 'x'.repeat(32),
+        ADMISSION_PACE: '4',
+      }),
+    { message: /ADMISSION_PACE slows admission down for the demo/ },
+  )
+})
