@@ -3,6 +3,7 @@
 // with the page's back-off (1 s, ×1.5, at most 10 s) until it is enrolled, rejected or
 // waitlisted; 429 and 503 are retried after Retry-After, as the page does.
 import { performance } from 'node:perf_hooks'
+import { FIRST_POLL_MS, nextPollMs, retryAfterMs } from '../../service/src/client-policy.js'
 import { type Answer, type Client, sleep } from './client.js'
 import { StreamFollower } from './streams.js'
 import type { Target, TargetKind } from './targets.js'
@@ -37,8 +38,7 @@ export const ROUTES = {
   cancel: 'DELETE /me/enrollments/:id',
 } as const
 
-export const FIRST_POLL_MS = 1000
-export const MAX_POLL_MS = 10_000
+export { FIRST_POLL_MS, MAX_POLL_MS } from '../../service/src/client-policy.js'
 const MAX_ATTEMPTS = 20
 
 /**
@@ -73,8 +73,7 @@ export interface DriveOptions {
 
 /** What a 429 or 503 asks the client to wait (ms), or null for any other answer. */
 export function retryDelay(answer: Answer): number | null {
-  if (answer.status !== 429 && answer.status !== 503) return null
-  return Math.max(0.1, answer.retryAfter ?? 1) * 1000
+  return retryAfterMs(answer.status, answer.retryAfter)
 }
 
 /** A wish not answered yet; `at` is when it was (or would have been) first sent. */
@@ -184,7 +183,7 @@ export function settle(r: Tracked, answer: Answer): void {
 
 /** Polls a queued request with back-off until it is decided (or the deadline passes). */
 async function follow(client: Client, target: Target, r: Tracked, deadline: number): Promise<void> {
-  let delay = FIRST_POLL_MS
+  let delay: number = FIRST_POLL_MS
   const cookie = target.cookie(r.wish.student)
   while (r.status === 'queued' && performance.now() < deadline) {
     await sleep(delay)
@@ -209,7 +208,7 @@ async function follow(client: Client, target: Target, r: Tracked, deadline: numb
     }
     settle(r, answer)
     if (answer.status !== 200) return
-    delay = Math.min(MAX_POLL_MS, delay * 1.5)
+    delay = nextPollMs(delay)
   }
 }
 

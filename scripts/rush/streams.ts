@@ -7,7 +7,8 @@ import { readFileSync } from 'node:fs'
 import { Agent, type ClientRequest, get } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type { Answer, Client, FollowStats } from './client.js'
-import { FIRST_POLL_MS, MAX_POLL_MS, retryDelay, ROUTES, settle, type Tracked } from './driver.js'
+import { nextPollMs } from '../../service/src/client-policy.js'
+import { FIRST_POLL_MS, retryDelay, ROUTES, settle, type Tracked } from './driver.js'
 import { PROXY_CONNECTIONS } from './processes.js'
 import { SseParser } from './sse.js'
 import type { Target } from './targets.js'
@@ -20,7 +21,6 @@ const MAX_IDS = 20
 const OPEN_TIMEOUT_MS = 8000
 /** Before a stream has said its `retry`, and after a refusal without Retry-After. */
 const RECONNECT_MS = 3000
-const POLL_GROWTH = 1.5
 /** Descriptors kept for everything that is not a stream (pipes, MySQL, Redis, the pool's spare). */
 const RESERVED_DESCRIPTORS = 1024
 
@@ -359,7 +359,7 @@ export class StreamFollower {
     s.polling = false
     if (!this.#live(s) || s.stream?.open || s.watched.size === 0) return
     const delay = waitMs ?? s.pollDelay
-    s.pollDelay = Math.min(s.pollDelay * POLL_GROWTH, MAX_POLL_MS)
+    s.pollDelay = nextPollMs(s.pollDelay)
     this.#schedulePoll(s, delay)
   }
 }
