@@ -165,7 +165,8 @@ export class SqliteStore implements RegistrationStore, SeedStore {
   #open(): Connections {
     if (this.#connections) return this.#connections
     if (this.#closed) throw new TypeError('The database connection is not open')
-    mkdirSync(dirname(this.#path), { recursive: true })
+    // Its own directory is its owner's only: the file holds password hashes and live sessions.
+    mkdirSync(dirname(this.#path), { recursive: true, mode: 0o700 })
     const writer = new Database(this.#path, { timeout: this.#busyTimeoutMs })
     try {
       writer.pragma('journal_mode = WAL')
