@@ -3,9 +3,10 @@
  * transactions without overselling or losing an enrollment, its file and schema, its failures
  * as 503s, the in-process state freeing what expired, and the demo semester.
  */
+import { statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
-import { join } from 'node:path'
+import { dirname, join } from 'node:path'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import type { Test } from 'tap'
@@ -182,6 +183,11 @@ t.test(
     const raw = new Database(path, { readonly: true })
     t.teardown(() => raw.close())
     t.equal(raw.pragma('journal_mode', { simple: true }), 'wal')
+    t.equal(
+      statSync(dirname(path)).mode & 0o777,
+      0o700,
+      "the directory it made is its owner's only",
+    )
     t.same(
       raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
       [{ version: 1 }, { version: 2 }, { version: 3 }],
