@@ -242,17 +242,26 @@ t.test('deploys roll the group with instance refresh, keeping full capacity', as
       Testing.toHaveResourceWithProperties(stack.json, 'aws_autoscaling_group', {
         instance_refresh: {
           strategy: 'Rolling',
-          preferences: {
-            min_healthy_percentage: 100,
-            max_healthy_percentage: 200,
-            auto_rollback: true,
-          },
+          preferences: { min_healthy_percentage: 100, max_healthy_percentage: 200 },
         },
         lifecycle: { ignore_changes: ['desired_capacity'] },
       }),
     )
   }
 })
+
+t.test(
+  'the refresh claims no rollback of its own: the group already holds the new version',
+  async (t) => {
+    for (const stack of both) {
+      const { preferences } = only(stack, 'aws_autoscaling_group').instance_refresh
+      // AWS would roll back to the configuration the group had when the refresh started, which
+      // Terraform has already set to the new launch template version. The pipeline rolls back
+      // (roll-out.test.ts, the deploy job's steps).
+      t.notOk(preferences.auto_rollback, 'no auto_rollback')
+    }
+  },
+)
 
 t.test('the group scales on requests per target and on CPU', async (t) => {
   for (const stack of both) {

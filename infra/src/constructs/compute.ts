@@ -250,13 +250,17 @@ export class Compute extends Construct {
       ],
       // A new launch template version (new image tag) rolls the group: new instances come up and
       // pass health checks before old ones go, so even a one-instance group keeps serving.
+      // No auto_rollback: Terraform writes the new version to the group before it starts the
+      // refresh, so the "previous configuration" AWS would roll back to is the new one. A refresh
+      // that fails leaves the old instances serving (100 % stay healthy); the deploy pipeline sees
+      // it fail and deploys the released image again (deploy.yml, scripts/roll-out.sh), and the
+      // provider cancels a refresh still running before it starts that one.
       instanceRefresh: {
         strategy: 'Rolling',
         preferences: {
           minHealthyPercentage: 100,
           maxHealthyPercentage: 200,
           instanceWarmup: String(config.instanceWarmupSeconds),
-          autoRollback: true,
         },
       },
       // The group's own tags, propagated to every instance it launches (the launch template tags
