@@ -1,10 +1,13 @@
 import { writeFile } from 'node:fs/promises'
+import { join } from 'node:path'
 import { parseArgs } from 'node:util'
 import { MysqlStore } from './adapters/mysql/store.js'
 import mysql from 'mysql2/promise'
 import { provisionDatabaseUsers } from './adapters/mysql/database-users.js'
 import { sslOptions } from './adapters/mysql/pool.js'
 import {
+  dataDirectory,
+  duration,
   loadConfig,
   loadDatabaseUsersConfig,
   loadNotifierConfig,
@@ -13,12 +16,19 @@ import {
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
 import { clearQueue, seed as seedNumbered, type SeedStore } from './seed.js'
-import { seedDemo } from './demo/semester.js'
+import { runCrowd } from './demo/crowd.js'
+import {
+  DEMO_PASSWORD,
+  DEMO_STUDENTS,
+  demoSemester,
+  demoStudentId,
+  seedDemo,
+} from './demo/semester.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
-import { createAdapters, openSqliteStore } from './wiring/adapters.js'
+import { createAdapters, openSqliteStore, pageUrl } from './wiring/adapters.js'
 import { pino } from 'pino'
 
 const USAGE = `Usage: sugang <command> [options]
@@ -29,6 +39,7 @@ Commands:
   database-users
             create or update the service's and the e-mail sender's MySQL users (as master)
   openapi   print the HTTP contract as an OpenAPI 3 document
+  demo      the rush minute on one machine: a countdown, then a simulated crowd at the opening
   seed      create demo or load-test students and courses
   serve     run the service: HTTP API, admission worker and metrics (SERVICE_ROLE splits them)
   unlock    lift a student id's login lock (ACCOUNT_LOCKED) early
@@ -338,6 +349,130 @@ async function databaseUsers(argv: string[]): Promise<void> {
   )
 }
 
+const DEMO_USAGE = `Usage: sugang demo [--opens-in DURATION] [--crowd N] [--course ID] [--pace N]
+                   [--spread DURATION] [--data FILE]
+
+The whole story of the rush minute on one machine. Runs the service on an embedded store of
+its own (FILE, default service/data/demo.sqlite), which starts the demo semester over on every
+run (logins survive a restart), with registration opening DURATION after the start (default
+2m). Open the page, log in as S000001 (password sugang-demo), put a course in the cart and
+watch the countdown.
+
+At the opening a crowd of N simulated students (default 60, the last ones: S002000 down) asks
+for course ID (default ART1010-01, 도자기공예, 5 seats) through the HTTP API, as their pages
+would, arriving over the first DURATION (--spread, default 3s), and admission decides at most
+N requests of a course per second (--pace, default 2; 0 for as fast as the store allows, as in
+production), so that a place in the queue and its estimated wait move while one watches. The
+console tells how the crowd fared.
+
+PORT, HOST, LOG_LEVEL and the other settings apply as for "sugang serve" (see the README);
+DATABASE_URL and REDIS_URL must not be set.`
+
+/** The demo's defaults: a tiny course, a crowd twelve times its seats, decided at a pace to watch. */
+const DEMO_DEFAULTS = {
+  opensIn: '2m',
+  crowd: 60,
+  course: 'ART1010-01',
+  pace: 2,
+  spread: '3s',
+} as const
+
+async function demo(argv: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      'opens-in': { type: 'string', default: DEMO_DEFAULTS.opensIn },
+      crowd: { type: 'string', default: String(DEMO_DEFAULTS.crowd) },
+      course: { type: 'string', default: DEMO_DEFAULTS.course },
+      pace: { type: 'string', default: String(DEMO_DEFAULTS.pace) },
+      spread: { type: 'string', default: DEMO_DEFAULTS.spread },
+      data: { type: 'string' },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(DEMO_USAGE)
+    return
+  }
+  // The visitor is S000001; the crowd is the last students.
+  const crowdSize = positive(values.crowd, 'crowd', DEMO_STUDENTS - 1)
+  const pace = positive(values.pace, 'pace', 100_000)
+  const spreadMs = duration(values.spread)
+  if (spreadMs === null) {
+    throw new ConfigError(
+      `--spread must be a duration such as 0s, 3s or 1m, got "${values.spread}"`,
+    )
+  }
+  const course = demoSemester().courses.find((c) => c.id === values.course)
+  if (!course) {
+    const tiny = demoSemester()
+      .courses.filter((c) => c.capacity <= 5)
+      .map((c) => `${c.id} (${c.title}, ${c.capacity})`)
+    throw new ConfigError(
+      `--course must be a course of the demo semester, e.g. one of the tiny ones: ${tiny.join(', ')}`,
+    )
+  }
+  const config = loadConfig({
+    ...process.env,
+    SQLITE_PATH: values.data ?? join(dataDirectory(), 'demo.sqlite'),
+    REGISTRATION_OPENS_IN: values['opens-in'],
+    ADMISSION_PACE: String(pace),
+  })
+  if (config.storage.kind !== 'embedded') {
+    throw new ConfigError(
+      'sugang demo runs on an embedded store of its own, which it starts over: unset DATABASE_URL and REDIS_URL',
+    )
+  }
+
+  // Start over: no enrollment, waitlist place or cart item of an earlier run (sessions stay).
+  const store = await openSqliteStore({ path: config.storage.sqlitePath })
+  try {
+    await store.migrate()
+    await store.deleteAll()
+  } finally {
+    await store.close()
+  }
+
+  const app = await serve(config)
+  const say = (line: string) => {
+    if (config.logLevel !== 'silent') process.stdout.write(`  ${line}\n`)
+  }
+  const opensAt = config.registration.opensAt as Date
+  const address = app.server.address()
+  const port = typeof address === 'object' && address ? address.port : config.port
+  const first = DEMO_STUDENTS - crowdSize + 1
+  say(
+    `Demo: registration opens at ${opensAt.toISOString()}, ${Math.round((opensAt.getTime() - Date.now()) / 1000)} s from now.`,
+  )
+  if (crowdSize > 0) {
+    say(
+      `At the opening ${crowdSize} students (${demoStudentId(first)}-${demoStudentId(DEMO_STUDENTS)}) ask for ${course.title} (${course.id}, ${course.capacity} seats);`,
+    )
+    say(`admission decides ${pace || 'as many as it can'} requests of a course a second.`)
+  }
+  say('')
+  if (crowdSize === 0) return
+
+  const stop = new AbortController()
+  const abort = () => stop.abort(new Error('the demo is stopping'))
+  process.once('SIGINT', abort)
+  process.once('SIGTERM', abort)
+  app.server.once('close', abort)
+  const students = Array.from({ length: crowdSize }, (_, i) => demoStudentId(first + i))
+  void runCrowd({
+    base: pageUrl({ ...config, port }).replace(/\/$/, ''),
+    students,
+    password: DEMO_PASSWORD,
+    courseId: course.id,
+    opensAt,
+    spreadMs,
+    signal: stop.signal,
+    report: say,
+  }).catch((err: unknown) => {
+    if (!stop.signal.aborted) app.log.error({ err }, 'the demo crowd failed')
+  })
+}
+
 const OPENAPI_USAGE = `Usage: sugang openapi [--output FILE]
 
 Prints the OpenAPI 3 document generated from the route schemas (what GET /api/v1/openapi.json
@@ -385,6 +520,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0
       case 'database-users':
         await databaseUsers(rest)
+        return 0
+      case 'demo':
+        await demo(rest)
         return 0
       case 'serve':
         if (rest.includes('--help')) {

@@ -1,4 +1,5 @@
 import closeWithGrace from 'close-with-grace'
+import type { FastifyInstance } from 'fastify'
 import { buildApp } from './app.js'
 import { ROLES, type Config } from './config.js'
 import { withKeptSessionSecret } from './wiring/session-secret.js'
@@ -7,7 +8,7 @@ import { withKeptSessionSecret } from './wiring/session-secret.js'
  * Starts the service in its role: listen first (liveness answers at once), then migrate and
  * start what the role runs.
  */
-export async function serve(given: Config): Promise<void> {
+export async function serve(given: Config): Promise<FastifyInstance> {
   const config = withKeptSessionSecret(given)
   const app = await buildApp({ config })
   if (config.sessionSecretFile !== null) {
@@ -31,4 +32,5 @@ export async function serve(given: Config): Promise<void> {
   const metricsAddress = app.metrics.address()
   app.log.info({ metrics: metricsAddress }, 'metrics listening')
   await app.sugang.startup()
+  return app
 }

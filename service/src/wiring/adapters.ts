@@ -113,7 +113,7 @@ async function createEmbeddedAdapters(config: Config, sqlitePath: string): Promi
 }
 
 /** The page's address as a browser on this machine reaches it. */
-function pageUrl(config: Config): string {
+export function pageUrl(config: Config): string {
   const wildcard = ['0.0.0.0', '::', '[::]', ''].includes(config.host)
   const host = wildcard ? '127.0.0.1' : config.host.includes(':') ? `[${config.host}]` : config.host
   return `http://${host}:${config.port}/`
