@@ -147,6 +147,14 @@ export class Ci extends Construct {
         resources: props.repositoryArns,
       },
       {
+        // Under enhanced scanning ECR reads those findings from Amazon Inspector, with the
+        // caller's permissions; neither action can be scoped to a resource.
+        sid: 'EnhancedScanFindings',
+        effect: 'Allow',
+        actions: ['inspector2:ListCoverage', 'inspector2:ListFindings'],
+        resources: ['*'],
+      },
+      {
         // The deployed stacks' state and the state of the stacks they read outputs from, and the
         // lock files (who holds a lock). No listing: Terraform ignores a refused listing of the
         // default workspace prefix.

@@ -726,10 +726,17 @@ export function pipelineCalls(r: Resolver): Call[] {
       'ecr:PutImage',
     ].map((action) => ({ by: by('docker push'), action, resource: repository })),
     {
-      by: by('aws ecr wait image-scan-complete, describe-image-scan-findings'),
+      by: 'scan-gate.sh: aws ecr describe-image-scan-findings',
       action: 'ecr:DescribeImageScanFindings',
       resource: repository,
     },
+    // Under enhanced scanning (the registry stack's), ECR answers from Amazon Inspector, with the
+    // caller's permissions.
+    ...['inspector2:ListFindings', 'inspector2:ListCoverage'].map((action) => ({
+      by: 'scan-gate.sh: the findings of an enhanced scan',
+      action,
+      resource: '*',
+    })),
     {
       by: by('aws ssm get-parameter (the rollback target)'),
       action: 'ssm:GetParameter',
