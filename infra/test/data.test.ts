@@ -61,7 +61,6 @@ t.test('the master password is ours, not RDS-managed, so ha can have a read repl
     const primary = primaryOf(data)
     // RDS refuses read replicas of an instance with manage_master_user_password.
     t.notOk('manage_master_user_password' in primary)
-    t.equal(primary.password_wo, `\${${EPHEMERAL('mysql_master_password')}}`)
     t.equal(primary.password_wo_version, config.database.passwordVersions.master)
     const master = resourceList(data, 'aws_secretsmanager_secret_version').find((v) =>
       /mysql_master_secret/.test(v.secret_id),
@@ -73,6 +72,26 @@ t.test('the master password is ours, not RDS-managed, so ha can have a read repl
       primary.depends_on.some((d: string) => /mysql_master_version/.test(d)),
       'the secret holds the password before RDS does',
     )
+    // RDS takes the password the secret holds, read back after it is written, not this run's
+    // draw: an apply that failed after writing the secret would otherwise leave the next run
+    // giving RDS a new password the secret never held.
+    t.equal(
+      primary.password_wo,
+      '${jsondecode(ephemeral.aws_secretsmanager_secret_version.mysql_master_password_stored.secret_string).password}',
+    )
+    t.notMatch(primary.password_wo, 'random_password', 'never the draw itself')
+    const [secretId, versionId] = [
+      Object.keys(resources(data, 'aws_secretsmanager_secret')).find((id) =>
+        /mysql_master_secret/.test(id),
+      ),
+      Object.keys(resources(data, 'aws_secretsmanager_secret_version')).find((id) =>
+        /mysql_master_version/.test(id),
+      ),
+    ]
+    t.same(data.tf.ephemeral?.aws_secretsmanager_secret_version?.mysql_master_password_stored, {
+      secret_id: `\${aws_secretsmanager_secret.${secretId}.id}`,
+      depends_on: [`aws_secretsmanager_secret_version.${versionId}`],
+    })
     for (const db of Object.values(instances(data))) {
       t.equal(db.iam_database_authentication_enabled, true)
     }

@@ -130,6 +130,8 @@ export class Data extends Construct {
     // Self-managed, not `manage_master_user_password`: RDS refuses read replicas of instances whose
     // password it manages. The password is drawn per run and passed only as write-only arguments,
     // so it is in neither the plan nor the state; raising `passwordVersions.master` rotates it.
+    // RDS takes it from the secret, read back after the secret is written, never from the draw:
+    // an apply that fails between the two leaves them agreeing (generated-secret.ts).
     this.masterSecret = new GeneratedSecret(this, 'master', {
       secretName: `${name}/mysql/master`,
       description: 'MySQL master user of sugang: for creating the other users only',
@@ -159,7 +161,7 @@ export class Data extends Construct {
       engineVersion: config.engineVersion,
       dbName: config.databaseName,
       username: config.masterUsername,
-      passwordWo: `\${${this.masterSecret.password}}`,
+      passwordWo: `\${${this.masterSecret.storedPassword()}}`,
       passwordWoVersion: config.passwordVersions.master,
       allocatedStorage: config.allocatedStorageGiB,
       maxAllocatedStorage: config.maxAllocatedStorageGiB,

@@ -3,6 +3,8 @@ import { Construct, TerraformStack } from '../cdktf.js'
 
 /** The Terraform JSON block type of a random password drawn at plan/apply time, never stored. */
 export const EPHEMERAL_PASSWORD = 'aws_secretsmanager_random_password'
+/** The Terraform JSON block type of a secret's value read at plan/apply time, never stored. */
+export const EPHEMERAL_SECRET_VALUE = 'aws_secretsmanager_secret_version'
 
 /**
  * A password Secrets Manager draws for this run of Terraform only (`ephemeral` block, Terraform
@@ -45,14 +47,20 @@ export interface GeneratedSecretProps {
 export class GeneratedSecret extends Construct {
   readonly secret: SecretsmanagerSecret
   readonly secretVersion: SecretsmanagerSecretVersion
-  /** `ephemeral.…random_password`, without `${}`: for other write-only arguments of the same run. */
+  /**
+   * `ephemeral.…random_password`, without `${}`: the value drawn in this run. Only the secret may
+   * take it: a run draws a new one, so a second place fed from it can end up holding another
+   * run's password (see `storedPassword`).
+   */
   readonly password: string
+  private readonly passwordName: string
 
   constructor(scope: Construct, id: string, props: GeneratedSecretProps) {
     super(scope, id)
     if (!Number.isInteger(props.version) || props.version < 1) {
       throw new Error(`${props.secretName}: the password version must be a positive integer`)
     }
+    this.passwordName = props.passwordName
     this.password = ephemeralPassword(this, props.passwordName)
     this.secret = new SecretsmanagerSecret(this, 'secret', {
       name: props.secretName,
@@ -64,5 +72,22 @@ export class GeneratedSecret extends Construct {
       secretStringWo: `\${jsonencode({ username = ${JSON.stringify(props.username)}, password = ${this.password} })}`,
       secretStringWoVersion: props.version,
     })
+  }
+
+  /**
+   * The password as the secret holds it, read back in the same run once its version is written
+   * (an ephemeral read, Terraform ≥ 1.10), without `${}`: for a second place the password goes,
+   * such as RDS. Fed from the secret, that place can never hold a password the secret does not:
+   * when an apply fails after the secret was written (RDS refused the instance, a timeout), the
+   * next run does not draw the secret's value again (its version did not change) but would draw
+   * a new random one, and RDS would get that instead; read back, RDS gets what the secret holds.
+   */
+  storedPassword(): string {
+    const name = `${this.passwordName}_stored`
+    TerraformStack.of(this).addOverride(`ephemeral.${EPHEMERAL_SECRET_VALUE}.${name}`, {
+      secret_id: `\${aws_secretsmanager_secret.${this.secret.friendlyUniqueId}.id}`,
+      depends_on: [`aws_secretsmanager_secret_version.${this.secretVersion.friendlyUniqueId}`],
+    })
+    return `jsondecode(ephemeral.${EPHEMERAL_SECRET_VALUE}.${name}.secret_string).password`
   }
 }
