@@ -117,7 +117,7 @@ function parseArgs(argv) {
 }
 
 /**
- * An offline mirror of the AWS provider, for the infra suite's `terraform validate`:
+ * An offline mirror of the AWS provider, for the infra suite's offline `terraform plan`:
  * TF_PLUGIN_DIR when set, else the first filesystem mirror found in the usual places.
  */
 function terraformPluginDir() {
