@@ -8,7 +8,11 @@ import {
   LIVENESS_PATH,
   READINESS_PATH,
 } from '../src/constructs/app-user-data.js'
-import { APP_ROLE_TAG } from '../src/constructs/compute.js'
+import {
+  APP_ROLE_TAG,
+  SERVICE_PROCESSES_PER_INSTANCE,
+  validateInstanceTypes,
+} from '../src/constructs/compute.js'
 import { registrationOpenings } from '../src/registration.js'
 import { ALERTMANAGER_SECRET_FILES } from '../src/constructs/monitoring-host.js'
 import {
@@ -230,7 +234,11 @@ t.test(
         asg.vpc_zone_identifier.every((s: string) => /network_app-\d/.test(s)),
         'app subnets only',
       )
-      t.match(asg.launch_template, { version: /latest_version/ })
+      t.notOk(asg.launch_template, 'the template is named in the mixed instances policy')
+      t.match(asg.mixed_instances_policy.launch_template.launch_template_specification, {
+        launch_template_id: /aws_launch_template\..*\.id/,
+        version: /latest_version/,
+      })
     }
     t.equal(only(ha, 'aws_autoscaling_group').min_size, 2, 'ha survives losing an instance')
   },
@@ -281,6 +289,80 @@ t.test('the group scales on requests per target and on CPU', async (t) => {
     )
   }
 })
+
+t.test(
+  'the group launches interchangeable types, the first preferred, all on demand',
+  async (t) => {
+    for (const [stack, config] of [
+      [small, profiles.small],
+      [ha, profiles.ha],
+    ] as const) {
+      const policy = only(stack, 'aws_autoscaling_group').mixed_instances_policy
+      t.ok(config.compute.instanceTypes.length >= 2, `${config.profile}: more than one type`)
+      t.same(
+        policy.launch_template.override,
+        config.compute.instanceTypes.map((instance_type) => ({ instance_type })),
+        'in the profile’s order',
+      )
+      t.same(policy.instances_distribution, {
+        on_demand_allocation_strategy: 'prioritized',
+        on_demand_base_capacity: 0,
+        on_demand_percentage_above_base_capacity: 100,
+      })
+      t.equal(
+        only(stack, 'aws_launch_template').instance_type,
+        config.compute.instanceTypes[0],
+        'the template names the preferred one',
+      )
+    }
+  },
+)
+
+t.test('the CPU target is one a saturated service process can reach', async (t) => {
+  t.equal(SERVICE_PROCESSES_PER_INSTANCE, 1)
+  t.match(
+    readFileSync(new URL('../src/constructs/app-user-data.ts', import.meta.url), 'utf8').match(
+      /docker run --rm --name sugang /g,
+    ),
+    [/./],
+    'one service container per instance',
+  )
+  for (const stack of both) {
+    const cpu = resourceList(stack, 'aws_autoscaling_policy').find(
+      (p) =>
+        p.target_tracking_configuration.predefined_metric_specification.predefined_metric_type ===
+        'ASGAverageCPUUtilization',
+    )!
+    // Every type has 2 vCPUs: one process saturated reads 50 %.
+    t.ok(cpu.target_tracking_configuration.target_value < 50, 'below one core of two')
+  }
+})
+
+t.test(
+  'synthesis refuses types that are not interchangeable, and an unreachable CPU target',
+  async (t) => {
+    const compute = profiles.ha.compute
+    const check = (change: Partial<typeof compute>) => () =>
+      validateInstanceTypes({ ...compute, ...change })
+    t.doesNotThrow(check({}))
+    t.throws(check({ instanceTypes: ['c6i.large', 'c6i.xlarge'] }), /not interchangeable/)
+    t.throws(check({ instanceTypes: ['t3.small', 't3.medium'] }), /not interchangeable/)
+    t.throws(check({ instanceTypes: ['c6i.large', 'c6g.large'] }), /c6g\.large is arm64/)
+    t.throws(check({ instanceTypes: ['c6i.large', 'm9z.large'] }), /m9z\.large is not known/)
+    t.throws(check({ instanceTypes: ['c6i.large', 'c6i.large'] }), /each type once/)
+    t.throws(check({ targetCpuPercent: 50 }), /must lie below 50/)
+    t.throws(check({ targetCpuPercent: 60 }), /must lie below 50/)
+    t.throws(
+      () =>
+        synthPlatform({
+          ...profiles.small,
+          compute: { ...profiles.small.compute, targetCpuPercent: 60 },
+        }),
+      /compute\.targetCpuPercent \(60\)/,
+      'and synthesis with it',
+    )
+  },
+)
 
 t.test('app instances carry the tag Prometheus discovers them by', async (t) => {
   t.same(APP_ROLE_TAG, { key: 'sugang:role', value: 'app' })

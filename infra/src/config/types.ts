@@ -81,7 +81,12 @@ export interface RateLimitsConfig {
 }
 
 export interface ComputeConfig {
-  readonly instanceType: string
+  /**
+   * Interchangeable instance types, the first preferred: the group launches the next one when
+   * EC2 has no capacity of the first in the zone. Every one has the same vCPUs, memory and
+   * architecture (compute.ts refuses others), so capacity and scaling targets hold for each.
+   */
+  readonly instanceTypes: readonly [string, ...string[]]
   /** Must match the architecture the container image is built for. */
   readonly cpuArchitecture: 'x86_64' | 'arm64'
   readonly minSize: number
@@ -109,6 +114,11 @@ export interface ComputeConfig {
   readonly rootVolumeGiB: number
   /** Target of the ALB requests-per-target scaling policy (requests per minute per instance). */
   readonly targetRequestsPerInstance: number
+  /**
+   * Target of the average-CPU scaling policy. An instance runs one service process, whose
+   * JavaScript runs on one core, so it must lie below one core's share of the instance (50 on
+   * 2 vCPUs), or a saturated instance never reaches it; compute.ts refuses anything else.
+   */
   readonly targetCpuPercent: number
   readonly instanceWarmupSeconds: number
   /**

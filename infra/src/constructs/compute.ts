@@ -46,6 +46,71 @@ export interface ComputeProps {
 }
 
 const AMI_ID = /^ami-[0-9a-f]{8,17}$/
+
+/**
+ * vCPUs, memory and architecture of the instance types a profile may list (EC2's published
+ * figures). A type missing here fails synthesis instead of joining the group unchecked.
+ */
+const INSTANCE_TYPES: Readonly<
+  Record<string, { vcpus: number; memoryGiB: number; architecture: 'x86_64' | 'arm64' }>
+> = {
+  't3.small': { vcpus: 2, memoryGiB: 2, architecture: 'x86_64' },
+  't3a.small': { vcpus: 2, memoryGiB: 2, architecture: 'x86_64' },
+  't3.medium': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  't3a.medium': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  'c5.large': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  'c6a.large': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  'c6i.large': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  'c7i.large': { vcpus: 2, memoryGiB: 4, architecture: 'x86_64' },
+  'c6i.xlarge': { vcpus: 4, memoryGiB: 8, architecture: 'x86_64' },
+  'c6g.large': { vcpus: 2, memoryGiB: 4, architecture: 'arm64' },
+  'c7g.large': { vcpus: 2, memoryGiB: 4, architecture: 'arm64' },
+}
+
+/** Service processes per instance: app-user-data.ts runs one container of the service. */
+export const SERVICE_PROCESSES_PER_INSTANCE = 1
+
+/**
+ * Refuses instance types that are not interchangeable (vCPUs, memory, the image's architecture)
+ * and a CPU target one instance's service processes cannot reach: each runs its JavaScript on
+ * one core, so `n` processes on `v` vCPUs top out near 100·n/v % of the instance.
+ */
+export function validateInstanceTypes(config: ComputeConfig): void {
+  const [first, ...others] = config.instanceTypes
+  const facts = (type: string) => {
+    const known = INSTANCE_TYPES[type]
+    if (!known) {
+      throw new Error(
+        `compute.instanceTypes: ${type} is not known; add it to INSTANCE_TYPES in compute.ts`,
+      )
+    }
+    return known
+  }
+  const preferred = facts(first)
+  for (const type of [first, ...others]) {
+    const f = facts(type)
+    if (f.architecture !== config.cpuArchitecture) {
+      throw new Error(
+        `compute.instanceTypes: ${type} is ${f.architecture}, the image is built for ${config.cpuArchitecture}`,
+      )
+    }
+    if (f.vcpus !== preferred.vcpus || f.memoryGiB !== preferred.memoryGiB) {
+      throw new Error(
+        `compute.instanceTypes: ${type} (${f.vcpus} vCPUs, ${f.memoryGiB} GiB) is not interchangeable with ${first} (${preferred.vcpus} vCPUs, ${preferred.memoryGiB} GiB)`,
+      )
+    }
+  }
+  if (new Set(config.instanceTypes).size !== config.instanceTypes.length) {
+    throw new Error('compute.instanceTypes: each type once')
+  }
+  const ceiling =
+    (100 * Math.min(SERVICE_PROCESSES_PER_INSTANCE, preferred.vcpus)) / preferred.vcpus
+  if (!(config.targetCpuPercent > 0 && config.targetCpuPercent < ceiling)) {
+    throw new Error(
+      `compute.targetCpuPercent (${config.targetCpuPercent}) must lie below ${ceiling}: ${SERVICE_PROCESSES_PER_INSTANCE} service process on ${preferred.vcpus} vCPUs never drives the average higher`,
+    )
+  }
+}
 const IMAGE_DIGEST_PATTERN = '^sha256:[0-9a-f]{64}$'
 
 /**
@@ -84,6 +149,7 @@ export class Compute extends Construct {
     if (!AMI_ID.test(config.amiId)) {
       throw new Error(`compute.amiId "${config.amiId}" is not an AMI id`)
     }
+    validateInstanceTypes(config)
     // Outside an opening the group holds minSize instances: with none, nobody can log in.
     if (!(config.minSize >= 1)) {
       throw new Error(`compute.minSize (${config.minSize}) must be at least 1`)
@@ -143,7 +209,8 @@ export class Compute extends Construct {
       description: `sugang service, image ${config.imageDigest ?? (config.imageTag ? `tag ${config.imageTag}` : 'released')}`,
       // Recorded in the profile: a new AMI is a reviewed commit, never a side effect of a plan.
       imageId: config.amiId,
-      instanceType: config.instanceType,
+      // The group's list overrides it; the preferred type, for a launch from the template alone.
+      instanceType: config.instanceTypes[0],
       updateDefaultVersion: true,
       iamInstanceProfile: { arn: props.instanceProfileArn },
       // No key pair: shell access is through SSM Session Manager only.
@@ -209,9 +276,21 @@ export class Compute extends Construct {
       maxSize: config.maxSize,
       // Read at creation only (ignored below); AWS refuses a desired capacity under the minimum.
       desiredCapacity: Math.max(config.desiredCapacity, minSize),
-      launchTemplate: {
-        id: this.launchTemplate.id,
-        version: `${this.launchTemplate.latestVersion}`,
+      // One launch template, several interchangeable types in order of preference, all on
+      // demand: a zone short of the first type gets the next instead of no instance.
+      mixedInstancesPolicy: {
+        launchTemplate: {
+          launchTemplateSpecification: {
+            launchTemplateId: this.launchTemplate.id,
+            version: `${this.launchTemplate.latestVersion}`,
+          },
+          override: config.instanceTypes.map((instanceType) => ({ instanceType })),
+        },
+        instancesDistribution: {
+          onDemandAllocationStrategy: 'prioritized',
+          onDemandBaseCapacity: 0,
+          onDemandPercentageAboveBaseCapacity: 100,
+        },
       },
       targetGroupArns: [props.targetGroupArn],
       // Replace instances the ALB finds dead, not only those EC2 finds stopped. The target group

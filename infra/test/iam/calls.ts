@@ -115,7 +115,9 @@ export function tagKeys(kind: 'ResourceTag' | 'RequestTag', tags: Record<string,
  */
 function launchChecks(t: Target): CallSpec[] {
   const { r } = t
-  const template = r.refOf(t.ref.stack, t.ref.body.launch_template.id as string)
+  // The group names its template in its mixed instances policy (compute.ts).
+  const spec = t.ref.body.mixed_instances_policy.launch_template.launch_template_specification
+  const template = r.refOf(t.ref.stack, spec.launch_template_id as string)
   const templateArn = r.resourceArn(template)
   const fromTemplate = { 'ec2:LaunchTemplate': templateArn }
   const body = template.body
