@@ -350,6 +350,28 @@ t.test('only checks synthesize the example values; the deploy never does', async
   t.notMatch(rollOutScript, 'SUGANG_ALLOW_PLACEHOLDERS')
 })
 
+t.test('the deploy job installs the workspaces its steps use, and no others', async (t) => {
+  const install = steps(deployJob).find((s) => /\bnpm ci\b/.test(String(s.run)))!
+  const installed = [...String(install.run).matchAll(/--workspace (\S+)/g)].map((m) => m[1])
+  const used = new Set<string>()
+  for (const run of runs(deploy)) {
+    for (const m of run.matchAll(/(?:-w|--workspace) (\w+)/g)) used.add(m[1]!)
+    if (/\bcd infra\b|infra\/scripts\//.test(run)) used.add('infra')
+  }
+  // roll-out.sh runs cdktf and the freeze check from infra/.
+  t.same([...used].sort(), ['infra', 'service'])
+  t.same(installed.sort(), [...used].sort(), 'exactly the workspaces used')
+  t.match(install.run, '--include-workspace-root=false')
+  // Without install scripts cdktf's terminal module has no binary: cdktf fails to start.
+  t.match(install.run, '--ignore-scripts')
+  t.match(install.run, 'npm rebuild @cdktf/node-pty-prebuilt-multiarch')
+  const names = steps(deployJob).map((s) => s.name ?? s.uses)
+  t.ok(
+    names.indexOf(install.name) < names.indexOf('Bundle the e-mail Lambda'),
+    'installed before anything uses it',
+  )
+})
+
 t.test('the e-mail Lambda is bundled, and shipped only if synthesis picked it up', async (t) => {
   const bundle = steps(deployJob).find((s) => s.name === 'Bundle the e-mail Lambda')!
   t.match(bundle.run, 'npm run bundle:notify -w service')
