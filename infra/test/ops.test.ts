@@ -547,6 +547,21 @@ t.test(
   },
 )
 
+t.test(
+  'Session Manager preferences that exist already are imported, not created again',
+  async (t) => {
+    // A new account has no preferences document: the stack creates it, and imports nothing.
+    t.notOk(small.ops.tf.import, 'no import by default')
+    const adopting = synthPlatform({
+      ...profiles.small,
+      ops: { ...profiles.small.ops, sessionPreferencesExist: true },
+    }).ops
+    const [id] = Object.keys(resources(adopting, 'aws_ssm_document'))
+    t.same(adopting.tf.import, [{ id: SESSION_PREFERENCES_DOCUMENT, to: `aws_ssm_document.${id}` }])
+    t.equal(only(adopting, 'aws_ssm_document').name, SESSION_PREFERENCES_DOCUMENT)
+  },
+)
+
 t.test('both instance roles get what the SSM agent needs to log sessions', async (t) => {
   const policies = resourceList(small.ops, 'aws_iam_role_policy')
   const roles = policies.map((p) =>

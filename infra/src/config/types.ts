@@ -267,6 +267,14 @@ export interface OperationsConfig {
   readonly alarmEmails: readonly string[]
   /** Days Session Manager shell transcripts are kept in CloudWatch Logs. */
   readonly sessionLogRetentionDays: number
+  /**
+   * The account already has Session Manager preferences in the region (the
+   * `SSM-SessionManagerRunShell` document exists: someone used Session Manager's console
+   * preferences). Creating the document would then fail with `DocumentAlreadyExists`; set, the
+   * `ops` stack imports it and rewrites it. `aws ssm describe-document --name
+   * SSM-SessionManagerRunShell` answers which (infra/README.md, "Reaching instances with SSM").
+   */
+  readonly sessionPreferencesExist?: boolean
   /** Daily snapshots of the monitoring host's volume that are kept. */
   readonly monitoringSnapshotsRetained: number
 }

@@ -22,6 +22,8 @@ export interface SessionLoggingProps {
   readonly retentionDays: number
   /** Roles of the instances operators open sessions on (names). */
   readonly instanceRoleNames: Readonly<Record<string, string>>
+  /** The preferences document exists already: import it instead of creating it. */
+  readonly importExisting?: boolean
 }
 
 /**
@@ -120,6 +122,10 @@ export class SessionLogging extends Construct {
       }),
       dependsOn: [this.logGroup],
     })
+    // There is one such document per account and region, under this fixed name (Session Manager
+    // reads no other by default), so an existing one cannot be side-stepped by another name: it
+    // is adopted (a Terraform import block, a no-op once it is in the state) and rewritten.
+    if (props.importExisting) this.preferences.importFrom(SESSION_PREFERENCES_DOCUMENT)
 
     const permissions = policyDocument(this, 'agent-permissions', [
       {

@@ -57,6 +57,7 @@ export class OpsStack extends PlatformStack {
       region: config.region,
       accountId: config.accountId,
       retentionDays: config.ops.sessionLogRetentionDays,
+      importExisting: config.ops.sessionPreferencesExist,
       instanceRoleNames: { app: app.access.role.name, monitoring: app.monitoring.role.name },
     })
 

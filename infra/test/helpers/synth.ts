@@ -19,6 +19,8 @@ export interface TerraformJson {
   /** Values drawn per run and never stored (Terraform ≥ 1.10), written as raw overrides. */
   readonly ephemeral?: Record<string, Record<string, Body>>
   readonly output?: Record<string, Body>
+  /** Existing resources the stack adopts (Terraform `import` blocks). */
+  readonly import?: Body[]
   readonly terraform?: Body
   readonly provider?: Record<string, Body[]>
 }
