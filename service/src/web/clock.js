@@ -1,13 +1,17 @@
+// @ts-check
 // The server's clock, as estimated from GET /api/v1/me's serverTime, and time formatting.
+
+import { m } from './text.js'
 
 let offsetMs = 0
 
 /**
  * Corrects the local clock with the server's time: the server read its clock between sending
  * and receiving, so the midpoint is the best estimate of that moment here.
+ * @param {unknown} serverTime @param {number} sentAt @param {number} receivedAt
  */
 export function syncClock(serverTime, sentAt, receivedAt) {
-  const server = Date.parse(serverTime)
+  const server = typeof serverTime === 'string' ? Date.parse(serverTime) : NaN
   if (Number.isNaN(server)) return
   offsetMs = server - (sentAt + receivedAt) / 2
 }
@@ -17,59 +21,71 @@ export function serverNow() {
   return Date.now() + offsetMs
 }
 
-/** "2일 03:04:05", "03:04:05", "04:05" */
-export function formatCountdown(ms) {
+/** @param {number} n */
+const two = (n) => String(n).padStart(2, '0')
+
+/** @param {number} ms */
+function parts(ms) {
   const total = Math.max(0, Math.ceil(ms / 1000))
-  const days = Math.floor(total / 86_400)
-  const hours = Math.floor((total % 86_400) / 3600)
-  const minutes = Math.floor((total % 3600) / 60)
-  const seconds = total % 60
-  const two = (n) => String(n).padStart(2, '0')
+  return {
+    days: Math.floor(total / 86_400),
+    hours: Math.floor((total % 86_400) / 3600),
+    minutes: Math.floor((total % 3600) / 60),
+    seconds: total % 60,
+  }
+}
+
+/** "2일 03:04:05", "03:04:05", "04:05" @param {number} ms */
+export function formatCountdown(ms) {
+  const { days, hours, minutes, seconds } = parts(ms)
   const clock =
     hours > 0 || days > 0
       ? `${two(hours)}:${two(minutes)}:${two(seconds)}`
       : `${two(minutes)}:${two(seconds)}`
-  return days > 0 ? `${days}일 ${clock}` : clock
+  return days > 0 ? m().countdownDays(days, clock) : clock
 }
 
-/** Seconds to go, in words for a screen reader: "1시간 2분 3초". */
+/** Time to go, in words for a screen reader: "1시간 2분 3초". @param {number} ms */
 export function spokenCountdown(ms) {
-  const total = Math.max(0, Math.ceil(ms / 1000))
-  const days = Math.floor(total / 86_400)
-  const hours = Math.floor((total % 86_400) / 3600)
-  const minutes = Math.floor((total % 3600) / 60)
-  const seconds = total % 60
-  const parts = []
-  if (days) parts.push(`${days}일`)
-  if (hours) parts.push(`${hours}시간`)
-  if (minutes) parts.push(`${minutes}분`)
-  if (seconds || parts.length === 0) parts.push(`${seconds}초`)
-  return parts.join(' ')
+  const { days, hours, minutes, seconds } = parts(ms)
+  return m().spokenDuration(days, hours, minutes, seconds)
 }
 
-const TIME = new Intl.DateTimeFormat('ko-KR', {
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-})
+/** @type {Map<string, { time: Intl.DateTimeFormat, dateTime: Intl.DateTimeFormat }>} */
+const formats = new Map()
 
-const DATE_TIME = new Intl.DateTimeFormat('ko-KR', {
-  month: 'long',
-  day: 'numeric',
-  weekday: 'short',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-})
+function format() {
+  const locale = m().locale
+  let found = formats.get(locale)
+  if (!found) {
+    found = {
+      time: new Intl.DateTimeFormat(locale, {
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+      }),
+      dateTime: new Intl.DateTimeFormat(locale, {
+        month: 'long',
+        day: 'numeric',
+        weekday: 'short',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+      }),
+    }
+    formats.set(locale, found)
+  }
+  return found
+}
 
-/** "14:03:21" (local time) */
+/** "14:03:21" (local time) @param {number} ms */
 export function formatTime(ms) {
-  return TIME.format(new Date(ms))
+  return format().time.format(new Date(ms))
 }
 
-/** "2월 10일 (월) 10:00:00" (local time) */
+/** "2월 10일 (월) 10:00:00" (local time) @param {number} ms */
 export function formatDateTime(ms) {
-  return DATE_TIME.format(new Date(ms))
+  return format().dateTime.format(new Date(ms))
 }

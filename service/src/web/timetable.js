@@ -1,13 +1,20 @@
+// @ts-check
 // The weekly timetable grid: 월–토 × periods, one cell per day and period.
 
 import { h } from './dom.js'
-import { DAYS, DAY_LABELS, DAY_NAMES } from './text.js'
+import { DAYS, dayLabel, dayName, m } from './text.js'
 
 export const PERIODS = 12
 /** The most periods a day can have (the server's limit); the grid grows to show them. */
 const MAX_PERIODS = 15
 /** Course colours (style.css has .tone-0 … .tone-7), by the course's place in the timetable. */
 const TONES = 8
+
+/**
+ * @typedef {{ day: string, start: number, end: number, room: string }} Meeting
+ * @typedef {{ courseId: string, title: string, meetings?: Meeting[] }} TimetableCourse
+ * @typedef {{ course: TimetableCourse, meeting: Meeting, tone: number, first: boolean }} Slot
+ */
 
 /**
  * A table with a header row of days and a header column of periods. Every cell has
@@ -17,6 +24,7 @@ const TONES = 8
  *   end: number, room: string }[] }[]} courses
  */
 export function buildTimetable(courses) {
+  /** @type {Map<string, Slot[]>} */
   const slots = new Map()
   let periods = PERIODS
   courses.forEach((course, index) => {
@@ -37,8 +45,12 @@ export function buildTimetable(courses) {
   const head = h(
     'tr',
     {},
-    h('th', { scope: 'col', class: 'tt-corner' }, h('span', { class: 'sr-only' }, '교시')),
-    DAYS.map((day) => h('th', { scope: 'col', abbr: DAY_NAMES[day] }, DAY_LABELS[day])),
+    h(
+      'th',
+      { scope: 'col', class: 'tt-corner' },
+      h('span', { class: 'sr-only' }, m().timetable.period),
+    ),
+    DAYS.map((day) => h('th', { scope: 'col', abbr: dayName(day) }, dayLabel(day))),
   )
   const rows = []
   for (let period = 1; period <= periods; period += 1) {
@@ -54,17 +66,19 @@ export function buildTimetable(courses) {
   return h(
     'table',
     { class: 'timetable', dataset: { testid: 'timetable' } },
-    h('caption', { class: 'sr-only' }, `주간 시간표: 월요일부터 토요일, 1교시부터 ${periods}교시`),
+    h('caption', { class: 'sr-only' }, m().timetable.caption(periods)),
     h('thead', {}, head),
     h('tbody', {}, rows),
   )
 }
 
+/** @param {string} day @param {number} period @param {Slot[]} entries */
 function cell(day, period, entries) {
+  /** @type {Record<string, string>} */
   const dataset = { testid: 'timetable-cell', day, period: String(period) }
   if (entries.length === 0) return h('td', { class: 'tt-cell', dataset })
   dataset.courseId = entries.map((e) => e.course.courseId).join(' ')
-  const classes = ['tt-cell', 'taken', `tone-${entries[0].tone}`]
+  const classes = ['tt-cell', 'taken', `tone-${entries[0]?.tone ?? 0}`]
   if (entries.length > 1) classes.push('clash')
   if (entries.every((e) => e.first)) classes.push('tt-start')
   return h(
@@ -78,7 +92,7 @@ function cell(day, period, entries) {
             h('span', { class: 'tt-title' }, entry.course.title),
             entry.meeting.room ? h('span', { class: 'tt-room' }, entry.meeting.room) : null,
           )
-        : h('span', { class: 'sr-only' }, `${entry.course.title} (계속)`),
+        : h('span', { class: 'sr-only' }, m().timetable.continued(entry.course.title)),
     ),
   )
 }

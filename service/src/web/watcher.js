@@ -1,3 +1,4 @@
+// @ts-check
 /* global EventSource */
 // Watches the student's live requests: Server-Sent Events first, polling when the browser has
 // no EventSource or the stream keeps failing, and a poll for any request the stream has been
@@ -32,22 +33,29 @@ const QUIET_CHECK_MS = 5000
 export class RequestWatcher {
   /** requestId → when we last heard about it (ms) */
   #ids = new Map()
+  /** @type {EventSource | null} */
   #source = null
   #sourceKey = ''
   #sourceOpen = false
   #streamErrors = 0
   #streamRetryMs = STREAM_RETRY_FIRST_MS
   #streamBlockedUntil = 0
-  #streamRetryTimer = null
-  #openTimer = null
-  #pollTimer = null
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #streamRetryTimer = undefined
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #openTimer = undefined
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #pollTimer = undefined
   #pollAt = 0
   /** Retry-After of a 429 or 503: no poll before this. */
   #pausedUntil = 0
   #pollRunning = false
   #pollDelay = POLL_FIRST_MS
-  #quietTimer = null
-  #syncTimer = null
+  /** @type {ReturnType<typeof setInterval> | undefined} */
+  #quietTimer = undefined
+  /** @type {ReturnType<typeof setTimeout> | undefined} */
+  #syncTimer = undefined
+  /** @type {Connection} */
   #connection = { mode: 'idle' }
   #onUpdate
   #onGone
@@ -101,9 +109,9 @@ export class RequestWatcher {
   stop() {
     this.#ids.clear()
     clearTimeout(this.#syncTimer)
-    this.#syncTimer = null
+    this.#syncTimer = undefined
     clearTimeout(this.#streamRetryTimer)
-    this.#streamRetryTimer = null
+    this.#streamRetryTimer = undefined
     this.#streamBlockedUntil = 0
     this.#streamErrors = 0
     this.#streamRetryMs = STREAM_RETRY_FIRST_MS
@@ -119,7 +127,7 @@ export class RequestWatcher {
     if (this.#syncTimer) return
     // Several requests often arrive together (a whole cart): one reconnect for all of them.
     this.#syncTimer = setTimeout(() => {
-      this.#syncTimer = null
+      this.#syncTimer = undefined
       this.#sync()
     }, 50)
   }
@@ -209,7 +217,7 @@ export class RequestWatcher {
     this.#streamBlockedUntil = Date.now() + this.#streamRetryMs
     clearTimeout(this.#streamRetryTimer)
     this.#streamRetryTimer = setTimeout(() => {
-      this.#streamRetryTimer = null
+      this.#streamRetryTimer = undefined
       this.#streamErrors = 0
       this.#sync()
     }, this.#streamRetryMs)
@@ -219,7 +227,7 @@ export class RequestWatcher {
 
   #closeSource() {
     clearTimeout(this.#openTimer)
-    this.#openTimer = null
+    this.#openTimer = undefined
     if (this.#source) this.#source.close()
     this.#source = null
     this.#sourceKey = ''
@@ -234,6 +242,7 @@ export class RequestWatcher {
     this.#schedulePoll(delay, 'polling')
   }
 
+  /** @param {number} delay @param {Connection['mode']} mode */
   #schedulePoll(delay, mode) {
     clearTimeout(this.#pollTimer)
     this.#pollAt = Date.now() + delay
@@ -243,12 +252,12 @@ export class RequestWatcher {
 
   #stopPolling() {
     clearTimeout(this.#pollTimer)
-    this.#pollTimer = null
+    this.#pollTimer = undefined
   }
 
   /** One GET per watched request, then wait: 1 s growing to 10 s, or what Retry-After says. */
   async #pollRound() {
-    this.#pollTimer = null
+    this.#pollTimer = undefined
     if (this.#sourceOpen || this.#ids.size === 0) return
     this.#pollRunning = true
     let waitMs = null
@@ -306,7 +315,7 @@ export class RequestWatcher {
 
   #stopQuietChecks() {
     clearInterval(this.#quietTimer)
-    this.#quietTimer = null
+    this.#quietTimer = undefined
   }
 
   /** The stream is open but silent about a request: ask for it directly, once in a while. */
@@ -328,6 +337,7 @@ export class RequestWatcher {
     this.#onUpdate(view)
   }
 
+  /** @param {Connection['mode']} mode @param {number} [nextAt] */
   #report(mode, nextAt) {
     this.#connection = nextAt === undefined ? { mode } : { mode, nextAt }
     this.#onConnection(this.#connection)
