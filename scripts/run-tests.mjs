@@ -37,6 +37,8 @@ const SERVICE_SLOW = [
   'test/admission/crash.test.ts',
   'test/routes/wait-estimate.test.ts',
   'test/adapters/demo.test.ts',
+  // Chromium drives the rush on two pages at once: half a minute, most of it waiting on pages.
+  'test/browser/student-page.test.ts',
 ]
 // Files that count the answers to thousands of simultaneous requests: they run last, on a machine
 // with nothing else to do, as a benchmark would. Beside three busy lanes their instances stall for

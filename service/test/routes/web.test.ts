@@ -224,6 +224,13 @@ t.test('the student page', async (t) => {
       'timetable-grid',
       'timetable-credits',
       'confirm-dialog',
+      'lang-switch',
+      'skip-rush',
+      'server-clock',
+      'bar-request-button',
+      'bar-wait',
+      'wait-panel',
+      'cart-conflicts',
     ]) {
       t.match(html, new RegExp(`data-testid="${testid}"`), testid)
     }
