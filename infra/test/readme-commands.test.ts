@@ -152,3 +152,89 @@ for (const group of groups.values()) {
     })
   })
 }
+
+// The other commands of the deploy sections that run without AWS: npm's name workspaces, scripts
+// and packages that exist, and the service CLI's commands are commands it has.
+
+const ROOT = path.join(INFRA_DIR, '..')
+
+/** Shell lines of the fenced blocks, continuations joined, comments dropped. */
+function shellLines(file: string): { line: number; command: string }[] {
+  const out: { line: number; command: string }[] = []
+  const lines = readFileSync(file, 'utf8').split('\n')
+  let inShell = false
+  for (let i = 0; i < lines.length; i += 1) {
+    const raw = (lines[i] ?? '').trim()
+    if (raw.startsWith('```')) {
+      inShell = !inShell && /^```(sh|bash|shell)?$/.test(raw)
+      continue
+    }
+    if (!inShell) continue
+    const start = i
+    let command = raw.replace(/\s+#.*$/, '')
+    while (command.endsWith('\\') && i + 1 < lines.length) {
+      i += 1
+      command = `${command.slice(0, -1)} ${(lines[i] ?? '').trim().replace(/\s+#.*$/, '')}`
+    }
+    if (command) out.push({ line: start + 1, command })
+  }
+  return out
+}
+
+const deployLines = READMES.flatMap((file) =>
+  shellLines(file).map((l) => ({ ...l, where: `${path.relative(ROOT, file)}:${l.line}` })),
+)
+const packageJson = (dir: string) =>
+  JSON.parse(readFileSync(path.join(ROOT, dir, 'package.json'), 'utf8')) as {
+    workspaces?: string[]
+    scripts?: Record<string, string>
+  }
+const lock = JSON.parse(readFileSync(path.join(ROOT, 'package-lock.json'), 'utf8')) as {
+  packages: Record<string, { hasInstallScript?: boolean }>
+}
+
+t.test('the npm commands name workspaces, scripts and packages that exist', async (t) => {
+  const workspaces = packageJson('.').workspaces ?? []
+  const npm = deployLines.filter((l) => /(^|&&\s*)npm (ci|run|rebuild)\b/.test(l.command))
+  t.ok(npm.some((l) => /npm ci --workspace infra --workspace service/.test(l.command)))
+  t.ok(npm.some((l) => /npm ci --workspace service --ignore-scripts/.test(l.command)))
+  for (const { command, where } of npm) {
+    for (const [, ws] of command.matchAll(/(?:--workspace|-w) (\S+)/g)) {
+      t.ok(workspaces.includes(ws!), `${where}: workspace ${ws}`)
+    }
+    for (const [, script, ws] of command.matchAll(/npm run ([\w:-]+) (?:--workspace|-w) (\S+)/g)) {
+      t.ok(packageJson(ws!).scripts?.[script!], `${where}: ${ws} has the script ${script}`)
+    }
+    for (const [, pkg] of command.matchAll(/npm rebuild (\S+)/g)) {
+      // Rebuilt because --ignore-scripts skipped its install script.
+      t.ok(lock.packages[`node_modules/${pkg}`]?.hasInstallScript, `${where}: ${pkg} has one`)
+    }
+  }
+})
+
+t.test('the service CLI has the commands the deploy steps run', async (t) => {
+  const commands = [
+    ...new Set(
+      deployLines.flatMap((l) =>
+        [...l.command.matchAll(/npx sugang ([a-z-]+)/g)].map((m) => m[1]!),
+      ),
+    ),
+  ]
+  t.ok(commands.includes('database-users'))
+  for (const command of commands) {
+    const output = await new Promise<{ code: number; text: string }>((resolve) => {
+      execFile(
+        process.execPath,
+        [path.join(ROOT, 'service/bin/sugang.js'), command, '--help'],
+        { cwd: ROOT, timeout: 60_000 },
+        (err, stdout, stderr) =>
+          resolve({
+            code: err ? ((err as { code?: number }).code ?? 1) : 0,
+            text: stdout + stderr,
+          }),
+      )
+    })
+    t.equal(output.code, 0, `sugang ${command} --help`, { output: output.text })
+    t.match(output.text, `Usage: sugang ${command}`)
+  }
+})
