@@ -8,6 +8,7 @@ import {
   REDIS_URL,
   configFrom,
   isolatedEnv,
+  keysOf,
   login,
   seedDatabase,
   startInstance,
@@ -20,12 +21,20 @@ interface Seen {
   readonly scripted: string[][]
 }
 
-/** Records every command naming one of `words` while `work` runs. */
-async function watching(words: readonly string[], work: () => Promise<void>): Promise<Seen> {
+/**
+ * Records every command of this test's keys (`prefix`: other suites share the Redis server, and
+ * their students have the same ids) naming one of `words` while `work` runs.
+ */
+async function watching(
+  prefix: string,
+  words: readonly string[],
+  work: () => Promise<void>,
+): Promise<Seen> {
   const client = new Redis(REDIS_URL)
   const monitor = await client.monitor()
   const seen: Seen = { sent: [], scripted: [] }
   monitor.on('monitor', (_time: string, args: string[], source: string) => {
+    if (!args.some((a) => a.startsWith(prefix))) return
     if (!args.some((a) => words.some((w) => a.includes(w)))) return
     ;(source === 'lua' ? seen.scripted : seen.sent).push(args)
   })
@@ -82,7 +91,7 @@ t.test('a status check is one Redis round trip, session and rate limit included'
   const requestId = await enqueue(app, cookies[0]!, 'C0001')
 
   const checks = 20
-  const seen = await watching(['S000001', requestId], async () => {
+  const seen = await watching(keysOf(env).prefix, ['S000001', requestId], async () => {
     // Concurrent checks: the count must hold when they share round trips' timing.
     const answers = await Promise.all(
       Array.from({ length: checks }, () =>
@@ -129,7 +138,7 @@ t.test('asking for a seat is one Redis round trip', async (t) => {
   await seedDatabase(config, { students: 2, courses: 3 })
   const app = await startInstance(t, config, { worker: false })
   const cookie = await login(app, 'S000001')
-  const seen = await watching(['S000001'], async () => {
+  const seen = await watching(keysOf(env).prefix, ['S000001'], async () => {
     await Promise.all(['C0001', 'C0002', 'C0003'].map((c) => enqueue(app, cookie, c)))
   })
   t.equal(seen.sent.length, 3, 'one command sent per request')
