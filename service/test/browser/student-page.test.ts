@@ -362,12 +362,6 @@ t.test(
     t.match(shownAtJoin, /예상 (대기|시간)/, `at the join: ${shownAtJoin}`)
     t.ok(await testid(p, 'bar-wait').isVisible(), 'the pinned bar says the line too')
     t.match(await testid(p, 'bar-wait').textContent(), /처리 대기 · 앞에 최대/)
-    // The panel as a student sees it (docs/images/ has a copy of each).
-    await p.screenshot({ path: join(SHOTS, 'panel-phone.png') })
-    await d.screenshot({
-      path: join(SHOTS, 'panel-desktop.png'),
-      clip: { x: 0, y: 0, width: DESKTOP.width, height: 500 },
-    })
     await audit(t, p, 'the phone, waiting')
     await audit(t, d, 'the desktop, waiting')
 
@@ -418,6 +412,12 @@ t.test(
       await item(d, 'C0001').locator('[data-testid="wait-estimate"]').textContent(),
       /about \d+ seconds? to go/,
     )
+    // The panel as a student sees it, people ahead and the estimate (docs/images/ has a copy of each).
+    await p.screenshot({ path: join(SHOTS, 'panel-phone.png') })
+    await d.screenshot({
+      path: join(SHOTS, 'panel-desktop.png'),
+      clip: { x: 0, y: 0, width: DESKTOP.width, height: 500 },
+    })
     const estimated = Number(seen.at(-1)?.estimate)
     const estimatedAt = Date.now()
     t.ok(
