@@ -10,6 +10,7 @@ import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import t from 'tap'
+import { retryAfterMs } from '../../service/src/client-policy.js'
 import { loadConfig } from '../../service/src/config.js'
 import { HEARTBEAT_MS } from '../../service/src/routes/api/event-stream.js'
 import { profiles } from '../src/config/index.js'
@@ -413,10 +414,21 @@ t.test('the service started as an instance starts it answers by the calendar', a
     if (!ready) await new Promise((resolve) => setTimeout(resolve, 100))
   }
 
+  // A freshly started instance may still be catching its breath (a 503 with Retry-After from its
+  // overload guard): like the page, wait what it asks, a bounded number of times.
+  const ask = async (url: string, init?: RequestInit): Promise<Response> => {
+    for (let attempt = 1; ; attempt += 1) {
+      const res = await fetch(url, init)
+      const retryAfter = res.headers.get('retry-after')
+      const wait = retryAfterMs(res.status, retryAfter === null ? null : Number(retryAfter))
+      if (wait === null || attempt === 20) return res
+      await new Promise((resolve) => setTimeout(resolve, wait))
+    }
+  }
   const students = new Map<number, { cookie: string; me: Body }>()
   for (let n = 1; n <= 40 && !(students.has(4) && students.size > 1); n += 1) {
     const studentId = `S${String(n).padStart(6, '0')}`
-    const login = await fetch(`${base}/api/v1/auth/login`, {
+    const login = await ask(`${base}/api/v1/auth/login`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify({ studentId, password: 'sugang-demo' }),
@@ -426,7 +438,7 @@ t.test('the service started as an instance starts it answers by the calendar', a
       .getSetCookie()
       .map((c) => c.split(';')[0])
       .join('; ')
-    const me = (await (await fetch(`${base}/api/v1/me`, { headers: { cookie } })).json()) as Body
+    const me = (await (await ask(`${base}/api/v1/me`, { headers: { cookie } })).json()) as Body
     if (!students.has(me.year)) students.set(me.year, { cookie, me })
   }
   const senior = students.get(4)!
@@ -440,11 +452,11 @@ t.test('the service started as an instance starts it answers by the calendar', a
   t.equal(other.me.registration.open, false, 'the others wait')
 
   const catalogue = (await (
-    await fetch(`${base}/api/v1/courses`, { headers: { cookie: senior.cookie } })
+    await ask(`${base}/api/v1/courses`, { headers: { cookie: senior.cookie } })
   ).json()) as Body
   const course = (catalogue.courses as Body[]).find((c) => c.seatsLeft > 0)!.id
   const enqueue = (cookie: string) =>
-    fetch(`${base}/api/v1/courses/${course}/enrollment-requests`, {
+    ask(`${base}/api/v1/courses/${course}/enrollment-requests`, {
       method: 'POST',
       headers: { cookie, 'content-type': 'application/json' },
       body: '{}',
