@@ -2,7 +2,7 @@
 // or a careless review would, in a copy of the repository, and runs the tests that must catch it.
 // A mutation the tests let through is a hole in them. `npm run test:mutations -w infra`.
 //
-//   tsx mutations/run.ts [--jobs N] [id ...]
+//   tsx mutations/run.ts [--jobs N] [id ...]      (MUTATION_OUTPUT=1 prints each run's output)
 //
 // Prints one line per mutation and ends with `caught K/N`; exits 1 unless every one is caught.
 import { spawn, spawnSync } from 'node:child_process'
