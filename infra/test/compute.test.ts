@@ -24,19 +24,13 @@ import {
   resources,
   synthPlatform,
   type SynthesizedStack,
+  userData,
 } from './helpers/synth.js'
 
 const small = synthPlatform(profiles.small).app
 const ha = synthPlatform(profiles.ha).app
 const both = [small, ha]
 
-/** The script as an instance receives it; with the released digest in it, Terraform encodes it. */
-const userData = (stack: SynthesizedStack) => {
-  const encoded = only(stack, 'aws_launch_template').user_data as string
-  const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(encoded)?.[1]
-  if (local) return (stack.tf as Body).locals[local] as string
-  return Buffer.from(encoded, 'base64').toString('utf8')
-}
 const RELEASED_IMAGE_REFERENCE =
   /\$\{data\.aws_ssm_parameter\.compute_released-image-value_[^.]+\.insecure_value\}/g
 

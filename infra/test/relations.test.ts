@@ -25,6 +25,7 @@ import {
   synthPlatform,
   type SynthesizedPlatform,
   type SynthesizedStack,
+  userData,
 } from './helpers/synth.js'
 
 const SERVICE_DIR = fileURLToPath(new URL('../../service/', import.meta.url))
@@ -32,14 +33,6 @@ const configs = [profiles.small, profiles.ha] as const
 const platforms: Record<string, SynthesizedPlatform> = {
   small: synthPlatform(profiles.small),
   ha: synthPlatform(profiles.ha),
-}
-
-/** The script as an instance receives it; with the released digest in it, Terraform encodes it. */
-function userData(stack: SynthesizedStack): string {
-  const encoded = only(stack, 'aws_launch_template').user_data as string
-  const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(encoded)?.[1]
-  if (local) return (stack.tf as Body).locals[local] as string
-  return Buffer.from(encoded, 'base64').toString('utf8')
 }
 
 /**

@@ -9,6 +9,7 @@ import {
   resources,
   synthPlatform,
   type SynthesizedPlatform,
+  userData,
 } from './helpers/synth.js'
 
 /**
@@ -149,13 +150,9 @@ for (const [profile, platform] of platforms) {
       ),
       'MySQL refuses unencrypted connections',
     )
-    // Base64 as synthesized, or a local Terraform encodes when the script names the released image.
-    const encoded = only(platform.app, 'aws_launch_template').user_data as string
-    const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(encoded)?.[1]
-    const userData = local
-      ? ((platform.app.tf as Body).locals[local] as string)
-      : Buffer.from(encoded, 'base64').toString('utf8')
-    const envFile = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(userData)?.[1]
+    const envFile = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(
+      userData(platform.app),
+    )?.[1]
     t.match(envFile, /^\s*echo 'DATABASE_TLS=rds'$/m, 'the service')
     const lambda = only(platform.notify, 'aws_lambda_function')
     t.equal(lambda.environment.variables.DATABASE_TLS, 'rds', 'the e-mail sender')

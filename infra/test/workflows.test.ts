@@ -13,7 +13,13 @@ import YAML from 'yaml'
 import { profiles } from '../src/config/index.js'
 import { pipelineCalls } from './iam/calls.js'
 import { Resolver } from './iam/resolve.js'
-import { type Body, only, policyStatements, resourceList, synthPlatform } from './helpers/synth.js'
+import {
+  type Body,
+  policyStatements,
+  resourceList,
+  synthPlatform,
+  userData,
+} from './helpers/synth.js'
 
 // The package's ES module build calls `require`, which ES modules lack; its CommonJS build works.
 const { runLint } = createRequire(import.meta.url)(
@@ -205,13 +211,7 @@ t.test('the image goes to the repository the app stack pulls from', async (t) =>
       resourceList(registry, 'aws_ecr_repository').some((r) => r.name === name),
       `${name} is a repository of ${config.profile}`,
     )
-    const template = only(app, 'aws_launch_template')
-    // Without a named image the script holds the released digest, and Terraform encodes it.
-    const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(template.user_data)?.[1]
-    const userData = local
-      ? ((app.tf as Body).locals[local] as string)
-      : Buffer.from(template.user_data, 'base64').toString('utf8')
-    t.match(userData, `/${name}@`, 'the app runs images of that repository')
+    t.match(userData(app), `/${name}@`, 'the app runs images of that repository')
     // Both profiles run x86_64 instances; an arm64 profile needs a build for it.
     t.equal(config.compute.cpuArchitecture, 'x86_64')
   }

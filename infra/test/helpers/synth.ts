@@ -86,6 +86,17 @@ export function everywhere(platform: SynthesizedPlatform, type: string): Body[] 
   return Object.values(platform).flatMap((stack) => resourceList(stack, type))
 }
 
+/**
+ * The launch template's user data as an instance receives it. Base64 as synthesized, or, when the
+ * script names the released image, a local that Terraform encodes.
+ */
+export function userData(stack: SynthesizedStack): string {
+  const encoded = only(stack, 'aws_launch_template').user_data as string
+  const local = /^\$\{base64encode\(local\.([^)]+)\)\}$/.exec(encoded)?.[1]
+  if (local) return (stack.tf as Body).locals[local] as string
+  return Buffer.from(encoded, 'base64').toString('utf8')
+}
+
 /** `${aws_x.logical_id.attr}` → the logical id referenced, for following references in tests. */
 export function referencedId(expression: string): string | undefined {
   return /^\$\{[a-z0-9_]+\.([^.]+)\./.exec(expression)?.[1]
