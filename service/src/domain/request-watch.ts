@@ -255,11 +255,14 @@ export class RequestWatch {
   async #round(): Promise<void> {
     const now = this.#settings.now()
     const watched = [...this.#watched.values()]
-    const queued = watched.filter((w) => w.view.status === 'queued')
-    const courseIds = [...new Set(queued.map((w) => w.courseId))]
-    const waitlisted = [
-      ...new Set(watched.filter((w) => w.view.status === 'waitlisted').map((w) => w.courseId)),
-    ]
+    const queuedCourses = new Set(
+      watched.filter((w) => w.view.status === 'queued').map((w) => w.courseId),
+    )
+    const waitlistedCourses = new Set(
+      watched.filter((w) => w.view.status === 'waitlisted').map((w) => w.courseId),
+    )
+    const courseIds = [...queuedCourses]
+    const waitlisted = [...waitlistedCourses]
     const [progress, versions] = await Promise.all([
       courseIds.length > 0 ? this.#queue.progress(courseIds) : new Map<string, number>(),
       waitlisted.length > 0 ? this.#seats.versions(waitlisted) : new Map<string, number>(),
@@ -281,8 +284,9 @@ export class RequestWatch {
         samples.shift()
       }
     }
+    // Sets, not the arrays: a rush watches thousands of courses, and this runs every round.
     for (const courseId of this.#courses.keys()) {
-      if (!courseIds.includes(courseId)) this.#courses.delete(courseId)
+      if (!queuedCourses.has(courseId)) this.#courses.delete(courseId)
     }
     // A waitlisted request whose course changed since the last round is re-read in this one.
     const changed = new Set<string>()
@@ -294,7 +298,7 @@ export class RequestWatch {
       this.#versions.set(courseId, version)
     }
     for (const courseId of this.#versions.keys()) {
-      if (!waitlisted.includes(courseId)) this.#versions.delete(courseId)
+      if (!waitlistedCourses.has(courseId)) this.#versions.delete(courseId)
     }
 
     const reread: Watched[] = []
