@@ -81,7 +81,23 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
     )
     await queue.settle('C1', 'w', decisions, { seatsLeft: 0, version: 1 })
   }
-  return { queue, watch, ids, ready, letGo, rounds, places }
+  /** Puts the head of the queue on the waitlist in its order, in the queue and in the store. */
+  const waitlist = async (n: number) => {
+    const head = await queue.head('C1', n)
+    await queue.settle(
+      'C1',
+      'w',
+      head.map((h, i) => ({
+        requestId: h.requestId,
+        studentId: h.studentId,
+        status: 'waitlisted' as const,
+        place: i + 1,
+      })),
+      { seatsLeft: 0, version: 1 },
+    )
+    head.forEach((h, i) => places.set(h.requestId, i + 1))
+  }
+  return { queue, watch, ids, ready, letGo, waitlist, rounds, places }
 }
 
 t.test('one read per round tells every watcher its place, however many watch', async (t) => {
@@ -163,19 +179,7 @@ t.test(
   async (t) => {
     const w = world(3)
     await w.ready
-    const head = await w.queue.head('C1', 3)
-    await w.queue.settle(
-      'C1',
-      'w',
-      head.map((h, i) => ({
-        requestId: h.requestId,
-        studentId: h.studentId,
-        status: 'waitlisted' as const,
-        place: i + 1,
-      })),
-      { seatsLeft: 0, version: 1 },
-    )
-    for (const [i, id] of ['r1', 'r2', 'r3'].entries()) w.places.set(id, i + 1)
+    await w.waitlist(3)
     const seen: WatchUpdate[] = []
     await w.watch.watch('S3', ['r3'], (u) => seen.push(u))
     t.match(seen, [{ status: 'waitlisted', position: 3 }])
@@ -228,19 +232,7 @@ t.test(
   async (t) => {
     const w = world(3)
     await w.ready
-    const head = await w.queue.head('C1', 3)
-    await w.queue.settle(
-      'C1',
-      'w',
-      head.map((h, i) => ({
-        requestId: h.requestId,
-        studentId: h.studentId,
-        status: 'waitlisted' as const,
-        place: i + 1,
-      })),
-      { seatsLeft: 0, version: 1 },
-    )
-    for (const [i, id] of ['r1', 'r2', 'r3'].entries()) w.places.set(id, i + 1)
+    await w.waitlist(3)
     const seen: WatchUpdate[] = []
     await w.watch.watch('S3', ['r3'], (u) => seen.push(u))
     await w.watch.tick()
