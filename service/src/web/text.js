@@ -9,7 +9,6 @@ import { EN } from './text-en.js'
 /** @typedef {'ko' | 'en'} Lang */
 /** @typedef {typeof KO} Messages */
 
-export const LANGS = /** @type {const} */ (['ko', 'en'])
 const LANG_KEY = 'sugang.lang'
 /** @type {Record<Lang, Messages>} */
 const CATALOGS = { ko: KO, en: EN }
@@ -170,18 +169,4 @@ export function normalizeSearch(/** @type {unknown} */ value) {
     .normalize('NFC')
     .toLowerCase()
     .replace(SPACE, '')
-}
-
-/** 을 or 를 after a word, by its last syllable. @param {string} word */
-export function objectParticle(word) {
-  const code = String(word).trim().slice(-1).charCodeAt(0)
-  if (code >= 0xac00 && code <= 0xd7a3) return (code - 0xac00) % 28 ? '을' : '를'
-  return '을(를)'
-}
-
-/** 과 or 와 after a word, by its last syllable. @param {string} word */
-export function withParticle(word) {
-  const code = String(word).trim().slice(-1).charCodeAt(0)
-  if (code >= 0xac00 && code <= 0xd7a3) return (code - 0xac00) % 28 ? '과' : '와'
-  return '와(과)'
 }
