@@ -9,7 +9,6 @@ import { h, setAttr, setData, setText, syncChildren } from './dom.js'
 import {
   $,
   AUTO_RETRY_LIMIT,
-  DEFAULT_RETRY_SECONDS,
   announce,
   currentRequest,
   finite,
@@ -18,6 +17,7 @@ import {
   later,
   page,
   retryable,
+  retrySeconds,
   secondsUntil,
   setDisabled,
   titleOf,
@@ -497,10 +497,7 @@ function cartRefused(error, attempts, early) {
   }
   if (retryable(error)) {
     if (attempts >= AUTO_RETRY_LIMIT) return m().notes.retryStopped(errorText(error))
-    const seconds = Math.max(
-      1,
-      error.retryAfter ?? Math.min(DEFAULT_RETRY_SECONDS * 2 ** attempts, 30),
-    )
+    const seconds = retrySeconds(error, attempts)
     state.cartPending = {
       kind: 'retrying',
       until: Date.now() + seconds * 1000,

@@ -9,7 +9,6 @@ import { h, setAttr, setData, setText, syncChildren } from './dom.js'
 import {
   $,
   AUTO_RETRY_LIMIT,
-  DEFAULT_RETRY_SECONDS,
   announce,
   cancel,
   currentRequest,
@@ -18,6 +17,7 @@ import {
   later,
   page,
   retryable,
+  retrySeconds,
   secondsUntil,
   setDisabled,
   titleOf,
@@ -539,10 +539,7 @@ function seatRefused(id, error, waitlist, attempts) {
     if (attempts >= AUTO_RETRY_LIMIT) {
       return note(id, 'error', () => m().notes.retryStopped(errorText(error)))
     }
-    const seconds = Math.max(
-      1,
-      error.retryAfter ?? Math.min(DEFAULT_RETRY_SECONDS * 2 ** attempts, 30),
-    )
+    const seconds = retrySeconds(error, attempts)
     state.pending.set(id, {
       kind: 'retrying',
       until: Date.now() + seconds * 1000,

@@ -32,7 +32,7 @@ export const STUDENT_ID = /^[A-Za-z0-9_-]{1,16}$/
 export const REQUEST_ID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/
 /** Automatic retries of one request after 503 or no answer, before the student decides. */
 export const AUTO_RETRY_LIMIT = 5
-export const DEFAULT_RETRY_SECONDS = 2
+const DEFAULT_RETRY_SECONDS = 2
 
 export const $ = {
   main: byId('main'),
@@ -222,6 +222,14 @@ export const focusLost = () => !document.activeElement || document.activeElement
  * @param {{ status: number }} error
  */
 export const retryable = (error) => [0, 502, 503, 504].includes(error.status)
+
+/**
+ * How long before asking again by itself: what Retry-After says, else 2 s doubling with each
+ * attempt, up to 30 s.
+ * @param {{ retryAfter: number | null }} error @param {number} attempts
+ */
+export const retrySeconds = (error, attempts) =>
+  Math.max(1, error.retryAfter ?? Math.min(DEFAULT_RETRY_SECONDS * 2 ** attempts, 30))
 
 /** @param {number} ms */
 export const secondsUntil = (ms) => Math.max(1, Math.ceil((ms - Date.now()) / 1000))
