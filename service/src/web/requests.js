@@ -19,6 +19,7 @@ import {
   page,
   readJson,
   requestsKey,
+  setDisabled,
   titleOf,
   writeJson,
 } from './state.js'
@@ -238,7 +239,7 @@ function updateRequestRow(requestId) {
   const label = leaving ? m().requests.leaving : m().requests.leave
   setText(p.leave, label)
   setAttr(p.leave, 'aria-label', m().requests.leaveName(title, label))
-  p.leave.setAttribute('aria-disabled', leaving ? 'true' : 'false')
+  setDisabled(p.leave, leaving)
 }
 
 /**

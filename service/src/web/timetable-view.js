@@ -5,7 +5,7 @@
 
 import { api, segment } from './api.js'
 import { h, setAttr, setText, syncChildren } from './dom.js'
-import { $, announce, finite, focusLost, later, page, titleOf } from './state.js'
+import { $, announce, finite, focusLost, later, page, setDisabled, titleOf } from './state.js'
 import { errorText, formatMeetings, m } from './text.js'
 import { buildTimetable } from './timetable.js'
 import { refreshCourses, updateAllCourses, updateCourse } from './courses.js'
@@ -121,7 +121,7 @@ function updateEnrolledRow(course) {
   const label = busy ? t.cancelling : t.cancel
   setText(p.cancel, label)
   setAttr(p.cancel, 'aria-label', t.cancelName(course.title, label))
-  p.cancel.setAttribute('aria-disabled', busy ? 'true' : 'false')
+  setDisabled(p.cancel, busy)
 }
 
 /**
