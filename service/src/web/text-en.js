@@ -10,9 +10,6 @@ const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`
 const list = (titles) =>
   titles.length < 2 ? (titles[0] ?? '') : `${titles.slice(0, -1).join(', ')} and ${titles.at(-1)}`
 
-const BAD_REQUEST = 'The request could not be handled. Reload the page and try again.'
-const BUSY = 'The server is very busy. Trying again shortly.'
-
 /** @type {typeof import('./text-ko.js').KO} */
 export const EN = {
   static: {
@@ -95,18 +92,11 @@ export const EN = {
     NOT_IN_CART: 'That course is not in your cart.',
     CART_CHANGED: 'Your cart changed in another window. It has been reloaded: check its order.',
     SERVICE_UNAVAILABLE: 'The server is not answering right now. Trying again shortly.',
-    OVERLOADED: BUSY,
+    OVERLOADED: 'The server is very busy. Trying again shortly.',
     SHUTTING_DOWN: 'The server is being replaced. Trying again shortly.',
     NOT_READY: 'The server is starting. Trying again shortly.',
     VALIDATION_FAILED: 'The input is not in the right format.',
-    INVALID_JSON: BAD_REQUEST,
-    INVALID_BODY: BAD_REQUEST,
-    BAD_REQUEST: BAD_REQUEST,
-    BAD_URL: BAD_REQUEST,
-    UNSUPPORTED_MEDIA_TYPE: BAD_REQUEST,
-    PAYLOAD_TOO_LARGE: BAD_REQUEST,
-    URI_TOO_LONG: BAD_REQUEST,
-    HEADERS_TOO_LARGE: BAD_REQUEST,
+    BAD_REQUEST: 'The request could not be handled. Reload the page and try again.',
     REQUEST_TIMEOUT: 'The request did not arrive in time. Try again.',
     NOT_FOUND: 'That feature could not be found.',
     INTERNAL_ERROR: 'Something went wrong on the server. Try again shortly.',

@@ -20,9 +20,6 @@ function gwa(word) {
 /** @param {string[]} titles "자료구조, 운영체제" with the particle the last one takes. */
 const listWith = (titles) => `${titles.join(', ')}${gwa(titles.at(-1) ?? '')}`
 
-const BAD_REQUEST = '요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요.'
-const BUSY = '접속이 많아 서버가 혼잡합니다. 잠시 후 다시 시도합니다.'
-
 export const KO = {
   /** The page's fixed texts (index.html, data-i18n). */
   static: {
@@ -105,18 +102,11 @@ export const KO = {
     NOT_IN_CART: '장바구니에 없는 과목입니다.',
     CART_CHANGED: '다른 창에서 장바구니가 바뀌었습니다. 다시 불러왔으니 순서를 확인하세요.',
     SERVICE_UNAVAILABLE: '서버가 잠시 응답하지 않습니다. 잠시 후 다시 시도합니다.',
-    OVERLOADED: BUSY,
+    OVERLOADED: '접속이 많아 서버가 혼잡합니다. 잠시 후 다시 시도합니다.',
     SHUTTING_DOWN: '서버를 교체하는 중입니다. 잠시 후 다시 시도합니다.',
     NOT_READY: '서버가 준비 중입니다. 잠시 후 다시 시도합니다.',
     VALIDATION_FAILED: '입력 형식이 올바르지 않습니다.',
-    INVALID_JSON: BAD_REQUEST,
-    INVALID_BODY: BAD_REQUEST,
-    BAD_REQUEST: BAD_REQUEST,
-    BAD_URL: BAD_REQUEST,
-    UNSUPPORTED_MEDIA_TYPE: BAD_REQUEST,
-    PAYLOAD_TOO_LARGE: BAD_REQUEST,
-    URI_TOO_LONG: BAD_REQUEST,
-    HEADERS_TOO_LARGE: BAD_REQUEST,
+    BAD_REQUEST: '요청을 처리할 수 없습니다. 페이지를 새로 고친 뒤 다시 시도하세요.',
     REQUEST_TIMEOUT: '요청이 제시간에 전달되지 않았습니다. 다시 시도하세요.',
     NOT_FOUND: '요청한 기능을 찾을 수 없습니다.',
     INTERNAL_ERROR: '서버에서 오류가 났습니다. 잠시 후 다시 시도하세요.',

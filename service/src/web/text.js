@@ -82,6 +82,17 @@ export function reasonText(reason) {
   return (typeof reason === 'string' && reasons[reason]) || m().reasonOther
 }
 
+/** Requests the server could not read: the page sent them wrong, so one sentence for them all. */
+const UNREADABLE = new Set([
+  'INVALID_JSON',
+  'INVALID_BODY',
+  'BAD_URL',
+  'UNSUPPORTED_MEDIA_TYPE',
+  'PAYLOAD_TOO_LARGE',
+  'URI_TOO_LONG',
+  'HEADERS_TOO_LARGE',
+])
+
 /**
  * One sentence per error code of the contract (and two of the page's own): an ApiError, or a
  * `{ code }` from a result list.
@@ -89,7 +100,7 @@ export function reasonText(reason) {
  */
 export function errorText(error) {
   const errors = /** @type {Record<string, string>} */ (m().errors)
-  const code = error?.code
+  const code = UNREADABLE.has(/** @type {string} */ (error?.code)) ? 'BAD_REQUEST' : error?.code
   if (typeof code === 'string' && Object.hasOwn(errors, code)) return errors[code] ?? ''
   const status = error?.status ?? 0
   if (status === 429) return errors.RATE_LIMITED ?? ''
