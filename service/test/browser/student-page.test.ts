@@ -10,6 +10,7 @@ import {
   database,
   isolatedEnv,
   login,
+  PASSWORD,
   seedDatabase,
   startInstance,
   waitFor,
@@ -61,7 +62,7 @@ async function openWindow(browser: Browser, viewport: { width: number; height: n
 async function logIn(base: string, w: Window, studentId: string) {
   await w.page.goto(base)
   await w.page.getByTestId('login-student-id').fill(studentId)
-  await w.page.getByTestId('login-password').fill('correct horse')
+  await w.page.getByTestId('login-password').fill(PASSWORD)
   await w.page.getByTestId('login-submit').click()
   await w.page.getByTestId('course-list').waitFor({ state: 'visible' })
   await w.page.locator('[data-testid="course-row"]').first().waitFor()
