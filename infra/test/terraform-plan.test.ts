@@ -11,6 +11,7 @@ import t from 'tap'
 import { App } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
 import { buildPlatform } from '../src/platform.js'
+import { STACK_TAG_KEY } from '../src/stacks/platform-stack.js'
 
 // Every synthesized stack of both profiles, planned by Terraform with the real AWS provider, each
 // stack a module of one root configuration and one `terraform test` run (`command = plan`). A
@@ -323,9 +324,6 @@ const root = path.join(work, 'plan')
 mkdirSync(root)
 const version = pluginDir ? mirrorVersion(pluginDir) : undefined
 
-/** The tag by which every stack's default tags differ from the other stacks' of its profile. */
-const STACK_TAG = 'sugang:stack'
-
 /**
  * The AWS provider of one profile, shared by its stacks. Each provider configuration is a process
  * of its own, started for the validation walk and again for the plan, and costs seconds of CPU
@@ -338,7 +336,7 @@ const STACK_TAG = 'sugang:stack'
 function sharedProvider(stack: string, standInUrl: string): Body {
   const [aws, ...others] = structuredClone(synthesized[stack]?.provider.aws ?? [])
   if (!aws || others.length > 0) throw new Error(`${stack}: expected one AWS provider`)
-  for (const { tags } of aws.default_tags ?? []) delete tags?.[STACK_TAG]
+  for (const { tags } of aws.default_tags ?? []) delete tags?.[STACK_TAG_KEY]
   delete aws.allowed_account_ids
   return {
     ...aws,

@@ -9,7 +9,7 @@ import { registryHost, repositoryName } from '../constructs/registry.js'
 import { MonitoringHost } from '../constructs/monitoring-host.js'
 import type { Network } from '../constructs/network.js'
 import type { DataStack } from './data-stack.js'
-import { PlatformStack } from './platform-stack.js'
+import { PlatformStack, STACK_TAG_KEY } from './platform-stack.js'
 import type { RegistryStack } from './registry-stack.js'
 
 export interface AppStackDependencies {
@@ -89,7 +89,7 @@ export class AppStack extends PlatformStack {
         redisHost: cache.replicationGroup.primaryEndpointAddress,
         sessionSecretParameterName: this.access.sessionSecretParameterName,
       },
-      tags: { ...config.tags, 'sugang:stack': this.node.id },
+      tags: { ...config.tags, [STACK_TAG_KEY]: this.node.id },
     })
 
     this.monitoring = new MonitoringHost(this, 'monitoring', {

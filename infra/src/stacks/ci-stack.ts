@@ -2,7 +2,7 @@ import { type Construct, TerraformOutput } from '../cdktf.js'
 import type { PlatformConfig } from '../config/types.js'
 import { Ci } from '../constructs/ci.js'
 import { releasedImageParameterName } from '../constructs/compute.js'
-import { PlatformStack, stackName } from './platform-stack.js'
+import { PlatformStack, STACK_TAG_KEY, stackName } from './platform-stack.js'
 import type { RegistryStack } from './registry-stack.js'
 
 export class CiStack extends PlatformStack {
@@ -25,8 +25,7 @@ export class CiStack extends PlatformStack {
       ),
       networkStackName: stackName(config, 'network'),
       appStackName: stackName(config, 'app'),
-      // PlatformStack's default tags.
-      stackTagKey: 'sugang:stack',
+      stackTagKey: STACK_TAG_KEY,
       // Named as the edge, monitoring-host, access and notify constructs name them;
       // test/iam-by-arn.test.ts fails when a name here and a synthesized one part.
       appBucketPrefixes: [`${this.prefix}-alb-logs-`, `${this.prefix}-monitoring-`],

@@ -10,6 +10,9 @@ export interface PlatformStackOptions {
   readonly localState?: boolean
 }
 
+/** The default tag every resource carries with the name of the stack that made it. */
+export const STACK_TAG_KEY = 'sugang:stack'
+
 /** `sugang-small-network` etc.: one Terraform state per stack, per profile. */
 export function stackName(config: PlatformConfig, concern: string): string {
   return `${config.project}-${config.profile}-${concern}`
@@ -39,7 +42,7 @@ export class PlatformStack extends TerraformStack {
       region: config.region,
       // Refuse to plan against any other account: credentials for the wrong one fail early.
       allowedAccountIds: [config.accountId],
-      defaultTags: [{ tags: { ...config.tags, 'sugang:stack': id } }],
+      defaultTags: [{ tags: { ...config.tags, [STACK_TAG_KEY]: id } }],
     })
 
     if (options.localState) {
