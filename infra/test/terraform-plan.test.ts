@@ -12,6 +12,7 @@ import { App } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
 import { buildPlatform } from '../src/platform.js'
 import { STACK_TAG_KEY } from '../src/stacks/platform-stack.js'
+import type { Body } from './helpers/synth.js'
 
 // Every synthesized stack of both profiles, planned by Terraform with the real AWS provider, each
 // stack a module of one root configuration and one `terraform test` run (`command = plan`). A
@@ -58,9 +59,6 @@ for (const config of Object.values(profiles)) {
 app.synth()
 const stacks = readdirSync(path.join(outdir, 'stacks')).sort()
 
-// Synthesized Terraform is untyped JSON; the test reads it as such.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-type Body = Record<string, any>
 interface StackJson {
   terraform: Body
   provider: { aws: Body[] }
