@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { waitFor } from '../helper.js'
 import { freePort } from '../support/servers.js'
+import { takeEvents } from '../support/sse.js'
 
 const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url))
 const CLI = join(SERVICE_DIR, 'bin', 'sugang.js')
@@ -35,17 +36,10 @@ async function followStream(base: string, cookie: string, requestId: string) {
   const decoder = new TextDecoder()
   let text = ''
   for await (const chunk of res.body) {
-    text += decoder.decode(chunk as Uint8Array, { stream: true })
-    let end: number
-    while ((end = text.indexOf('\n\n')) >= 0) {
-      const block = text.slice(0, end)
-      text = text.slice(end + 2)
-      const data = block
-        .split('\n')
-        .filter((line) => line.startsWith('data:'))
-        .map((line) => line.slice(5).trim())
-        .join('\n')
-      if (!block.includes('event: request') || !data) continue
+    const taken = takeEvents(text + decoder.decode(chunk as Uint8Array, { stream: true }))
+    text = taken.rest
+    for (const { event: name, data } of taken.events) {
+      if (name !== 'request' || !data) continue
       const event = JSON.parse(data) as QueueEvent
       events.push(event)
       if (event.status !== 'queued') return events

@@ -19,6 +19,7 @@ import {
   STORAGES,
   type Sql,
 } from '../helper.js'
+import { takeEvents } from '../support/sse.js'
 
 type View = { requestId?: string; status: string; position?: number; reason?: string }
 
@@ -53,12 +54,10 @@ function watch(base: string, cookie: string, requestId: string) {
     let buffer = ''
     res.setEncoding('utf8')
     res.on('data', (chunk: string) => {
-      buffer += chunk
-      for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-        const block = buffer.slice(0, end)
-        buffer = buffer.slice(end + 2)
-        const data = /^data: (.*)$/m.exec(block)?.[1]
-        if (/^event: request$/m.test(block) && data) events.push(JSON.parse(data) as View)
+      const taken = takeEvents(buffer + chunk)
+      buffer = taken.rest
+      for (const { event, data } of taken.events) {
+        if (event === 'request' && data) events.push(JSON.parse(data) as View)
       }
     })
     res.on('error', () => undefined)

@@ -11,6 +11,7 @@ import {
   waitFor,
   STORAGES,
 } from '../helper.js'
+import { takeEvents } from '../support/sse.js'
 
 interface Stream {
   readonly events: Array<Record<string, unknown>>
@@ -38,14 +39,11 @@ async function openStream(base: string, cookie: string, ids: string[]): Promise<
       let buffer = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
-        buffer += chunk
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (/^event: request$/m.test(block) && data) events.push(JSON.parse(data))
-          const retry = /^retry: (\d+)$/m.exec(block)?.[1]
-          if (retry) retries.push(Number(retry))
+        const taken = takeEvents(buffer + chunk)
+        buffer = taken.rest
+        for (const { event, data, retry } of taken.events) {
+          if (event === 'request' && data) events.push(JSON.parse(data))
+          if (retry !== undefined) retries.push(retry)
         }
       })
       res.on('error', () => undefined)

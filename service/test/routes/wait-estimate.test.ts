@@ -11,6 +11,7 @@ import {
   seedDatabase,
   startInstance,
 } from '../helper.js'
+import { takeEvents } from '../support/sse.js'
 
 /**
  * The wait estimate against the real wait, in a rush: every student presses "request all" on a
@@ -50,12 +51,10 @@ function follow(base: string, cookie: string, ids: readonly string[]): Promise<H
       let buffer = ''
       res.setEncoding('utf8')
       res.on('data', (chunk: string) => {
-        buffer += chunk
-        for (let end = buffer.indexOf('\n\n'); end >= 0; end = buffer.indexOf('\n\n')) {
-          const block = buffer.slice(0, end)
-          buffer = buffer.slice(end + 2)
-          const data = /^data: (.*)$/m.exec(block)?.[1]
-          if (!/^event: request$/m.test(block) || !data) continue
+        const { events, rest } = takeEvents(buffer + chunk)
+        buffer = rest
+        for (const { event, data } of events) {
+          if (event !== 'request' || !data) continue
           const view = JSON.parse(data) as Omit<Heard, 'at'>
           heard.push({ ...view, at: Date.now() })
           if (view.status !== 'queued') open.delete(view.requestId)
