@@ -13,6 +13,7 @@ import {
   seedDatabase,
   startInstance,
 } from '../helper.js'
+import { monitor } from '../support/redis-monitor.js'
 
 interface Seen {
   /** Commands clients sent that name one of the watched words (round trips' commands). */
@@ -30,34 +31,20 @@ async function watching(
   words: readonly string[],
   work: () => Promise<void>,
 ): Promise<Seen> {
-  const client = new Redis(REDIS_URL)
-  const monitor = await client.monitor()
+  const watch = await monitor(REDIS_URL)
   const seen: Seen = { sent: [], scripted: [] }
-  monitor.on('monitor', (_time: string, args: string[], source: string) => {
+  watch.on(({ args, source }) => {
     if (!args.some((a) => a.startsWith(prefix))) return
     if (!args.some((a) => words.some((w) => a.includes(w)))) return
     ;(source === 'lua' ? seen.scripted : seen.sent).push(args)
   })
-  // MONITOR starts with the OK of its own command: a marker command proves it is live.
-  const marker = `monitor-live-${Math.random()}`
-  const live = new Promise<void>((resolve) => {
-    const onLine = (_time: string, args: string[]) => {
-      if (args.includes(marker)) {
-        monitor.off('monitor', onLine)
-        resolve()
-      }
-    }
-    monitor.on('monitor', onLine)
-  })
-  const echo = client.duplicate()
-  await echo.echo(marker)
-  await live
+  const echo = new Redis(REDIS_URL)
   try {
     await work()
     // Everything sent before this marker has been seen once the marker is.
     const done = `monitor-done-${Math.random()}`
     const finished = new Promise<void>((resolve) => {
-      monitor.on('monitor', (_time: string, args: string[]) => {
+      watch.on(({ args }) => {
         if (args.includes(done)) resolve()
       })
     })
@@ -65,8 +52,7 @@ async function watching(
     await finished
   } finally {
     echo.disconnect()
-    monitor.disconnect()
-    client.disconnect()
+    watch.close()
   }
   return seen
 }
