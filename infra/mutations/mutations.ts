@@ -216,10 +216,10 @@ export const mutations: readonly Mutation[] = [
   },
   {
     id: 'ha-redis-no-failover',
-    breaks: 'the ha Redis primary has no automatic failover',
+    breaks: 'the ha Redis primaries have no automatic failover',
     file: HA,
-    find: 'nodeCount: 2,\n    automaticFailover: true,',
-    replace: 'nodeCount: 2,\n    automaticFailover: false,',
+    find: 'replicasPerShard: 1 },\n    automaticFailover: true,',
+    replace: 'replicasPerShard: 1 },\n    automaticFailover: false,',
     tests: ['test/data.test.ts'],
   },
   {

@@ -27,8 +27,10 @@ import {
   userData,
 } from './helpers/synth.js'
 
-const small = synthPlatform(profiles.small).app
-const ha = synthPlatform(profiles.ha).app
+const smallPlatform = synthPlatform(profiles.small)
+const haPlatform = synthPlatform(profiles.ha)
+const small = smallPlatform.app
+const ha = haPlatform.app
 const both = [small, ha]
 
 const RELEASED_IMAGE_REFERENCE =
@@ -78,13 +80,56 @@ t.test('the container gets the environment the service configuration defines', a
   }
 })
 
+/** The lines of the env file the container reads (between `{` and `} >/run/sugang/app.env.new`). */
+function envFileLines(stack: SynthesizedStack): string[] {
+  const block = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(userData(stack))?.[1]
+  if (!block) throw new Error('no env file block in the user data')
+  return block.split('\n').map((line) => line.trim())
+}
+
+/** The data stack's expression behind a runtime setting of the app stack (through remote state). */
+function runtimeSource(platform: typeof smallPlatform, setting: string): string {
+  const runtime = resourceList(platform.app, 'aws_ssm_parameter').find((p) =>
+    String(p.name).endsWith('/app/runtime'),
+  )!
+  const value = (JSON.parse(runtime.value) as Record<string, string>)[setting]!
+  const output = /^\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}$/.exec(value)?.[1]
+  if (!output) throw new Error(`${setting} is not read from another stack: ${value}`)
+  return platform.data.tf.output?.[output]?.value as string
+}
+
+t.test(
+  'Redis: small sets REDIS_URL from the primary endpoint; ha, in cluster mode, REDIS_CLUSTER_NODES from the configuration endpoint',
+  async (t) => {
+    const redisLines = (stack: SynthesizedStack) =>
+      envFileLines(stack).filter((line) => /REDIS/.test(line))
+    const url = 'rediss://:$redis_token@$redis_host:6379"'
+    t.same(redisLines(small), [`echo "REDIS_URL=${url}`])
+    t.same(redisLines(ha), [`echo "REDIS_CLUSTER_NODES=${url}`], 'one seed, and never REDIS_URL')
+    for (const stack of both) t.match(userData(stack), 'redis_host=$(setting redisHost)')
+    t.match(
+      runtimeSource(smallPlatform, 'redisHost'),
+      /^\$\{aws_elasticache_replication_group\.[^.]+\.primary_endpoint_address\}$/,
+    )
+    t.match(
+      runtimeSource(haPlatform, 'redisHost'),
+      /^\$\{aws_elasticache_replication_group\.[^.]+\.configuration_endpoint_address\}$/,
+    )
+    // The AUTH token is read at every start, from the secret, in either mode.
+    for (const platform of [smallPlatform, haPlatform]) {
+      t.match(
+        runtimeSource(platform, 'redisAuthSecretArn'),
+        /^\$\{aws_secretsmanager_secret\.redis_auth-token_[^.]+\.arn\}$/,
+      )
+      t.match(userData(platform.app), 'redis_token=$(secret "$(setting redisAuthSecretArn)")')
+    }
+  },
+)
+
 t.test('the env file binds the metrics listener explicitly, not to loopback', async (t) => {
   for (const stack of both) {
     const script = userData(stack)
-    // The lines between `{` and `} >/run/sugang/app.env.new` are what the container reads.
-    const envBlock = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(script)?.[1]
-    t.ok(envBlock, 'the env file block is found')
-    const lines = envBlock!.split('\n').map((line) => line.trim())
+    const lines = envFileLines(stack)
     // The service defaults METRICS_HOST to 127.0.0.1, which the published port cannot reach in
     // the container's network namespace: the env file must set it, to all interfaces.
     t.same(

@@ -2,7 +2,8 @@
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
-import { Cache } from '../src/constructs/cache.js'
+import type { CacheConfig } from '../src/config/types.js'
+import { Cache, memberSuffixes } from '../src/constructs/cache.js'
 import { type Body, only, resourceList, resources, synthPlatform } from './helpers/synth.js'
 
 const small = synthPlatform(profiles.small)
@@ -256,31 +257,93 @@ t.test(
   },
 )
 
+/** The parameters of the parameter group the replication group runs with, by name. */
+function redisParameters(data: typeof small.data): Record<string, string> {
+  const redis = only(data, 'aws_elasticache_replication_group')
+  const [id, group] = Object.entries(resources(data, 'aws_elasticache_parameter_group'))[0]!
+  if (redis.parameter_group_name !== `\${aws_elasticache_parameter_group.${id}.name}`) {
+    throw new Error('the replication group does not run with the stack’s parameter group')
+  }
+  return Object.fromEntries((group.parameter as Body[]).map((p) => [p.name, p.value]))
+}
+
 t.test('Redis never evicts keys, so queued requests cannot silently vanish', async (t) => {
   for (const { data } of [small, ha]) {
-    t.ok(
-      Testing.toHaveResourceWithProperties(data.json, 'aws_elasticache_parameter_group', {
-        parameter: [{ name: 'maxmemory-policy', value: 'noeviction' }],
-      }),
-    )
+    t.equal(resourceList(data, 'aws_elasticache_parameter_group').length, 1)
+    t.equal(redisParameters(data)['maxmemory-policy'], 'noeviction')
   }
 })
 
+t.test('small runs one Redis node, with cluster mode disabled', async (t) => {
+  const redis = only(small.data, 'aws_elasticache_replication_group')
+  t.match(redis, {
+    cluster_mode: 'disabled',
+    num_cache_clusters: 1,
+    automatic_failover_enabled: false,
+    multi_az_enabled: false,
+  })
+  t.notOk('num_node_groups' in redis)
+  t.notOk('replicas_per_node_group' in redis)
+  t.same(redisParameters(small.data), { 'maxmemory-policy': 'noeviction' })
+})
+
 t.test(
-  'small runs one Redis node; ha adds a replica with automatic failover across AZs',
+  'ha runs Redis in cluster mode: three shards, each with a replica in another AZ and automatic failover',
   async (t) => {
-    t.match(only(small.data, 'aws_elasticache_replication_group'), {
-      num_cache_clusters: 1,
-      automatic_failover_enabled: false,
-      multi_az_enabled: false,
-    })
-    t.match(only(ha.data, 'aws_elasticache_replication_group'), {
-      num_cache_clusters: 2,
+    const redis = only(ha.data, 'aws_elasticache_replication_group')
+    t.match(redis, {
+      cluster_mode: 'enabled',
+      num_node_groups: 3,
+      replicas_per_node_group: 1,
       automatic_failover_enabled: true,
       multi_az_enabled: true,
+      at_rest_encryption_enabled: 'true',
+      transit_encryption_enabled: true,
+      auth_token:
+        /^\$\{aws_secretsmanager_secret_version\.redis_auth-token-version_.*\.secret_string\}$/,
     })
+    t.notOk('num_cache_clusters' in redis, 'shards and replicas, not a node count')
+    // Cluster mode needs a parameter group that enables it; not the default one, which evicts.
+    t.same(redisParameters(ha.data), {
+      'cluster-enabled': 'yes',
+      'maxmemory-policy': 'noeviction',
+    })
+    t.equal(only(ha.data, 'aws_elasticache_parameter_group').family, 'redis7')
+    t.match(redis.engine_version, /^7\./, 'the parameter group family matches the engine')
   },
 )
+
+t.test(
+  'the service is pointed at the primary, or in cluster mode at the configuration endpoint',
+  async (t) => {
+    const endpoint = (data: typeof small.data) => {
+      const id = Object.keys(resources(data, 'aws_elasticache_replication_group'))[0]
+      return (attribute: string) => `\${aws_elasticache_replication_group.${id}.${attribute}}`
+    }
+    t.equal(
+      small.data.tf.output!.redis_endpoint!.value,
+      endpoint(small.data)('primary_endpoint_address'),
+    )
+    // With cluster mode, the primary endpoint is empty: the client finds the shards itself.
+    t.equal(
+      ha.data.tf.output!.redis_endpoint!.value,
+      endpoint(ha.data)('configuration_endpoint_address'),
+    )
+  },
+)
+
+t.test('the members of a replication group are named as ElastiCache names them', async (t) => {
+  t.same(memberSuffixes(profiles.small.cache.topology), ['-001'])
+  t.same(memberSuffixes({ clusterMode: 'disabled', nodeCount: 2 }), ['-001', '-002'])
+  t.same(memberSuffixes(profiles.ha.cache.topology), [
+    '-0001-001',
+    '-0001-002',
+    '-0002-001',
+    '-0002-002',
+    '-0003-001',
+    '-0003-002',
+  ])
+})
 
 t.test('Redis accepts 6379 only from the service', async (t) => {
   for (const { data } of [small, ha]) {
@@ -292,21 +355,49 @@ t.test('Redis accepts 6379 only from the service', async (t) => {
   }
 })
 
+const cacheOf = (config: CacheConfig) => () =>
+  Testing.synthScope((scope) => {
+    new Cache(scope, 'cache', {
+      name: 'sugang-test',
+      config,
+      vpcId: 'vpc-1',
+      subnetIds: ['subnet-1'],
+      allowedSources: [],
+    })
+  })
+
 t.test('automatic failover without a replica is refused', async (t) => {
+  t.throws(cacheOf({ ...profiles.small.cache, automaticFailover: true }), /at least two nodes/)
+  const cluster = profiles.ha.cache
   t.throws(
-    () =>
-      Testing.synthScope((scope) => {
-        new Cache(scope, 'cache', {
-          name: 'sugang-test',
-          config: { ...profiles.small.cache, automaticFailover: true },
-          vpcId: 'vpc-1',
-          subnetIds: ['subnet-1'],
-          allowedSources: [],
-        })
-      }),
-    /at least two nodes/,
+    cacheOf({ ...cluster, topology: { clusterMode: 'enabled', shards: 3, replicasPerShard: 0 } }),
+    /a replica in every shard/,
   )
 })
+
+t.test(
+  'cluster mode without automatic failover, or beyond what ElastiCache takes, is refused',
+  async (t) => {
+    const cluster = profiles.ha.cache
+    t.throws(
+      cacheOf({ ...cluster, automaticFailover: false }),
+      /cluster mode needs automatic failover/,
+    )
+    for (const [shards, replicasPerShard] of [
+      [0, 1],
+      [251, 1],
+      [3, 6],
+      [1.5, 1],
+    ] as const) {
+      t.throws(
+        cacheOf({ ...cluster, topology: { clusterMode: 'enabled', shards, replicasPerShard } }),
+        /ElastiCache takes/,
+        `${shards} shards × ${replicasPerShard}`,
+      )
+    }
+    t.doesNotThrow(cacheOf(cluster), 'the ha profile’s own')
+  },
+)
 
 t.test('ECR repositories are private, immutable, scanned on push and KMS-encrypted', async (t) => {
   for (const { registry } of [small, ha]) {

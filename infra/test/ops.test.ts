@@ -32,6 +32,9 @@ import {
 
 const small = synthPlatform(profiles.small)
 const ha = synthPlatform(profiles.ha)
+
+/** The members of ha's Redis as ElastiCache names them: three shards of a primary and a replica. */
+const HA_REDIS_MEMBERS = ['0001-001', '0001-002', '0002-001', '0002-002', '0003-001', '0003-002']
 const repoRoot = new URL('../../', import.meta.url)
 
 /** The alarms of a stack by their name without the profile prefix (`alb-5xx-rate`). */
@@ -110,10 +113,6 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'rds-connections',
     'rds-cpu',
     'rds-free-storage',
-    'redis-001-cpu',
-    'redis-001-engine-cpu',
-    'redis-001-evictions',
-    'redis-001-memory',
     'ses-bounce-rate',
     'ses-complaint-rate',
     'waf-blocked-AWSManagedRulesAmazonIpReputationList',
@@ -123,7 +122,13 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'waf-blocked-rate-limit-per-ip-backstop',
     'waf-blocked-rate-limit-per-session',
   ]
-  t.same(Object.keys(alarms(small.ops, 'sugang-small')).sort(), common)
+  const redis = (member: string) =>
+    ['cpu', 'engine-cpu', 'evictions', 'memory'].map((metric) => `redis-${member}-${metric}`)
+  t.same(
+    Object.keys(alarms(small.ops, 'sugang-small')).sort(),
+    [...common, ...redis('001')].sort(),
+    'small: its one Redis node',
+  )
   t.same(
     Object.keys(alarms(ha.ops, 'sugang-ha')).sort(),
     [
@@ -132,13 +137,50 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
       'rds-replica-cpu',
       'rds-replica-free-storage',
       'rds-replica-lag',
-      'redis-002-cpu',
-      'redis-002-engine-cpu',
-      'redis-002-evictions',
-      'redis-002-memory',
+      ...HA_REDIS_MEMBERS.flatMap(redis),
     ].sort(),
+    'ha: every node of every shard',
   )
 })
+
+t.test(
+  'every node of the cluster-mode Redis has its own alarms, paging as the others do',
+  async (t) => {
+    const a = alarms(ha.ops, 'sugang-ha')
+    const topicId = Object.keys(resources(ha.ops, 'aws_sns_topic'))[0]
+    const topic = `\${aws_sns_topic.${topicId}.arn}`
+    const expected: Record<string, Body> = {
+      'engine-cpu': {
+        metric_name: 'EngineCPUUtilization',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: 80,
+      },
+      memory: {
+        metric_name: 'DatabaseMemoryUsagePercentage',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: 80,
+      },
+      evictions: {
+        metric_name: 'Evictions',
+        statistic: 'Sum',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: 0,
+      },
+    }
+    const members = new Set<string>()
+    for (const member of HA_REDIS_MEMBERS) {
+      for (const [metric, properties] of Object.entries(expected)) {
+        const alarm = a[`redis-${member}-${metric}`]
+        t.match(alarm, { namespace: 'AWS/ElastiCache', ...properties }, `${member} ${metric}`)
+        t.same(Object.keys(alarm?.dimensions ?? {}), ['CacheClusterId'], 'one node each')
+        members.add(alarm?.dimensions.CacheClusterId)
+        t.same(alarm?.alarm_actions, [topic])
+        t.same(alarm?.ok_actions, [topic])
+      }
+    }
+    t.equal(members.size, 6, 'six nodes watched: three shards of a primary and a replica')
+  },
+)
 
 t.test('the alarms watch the resources the other stacks create', async (t) => {
   const a = alarms(ha.ops, 'sugang-ha')
@@ -179,14 +221,26 @@ t.test('the alarms watch the resources the other stacks create', async (t) => {
     'sugang-ha-mysql-replica',
   )
   t.ok(dbs[Object.keys(dbs).find((id) => dbs[id]!.identifier === 'sugang-ha-mysql-replica')!])
-  // The members of the replication group: <id>-001, <id>-002.
-  const group = only(ha.data, 'aws_elasticache_replication_group')
-  for (const n of ['001', '002']) {
-    const [expression, suffix] = (
-      a[`redis-${n}-memory`]!.dimensions.CacheClusterId as string
-    ).split(/(?<=\})/)
-    t.match(follow(expression!, ha.data, 'sugang-ha-data'), /replication_group_id\}$/)
-    t.equal(`${group.replication_group_id}${suffix}`, `sugang-ha-redis-${n}`)
+  // The members of the cluster-mode replication group: <id>-<shard>-<node>, as ElastiCache names
+  // them; in small, whose group has cluster mode off, <id>-001.
+  for (const [platform, { profile }, members] of [
+    [ha, profiles.ha, HA_REDIS_MEMBERS],
+    [small, profiles.small, ['001']],
+  ] as const) {
+    const group = only(platform.data, 'aws_elasticache_replication_group')
+    const watched = alarms(platform.ops, `sugang-${profile}`)
+    for (const member of members) {
+      for (const metric of ['engine-cpu', 'memory', 'evictions']) {
+        const [expression, suffix] = (
+          watched[`redis-${member}-${metric}`]!.dimensions.CacheClusterId as string
+        ).split(/(?<=\})/)
+        t.match(
+          follow(expression!, platform.data, `sugang-${profile}-data`),
+          /^\$\{aws_elasticache_replication_group\.[^.]+\.replication_group_id\}$/,
+        )
+        t.equal(`${group.replication_group_id}${suffix}`, `sugang-${profile}-redis-${member}`)
+      }
+    }
   }
   // The e-mail Lambda and its queue, by the names the notify stack gives them.
   const fn = only(ha.notify, 'aws_lambda_function')

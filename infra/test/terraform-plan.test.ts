@@ -160,6 +160,8 @@ function attributeValue(json: StackJson, type: string, name: string, attribute: 
       return `${attributeValue(json, type, name, 'address')}:${body.port ?? 3306}`
     case 'aws_elasticache_replication_group.primary_endpoint_address':
       return `master.${literal(body, 'replication_group_id', where)}.${hex(seed, 6)}.${shortRegion(region)}.cache.amazonaws.com`
+    case 'aws_elasticache_replication_group.configuration_endpoint_address':
+      return `clustercfg.${literal(body, 'replication_group_id', where)}.${hex(seed, 6)}.${shortRegion(region)}.cache.amazonaws.com`
   }
   throw new Error(`${where}: no offline value for this attribute; add one to this test`)
 }

@@ -2,7 +2,8 @@ import { EXAMPLE_REGISTRATION } from './placeholders.js'
 import type { PlatformConfig } from './types.js'
 
 // Thousands of users in the rush minute: two AZs with a NAT gateway each, Multi-AZ MySQL with a
-// read replica, Redis with a replica and automatic failover, and an app tier of 2..10 instances.
+// read replica, Redis in cluster mode (three shards, each a primary with a replica in another AZ
+// and automatic failover), and an app tier of 2..10 instances.
 // Replace the account id, state bucket, hosted zone and GitHub repository with your own.
 export const ha: PlatformConfig = {
   project: 'sugang',
@@ -129,7 +130,12 @@ export const ha: PlatformConfig = {
   cache: {
     nodeType: 'cache.m7g.large',
     engineVersion: '7.1',
-    nodeCount: 2,
+    // Cluster mode: every key of a course shares the hash tag {courseId}, so courses spread over
+    // the shards by slot. The capacity model (docs/benchmarks.md, "Capacity model") puts an
+    // opening's Redis work for 100,000 students at 0.42 of one engine thread plus the followers,
+    // so three shards are headroom and containment (a shard's failover pauses only the courses in
+    // its slots), not a measured need; each shard's replica takes over within seconds.
+    topology: { clusterMode: 'enabled', shards: 3, replicasPerShard: 1 },
     automaticFailover: true,
     multiAz: true,
     snapshotRetentionDays: 7,

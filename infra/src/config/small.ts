@@ -119,7 +119,7 @@ export const small: PlatformConfig = {
   cache: {
     nodeType: 'cache.t4g.micro',
     engineVersion: '7.1',
-    nodeCount: 1,
+    topology: { clusterMode: 'disabled', nodeCount: 1 },
     automaticFailover: false,
     multiAz: false,
     snapshotRetentionDays: 1,

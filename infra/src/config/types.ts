@@ -212,11 +212,26 @@ export interface DatabaseConfig {
   readonly passwordVersions: Readonly<Record<'master' | 'app' | 'notifier', number>>
 }
 
+/**
+ * How the replication group holds the keys. Cluster mode disabled: one primary holds every key,
+ * `nodeCount` nodes in all (1: the primary alone; more: the primary and its replicas), and the
+ * service connects to the primary endpoint (REDIS_URL). Cluster mode enabled: `shards` primaries
+ * each hold a share of the 16,384 hash slots, each with `replicasPerShard` replicas, and the
+ * service finds them through the configuration endpoint (REDIS_CLUSTER_NODES).
+ */
+export type CacheTopology =
+  | { readonly clusterMode: 'disabled'; readonly nodeCount: number }
+  | {
+      readonly clusterMode: 'enabled'
+      readonly shards: number
+      readonly replicasPerShard: number
+    }
+
 export interface CacheConfig {
   readonly nodeType: string
   readonly engineVersion: string
-  /** Nodes in the replication group: 1 (primary only) or more (primary + replicas). */
-  readonly nodeCount: number
+  readonly topology: CacheTopology
+  /** Cluster mode enabled requires it, and a replica in every shard (cache.ts refuses less). */
   readonly automaticFailover: boolean
   readonly multiAz: boolean
   readonly snapshotRetentionDays: number

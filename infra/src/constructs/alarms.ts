@@ -8,6 +8,7 @@ import {
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
 import type { CacheConfig, DatabaseConfig } from '../config/types.js'
+import { memberSuffixes } from './cache.js'
 import { MANAGED_RULE_GROUPS, RATE_RULES, type WebAclMetricNames } from './edge.js'
 import { WATCHDOG_HEARTBEAT } from './monitoring-host.js'
 
@@ -376,10 +377,12 @@ export class Alarms extends Construct {
     }
 
     // --- Redis -----------------------------------------------------------------------------------
-    // Cluster mode off: the members of replication group <id> are <id>-001, <id>-002, ...
-    for (let i = 0; i < props.cache.nodeCount; i++) {
-      const cluster = `${props.cacheReplicationGroupId}-${String(i + 1).padStart(3, '0')}`
-      const key = `redis-${String(i + 1).padStart(3, '0')}`
+    // Per member of the replication group (one node each): <id>-001, <id>-002, ... with cluster
+    // mode off; <id>-0001-001, <id>-0001-002, <id>-0002-001, ... (shard, node) with it on. Every
+    // shard is a primary of its own, so each node is watched, not an average over the group.
+    for (const suffix of memberSuffixes(props.cache.topology)) {
+      const cluster = `${props.cacheReplicationGroupId}${suffix}`
+      const key = `redis${suffix}`
       const dimensions = { CacheClusterId: cluster }
       // Redis runs commands on one thread: EngineCPUUtilization is that thread, the one to watch.
       alarm(`${key}-engine-cpu`, {

@@ -42,6 +42,11 @@ export interface AppUserDataProps {
    * window): written into the env file as they are. Not for secrets: user data is readable.
    */
   readonly serviceEnvironment: Readonly<Record<string, string>>
+  /**
+   * Redis runs in cluster mode: the env file gets REDIS_CLUSTER_NODES (the configuration endpoint
+   * as the one seed) instead of REDIS_URL. The service takes exactly one of the two.
+   */
+  readonly redisClusterMode: boolean
 }
 
 /** What a profile setting may look like to be written into the env file unquoted and unescaped. */
@@ -59,6 +64,7 @@ export interface AppRuntimeSettings {
   readonly databaseReplicaHost: string
   readonly databaseName: string
   readonly redisAuthSecretArn: string
+  /** The primary endpoint, or in cluster mode the configuration endpoint. */
   readonly redisHost: string
   readonly sessionSecretParameterName: string
 }
@@ -70,6 +76,8 @@ export function renderAppUserData(p: AppUserDataProps): string {
     }
     return `  echo '${name}=${value}'\n`
   })
+  // TLS from the scheme, AUTH from the password; the token is alphanumeric (cache.ts).
+  const redisSetting = p.redisClusterMode ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'
   const prepare = `#!/bin/bash
 # Writes /run/sugang/app.env (tmpfs, root only) from Secrets Manager and Parameter Store, then logs
 # in to ECR and pulls the image. Runs before every start, so a rotated secret needs only a restart.
@@ -116,7 +124,7 @@ ${settings.join('')}  # MySQL refuses unencrypted connections; the service verif
   if [ -n "$db_replica_host" ]; then
     echo "DATABASE_REPLICA_URL=mysql://$db_user:$db_password@$db_replica_host:${MYSQL_PORT}/$db_name"
   fi
-  echo "REDIS_URL=rediss://:$redis_token@$redis_host:${REDIS_PORT}"
+  echo "${redisSetting}=rediss://:$redis_token@$redis_host:${REDIS_PORT}"
   echo "SESSION_SECRET=$session_secret"
 } >/run/sugang/app.env.new
 mv /run/sugang/app.env.new /run/sugang/app.env

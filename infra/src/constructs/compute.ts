@@ -38,6 +38,8 @@ export interface ComputeProps {
   readonly logGroupName: string
   /** Addresses and secret ARNs, published to Parameter Store for the instances to read at boot. */
   readonly runtime: AppRuntimeSettings
+  /** Redis runs in cluster mode (`runtime.redisHost` is its configuration endpoint). */
+  readonly redisClusterMode: boolean
   /**
    * The profile's tags (the provider's default tags). Default tags do not reach what an
    * autoscaling group launches, so the launch template and the group's tags repeat them.
@@ -194,6 +196,7 @@ export class Compute extends Construct {
       autoscalingGroupName: groupName,
       readyTimeoutSeconds: config.instanceBootSeconds,
       serviceEnvironment: registrationEnvironment(props.registration),
+      redisClusterMode: props.redisClusterMode,
     })
     // What the instances, their volumes and network interfaces carry: the profile's tags (cost
     // allocation, the deploy role's conditions), the role Prometheus discovers them by, a name.

@@ -86,9 +86,10 @@ export class AppStack extends PlatformStack {
         databaseReplicaHost: data.replica?.address ?? '',
         databaseName: config.database.databaseName,
         redisAuthSecretArn: cache.authSecret.arn,
-        redisHost: cache.replicationGroup.primaryEndpointAddress,
+        redisHost: cache.endpointAddress,
         sessionSecretParameterName: this.access.sessionSecretParameterName,
       },
+      redisClusterMode: cache.clusterMode,
       tags: { ...config.tags, [STACK_TAG_KEY]: this.node.id },
     })
 

@@ -93,8 +93,7 @@ export class DataStack extends PlatformStack {
     new TerraformOutput(this, 'database_notifier_secret_arn', {
       value: this.data.notifierSecret.secret.arn,
     })
-    new TerraformOutput(this, 'redis_endpoint', {
-      value: this.cache.replicationGroup.primaryEndpointAddress,
-    })
+    // The primary endpoint, or in cluster mode the configuration endpoint.
+    new TerraformOutput(this, 'redis_endpoint', { value: this.cache.endpointAddress })
   }
 }
