@@ -10,6 +10,7 @@ import {
   CONFIRMATION_DELAY_SECONDS,
   CONFIRMATION_METRICS,
   mysqlMaxConnections,
+  REDIS_REPLICATION_LAG_SECONDS,
   WAF_MANAGED_BLOCKS_ALARM,
 } from '../src/constructs/alarms.js'
 import {
@@ -122,12 +123,14 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'waf-blocked-rate-limit-per-ip-backstop',
     'waf-blocked-rate-limit-per-session',
   ]
-  const redis = (member: string) =>
-    ['cpu', 'engine-cpu', 'evictions', 'memory'].map((metric) => `redis-${member}-${metric}`)
+  const redis = (member: string, lag: boolean) =>
+    ['cpu', 'engine-cpu', 'evictions', 'memory', ...(lag ? ['replication-lag'] : [])].map(
+      (metric) => `redis-${member}-${metric}`,
+    )
   t.same(
     Object.keys(alarms(small.ops, 'sugang-small')).sort(),
-    [...common, ...redis('001')].sort(),
-    'small: its one Redis node',
+    [...common, ...redis('001', false)].sort(),
+    'small: its one Redis node, which has no replica to lag',
   )
   t.same(
     Object.keys(alarms(ha.ops, 'sugang-ha')).sort(),
@@ -137,7 +140,7 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
       'rds-replica-cpu',
       'rds-replica-free-storage',
       'rds-replica-lag',
-      ...HA_REDIS_MEMBERS.flatMap(redis),
+      ...HA_REDIS_MEMBERS.flatMap((member) => redis(member, true)),
     ].sort(),
     'ha: every node of every shard',
   )
@@ -165,6 +168,14 @@ t.test(
         statistic: 'Sum',
         comparison_operator: 'GreaterThanThreshold',
         threshold: 0,
+      },
+      'replication-lag': {
+        metric_name: 'ReplicationLag',
+        statistic: 'Maximum',
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: REDIS_REPLICATION_LAG_SECONDS,
+        // A primary reports no lag: its silence must not page.
+        treat_missing_data: 'notBreaching',
       },
     }
     const members = new Set<string>()

@@ -78,6 +78,13 @@ export interface AlarmsProps {
 }
 
 /**
+ * Seconds a Redis replica may stay behind its primary (in each of 5 minutes) before it pages.
+ * Replication is asynchronous: a replica promoted while this far behind loses up to that many
+ * seconds of acknowledged writes (enqueued requests among them).
+ */
+export const REDIS_REPLICATION_LAG_SECONDS = 5
+
+/**
  * Blocks by one managed rule group within 5 minutes that page: above the scanners and bad bots
  * the groups stop all day, a burst that is students (a false positive) or an attack worth a look.
  */
@@ -380,7 +387,10 @@ export class Alarms extends Construct {
     // Per member of the replication group (one node each): <id>-001, <id>-002, ... with cluster
     // mode off; <id>-0001-001, <id>-0001-002, <id>-0002-001, ... (shard, node) with it on. Every
     // shard is a primary of its own, so each node is watched, not an average over the group.
-    for (const suffix of memberSuffixes(props.cache.topology)) {
+    const { topology } = props.cache
+    const replicated =
+      topology.clusterMode === 'enabled' ? topology.replicasPerShard > 0 : topology.nodeCount > 1
+    for (const suffix of memberSuffixes(topology)) {
       const cluster = `${props.cacheReplicationGroupId}${suffix}`
       const key = `redis${suffix}`
       const dimensions = { CacheClusterId: cluster }
@@ -436,6 +446,23 @@ export class Alarms extends Construct {
         threshold: 0,
         missing: 'notBreaching',
       })
+      // Only a replica reports ReplicationLag, and which node is the replica changes with every
+      // failover, so every node has the alarm; a primary's silence is not a fault. A replica far
+      // behind loses, when promoted, the queue entries it has not received.
+      if (replicated) {
+        alarm(`${key}-replication-lag`, {
+          description: `${cluster}: more than ${REDIS_REPLICATION_LAG_SECONDS} s behind its primary for 5 minutes`,
+          namespace: 'AWS/ElastiCache',
+          metricName: 'ReplicationLag',
+          dimensions,
+          statistic: 'Maximum',
+          periodSeconds: 60,
+          evaluationPeriods: 5,
+          comparison: 'GreaterThanThreshold',
+          threshold: REDIS_REPLICATION_LAG_SECONDS,
+          missing: 'notBreaching',
+        })
+      }
     }
 
     // --- e-mail Lambda and confirmations ---------------------------------------------------------
