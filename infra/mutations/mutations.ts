@@ -223,6 +223,32 @@ export const mutations: readonly Mutation[] = [
     tests: ['test/data.test.ts'],
   },
   {
+    id: 'ha-redis-cluster-mode-off',
+    breaks: 'the ha Redis is one primary again: its failover pauses every course, not a shard’s',
+    file: HA,
+    find: "topology: { clusterMode: 'enabled', shards: 3, replicasPerShard: 1 },",
+    replace: "topology: { clusterMode: 'disabled', nodeCount: 2 },",
+    tests: ['test/data.test.ts', 'test/compute.test.ts', 'test/ops.test.ts'],
+  },
+  {
+    id: 'redis-cluster-not-enabled',
+    breaks:
+      "the cluster-mode group's parameter group leaves cluster mode off: ElastiCache refuses it",
+    file: CACHE,
+    find: "...(this.clusterMode ? [{ name: 'cluster-enabled', value: 'yes' }] : []),",
+    replace: '',
+    tests: ['test/data.test.ts'],
+  },
+  {
+    id: 'redis-cluster-given-as-url',
+    breaks:
+      "ha's instances hand the service the cluster's configuration endpoint as a single node's REDIS_URL",
+    file: USER_DATA,
+    find: "const redisSetting = p.redisClusterMode ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'",
+    replace: "const redisSetting = 'REDIS_URL'",
+    tests: ['test/compute.test.ts'],
+  },
+  {
     id: 'ha-no-backups',
     breaks: 'the ha database keeps no automated backups',
     file: HA,
@@ -403,6 +429,23 @@ export const mutations: readonly Mutation[] = [
     find: 'const minSize = scheduledMinimum(props.registration, config, plannedAt(config.rush))',
     replace: 'const minSize = config.minSize',
     tests: ['test/compute.test.ts', 'test/rush.test.ts'],
+  },
+  {
+    id: 'redis-shards-unwatched',
+    breaks:
+      'only the first node of the ha Redis is watched: a full, hot or lagging shard pages nobody',
+    file: ALARMS,
+    find: 'for (const suffix of memberSuffixes(topology)) {',
+    replace: 'for (const suffix of memberSuffixes(topology).slice(0, 1)) {',
+    tests: ['test/ops.test.ts'],
+  },
+  {
+    id: 'redis-replication-lag-unwatched',
+    breaks: 'a Redis replica falls behind unseen, and its promotion loses what it missed',
+    file: ALARMS,
+    find: '      if (replicated) {\n        alarm(`${key}-replication-lag`, {',
+    replace: '      if (!replicated) {\n        alarm(`${key}-replication-lag`, {',
+    tests: ['test/ops.test.ts'],
   },
   {
     id: 'under-minimum-unseen',
