@@ -1,51 +1,115 @@
 import { randomBytes } from 'node:crypto'
-import { Redis } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
 import t from 'tap'
-import { RedisKeys } from '../../src/adapters/redis/keys.js'
-import { LuaScripts, loadLua, scriptNames } from '../../src/adapters/redis/lua-scripts.js'
+import { CLUSTER_COURSE_GROUPS, RedisKeys, SLOTS } from '../../src/adapters/redis/keys.js'
+import {
+  LuaScripts,
+  loadLua,
+  scriptNames,
+  type EnqueueReply,
+  type StudentCheck,
+} from '../../src/adapters/redis/lua-scripts.js'
 import type { Decision } from '../../src/domain/model.js'
 import { clearQueue } from '../../src/seed.js'
-import { REDIS_URL } from '../helper.js'
+import { REDIS_CLUSTER_NODES, REDIS_TARGET, redisClient } from '../helper.js'
 
-/** The scripts on a real Redis, under a prefix of this test's own, without the service around them. */
+/** On a Redis Cluster the student's keys sit in another slot than the course's (see keys.ts). */
+const ON_CLUSTER = REDIS_CLUSTER_NODES !== null
+
+/** The key schema the service uses on this Redis: one course group on a single node. */
+function keySchema(prefix: string, courseGroups = ON_CLUSTER ? CLUSTER_COURSE_GROUPS : 1) {
+  return new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60, courseGroups })
+}
+
+/** The keys enqueue-request takes for a request of a course. */
+function joining(keys: RedisKeys, courseId: string, requestId: string) {
+  return {
+    course: keys.course(courseId),
+    activeCourses: keys.activeCoursesOf(courseId),
+    request: keys.requestOf(courseId, requestId),
+    requestPrefix: keys.requestPrefix(courseId),
+  }
+}
+
+/** `count` course ids other than `courseId` in its slot group (ids C2, C3, ...). */
+function coursesOfGroup(keys: RedisKeys, courseId: string, count: number): string[] {
+  const found: string[] = []
+  for (let n = 2; found.length < count; n += 1) {
+    const id = `C${n}`
+    if (id !== courseId && keys.courseGroup(id) === keys.courseGroup(courseId)) found.push(id)
+  }
+  return found
+}
+
+/**
+ * The scripts on a real Redis (a single node, or a Redis Cluster with TEST_REDIS_CLUSTER_NODES),
+ * under a prefix of this test's own, without the service around them. Every call's keys must
+ * share a slot, as on a cluster, also on the single node.
+ */
 function setup(t: { teardown(fn: () => unknown): void }) {
   const prefix = `t:lua:${randomBytes(4).toString('hex')}:`
-  const redis = new Redis(REDIS_URL)
-  const keys = new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
-  const scripts = new LuaScripts(redis)
-  t.teardown(async () => {
-    await clearQueue(REDIS_URL, prefix)
-    redis.disconnect()
-  })
+  const redis = redisClient(t)
+  const keys = keySchema(prefix)
+  const scripts = new LuaScripts(redis, { checkSlots: true })
+  t.teardown(() => clearQueue(REDIS_TARGET, prefix))
   const course = keys.course('C1')
+  /** The hash of a request of C1, as the service names it where it knows the course. */
+  const request = (requestId: string) => keys.requestOf('C1', requestId)
+  /** Request ids of C1 that name its group, as the service mints them: read by id alone. */
+  const minted = new Map<string, string>()
+  const id = (name: string): string => {
+    const known = minted.get(name)
+    if (known) return known
+    const fresh = keys.newRequestId('C1')
+    minted.set(name, fresh)
+    return fresh
+  }
+  /**
+   * Joins a queue as the service does on this Redis: the session and rate limit checked in the
+   * same call on a single node, in a call of their own (authorize-request) first on a cluster.
+   */
   const enqueue = async (
     studentId: string,
     requestId: string,
-    options: { waitlist?: boolean; refuseWhenFull?: boolean; max?: number } = {},
-  ) => {
-    await redis.set(keys.session(`sid-${studentId}`), studentId)
+    options: {
+      waitlist?: boolean
+      refuseWhenFull?: boolean
+      max?: number
+      courseId?: string
+      /** false: the student has no session. */
+      session?: boolean
+    } = {},
+  ): Promise<EnqueueReply> => {
+    const courseId = options.courseId ?? 'C1'
+    const auth: StudentCheck = {
+      session: keys.session(studentId, `sid-${studentId}`),
+      rate: keys.requestRate(studentId, 1),
+      max: options.max ?? 100,
+      windowMs: 10_000,
+    }
+    if (options.session !== false) await redis.set(auth.session, studentId)
+    if (ON_CLUSTER) {
+      const allowed = await scripts.authorizeRequest(auth, {
+        studentId,
+        max: auth.max,
+        windowMs: auth.windowMs,
+      })
+      if (allowed.code === 'rate-limited') return allowed
+      if (allowed.code === 'unauthenticated') return { code: 'unauthenticated' }
+    }
     return scripts.enqueueRequest(
-      {
-        session: keys.session(`sid-${studentId}`),
-        rate: keys.requestRate(studentId, 1),
-        course,
-        arrivals: keys.arrivals,
-        activeCourses: keys.activeCourses,
-        request: keys.request(requestId),
-        requestPrefix: keys.requestPrefix,
-      },
+      joining(keys, courseId, requestId),
       {
         studentId,
         requestId,
-        courseId: 'C1',
+        courseId,
         waitlist: options.waitlist ?? false,
         refuseWhenFull: options.refuseWhenFull ?? true,
-        max: options.max ?? 100,
-        windowMs: 10_000,
       },
+      ON_CLUSTER ? undefined : auth,
     )
   }
-  return { redis, keys, scripts, course, enqueue }
+  return { prefix, redis, keys, scripts, course, request, id, enqueue }
 }
 
 t.test('every script compiles with its includes spliced in', async (t) => {
@@ -62,28 +126,9 @@ t.test('every script compiles with its includes spliced in', async (t) => {
 t.test(
   'enqueue-request: authenticates, limits, queues in order, refuses at the door',
   async (t) => {
-    const { redis, keys, scripts, course, enqueue } = setup(t)
-    const anonymous = await scripts.enqueueRequest(
-      {
-        session: keys.session('nobody'),
-        rate: keys.requestRate('S0', 1),
-        course,
-        arrivals: keys.arrivals,
-        activeCourses: keys.activeCourses,
-        request: keys.request('r0'),
-        requestPrefix: keys.requestPrefix,
-      },
-      {
-        studentId: 'S0',
-        requestId: 'r0',
-        courseId: 'C1',
-        waitlist: false,
-        refuseWhenFull: true,
-        max: 5,
-        windowMs: 10_000,
-      },
-    )
-    t.same(anonymous, { code: 'unauthenticated' })
+    const { redis, keys, scripts, course, request, enqueue } = setup(t)
+    t.same(await enqueue('S0', 'r0', { session: false }), { code: 'unauthenticated' })
+    t.equal(await redis.exists(request('r0')), 0, 'a student without a session queues nothing')
 
     t.same(await enqueue('S1', 'r1'), {
       code: 'created',
@@ -92,7 +137,7 @@ t.test(
       position: 1,
       queueLength: 1,
     })
-    t.same(await redis.smembers(keys.activeCourses), ['C1'], 'the course became active')
+    t.same(await redis.smembers(keys.activeCoursesOf('C1')), ['C1'], 'the course became active')
     t.same(await enqueue('S2', 'r2'), {
       code: 'created',
       requestId: 'r2',
@@ -107,7 +152,8 @@ t.test(
       position: 1,
       queueLength: 2,
     })
-    t.same(await redis.hgetall(keys.request('r1')), {
+    t.equal(await redis.get(course.arrivals), '2', "the course's arrival counter counts arrivals")
+    t.same(await redis.hgetall(request('r1')), {
       s: 'S1',
       c: 'C1',
       q: '1',
@@ -117,7 +163,7 @@ t.test(
       jr: '0',
     })
     t.same(
-      await redis.hmget(keys.request('r2'), 'jp', 'jr'),
+      await redis.hmget(request('r2'), 'jp', 'jr'),
       ['2', '0'],
       'where each joined, and how many the queue had let go of then',
     )
@@ -162,7 +208,7 @@ t.test(
 
 t.test('authorize-request and the login counters', async (t) => {
   const { redis, keys, scripts } = setup(t)
-  const session = keys.session('sid')
+  const session = keys.session('S1', 'sid')
   const rate = keys.requestRate('S1', 7)
   const args = { studentId: 'S1', max: 2, windowMs: 10_000 }
   t.same(await scripts.authorizeRequest({ session, rate }, args), { code: 'unauthenticated' })
@@ -207,7 +253,7 @@ t.test('take-lease and release-lease', async (t) => {
 })
 
 t.test('settle-batch records decisions only for the lease holder', async (t) => {
-  const { redis, keys, scripts, course, enqueue } = setup(t)
+  const { redis, keys, scripts, course, request, enqueue } = setup(t)
   for (const n of [1, 2, 3]) await enqueue(`S${n}`, `r${n}`)
   const decisions: Decision[] = [
     { requestId: 'r1', studentId: 'S1', status: 'enrolled' },
@@ -218,8 +264,8 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
     scripts.settleBatch(
       {
         course,
-        activeCourses: keys.activeCourses,
-        requests: d.map((x) => keys.request(x.requestId)),
+        activeCourses: keys.activeCoursesOf('C1'),
+        requests: d.map((x) => request(x.requestId)),
       },
       {
         token,
@@ -236,9 +282,9 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
 
   await scripts.takeLease(course.lease, 'w', 10_000)
   t.equal(await settle('w', 1, 0), 0, 'the queue is empty')
-  t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['enrolled', ''])
-  t.same(await redis.hmget(keys.request('r2'), 'st', 'r'), ['waitlisted', ''])
-  t.same(await redis.hmget(keys.request('r3'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
+  t.same(await redis.hmget(request('r1'), 'st', 'r'), ['enrolled', ''])
+  t.same(await redis.hmget(request('r2'), 'st', 'r'), ['waitlisted', ''])
+  t.same(await redis.hmget(request('r3'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
   t.same(await redis.hgetall(course.live), { S1: 'E', S2: 'r2' }, 'markers follow the decisions')
   t.same(await redis.hgetall(course.seats), { v: '1', left: '0', wv: '1', built: '1' })
   t.same(
@@ -246,9 +292,13 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
     ['r2', '7'],
     'the waitlisted request is mirrored at its place',
   )
-  t.same(await redis.smembers(keys.activeCourses), [], 'a drained course is no longer active')
+  t.same(
+    await redis.smembers(keys.activeCoursesOf('C1')),
+    [],
+    'a drained course is no longer active',
+  )
   t.equal(await redis.get(course.removed), '3', 'the queue counts what it let go of')
-  t.ok((await redis.ttl(keys.request('r1'))) > 0, 'decided requests expire')
+  t.ok((await redis.ttl(request('r1'))) > 0, 'decided requests expire')
 
   await settle('w', 0, 9, [])
   t.same(
@@ -259,14 +309,14 @@ t.test('settle-batch records decisions only for the lease holder', async (t) => 
 })
 
 t.test('settle-batch mirrors the waitlist only in version order', async (t) => {
-  const { redis, keys, scripts, course, enqueue } = setup(t)
+  const { redis, keys, scripts, course, request, enqueue } = setup(t)
   await scripts.takeLease(course.lease, 'w', 10_000)
   const settle = (versionBefore: number, version: number, d: Decision[]) =>
     scripts.settleBatch(
       {
         course,
-        activeCourses: keys.activeCourses,
-        requests: d.map((x) => keys.request(x.requestId)),
+        activeCourses: keys.activeCoursesOf('C1'),
+        requests: d.map((x) => request(x.requestId)),
       },
       {
         token: 'w',
@@ -324,12 +374,12 @@ t.test('settle-batch mirrors the waitlist only in version order', async (t) => {
 t.test(
   'reject-head acts only on a cache that says full, and stops at a decided request',
   async (t) => {
-    const { redis, keys, scripts, course, enqueue } = setup(t)
+    const { redis, scripts, course, request, enqueue } = setup(t)
     for (const n of [1, 2, 3]) await enqueue(`S${n}`, `r${n}`)
     await scripts.takeLease(course.lease, 'w', 10_000)
     const reject = (ids: number[], token = 'w') =>
       scripts.rejectHead(
-        { course, requests: ids.map((n) => keys.request(`r${n}`)) },
+        { course, requests: ids.map((n) => request(`r${n}`)) },
         {
           token,
           ttlSeconds: 60,
@@ -354,24 +404,24 @@ t.test(
 
     await redis.zrem(course.queue, 'r2') // decided meanwhile (it cannot be, under the lease: a guard)
     t.equal(await reject([1, 2, 3]), 1, 'stops at the first request no longer queued')
-    t.same(await redis.hmget(keys.request('r1'), 'st', 'r'), ['rejected', 'COURSE_FULL'])
+    t.same(await redis.hmget(request('r1'), 'st', 'r'), ['rejected', 'COURSE_FULL'])
     t.equal(await redis.hget(course.live, 'S1'), null, 'the rejected student may ask again')
     t.equal(await redis.get(course.removed), '1', 'and the queue counts it as let go of')
-    t.equal(await redis.hget(keys.request('r3'), 'st'), 'queued')
+    t.equal(await redis.hget(request('r3'), 'st'), 'queued')
   },
 )
 
 t.test('reflect-cancellation is idempotent and never moves the cache back', async (t) => {
-  const { redis, keys, scripts, course, enqueue } = setup(t)
+  const { redis, scripts, course, request, enqueue } = setup(t)
   await redis.hset(course.seats, 'v', 3, 'left', 0, 'wv', 3)
   await redis.hset(course.live, 'S1', 'E')
   for (const n of [2, 3]) await enqueue(`S${n}`, `w${n}`, { waitlist: true, refuseWhenFull: false })
-  for (const n of [2, 3]) await redis.hset(keys.request(`w${n}`), 'st', 'waitlisted')
+  for (const n of [2, 3]) await redis.hset(request(`w${n}`), 'st', 'waitlisted')
   await redis.zadd(course.waitlist, 2, 'w2', 3, 'w3', 4, 'w4')
   await scripts.markCancellation(course, 'c1', 60_000)
   const reflect = (version: number) =>
     scripts.reflectCancellation(
-      { course, promoted: keys.request('w3'), dropped: [keys.request('w2')] },
+      { course, promoted: request('w3'), dropped: [request('w2')] },
       {
         cancellationId: 'c1',
         studentId: 'S1',
@@ -396,8 +446,8 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
     { S3: 'E' },
     'the canceller is free, the promoted enrolled, the dropped free',
   )
-  t.same(await redis.hmget(keys.request('w2'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
-  t.equal(await redis.hget(keys.request('w3'), 'st'), 'enrolled')
+  t.same(await redis.hmget(request('w2'), 'st', 'r'), ['rejected', 'CREDIT_LIMIT'])
+  t.equal(await redis.hget(request('w3'), 'st'), 'enrolled')
   t.equal(await redis.zcard(course.cancelling), 0, 'the mark is removed')
 
   await redis.hset(course.seats, 'v', 9, 'left', 5, 'wv', 9)
@@ -422,19 +472,19 @@ t.test('reflect-cancellation is idempotent and never moves the cache back', asyn
 })
 
 t.test('repair-course rebuilds the cache from a snapshot unless the cache is as new', async (t) => {
-  const { redis, keys, scripts, course, enqueue } = setup(t)
+  const { redis, scripts, course, request, enqueue } = setup(t)
   await enqueue('S2', 'q2') // enrolled in the snapshot, marker names a request still queued
   await redis.hset(course.seats, 'v', 2, 'left', 0, 'built', 1)
   await redis.hset(course.live, 'GONE', 'E') // cancelled, never reflected
   await redis.hset(course.live, 'S3', 'd3') // enrolled, marker names a decided request
-  await redis.hset(keys.request('d3'), 'st', 'rejected')
+  await redis.hset(request('d3'), 'st', 'rejected')
   await redis.hset(course.live, 'S4', 'x4') // enrolled, marker changed after the caller read it
   await redis.zadd(course.cancelling, 1, 'old') // a mark that expired long ago
   await redis.hset(course.seats, 'wv', 2)
   await redis.zadd(course.waitlist, 5, 'promoted-long-ago', 8, 'w8')
   await redis.hset(course.live, 'S8', 'old8') // waitlisted; marker names a request now decided
-  await redis.hset(keys.request('old8'), 'st', 'rejected')
-  await redis.hset(keys.request('w8'), 's', 'S8', 'c', 'C1', 'st', 'waitlisted', 'q', '7')
+  await redis.hset(request('old8'), 'st', 'rejected')
+  await redis.hset(request('w8'), 's', 'S8', 'c', 'C1', 'st', 'waitlisted', 'q', '7')
   const waitlist = [
     { requestId: 'w8', place: 8, studentId: 'S8' },
     { requestId: 'w9', place: 9, studentId: 'S9' }, // waitlisted; marker and hash lost
@@ -451,8 +501,8 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
     scripts.repairCourse(
       {
         course,
-        waitlistedRequests: waitlist.map((w) => keys.request(w.requestId)),
-        markedRequests: markers.map((m) => keys.request(m.requestId)),
+        waitlistedRequests: waitlist.map((w) => request(w.requestId)),
+        markedRequests: markers.map((m) => request(m.requestId)),
       },
       {
         courseId: 'C1',
@@ -476,12 +526,12 @@ t.test('repair-course rebuilds the cache from a snapshot unless the cache is as 
     S9: 'w9',
   })
   t.same(
-    await redis.hgetall(keys.request('w9')),
+    await redis.hgetall(request('w9')),
     { s: 'S9', c: 'C1', w: '1', st: 'waitlisted' },
     "a waitlisted request's lost hash is rebuilt",
   )
-  t.ok((await redis.ttl(keys.request('w9'))) > 0, 'and expires like a decided one')
-  t.equal(await redis.hget(keys.request('w8'), 'q'), '7', 'a hash still there is left alone')
+  t.ok((await redis.ttl(request('w9'))) > 0, 'and expires like a decided one')
+  t.equal(await redis.hget(request('w8'), 'q'), '7', 'a hash still there is left alone')
   t.same(
     await redis.zrange(course.waitlist, 0, -1, 'WITHSCORES'),
     ['w8', '8', 'w9', '9'],
@@ -527,7 +577,7 @@ t.test('the seat cache vouches for the markers only through changes that follow 
   await scripts.takeLease(course.lease, 'w', 10_000)
   const settle = (versionBefore: number, version: number) =>
     scripts.settleBatch(
-      { course, activeCourses: keys.activeCourses, requests: [] },
+      { course, activeCourses: keys.activeCoursesOf('C1'), requests: [] },
       {
         token: 'w',
         ttlSeconds: 60,
@@ -556,16 +606,19 @@ t.test('the seat cache vouches for the markers only through changes that follow 
 })
 
 t.test('read-request: the request and its place, in its queue or on the waitlist', async (t) => {
-  const { redis, keys, scripts, course, enqueue } = setup(t)
-  const read = (requestId: string) =>
-    scripts.readRequest(
-      { request: keys.request(requestId), course: keys.courseKeysAround() },
+  const { redis, keys, scripts, course, id, enqueue } = setup(t)
+  /** Reads by id alone, as a status check does: the id names the course's slot group. */
+  const read = (name: string) => {
+    const requestId = id(name)
+    return scripts.readRequest(
+      { request: keys.request(requestId), course: keys.courseKeysAround(requestId) },
       requestId,
     )
+  }
   t.same(await read('nothing'), { code: 'missing' })
 
-  await enqueue('S1', 'q1')
-  await enqueue('S2', 'q2')
+  await enqueue('S1', id('q1'))
+  await enqueue('S2', id('q2'))
   t.same(await read('q2'), {
     code: 'placed',
     studentId: 'S2',
@@ -576,16 +629,16 @@ t.test('read-request: the request and its place, in its queue or on the waitlist
     joinedRemoved: '0',
     position: 2,
   })
-  await redis.zrem(course.queue, 'q1')
+  await redis.zrem(course.queue, id('q1'))
   t.match(await read('q2'), { code: 'placed', position: 1 }, 'the queue moved up')
   t.match(await read('q1'), { code: 'no-place', status: 'queued', position: null })
 
   for (const n of [3, 4, 5]) {
-    await enqueue(`S${n}`, `w${n}`, { waitlist: true })
-    await redis.hset(keys.request(`w${n}`), 'st', 'waitlisted')
+    await enqueue(`S${n}`, id(`w${n}`), { waitlist: true })
+    await redis.hset(keys.request(id(`w${n}`)), 'st', 'waitlisted')
   }
   await redis.hset(course.seats, 'v', 6, 'left', 0, 'wv', 6)
-  await redis.zadd(course.waitlist, 30, 'w3', 40, 'w4')
+  await redis.zadd(course.waitlist, 30, id('w3'), 40, id('w4'))
   t.match(await read('w4'), { code: 'placed', status: 'waitlisted', position: 2 })
   t.match(
     await read('w5'),
@@ -610,7 +663,7 @@ t.test('read-request: the request and its place, in its queue or on the waitlist
   await redis.del(course.seats)
   t.match(await read('w4'), { code: 'ask-store' }, 'nor one without a seat cache')
 
-  await redis.hset(keys.request('w3'), 'st', 'rejected', 'r', 'CREDIT_LIMIT')
+  await redis.hset(keys.request(id('w3')), 'st', 'rejected', 'r', 'CREDIT_LIMIT')
   t.match(await read('w3'), {
     code: 'no-place',
     status: 'rejected',
@@ -622,18 +675,26 @@ t.test('read-request: the request and its place, in its queue or on the waitlist
 t.test(
   'read-request with a session: authenticated and rate-limited in the same call',
   async (t) => {
-    const { redis, keys, scripts, enqueue } = setup(t)
-    await enqueue('S1', 'q1')
-    const session = keys.session('sid-S1')
+    const { redis, keys, scripts, id, enqueue } = setup(t)
+    const requestId = id('q1')
+    await enqueue('S1', requestId)
+    const session = keys.session('S1', 'sid-S1')
     const rate = keys.requestRate('S1', 9)
     const read = (studentId: string, max = 2) =>
-      scripts.readRequest({ request: keys.request('q1'), course: keys.courseKeysAround() }, 'q1', {
-        session,
-        rate,
-        studentId,
-        max,
-        windowMs: 10_000,
-      })
+      scripts.readRequest(
+        { request: keys.request(requestId), course: keys.courseKeysAround(requestId) },
+        requestId,
+        { session, rate, studentId, max, windowMs: 10_000 },
+      )
+    if (ON_CLUSTER) {
+      await t.rejects(
+        read('S1'),
+        /CROSSSLOT/,
+        "a cluster refuses the combined call: the student's keys sit in another slot",
+      )
+      t.equal(await redis.get(rate), null, 'nothing was counted')
+      return
+    }
     t.same(await read('S2'), { code: 'unauthenticated' }, 'the cookie must name the session owner')
     t.equal(await redis.get(rate), null, 'a refused session counts nothing')
     t.match(await read('S1'), { code: 'placed', studentId: 'S1', position: 1 })
@@ -646,17 +707,224 @@ t.test(
   },
 )
 
-t.test('forget-idle-course and raise-counter', async (t) => {
+t.test('forget-idle-course and raise-counters', async (t) => {
   const { redis, keys, scripts, course, enqueue } = setup(t)
   await enqueue('S1', 'r1')
   t.equal(
-    await scripts.forgetIdleCourse(course, keys.activeCourses, 'C1'),
+    await scripts.forgetIdleCourse(course, keys.activeCoursesOf('C1'), 'C1'),
     false,
     'a course with a queue stays active',
   )
   await redis.zrem(course.queue, 'r1')
-  t.equal(await scripts.forgetIdleCourse(course, keys.activeCourses, 'C1'), true)
-  t.same(await redis.smembers(keys.activeCourses), [])
-  t.equal(await scripts.raiseCounter(keys.arrivals, 50), 50)
-  t.equal(await scripts.raiseCounter(keys.arrivals, 10), 50, 'never lowered')
+  t.equal(await scripts.forgetIdleCourse(course, keys.activeCoursesOf('C1'), 'C1'), true)
+  t.same(await redis.smembers(keys.activeCoursesOf('C1')), [])
+  t.equal(await scripts.raiseCounters([{ key: course.arrivals, least: 50 }]), 1)
+  t.equal(await redis.get(course.arrivals), '50')
+  t.equal(await scripts.raiseCounters([{ key: course.arrivals, least: 10 }]), 0, 'never lowered')
+  t.equal(await redis.get(course.arrivals), '50')
 })
+
+t.test(
+  'arrival numbers are per course; raise-counters raises only the counters named',
+  async (t) => {
+    const { redis, keys, scripts, course, request, enqueue } = setup(t)
+    // Courses of C1's group: one call may raise several counters only within one slot.
+    const [other, untouched] = coursesOfGroup(keys, 'C1', 2) as [string, string]
+    const counters = () =>
+      Promise.all(
+        ['C1', other, untouched].map((courseId) => redis.get(keys.course(courseId).arrivals)),
+      )
+    await enqueue('S1', 'a1')
+    await enqueue('S2', 'a2')
+    t.match(await enqueue('S1', 'b1', { courseId: other }), { code: 'created', position: 1 })
+    t.same(
+      [await redis.hget(request('a2'), 'q'), await redis.hget(keys.requestOf(other, 'b1'), 'q')],
+      ['2', '1'],
+      'each course numbers its own arrivals from 1',
+    )
+    t.same(await counters(), ['2', '1', null])
+
+    t.equal(
+      await scripts.raiseCounters([
+        { key: course.arrivals, least: 10 },
+        { key: keys.course(other).arrivals, least: 1 },
+      ]),
+      1,
+      'a counter already at its value is not raised',
+    )
+    t.same(await counters(), ['10', '1', null], 'a counter not named is left alone')
+    t.equal(
+      await scripts.raiseCounters([
+        { key: course.arrivals, least: 5 },
+        { key: keys.course(other).arrivals, least: 3 },
+      ]),
+      1,
+    )
+    t.same(await counters(), ['10', '3', null], 'never lowered')
+    await enqueue('S3', 'a3')
+    t.equal(await redis.hget(request('a3'), 'q'), '11', 'arrivals go on above the raised value')
+  },
+)
+
+t.test('enqueue-request checks a session only when given one', async (t) => {
+  const { redis, keys, scripts, course, request } = setup(t)
+  const join = (studentId: string, requestId: string, auth?: StudentCheck) =>
+    scripts.enqueueRequest(
+      joining(keys, 'C1', requestId),
+      { studentId, requestId, courseId: 'C1', waitlist: false, refuseWhenFull: true },
+      auth,
+    )
+  t.same(
+    await join('S1', 'r1'),
+    { code: 'created', requestId: 'r1', status: 'queued', position: 1, queueLength: 1 },
+    'without one it queues: on a cluster the session was checked in a call of its own',
+  )
+  t.equal(await redis.hget(request('r1'), 's'), 'S1')
+
+  const auth: StudentCheck = {
+    session: keys.session('S2', 'sid'),
+    rate: keys.requestRate('S2', 1),
+    max: 5,
+    windowMs: 10_000,
+  }
+  if (ON_CLUSTER) {
+    await t.rejects(
+      join('S2', 'r2', auth),
+      /CROSSSLOT/,
+      "a cluster refuses the combined call: the student's keys sit in another slot",
+    )
+    t.equal(await redis.zcard(course.queue), 1, 'nothing was queued')
+    return
+  }
+  t.same(await join('S2', 'r2', auth), { code: 'unauthenticated' }, 'a missing session')
+  t.equal(await redis.zcard(course.queue), 1, 'nothing was queued')
+  t.equal(await redis.get(auth.rate), null, 'a refused session counts nothing')
+  await redis.set(auth.session, 'S2')
+  t.match(await join('S2', 'r2', auth), { code: 'created', position: 2 })
+  t.equal(await redis.get(auth.rate), '1', 'counted against the limit in the same call')
+})
+
+t.test('with checkSlots, a call whose keys span slots is refused before Redis', async (t) => {
+  const { prefix, redis, scripts } = setup(t)
+  const keys = keySchema(prefix, 64)
+  const a = 'C1'
+  let b = 'C2'
+  for (let n = 3; keys.courseGroup(b) === keys.courseGroup(a); n += 1) b = `C${n}`
+  const args = {
+    studentId: 'S1',
+    requestId: 'r1',
+    courseId: a,
+    waitlist: false,
+    refuseWhenFull: true,
+  }
+  await t.rejects(
+    scripts.enqueueRequest(
+      { ...joining(keys, a, 'r1'), activeCourses: keys.activeCoursesOf(b) },
+      args,
+    ),
+    /enqueue-request would cross slots/,
+    "a course's keys with another group's active set",
+  )
+  t.equal(await redis.exists(keys.course(a).queue), 0, 'nothing reached Redis')
+  await t.rejects(
+    scripts.forgetIdleCourse(keys.course(a), keys.activeCoursesOf(b), a),
+    /forget-idle-course would cross slots/,
+  )
+  await t.rejects(
+    scripts.raiseCounters([
+      { key: keys.course(a).arrivals, least: 5 },
+      { key: keys.course(b).arrivals, least: 5 },
+    ]),
+    /raise-counter would cross slots/,
+    'counters of two groups',
+  )
+  t.same(
+    [await redis.get(keys.course(a).arrivals), await redis.get(keys.course(b).arrivals)],
+    [null, null],
+    'neither was raised',
+  )
+
+  const auth: StudentCheck = {
+    session: keys.session('S1', 'sid'),
+    rate: keys.requestRate('S1', 1),
+    max: 5,
+    windowMs: 10_000,
+  }
+  await t.rejects(
+    scripts.enqueueRequest(joining(keys, a, 'r1'), args, {
+      ...auth,
+      rate: keys.requestRate('S2', 1),
+    }),
+    /would cross slots/,
+    'the session and counter must share a slot of their own',
+  )
+  await redis.set(auth.session, 'S1')
+  const combined = scripts.enqueueRequest(joining(keys, a, 'r1'), args, auth)
+  if (ON_CLUSTER) {
+    await t.rejects(
+      combined,
+      /CROSSSLOT/,
+      'the combined call passes the check and reaches the cluster, which refuses it',
+    )
+  } else {
+    t.match(await combined, { code: 'created', requestId: 'r1' }, 'the combined call is accepted')
+  }
+})
+
+t.test(
+  "keys: a course's keys, its requests and its active set share a slot; groups spread evenly",
+  async (t) => {
+    const keys = keySchema('p:', 64)
+    const groups = new Set<number>()
+    const misplaced: string[] = []
+    const split: string[] = []
+    for (let n = 1; n <= 1_000; n += 1) {
+      const courseId = `C${n}`
+      groups.add(keys.courseGroup(courseId))
+      const requestId = keys.newRequestId(courseId)
+      if (keys.request(requestId) !== keys.requestOf(courseId, requestId)) misplaced.push(courseId)
+      const around = keys.courseKeysAround(requestId)
+      const courseKeys = [
+        ...Object.values(keys.course(courseId)),
+        ...Object.values(around).map((k) => k.before + courseId + k.after),
+        keys.requestOf(courseId, requestId),
+        keys.requestPrefix(courseId) + 'other',
+        keys.activeCoursesOf(courseId),
+      ]
+      if (new Set(courseKeys.map((k) => calculateSlot(k))).size !== 1) split.push(courseId)
+    }
+    t.equal(groups.size, 64, 'the courses cover every group')
+    t.same(misplaced, [], "a request id names its course's group")
+    t.same(split, [], "every course's keys hash to one slot")
+    t.same(
+      Object.values(keys.courseKeysAround(keys.newRequestId('C7'))).map(
+        (k) => k.before + 'C7' + k.after,
+      ),
+      Object.values(keys.course('C7')),
+      "the keys a read builds around the course id are the course's own",
+    )
+
+    // The slot ranges of three primaries, as redis-cli --cluster create splits them.
+    const shards = [5_461, 10_923, SLOTS]
+    const perShard = [0, 0, 0]
+    const outOfRange: number[] = []
+    for (let group = 0; group < 64; group += 1) {
+      const slot = calculateSlot(keys.activeCourses(group))
+      if (Math.floor((slot * 64) / SLOTS) !== group) outOfRange.push(group)
+      perShard[shards.findIndex((end) => slot < end)]! += 1
+    }
+    t.same(outOfRange, [], "each group's slot lies in the group's own 64th of the slots")
+    t.same(perShard, [21, 21, 22], 'every shard holds an even share of the groups')
+
+    t.equal(
+      calculateSlot(keys.session('S1', 'sid')),
+      calculateSlot(keys.requestRate('S1', 3)),
+      "a student's session and counters share a slot",
+    )
+    t.equal(
+      calculateSlot(keys.loginFailures('address', '10.0.0.1')),
+      calculateSlot(keys.loginFailures('account', 'S1')),
+      'login-failure counters share a slot',
+    )
+  },
+)
