@@ -150,7 +150,8 @@ async function seed(argv: string[]): Promise<void> {
   try {
     await store.migrate()
     const done = await write(store)
-    if (reset && storage.kind === 'mysql') await clearQueue(storage.redisUrl, config.redisPrefix)
+    if (reset && storage.kind === 'mysql')
+      await clearQueue(storage.redisClusterNodes ?? storage.redisUrl, config.redisPrefix)
     console.log(storage.kind === 'embedded' ? `${done} into ${storage.sqlitePath}` : done)
   } finally {
     await store.close()

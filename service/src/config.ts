@@ -3,6 +3,7 @@ import { isIP } from 'node:net'
 import { basename, dirname, extname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { ConfigError } from './errors.js'
+import { CLUSTER_COURSE_GROUPS, MAX_COURSE_GROUPS } from './adapters/redis/keys.js'
 import { defaultAdmissionSettings, type AdmissionSettings } from './domain/admission-worker.js'
 import { defaultCost, type ScryptCost } from './domain/passwords.js'
 import { DEFAULT_CONFIRMATION_SETTINGS, type ConfirmationSettings } from './domain/confirmations.js'
@@ -24,6 +25,11 @@ export interface Config {
   readonly mysqlPoolSize: number
   /** Redis only. */
   readonly redisPrefix: string
+  /**
+   * REDIS_CHECK_SLOTS=true: refuse any script call whose keys span hash slots, on a single node
+   * too, as a Redis Cluster would (the tests run this way).
+   */
+  readonly redisCheckSlots: boolean
   /** Key material for signing session cookies. */
   readonly sessionSecret: string
   /** False when SESSION_SECRET is not set: the key is kept in sessionSecretFile, or random. */
@@ -101,7 +107,19 @@ export interface StreamLimits {
  * file and an in-process queue, for trying sugang on one machine (one instance only).
  */
 export type Storage =
-  | { readonly kind: 'mysql'; readonly databaseUrl: string; readonly redisUrl: string }
+  | {
+      readonly kind: 'mysql'
+      readonly databaseUrl: string
+      /** REDIS_URL, or on a cluster the first of REDIS_CLUSTER_NODES. */
+      readonly redisUrl: string
+      /** REDIS_CLUSTER_NODES: a Redis Cluster's seed nodes (absent for a single node). */
+      readonly redisClusterNodes?: readonly string[]
+      /**
+       * REDIS_COURSE_GROUPS: the slot groups courses are spread over (1 on a single node; 64 by
+       * default on a cluster: CLUSTER_COURSE_GROUPS). Changed only with a new Redis: request ids name their group.
+       */
+      readonly redisCourseGroups: number
+    }
   | {
       readonly kind: 'embedded'
       /** Absolute path of the SQLite file (SQLITE_PATH, default service/data/sugang.sqlite). */
@@ -277,6 +295,32 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
 }
 
 /**
+ * REDIS_CLUSTER_NODES: `rediss://:token@host:port,...`, a Redis Cluster's seed nodes (one is
+ * enough: ElastiCache's configuration endpoint). TLS and AUTH must be the same for every seed.
+ */
+function clusterNodesOf(env: Env): string[] | undefined {
+  const raw = env.REDIS_CLUSTER_NODES
+  if (!raw) return undefined
+  const nodes = raw
+    .split(',')
+    .map((n) => n.trim())
+    .filter((n) => n !== '')
+  if (nodes.length === 0) throw new ConfigError('REDIS_CLUSTER_NODES names no node')
+  const parsed = nodes.map((node, i) => {
+    const u = url({ [`REDIS_CLUSTER_NODES[${i}]`]: node }, `REDIS_CLUSTER_NODES[${i}]`, [
+      'redis:',
+      'rediss:',
+    ])
+    return new URL(u as string)
+  })
+  const first = parsed[0] as URL
+  if (parsed.some((u) => u.protocol !== first.protocol || u.password !== first.password)) {
+    throw new ConfigError('REDIS_CLUSTER_NODES: every node needs the same scheme and password')
+  }
+  return nodes
+}
+
+/**
  * `https://portal.example.edu, http://localhost:5173`: origins (scheme, host, port; no path),
  * spelled as browsers send them in Origin.
  */
@@ -373,6 +417,7 @@ export function loadConfig(env: Env = process.env): Config {
     databaseTls: databaseTls(env),
     mysqlPoolSize,
     redisPrefix: env.REDIS_PREFIX ?? 'sugang:',
+    redisCheckSlots: env.REDIS_CHECK_SLOTS === 'true',
     sessionSecret,
     sessionSecretProvided,
     sessionSecretFile:
@@ -444,8 +489,29 @@ export function loadConfig(env: Env = process.env): Config {
  */
 function storageOf(env: Env, production: boolean): Storage {
   const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
-  const redisUrl = url(env, 'REDIS_URL', ['redis:', 'rediss:'])
-  if (databaseUrl && redisUrl) return { kind: 'mysql', databaseUrl, redisUrl }
+  const clusterNodes = clusterNodesOf(env)
+  if (clusterNodes && env.REDIS_URL) {
+    throw new ConfigError(
+      'REDIS_URL and REDIS_CLUSTER_NODES are both set: set REDIS_URL for one Redis node, or REDIS_CLUSTER_NODES for a Redis Cluster',
+    )
+  }
+  const redisUrl = clusterNodes?.[0] ?? url(env, 'REDIS_URL', ['redis:', 'rediss:'])
+  if (databaseUrl && redisUrl) {
+    const groups = integer(
+      env,
+      'REDIS_COURSE_GROUPS',
+      clusterNodes ? CLUSTER_COURSE_GROUPS : 1,
+      1,
+      MAX_COURSE_GROUPS,
+    )
+    return {
+      kind: 'mysql',
+      databaseUrl,
+      redisUrl,
+      ...(clusterNodes ? { redisClusterNodes: clusterNodes } : {}),
+      redisCourseGroups: groups,
+    }
+  }
   if (!databaseUrl && redisUrl) {
     throw new ConfigError(
       'DATABASE_URL is not set but REDIS_URL is. sugang needs MySQL with Redis, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang (or neither, to try it on an embedded store)',

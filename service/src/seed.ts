@@ -1,4 +1,4 @@
-import { Redis } from 'ioredis'
+import { openRedis, primariesOf } from './adapters/redis/connection.js'
 import type { Meeting } from './domain/model.js'
 import { hashPassword, seedCost } from './domain/passwords.js'
 
@@ -71,18 +71,24 @@ export function capacityOf(n: number, capacity: SeedOptions['capacity']): number
   return min + Math.round(spread * (max - min))
 }
 
-/** Deletes every queue key under the prefix (used with --reset so Redis matches MySQL again). */
-export async function clearQueue(redisUrl: string, prefix: string): Promise<void> {
-  const redis = new Redis(redisUrl, { maxRetriesPerRequest: 1 })
+/**
+ * Deletes every queue key under the prefix (used with --reset so Redis matches MySQL again), on
+ * one node (its URL) or on every primary of a cluster (its seeds' URLs).
+ */
+export async function clearQueue(redis: string | readonly string[], prefix: string): Promise<void> {
+  const client = openRedis(redis, { maxRetriesPerRequest: 1 })
   try {
-    let cursor = '0'
-    do {
-      const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-      cursor = next
-      if (keys.length > 0) await redis.del(...keys)
-    } while (cursor !== '0')
+    for (const node of await primariesOf(client)) {
+      let cursor = '0'
+      do {
+        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
+        cursor = next
+        // One key per command: a cluster node refuses a DEL of keys in different slots.
+        if (keys.length > 0) await Promise.all(keys.map((key) => node.unlink(key)))
+      } while (cursor !== '0')
+    }
   } finally {
-    redis.disconnect()
+    client.disconnect()
   }
 }
 

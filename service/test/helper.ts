@@ -8,13 +8,42 @@ import mysql from 'mysql2/promise'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
-import { RedisKeys } from '../src/adapters/redis/keys.js'
+import type { Cluster, Redis } from 'ioredis'
+import { openRedis, primariesOf } from '../src/adapters/redis/connection.js'
+import { CLUSTER_COURSE_GROUPS, RedisKeys } from '../src/adapters/redis/keys.js'
 import { SqliteStore } from '../src/adapters/sqlite/store.js'
 import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
 export const MYSQL_ROOT = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'
 export const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379'
+/**
+ * TEST_REDIS_CLUSTER_NODES (`redis://127.0.0.1:7001,...`, see scripts/redis-cluster-up.sh): the
+ * service's tests run on a Redis Cluster instead of the single node.
+ */
+export const REDIS_CLUSTER_NODES = process.env.TEST_REDIS_CLUSTER_NODES
+  ? process.env.TEST_REDIS_CLUSTER_NODES.split(',')
+  : null
+/** Where the tests' rush state lives: the single node's URL, or the cluster's seeds. */
+export const REDIS_TARGET: string | readonly string[] = REDIS_CLUSTER_NODES ?? REDIS_URL
+
+/** Every key matching a pattern, on one node or on every primary of a cluster. */
+export async function keysMatching(redis: Redis | Cluster, pattern: string): Promise<string[]> {
+  const nodes = await primariesOf(redis)
+  return (await Promise.all(nodes.map((node) => node.keys(pattern)))).flat()
+}
+
+/** Deletes keys one command each: a cluster refuses a DEL of keys in different slots. */
+export async function deleteKeys(redis: Redis | Cluster, keys: readonly string[]): Promise<void> {
+  await Promise.all(keys.map((key) => redis.del(key)))
+}
+
+/** A plain client of the tests' Redis (a Cluster client on the cluster); closed with the test. */
+export function redisClient(t: Tap): Redis | Cluster {
+  const client = openRedis(REDIS_TARGET)
+  t.teardown(() => client.disconnect())
+  return client
+}
 export const PASSWORD = 'correct horse'
 
 interface Tap {
@@ -55,7 +84,14 @@ export async function isolatedEnv(
   if (storage === 'embedded') {
     const dir = mkdtempSync(join(tmpdir(), `sugang-t-${name}-`))
     t.teardown(() => rmSync(dir, { recursive: true, force: true }))
-    const { DATABASE_URL: _d, REDIS_URL: _r, REDIS_PREFIX: _p, ...common } = testSettings('', '')
+    const {
+      DATABASE_URL: _d,
+      REDIS_URL: _r,
+      REDIS_CLUSTER_NODES: _c,
+      REDIS_PREFIX: _p,
+      REDIS_CHECK_SLOTS: _s,
+      ...common
+    } = testSettings('', '')
     return { ...common, SQLITE_PATH: join(dir, 'sugang.sqlite') }
   }
   return mysqlEnv(t, name)
@@ -71,7 +107,7 @@ async function mysqlEnv(t: Tap, name: string): Promise<Record<string, string>> {
     const conn = await mysql.createConnection({ uri: MYSQL_ROOT })
     await conn.query(`DROP DATABASE IF EXISTS \`${database}\``)
     await conn.end()
-    await clearQueue(REDIS_URL, prefix)
+    await clearQueue(REDIS_TARGET, prefix)
   })
   return testSettings(`${MYSQL_ROOT}/${database}`, prefix)
 }
@@ -79,8 +115,12 @@ async function mysqlEnv(t: Tap, name: string): Promise<Record<string, string>> {
 function testSettings(databaseUrl: string, prefix: string): Record<string, string> {
   return {
     DATABASE_URL: databaseUrl,
-    REDIS_URL,
+    ...(REDIS_CLUSTER_NODES
+      ? { REDIS_CLUSTER_NODES: REDIS_CLUSTER_NODES.join(',') }
+      : { REDIS_URL }),
     REDIS_PREFIX: prefix,
+    // Every script call's keys must share a slot, as on a cluster, also on the single node.
+    REDIS_CHECK_SLOTS: 'true',
     SESSION_SECRET: 'test-secret-that-is-at-least-32-bytes-long',
     METRICS_PORT: '0',
     PORT: '0',
@@ -102,6 +142,9 @@ export function keysOf(env: Record<string, string | undefined>): RedisKeys {
     prefix: env.REDIS_PREFIX ?? 'sugang:',
     sessionTtlSeconds: 60,
     decidedTtlSeconds: 60,
+    courseGroups: Number(
+      env.REDIS_COURSE_GROUPS ?? (env.REDIS_CLUSTER_NODES ? CLUSTER_COURSE_GROUPS : 1),
+    ),
   })
 }
 

@@ -54,7 +54,8 @@ export class Carts {
   /** Asks for every course in the cart, in order; stops early only if the session ended. */
   async requestAll(
     session: { readonly sessionId: string; readonly studentId: string },
-    newRequestId: () => string,
+    /** Ids for the requests (the queue mints them when absent). */
+    newRequestId?: () => string,
     now = Date.now(),
   ): Promise<Array<{ readonly courseId: string; readonly result: SubmitResult }>> {
     // A cart stored over the limit (before the limit was enforced atomically) asks for no more.
@@ -62,7 +63,7 @@ export class Carts {
     const results: Array<{ courseId: string; result: SubmitResult }> = []
     for (const { courseId } of items) {
       const result = await this.#requests.submit(
-        { ...session, courseId, requestId: newRequestId(), waitlist: false },
+        { ...session, courseId, requestId: newRequestId?.(), waitlist: false },
         now,
       )
       results.push({ courseId, result })

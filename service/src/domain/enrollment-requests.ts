@@ -10,7 +10,10 @@ import type {
   WaitingQueue,
 } from './ports.js'
 
-export type SubmitInput = Omit<EnqueueInput, 'refuseWhenFull'>
+/** A request to submit; its id is minted by the queue unless given (tests name theirs). */
+export type SubmitInput = Omit<EnqueueInput, 'refuseWhenFull' | 'requestId'> & {
+  readonly requestId?: string
+}
 import { opensAtFor, registrationOpen, type RegistrationWindow } from './rules.js'
 import type { StudentDirectory } from './students.js'
 
@@ -109,7 +112,12 @@ export class EnrollmentRequests {
     if (!(await this.#catalogue.exists(input.courseId))) return { kind: 'course-not-found' }
     // A student who would not take a waitlist place can only be rejected once the course is
     // full: they are told at once, and the queue stays short for those who can still be served.
-    const result = await this.#queue.enqueue({ ...input, refuseWhenFull: !input.waitlist })
+    const requestId = input.requestId ?? this.#queue.newRequestId(input.courseId)
+    const result = await this.#queue.enqueue({
+      ...input,
+      requestId,
+      refuseWhenFull: !input.waitlist,
+    })
     if (result.kind === 'created') this.#onQueued()
     if (result.kind === 'existing' && result.status === 'waitlisted') {
       // How far the place has moved up: the queue's mirror of the waitlist, or else the store.

@@ -234,7 +234,8 @@ export type AuthorizeResult =
 /** Sessions valid on every instance, and the per-student request budget they carry. */
 export interface Sessions {
   create(sessionId: string, studentId: string): Promise<void>
-  destroy(sessionId: string): Promise<void>
+  /** Ends a session (the student it names: a cluster keeps it in the student's slot). */
+  destroy(sessionId: string, studentId: string): Promise<void>
   /** Whether the session is alive and names this student; counts the request against its budget. */
   authorize(sessionId: string, studentId: string): Promise<AuthorizeResult>
 }
@@ -406,8 +407,16 @@ export interface WaitingQueue {
     leaseToken: string,
     rejections: ReadonlyArray<Extract<Decision, { status: 'rejected' }>>,
   ): Promise<number | 'lease-lost' | 'not-full'>
-  /** Keeps the arrival counter above every arrival number the store has recorded. */
-  raiseArrivalCounter(least: number): Promise<void>
+  /**
+   * Keeps each course's arrival counter above every arrival number the store has recorded for it
+   * (an embedded queue may number every course from one counter).
+   */
+  raiseArrivalCounters(least: ReadonlyMap<string, number>): Promise<void>
+  /**
+   * A new request id for a course: a UUID, which on Redis names the course's slot group so that a
+   * read by id alone finds it.
+   */
+  newRequestId(courseId: string): string
   /**
    * How many requests each course's queue has let go of so far (decided, or dropped): one
    * number per course tells every waiting student of that course where they now stand.

@@ -94,8 +94,10 @@ export class Reconciler {
       return []
     }
     const courses = await this.#store.courseVersions()
-    const through = courses.reduce((max, c) => Math.max(max, c.decidedThrough), 0)
-    if (through > 0) await this.#queue.raiseArrivalCounter(through)
+    const through = new Map(
+      courses.filter((c) => c.decidedThrough > 0).map((c) => [c.id, c.decidedThrough]),
+    )
+    if (through.size > 0) await this.#queue.raiseArrivalCounters(through)
     const cached = await this.#seats.versions(courses.map((c) => c.id))
     const repaired: string[] = []
     for (const course of courses) {

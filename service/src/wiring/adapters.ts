@@ -31,7 +31,11 @@ export async function createAdapters(config: Config, log: ThrottledLog): Promise
     timeoutMs: config.deadlines.mysqlMs,
   })
   const rush = createRedisRushState({
-    url: storage.redisUrl,
+    ...(storage.redisClusterNodes
+      ? { clusterNodes: storage.redisClusterNodes }
+      : { url: storage.redisUrl }),
+    courseGroups: storage.redisCourseGroups,
+    checkSlots: config.redisCheckSlots,
     prefix: config.redisPrefix,
     sessionTtlSeconds: config.sessionTtlSeconds,
     decidedTtlSeconds: config.decidedTtlSeconds,

@@ -2,7 +2,13 @@ import t from 'tap'
 import { MysqlStore } from '../../src/adapters/mysql/store.js'
 import { createRedisRushState } from '../../src/adapters/redis/index.js'
 import { formatMeetings } from '../../src/domain/meetings.js'
-import { REDIS_URL, configFrom, databaseUrlOf, isolatedEnv } from '../helper.js'
+import {
+  REDIS_CLUSTER_NODES,
+  REDIS_URL,
+  configFrom,
+  databaseUrlOf,
+  isolatedEnv,
+} from '../helper.js'
 import { PASSWORD_HASH, contract } from './contract.js'
 
 // The production pair: MySQL (MariaDB in tests) and Redis, each test on a database and a key
@@ -12,7 +18,12 @@ contract(t, async (t, options) => {
   const config = configFrom(env)
   const store = new MysqlStore({ url: databaseUrlOf(config), poolSize: 4, timeoutMs: 3_000 })
   const rush = createRedisRushState({
-    url: REDIS_URL,
+    // The contract names its requests r1, r2, ...: ids that name no slot group, read in group 0.
+    // With one group every course is in it (on a cluster, in one slot); the service's own ids
+    // spread courses over the cluster's shards in the HTTP suites.
+    ...(REDIS_CLUSTER_NODES ? { clusterNodes: REDIS_CLUSTER_NODES } : { url: REDIS_URL }),
+    courseGroups: 1,
+    checkSlots: true,
     prefix: env.REDIS_PREFIX ?? 'sugang:',
     sessionTtlSeconds: options.sessionTtlSeconds ?? 3_600,
     decidedTtlSeconds: options.decidedTtlSeconds ?? 3_600,

@@ -1,10 +1,13 @@
 import type { FastifyInstance } from 'fastify'
-import { Redis } from 'ioredis'
+import { openRedis } from '../../src/adapters/redis/connection.js'
 import t from 'tap'
 import type { RowDataPacket } from 'mysql2/promise'
 import { courseId, studentId } from '../../src/seed.js'
 import {
-  REDIS_URL,
+  REDIS_TARGET,
+  deleteKeys,
+  keysMatching,
+  redisClient,
   configFrom,
   database,
   invariants,
@@ -54,8 +57,7 @@ t.test(
       cookies.set(id, await login(instances[i % INSTANCES] as FastifyInstance, id))
     }
     const conn = await database(t, config)
-    const redis = new Redis(REDIS_URL)
-    t.teardown(() => redis.disconnect())
+    const redis = redisClient(t)
 
     for (let round = 1; round <= ROUNDS; round += 1) {
       const course = courseId(round)
@@ -214,9 +216,8 @@ t.test('the credit limit holds when students rush several courses at once', asyn
   for (let round = 0; round < 3; round += 1) {
     await conn.query('DELETE FROM enrollments')
     await conn.query('UPDATE courses SET enrolled = 0, version = version + 1')
-    const redis = new Redis(REDIS_URL)
-    const stale = await redis.keys(keysOf(env).patterns.live)
-    if (stale.length) await redis.del(...stale)
+    const redis = openRedis(REDIS_TARGET)
+    await deleteKeys(redis, await keysMatching(redis, keysOf(env).patterns.live))
     for (const c of ['C0001', 'C0002', 'C0003']) await redis.del(keysOf(env).course(c).seats)
     const results = await Promise.all(
       cookies.flatMap((cookie, i) =>

@@ -20,7 +20,7 @@ export class MemorySessions implements Sessions {
     this.#m.sessions.set(sessionId, studentId, this.#m.sessionTtlMs)
   }
 
-  async destroy(sessionId: string): Promise<void> {
+  async destroy(sessionId: string, _studentId: string): Promise<void> {
     this.#m.sessions.delete(sessionId)
   }
 

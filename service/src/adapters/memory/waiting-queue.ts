@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto'
 import type { Decision, SeatChange } from '../../domain/model.js'
 import type {
   CachedStanding,
@@ -216,7 +217,13 @@ export class MemoryWaitingQueue implements WaitingQueue {
     return new Map(courseIds.map((id) => [id, m.courses.get(id)?.removed ?? 0]))
   }
 
-  async raiseArrivalCounter(least: number): Promise<void> {
-    if (this.#m.arrivals < least) this.#m.arrivals = least
+  /** One counter numbers every course here: it is raised above the highest of them. */
+  async raiseArrivalCounters(least: ReadonlyMap<string, number>): Promise<void> {
+    const highest = Math.max(0, ...least.values())
+    if (this.#m.arrivals < highest) this.#m.arrivals = highest
+  }
+
+  newRequestId(_courseId: string): string {
+    return randomUUID()
   }
 }

@@ -1,8 +1,16 @@
-import { Redis } from 'ioredis'
+import { Cluster, Redis, type ClusterNode, type RedisOptions } from 'ioredis'
 import { DependencyUnavailableError } from '../../errors.js'
+import { scriptNames } from './lua-scripts.js'
 
 export interface RedisConnectionOptions {
-  readonly url: string
+  /** One Redis node. */
+  readonly url?: string
+  /**
+   * A Redis Cluster instead: seed nodes as URLs (`rediss://:token@host:port`: TLS from the
+   * scheme, AUTH from the password, both taken from the first). ElastiCache's configuration
+   * endpoint is one seed.
+   */
+  readonly clusterNodes?: readonly string[]
   /** Deadline of every command (ms). */
   readonly commandTimeoutMs?: number
   /** Commands that may wait for an answer at once; above it calls fail at once (503). */
@@ -36,7 +44,9 @@ class TooManyInFlight extends Error {
  * which is a bug.
  */
 export class RedisConnection {
-  readonly client: Redis
+  readonly client: Redis | Cluster
+  /** Whether the client is a Redis Cluster's: a script's keys must then share one slot. */
+  readonly cluster: boolean
   readonly #onError: ((err: Error) => void) | undefined
   readonly #timeoutMs: number
   readonly #maxInFlight: number
@@ -52,9 +62,7 @@ export class RedisConnection {
     this.#onError = options.onError
     this.#timeoutMs = options.commandTimeoutMs ?? 1_000
     this.#maxInFlight = options.maxInFlight ?? 10_000
-    this.client = new Redis(options.url, {
-      // Concurrent requests share round trips: the rush is thousands of tiny scripts at once.
-      enableAutoPipelining: true,
+    const policy: RedisOptions = {
       // Fail fast while Redis is away (the route answers 503 with Retry-After) instead of
       // queueing requests in memory until the process falls over; a command that was sent but
       // not answered when the connection dropped fails too, and is never sent again behind the
@@ -68,7 +76,36 @@ export class RedisConnection {
       connectTimeout: Math.max(this.#timeoutMs, 1_000),
       retryStrategy: (times) => Math.min(times * 200, 2_000),
       lazyConnect: false,
-    })
+    }
+    if (options.clusterNodes && options.clusterNodes.length > 0) {
+      this.client = new Cluster(options.clusterNodes.map(seedOf), {
+        // Concurrent requests share round trips, grouped per node. Not the scripts: ioredis
+        // groups a command by its first argument, which for a script is its number of keys, and
+        // a batch whose keys turn out to live on several nodes fails as a whole.
+        enableAutoPipelining: true,
+        autoPipeliningIgnoredCommands: scriptNames(),
+        enableOfflineQueue: false,
+        redisOptions: { ...policy, ...credentialsOf(options.clusterNodes[0] as string) },
+        // ElastiCache's TLS certificates name the nodes' host names, not their addresses.
+        dnsLookup: (address, callback) => callback(null, address),
+        clusterRetryStrategy: (times) => Math.min(times * 200, 2_000),
+        // A shard's failover: its commands fail (503 with Retry-After) until the replica is
+        // promoted and the slot map is read again; other shards' courses go on.
+        retryDelayOnFailover: 100,
+        retryDelayOnClusterDown: 100,
+        retryDelayOnTryAgain: 100,
+        maxRedirections: 4,
+        slotsRefreshTimeout: Math.max(this.#timeoutMs, 1_000),
+        slotsRefreshInterval: 5_000,
+        scaleReads: 'master',
+      })
+    } else if (options.url) {
+      // Concurrent requests share round trips: the rush is thousands of tiny scripts at once.
+      this.client = new Redis(options.url, { ...policy, enableAutoPipelining: true })
+    } else {
+      throw new Error('RedisConnection needs a url or cluster nodes')
+    }
+    this.cluster = this.client instanceof Cluster
     this.client.on('error', (err: Error) => this.#onError?.(err))
     // A timer that fires late means the event loop was blocked. Its due time is earlier than any
     // command deadline that expired during the same stall, so it runs first when the loop frees.
@@ -96,8 +133,20 @@ export class RedisConnection {
     })
   }
 
+  /**
+   * Whether Redis answers. On a cluster, whether any primary does: a shard that fails over costs
+   * only its own courses (their commands fail with 503), and the instance stays ready for the
+   * others.
+   */
   async ping(): Promise<void> {
-    await this.run(() => this.client.ping())
+    const { client } = this
+    if (!(client instanceof Cluster)) {
+      await this.run(() => client.ping())
+      return
+    }
+    const primaries = client.nodes('master')
+    if (primaries.length === 0) await this.run(() => client.ping())
+    else await this.run(() => Promise.any(primaries.map((node) => node.ping())))
   }
 
   async close(): Promise<void> {
@@ -155,5 +204,43 @@ export class RedisConnection {
     this.#lastReconnectAt = now
     this.#onError?.(new Error('redis stopped answering: reconnecting'))
     this.client.disconnect(true)
+  }
+}
+
+/**
+ * A plain client for tools and tests: one node from its URL, or a Redis Cluster from its seed
+ * nodes' URLs (an array), with their TLS and AUTH.
+ */
+export function openRedis(
+  target: string | readonly string[],
+  options: RedisOptions = {},
+): Redis | Cluster {
+  if (typeof target === 'string') return new Redis(target, options)
+  return new Cluster(target.map(seedOf), {
+    redisOptions: { ...options, ...credentialsOf(target[0] as string) },
+    dnsLookup: (address, callback) => callback(null, address),
+  })
+}
+
+/** The primaries to look at one by one (SCAN covers one node): the client itself on one node. */
+export async function primariesOf(client: Redis | Cluster): Promise<Redis[]> {
+  if (!(client instanceof Cluster)) return [client]
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve))
+  return client.nodes('master')
+}
+
+/** A cluster seed node from its URL. */
+function seedOf(url: string): ClusterNode {
+  const u = new URL(url)
+  return { host: u.hostname, port: Number(u.port || 6379) }
+}
+
+/** TLS and AUTH of a cluster, from a seed's URL. */
+function credentialsOf(url: string): Pick<RedisOptions, 'username' | 'password' | 'tls'> {
+  const u = new URL(url)
+  return {
+    ...(u.username ? { username: decodeURIComponent(u.username) } : {}),
+    ...(u.password ? { password: decodeURIComponent(u.password) } : {}),
+    ...(u.protocol === 'rediss:' ? { tls: {} } : {}),
   }
 }

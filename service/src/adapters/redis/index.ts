@@ -10,6 +10,8 @@ import { RedisWaitingQueue } from './waiting-queue.js'
 export interface RedisRushStateOptions extends RedisConnectionOptions, KeySchemaOptions {
   /** Requests one student may make per window (sessions and the enqueue door share it). */
   readonly requestBudget: RequestBudget
+  /** Refuse script calls whose keys span slots, also on one node (tests). */
+  readonly checkSlots?: boolean
 }
 
 /** The rush state on one Redis: every port over one connection and one key schema. */
@@ -18,7 +20,13 @@ export function createRedisRushState(options: RedisRushStateOptions): RushState 
 } {
   const connection = new RedisConnection(options)
   const keys = new RedisKeys(options)
-  const context = { connection, keys, scripts: new LuaScripts(connection.client) }
+  const context = {
+    connection,
+    keys,
+    scripts: new LuaScripts(connection.client, {
+      checkSlots: options.checkSlots ?? false,
+    }),
+  }
   return {
     keys,
     sessions: new RedisSessions(context, options.requestBudget),

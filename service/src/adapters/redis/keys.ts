@@ -1,16 +1,25 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- the package ships no types; a reference (not tsconfig) makes the declaration travel to every project that type-checks this file
+/// <reference path="./cluster-key-slot.d.ts" />
+import { randomUUID } from 'node:crypto'
+import calculateSlot from 'cluster-key-slot'
 import type { FailureCounter } from '../../domain/ports.js'
 
 /**
  * The Redis key schema: every key name the service uses is spelled here and nowhere else (the
  * Lua scripts receive their keys; tests and tools build them through this module).
  *
- * A course's keys share the hash tag `{<course id>}`, so in a Redis Cluster they would sit in one
- * slot and the per-course scripts (peek, settle, reject, cancel, repair) would stay single-slot.
- * Reading a request learns its course from the request's hash, inside the script, so that script
- * builds the course's keys itself from the affixes this module gives it (`courseKeysAround`).
- * Joining a queue also touches the student's session and rate-limit keys, the global arrival
- * counter and the set of active courses, so the service as a whole still needs one Redis
- * primary (see docs/architecture.md).
+ * Every script call touches one hash slot, so the same scripts run on one Redis node and on a
+ * Redis Cluster:
+ * - Courses are spread over `courseGroups` groups by the slot their id hashes to; a group's keys
+ *   share one hash tag, chosen so that the group's slot lies in the group's own slot range. A
+ *   course's keys (queue, markers, seat cache, arrival counter, ...) and the hashes of its requests
+ *   carry its group's tag, and each group has its own set of active courses: a course's scripts
+ *   never leave its group's slot. One group on a single node (one set to poll); on a cluster,
+ *   enough groups that every shard holds an even share of them (a shard owns a range of slots).
+ * - A request id names its course's group (`newRequestId`), so a read by id alone finds the slot.
+ * - A student's session and request counters share the student's tag, so a status check can be
+ *   authorized on the student's slot.
+ * - Login-failure counters, checked together by one script, share one tag.
  */
 export interface KeySchemaOptions {
   /** Prefix of every key, so that several deployments or tests can share one Redis. */
@@ -18,6 +27,40 @@ export interface KeySchemaOptions {
   readonly sessionTtlSeconds: number
   /** How long a decided request stays readable (MySQL keeps enrollments for good). */
   readonly decidedTtlSeconds: number
+  /**
+   * How many slot groups courses are spread over (default 1: a single node). A request id minted
+   * under one count is read under another only through MySQL, so it changes with a new Redis.
+   */
+  readonly courseGroups?: number
+}
+
+/** Redis Cluster's number of hash slots. */
+export const SLOTS = 16_384
+
+/** Course groups on a cluster unless REDIS_COURSE_GROUPS says otherwise. */
+export const CLUSTER_COURSE_GROUPS = 64
+
+/** Most course groups: a request id carries its group in its first 16 bits. */
+export const MAX_COURSE_GROUPS = 1_024
+
+/** The group a slot falls in when `groups` groups split the slots into equal ranges. */
+function groupOfSlot(slot: number, groups: number): number {
+  return Math.floor((slot * groups) / SLOTS)
+}
+
+/** A short hash tag whose slot lies in each group's range, found once per group. */
+function groupTags(groups: number): string[] {
+  const tags: string[] = []
+  for (let group = 0; group < groups; group += 1) {
+    for (let n = 0; ; n += 1) {
+      const tag = `g${group}.${n.toString(36)}`
+      if (groupOfSlot(calculateSlot(tag), groups) === group) {
+        tags.push(tag)
+        break
+      }
+    }
+  }
+  return tags
 }
 
 /** The keys of one course, all under the course's hash tag. */
@@ -34,6 +77,8 @@ export interface CourseKeys {
   readonly lease: string
   /** Counter: how many requests the queue has let go of (decided or dropped), ever. */
   readonly removed: string
+  /** Counter: the course's arrival number (one INCR per request; fair across instances). */
+  readonly arrivals: string
   /**
    * Sorted set: waitlisted request id scored by its place (the MySQL waitlist row id), mirroring
    * the course's waitlist in MySQL for reads. The seat cache's `wv` field is the course version
@@ -55,10 +100,16 @@ export type LoginFailureScope = FailureCounter['scope']
 
 export class RedisKeys {
   readonly #p: string
+  readonly #tags: readonly string[]
   readonly ttl: { readonly sessionSeconds: number; readonly decidedSeconds: number }
 
   constructor(options: KeySchemaOptions) {
+    const groups = options.courseGroups ?? 1
+    if (!Number.isInteger(groups) || groups < 1 || groups > MAX_COURSE_GROUPS) {
+      throw new Error(`courseGroups must be an integer from 1 to ${MAX_COURSE_GROUPS}`)
+    }
     this.#p = options.prefix
+    this.#tags = groupTags(groups)
     this.ttl = {
       sessionSeconds: options.sessionTtlSeconds,
       decidedSeconds: options.decidedTtlSeconds,
@@ -69,36 +120,87 @@ export class RedisKeys {
     return this.#p
   }
 
+  /** How many slot groups courses are spread over. */
+  get courseGroups(): number {
+    return this.#tags.length
+  }
+
+  /** The slot group of a course: the one whose slot range holds the slot its id hashes to. */
+  courseGroup(courseId: string): number {
+    return groupOfSlot(calculateSlot(courseId), this.#tags.length)
+  }
+
+  /** A new request id (a version 4 UUID) whose first 16 bits name its course's group. */
+  newRequestId(courseId: string): string {
+    const groups = this.#tags.length
+    const uuid = randomUUID()
+    // The group plus a random multiple of the group count: the id stays as random as a UUID's
+    // first 16 bits can be while naming the group.
+    const spread = Math.floor(Math.random() * Math.floor(0x10000 / groups))
+    const head = (this.courseGroup(courseId) + spread * groups).toString(16).padStart(4, '0')
+    return head + uuid.slice(4)
+  }
+
+  /** The group a request id names (see newRequestId); group 0 for an id that names none. */
+  requestGroup(requestId: string): number {
+    const head = Number.parseInt(requestId.slice(0, 4), 16)
+    return Number.isNaN(head) ? 0 : head % this.#tags.length
+  }
+
   /** String: the student id of a live session. */
-  session(sessionId: string): string {
-    return `${this.#p}session:${sessionId}`
+  session(studentId: string, sessionId: string): string {
+    return `${this.#p}session:{${studentId}}:${sessionId}`
   }
 
   /** Counter of a student's requests in one fixed rate-limit window. */
   requestRate(studentId: string, window: number): string {
-    return `${this.#p}rate:${studentId}:${window}`
+    return `${this.#p}rate:{${studentId}}:${window}`
   }
 
   /** Counter of failed logins in one scope (expires with its window). */
   loginFailures(scope: LoginFailureScope, id: string): string {
-    return `${this.#p}login-failures:${scope}:${id}`
-  }
-
-  /** Hash of one enrollment request: s student, c course, q arrival, w waitlist, st status, r reason. */
-  request(requestId: string): string {
-    return `${this.requestPrefix}${requestId}`
+    return `${this.#p}login-failures:{login}:${scope}:${id}`
   }
 
   /**
-   * What precedes a request id in its key. Only the enqueue script uses it: it must read the
-   * student's existing request, whose id it learns inside the script, in the same round trip.
+   * Hash of one enrollment request: s student, c course, q arrival, w waitlist, st status, r
+   * reason. Found from the id alone: the id names its course's group.
    */
-  get requestPrefix(): string {
-    return `${this.#p}request:`
+  request(requestId: string): string {
+    return `${this.#requestPrefix(this.#tags[this.requestGroup(requestId)] as string)}${requestId}`
+  }
+
+  /**
+   * The hash of a request of a known course: always in the course's slot, also for an id minted
+   * under another group count (such a request is read by id through MySQL).
+   */
+  requestOf(courseId: string, requestId: string): string {
+    return `${this.requestPrefix(courseId)}${requestId}`
+  }
+
+  /**
+   * What precedes a request id in the key of a request of this course. Only the enqueue script
+   * uses it: it must read the student's existing request, whose id it learns inside the script,
+   * in the same round trip.
+   */
+  requestPrefix(courseId: string): string {
+    return this.#requestPrefix(this.#tagOf(courseId))
+  }
+
+  #requestPrefix(tag: string): string {
+    return `${this.#p}request:{${tag}}:`
+  }
+
+  #tagOf(courseId: string): string {
+    return this.#tags[this.courseGroup(courseId)] as string
   }
 
   course(courseId: string): CourseKeys {
-    const base = `${this.#p}course:{${courseId}}:`
+    return this.#courseKeys(this.#tagOf(courseId), courseId)
+  }
+
+  #courseKeys(tag: string, courseId: string): CourseKeys {
+    const base = `${this.#p}course:{${tag}}:${courseId}:`
     return {
       queue: `${base}queue`,
       live: `${base}live`,
@@ -107,16 +209,19 @@ export class RedisKeys {
       lease: `${base}lease`,
       removed: `${base}removed`,
       waitlist: `${base}waitlist`,
+      arrivals: `${base}arrivals`,
     }
   }
 
   /**
-   * How each of a course's keys is spelled around the course id. Only the script that reads a
-   * request uses it: it learns the course from the request's hash and must read the course's
-   * queue, seat cache, cancellations and waitlist in the same round trip.
+   * How each of a course's keys is spelled around the course id, for the courses of the group a
+   * request id names. Only the script that reads a request uses it: it learns the course from the
+   * request's hash and must read the course's queue, seat cache, cancellations and waitlist in the
+   * same round trip.
    */
-  courseKeysAround(): { readonly [K in keyof CourseKeys]: KeyAround } {
-    const marked = this.course(COURSE_ID_MARK)
+  courseKeysAround(requestId: string): { readonly [K in keyof CourseKeys]: KeyAround } {
+    const tag = this.#tags[this.requestGroup(requestId)] as string
+    const marked = this.#courseKeys(tag, COURSE_ID_MARK)
     const around = (key: string): KeyAround => {
       const [before = '', after = ''] = key.split(COURSE_ID_MARK)
       return { before, after }
@@ -129,17 +234,18 @@ export class RedisKeys {
       lease: around(marked.lease),
       removed: around(marked.removed),
       waitlist: around(marked.waitlist),
+      arrivals: around(marked.arrivals),
     }
   }
 
-  /** Counter: the global arrival number (one INCR per request; fair across instances). */
-  get arrivals(): string {
-    return `${this.#p}arrivals`
+  /** Set: the group's courses whose queue may be non-empty. */
+  activeCourses(group: number): string {
+    return `${this.#p}active-courses:{${this.#tags[group] as string}}`
   }
 
-  /** Set: courses whose queue may be non-empty. */
-  get activeCourses(): string {
-    return `${this.#p}active-courses`
+  /** The set of active courses a course belongs to. */
+  activeCoursesOf(courseId: string): string {
+    return this.activeCourses(this.courseGroup(courseId))
   }
 
   /** String: token of the instance running the reconciler. */

@@ -1,5 +1,6 @@
 import { readFileSync, readdirSync } from 'node:fs'
-import type { Redis } from 'ioredis'
+import calculateSlot from 'cluster-key-slot'
+import type { Cluster, Redis } from 'ioredis'
 import type { Decision, RejectReason, WaitlistPlace } from '../../domain/model.js'
 import type { LeaseResult } from '../../domain/ports.js'
 import type { CourseKeys, KeyAround } from './keys.js'
@@ -82,6 +83,14 @@ export type ReadRequestReply =
       readonly position: number | null
     }
 
+/** A student's session and request counter, checked in the same call as the script's work. */
+export interface StudentCheck {
+  readonly session: string
+  readonly rate: string
+  readonly max: number
+  readonly windowMs: number
+}
+
 export type AuthorizeReply =
   | { readonly code: 'ok' | 'unauthenticated' }
   | { readonly code: 'rate-limited'; readonly retryAfterMs: number }
@@ -93,6 +102,14 @@ function code<T extends string>(codes: readonly T[], value: unknown, script: str
 }
 
 const flag = (on: boolean): string => (on ? '1' : '0')
+
+/** Throws unless every key hashes to one slot (a Redis Cluster's CROSSSLOT refusal). */
+export function assertOneSlot(script: string, keys: readonly string[]): void {
+  const slots = new Set(keys.map((k) => calculateSlot(k)))
+  if (slots.size > 1) {
+    throw new Error(`${script} would cross slots: ${keys.join(', ')}`)
+  }
+}
 
 /** What settle-batch is told besides a decision's status: a rejection's reason, a waitlist place. */
 function detail(d: Decision): string | number {
@@ -106,14 +123,34 @@ function detail(d: Decision): string | number {
  * out. The keys come from the key schema (keys.ts); the scripts never build key names.
  */
 export class LuaScripts {
-  readonly #redis: Redis
+  readonly #redis: Redis | Cluster
+  readonly #checkSlots: boolean
 
-  constructor(redis: Redis) {
+  /**
+   * `checkSlots`: refuse any call whose keys span more than one hash slot, as a Redis Cluster
+   * would (CROSSSLOT), also on a single node: the tests run every script this way.
+   */
+  constructor(redis: Redis | Cluster, options: { readonly checkSlots?: boolean } = {}) {
     this.#redis = redis
+    this.#checkSlots = options.checkSlots ?? false
     for (const name of scriptNames()) this.#redis.defineCommand(name, { lua: loadLua(name) })
   }
 
-  async #call(name: string, keys: readonly string[], args: readonly Arg[]): Promise<unknown> {
+  /**
+   * `studentKeys`: how many of the last keys are a student's session and counter, checked in the
+   * same call on a single node only; they must share a slot of their own (on a cluster they are
+   * checked in a call of their own, authorize-request).
+   */
+  async #call(
+    name: string,
+    keys: readonly string[],
+    args: readonly Arg[],
+    studentKeys = 0,
+  ): Promise<unknown> {
+    if (this.#checkSlots) {
+      assertOneSlot(name, keys.slice(0, keys.length - studentKeys))
+      assertOneSlot(name, keys.slice(keys.length - studentKeys))
+    }
     const call = (this.#redis as unknown as Record<string, Call>)[name]
     if (!call) throw new Error(`no Lua script named ${name}`)
     return call.call(this.#redis, keys.length, ...keys, ...args)
@@ -132,12 +169,13 @@ export class LuaScripts {
     return kind === 'rate-limited' ? { code: kind, retryAfterMs: reply[1] } : { code: kind }
   }
 
+  /**
+   * Joins a course's queue; with `auth` (a single Redis node), authenticates and counts the
+   * request against the student's rate limit in the same call.
+   */
   async enqueueRequest(
     keys: {
-      readonly session: string
-      readonly rate: string
       readonly course: CourseKeys
-      readonly arrivals: string
       readonly activeCourses: string
       readonly request: string
       readonly requestPrefix: string
@@ -148,35 +186,37 @@ export class LuaScripts {
       readonly courseId: string
       readonly waitlist: boolean
       readonly refuseWhenFull: boolean
-      readonly max: number
-      readonly windowMs: number
     },
+    auth?: StudentCheck,
   ): Promise<EnqueueReply> {
     const { course } = keys
+    const scriptKeys = [
+      course.live,
+      course.queue,
+      course.seats,
+      course.arrivals,
+      keys.activeCourses,
+      keys.request,
+      course.cancelling,
+      course.removed,
+    ]
+    const scriptArgs: Arg[] = [
+      args.studentId,
+      args.requestId,
+      args.courseId,
+      flag(args.waitlist),
+      keys.requestPrefix,
+      flag(args.refuseWhenFull),
+    ]
+    if (auth) {
+      scriptKeys.push(auth.session, auth.rate)
+      scriptArgs.push(auth.max, auth.windowMs)
+    }
     const reply = (await this.#call(
       'enqueue-request',
-      [
-        keys.session,
-        keys.rate,
-        course.live,
-        course.queue,
-        course.seats,
-        keys.arrivals,
-        keys.activeCourses,
-        keys.request,
-        course.cancelling,
-        course.removed,
-      ],
-      [
-        args.studentId,
-        args.requestId,
-        args.courseId,
-        flag(args.waitlist),
-        args.max,
-        args.windowMs,
-        keys.requestPrefix,
-        flag(args.refuseWhenFull),
-      ],
+      scriptKeys,
+      scriptArgs,
+      auth ? 2 : 0,
     )) as Reply
     const kind = code(ENQUEUE_CODES, reply[0], 'enqueue-request')
     switch (kind) {
@@ -208,13 +248,7 @@ export class LuaScripts {
       readonly course: { readonly [K in keyof CourseKeys]: KeyAround }
     },
     requestId: string,
-    auth?: {
-      readonly session: string
-      readonly rate: string
-      readonly studentId: string
-      readonly max: number
-      readonly windowMs: number
-    },
+    auth?: StudentCheck & { readonly studentId: string },
   ): Promise<ReadRequestReply> {
     const { course } = keys
     const args: Arg[] = [requestId]
@@ -226,7 +260,7 @@ export class LuaScripts {
       scriptKeys.push(auth.session, auth.rate)
       args.push(auth.studentId, auth.max, auth.windowMs)
     }
-    const reply = (await this.#call('read-request', scriptKeys, args)) as Reply
+    const reply = (await this.#call('read-request', scriptKeys, args, auth ? 2 : 0)) as Reply
     const kind = code(READ_CODES, reply[0], 'read-request')
     if (kind === 'missing' || kind === 'unauthenticated') return { code: kind }
     if (kind === 'rate-limited') return { code: kind, retryAfterMs: Number(reply[7]) }
@@ -287,8 +321,17 @@ export class LuaScripts {
     return (await this.#call('forget-idle-course', [course.queue, activeCourses], [courseId])) === 1
   }
 
-  async raiseCounter(counter: string, least: number): Promise<number> {
-    return Number(await this.#call('raise-counter', [counter], [least]))
+  /** Raises each counter (all of one slot) to at least its value; how many were raised. */
+  async raiseCounters(
+    counters: ReadonlyArray<{ readonly key: string; readonly least: number }>,
+  ): Promise<number> {
+    return Number(
+      await this.#call(
+        'raise-counter',
+        counters.map((c) => c.key),
+        counters.map((c) => c.least),
+      ),
+    )
   }
 
   async markCancellation(course: CourseKeys, cancellationId: string, ttlMs: number): Promise<void> {

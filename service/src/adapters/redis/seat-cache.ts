@@ -1,4 +1,3 @@
-import { DependencyUnavailableError } from '../../errors.js'
 import type { CourseSnapshot } from '../../domain/model.js'
 import type { CancellationChange, SeatCache } from '../../domain/ports.js'
 import type { RedisContext } from './context.js'
@@ -30,8 +29,8 @@ export class RedisSeatCache implements SeatCache {
       scripts.reflectCancellation(
         {
           course: keys.course(courseId),
-          promoted: change.promoted ? keys.request(change.promoted.requestId) : null,
-          dropped: change.dropped.map((d) => keys.request(d.requestId)),
+          promoted: change.promoted ? keys.requestOf(courseId, change.promoted.requestId) : null,
+          dropped: change.dropped.map((d) => keys.requestOf(courseId, d.requestId)),
         },
         { ...change, ttlSeconds: keys.ttl.decidedSeconds },
       ),
@@ -42,17 +41,16 @@ export class RedisSeatCache implements SeatCache {
     const { connection, keys } = this.#r
     const versions = new Map<string, number>()
     if (courseIds.length === 0) return versions
-    const replies = await connection.run(() => {
-      const pipeline = connection.client.pipeline()
-      for (const id of courseIds) pipeline.hmget(keys.course(id).seats, 'v', 'wv', 'built')
-      return pipeline.exec()
-    })
+    // One command per course (courses sit in different slots on a cluster); they share round
+    // trips, per node.
+    const { client } = connection
+    const replies = await connection.run(() =>
+      Promise.all(courseIds.map((id) => client.hmget(keys.course(id).seats, 'v', 'wv', 'built'))),
+    )
     const version = (value: string | null | undefined): number =>
       value === null || value === undefined ? -1 : Number(value)
     courseIds.forEach((id, i) => {
-      const [err, value] = replies?.[i] ?? [null, null]
-      if (err) throw new DependencyUnavailableError('redis', err)
-      const [seats, waitlist, built] = (value ?? []) as Array<string | null>
+      const [seats, waitlist, built] = replies[i] ?? []
       // The waitlist mirror counts as much as the seats: a mirror left behind is repaired too.
       // Markers not known complete (Redis lost data) count as no cache at all.
       versions.set(id, built ? Math.min(version(seats), version(waitlist)) : -1)
@@ -74,8 +72,8 @@ export class RedisSeatCache implements SeatCache {
       return scripts.repairCourse(
         {
           course,
-          waitlistedRequests: snapshot.waitlist.map((w) => keys.request(w.requestId)),
-          markedRequests: markers.map((m) => keys.request(m.requestId)),
+          waitlistedRequests: snapshot.waitlist.map((w) => keys.requestOf(courseId, w.requestId)),
+          markedRequests: markers.map((m) => keys.requestOf(courseId, m.requestId)),
         },
         {
           courseId,

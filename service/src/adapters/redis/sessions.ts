@@ -4,9 +4,11 @@ import type {
   LoginReservation,
   LoginThrottle,
   ReserveResult,
+  SessionRef,
   Sessions,
 } from '../../domain/ports.js'
 import type { RedisContext } from './context.js'
+import type { AuthorizeReply, StudentCheck } from './lua-scripts.js'
 
 /** The per-student request budget: fixed windows of this length, this many requests each. */
 export interface RequestBudget {
@@ -26,32 +28,53 @@ export class RedisSessions implements Sessions {
   async create(sessionId: string, studentId: string): Promise<void> {
     const { connection, keys } = this.#r
     await connection.run(() =>
-      connection.client.set(keys.session(sessionId), studentId, 'EX', keys.ttl.sessionSeconds),
+      connection.client.set(
+        keys.session(studentId, sessionId),
+        studentId,
+        'EX',
+        keys.ttl.sessionSeconds,
+      ),
     )
   }
 
-  async destroy(sessionId: string): Promise<void> {
+  async destroy(sessionId: string, studentId: string): Promise<void> {
     const { connection, keys } = this.#r
-    await connection.run(() => connection.client.del(keys.session(sessionId)))
+    await connection.run(() => connection.client.del(keys.session(studentId, sessionId)))
   }
 
   async authorize(sessionId: string, studentId: string): Promise<AuthorizeResult> {
-    const { connection, keys, scripts } = this.#r
-    const reply = await connection.run(() =>
-      scripts.authorizeRequest(
-        { session: keys.session(sessionId), rate: rateKey(this.#r, studentId, this.#budget) },
-        { studentId, max: this.#budget.max, windowMs: this.#budget.windowMs },
-      ),
-    )
+    const reply = await authorizeStudent(this.#r, this.#budget, { sessionId, studentId })
     return reply.code === 'rate-limited'
       ? { kind: 'rate-limited', retryAfterMs: reply.retryAfterMs }
       : { kind: reply.code }
   }
 }
 
-/** The student's request counter of the current window. */
-export function rateKey(context: RedisContext, studentId: string, budget: RequestBudget): string {
-  return context.keys.requestRate(studentId, Math.floor(Date.now() / budget.windowMs))
+/** The student's session and request counter of the current window, for a script to check. */
+export function studentCheck(
+  context: RedisContext,
+  budget: RequestBudget,
+  session: SessionRef,
+): StudentCheck & { readonly studentId: string } {
+  const { keys } = context
+  return {
+    session: keys.session(session.studentId, session.sessionId),
+    rate: keys.requestRate(session.studentId, Math.floor(Date.now() / budget.windowMs)),
+    studentId: session.studentId,
+    max: budget.max,
+    windowMs: budget.windowMs,
+  }
+}
+
+/** Checks the session and counts the request on the student's slot (one round trip). */
+export async function authorizeStudent(
+  context: RedisContext,
+  budget: RequestBudget,
+  session: SessionRef,
+): Promise<AuthorizeReply> {
+  const { connection, scripts } = context
+  const check = studentCheck(context, budget, session)
+  return connection.run(() => scripts.authorizeRequest(check, check))
 }
 
 export class RedisLoginThrottle implements LoginThrottle {

@@ -10,9 +10,9 @@ import type {
   StudentRead,
   WaitingQueue,
 } from '../../domain/ports.js'
-import type { ReadRequestReply } from './lua-scripts.js'
+import type { ReadRequestReply, StudentCheck } from './lua-scripts.js'
 import type { RedisContext } from './context.js'
-import { rateKey, type RequestBudget } from './sessions.js'
+import { authorizeStudent, studentCheck, type RequestBudget } from './sessions.js'
 
 const STATUSES = new Set(['queued', 'waitlisted', 'enrolled', 'rejected'])
 
@@ -36,16 +36,23 @@ export class RedisWaitingQueue implements WaitingQueue {
   async enqueue(input: EnqueueInput): Promise<EnqueueResult> {
     const { connection, keys, scripts } = this.#r
     const { courseId, studentId, requestId } = input
+    // On a cluster the student's session and counter sit in another slot than the course: they
+    // are checked first, in their own round trip; on one node, in the same one.
+    const combined = !connection.cluster
+    if (!combined) {
+      const allowed = await authorizeStudent(this.#r, this.#budget, input)
+      if (allowed.code === 'rate-limited') {
+        return { kind: 'rate-limited', retryAfterMs: allowed.retryAfterMs }
+      }
+      if (allowed.code === 'unauthenticated') return { kind: 'unauthenticated' }
+    }
     const reply = await connection.run(() =>
       scripts.enqueueRequest(
         {
-          session: keys.session(input.sessionId),
-          rate: rateKey(this.#r, studentId, this.#budget),
           course: keys.course(courseId),
-          arrivals: keys.arrivals,
-          activeCourses: keys.activeCourses,
-          request: keys.request(requestId),
-          requestPrefix: keys.requestPrefix,
+          activeCourses: keys.activeCoursesOf(courseId),
+          request: keys.requestOf(courseId, requestId),
+          requestPrefix: keys.requestPrefix(courseId),
         },
         {
           studentId,
@@ -53,9 +60,8 @@ export class RedisWaitingQueue implements WaitingQueue {
           courseId,
           waitlist: input.waitlist,
           refuseWhenFull: input.refuseWhenFull,
-          max: this.#budget.max,
-          windowMs: this.#budget.windowMs,
         },
+        combined ? studentCheck(this.#r, this.#budget, input) : undefined,
       ),
     )
     switch (reply.code) {
@@ -75,36 +81,39 @@ export class RedisWaitingQueue implements WaitingQueue {
     }
   }
 
+  newRequestId(courseId: string): string {
+    return this.#r.keys.newRequestId(courseId)
+  }
+
   async request(requestId: string): Promise<RequestRecord | null> {
+    return recordOf(requestId, await this.#read(requestId))
+  }
+
+  #read(
+    requestId: string,
+    auth?: StudentCheck & { readonly studentId: string },
+  ): Promise<ReadRequestReply> {
     const { connection, keys, scripts } = this.#r
-    const reply = await connection.run(() =>
+    return connection.run(() =>
       scripts.readRequest(
-        { request: keys.request(requestId), course: keys.courseKeysAround() },
+        { request: keys.request(requestId), course: keys.courseKeysAround(requestId) },
         requestId,
+        auth,
       ),
     )
-    return recordOf(requestId, reply)
   }
 
   async studentRequest(session: SessionRef, requestId: string): Promise<StudentRead> {
-    const { connection, keys, scripts } = this.#r
-    const { studentId } = session
-    const reply = await connection.run(() =>
-      scripts.readRequest(
-        { request: keys.request(requestId), course: keys.courseKeysAround() },
-        requestId,
-        {
-          session: keys.session(session.sessionId),
-          rate: rateKey(this.#r, studentId, this.#budget),
-          studentId,
-          max: this.#budget.max,
-          windowMs: this.#budget.windowMs,
-        },
-      ),
-    )
-    if (reply.code === 'unauthenticated') return { kind: 'unauthenticated' }
-    if (reply.code === 'rate-limited') {
-      return { kind: 'rate-limited', retryAfterMs: reply.retryAfterMs }
+    // On one node the session and rate limit are checked in the read's own round trip; on a
+    // cluster they sit in the student's slot, checked alongside the read (which writes nothing)
+    // and the read's answer is used only if they pass.
+    const [allowed, reply] = this.#r.connection.cluster
+      ? await Promise.all([authorizeStudent(this.#r, this.#budget, session), this.#read(requestId)])
+      : [null, await this.#read(requestId, studentCheck(this.#r, this.#budget, session))]
+    const refusal = allowed && allowed.code !== 'ok' ? allowed : reply
+    if (refusal.code === 'unauthenticated') return { kind: 'unauthenticated' }
+    if (refusal.code === 'rate-limited') {
+      return { kind: 'rate-limited', retryAfterMs: refusal.retryAfterMs }
     }
     return { kind: 'read', record: recordOf(requestId, reply) }
   }
@@ -116,7 +125,10 @@ export class RedisWaitingQueue implements WaitingQueue {
 
   async activeCourses(): Promise<string[]> {
     const { connection, keys } = this.#r
-    return connection.run(() => connection.client.smembers(keys.activeCourses))
+    const { client } = connection
+    const groups = Array.from({ length: keys.courseGroups }, (_, g) => keys.activeCourses(g))
+    const sets = await connection.run(() => Promise.all(groups.map((k) => client.smembers(k))))
+    return sets.flat()
   }
 
   async head(courseId: string, count: number): Promise<HeadEntry[]> {
@@ -126,7 +138,7 @@ export class RedisWaitingQueue implements WaitingQueue {
     return connection.run(async () => {
       const flat = await client.zrange(course.queue, 0, count - 1, 'WITHSCORES')
       if (flat.length === 0) {
-        await scripts.forgetIdleCourse(course, keys.activeCourses, courseId)
+        await scripts.forgetIdleCourse(course, keys.activeCoursesOf(courseId), courseId)
         return []
       }
       const ids: string[] = []
@@ -136,7 +148,7 @@ export class RedisWaitingQueue implements WaitingQueue {
         arrivals.push(Number(flat[i + 1]))
       }
       const pipeline = client.pipeline()
-      for (const id of ids) pipeline.hmget(keys.request(id), 's', 'w')
+      for (const id of ids) pipeline.hmget(keys.requestOf(courseId, id), 's', 'w')
       const requests = results(await pipeline.exec()) as Array<[string | null, string | null]>
       const students = requests.map(([s]) => s).filter((s): s is string => s !== null)
       const markers =
@@ -184,8 +196,8 @@ export class RedisWaitingQueue implements WaitingQueue {
       scripts.settleBatch(
         {
           course: keys.course(courseId),
-          activeCourses: keys.activeCourses,
-          requests: decisions.map((d) => keys.request(d.requestId)),
+          activeCourses: keys.activeCoursesOf(courseId),
+          requests: decisions.map((d) => keys.requestOf(courseId, d.requestId)),
         },
         {
           token: leaseToken,
@@ -211,7 +223,7 @@ export class RedisWaitingQueue implements WaitingQueue {
       scripts.rejectHead(
         {
           course: keys.course(courseId),
-          requests: rejections.map((r) => keys.request(r.requestId)),
+          requests: rejections.map((r) => keys.requestOf(courseId, r.requestId)),
         },
         { token: leaseToken, ttlSeconds: keys.ttl.decidedSeconds, rejections },
       ),
@@ -222,16 +234,27 @@ export class RedisWaitingQueue implements WaitingQueue {
     const { connection, keys } = this.#r
     const out = new Map<string, number>()
     if (courseIds.length === 0) return out
+    // One GET per course (courses sit in different slots on a cluster); they share round trips.
+    const { client } = connection
     const values = await connection.run(() =>
-      connection.client.mget(...courseIds.map((id) => keys.course(id).removed)),
+      Promise.all(courseIds.map((id) => client.get(keys.course(id).removed))),
     )
     courseIds.forEach((id, i) => out.set(id, Number(values[i] ?? 0)))
     return out
   }
 
-  async raiseArrivalCounter(least: number): Promise<void> {
+  async raiseArrivalCounters(least: ReadonlyMap<string, number>): Promise<void> {
     const { connection, keys, scripts } = this.#r
-    await connection.run(() => scripts.raiseCounter(keys.arrivals, least))
+    const byGroup = new Map<number, Array<{ key: string; least: number }>>()
+    for (const [courseId, value] of least) {
+      const group = keys.courseGroup(courseId)
+      const counters = byGroup.get(group) ?? []
+      counters.push({ key: keys.course(courseId).arrivals, least: value })
+      byGroup.set(group, counters)
+    }
+    await connection.run(() =>
+      Promise.all([...byGroup.values()].map((counters) => scripts.raiseCounters(counters))),
+    )
   }
 }
 

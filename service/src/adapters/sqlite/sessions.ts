@@ -25,9 +25,9 @@ export class DurableSessions implements Sessions {
     await this.#memory.create(sessionId, studentId)
   }
 
-  async destroy(sessionId: string): Promise<void> {
+  async destroy(sessionId: string, studentId: string): Promise<void> {
     await this.#store.deleteSession(sessionId)
-    await this.#memory.destroy(sessionId)
+    await this.#memory.destroy(sessionId, studentId)
   }
 
   authorize(sessionId: string, studentId: string): Promise<AuthorizeResult> {

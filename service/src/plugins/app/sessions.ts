@@ -117,7 +117,7 @@ export default fp(
       },
       async close(request: FastifyRequest, reply: FastifyReply) {
         const session = readSession(request)
-        if (session) await sessions.destroy(session.sessionId)
+        if (session) await sessions.destroy(session.sessionId, session.studentId)
         reply.clearCookie(SESSION_COOKIE, { path: '/' })
       },
       deviceOf,

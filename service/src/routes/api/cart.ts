@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../errors.js'
@@ -136,7 +135,7 @@ const cart: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const session = sessionOf(request)
-      const answers = await carts.requestAll(session, randomUUID)
+      const answers = await carts.requestAll(session)
       const first = answers[0]?.result
       // Not open yet, or the session ended: the whole cart is refused, as one request would be.
       if (first?.kind === 'closed' || first?.kind === 'unauthenticated') {

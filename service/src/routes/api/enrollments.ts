@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { HttpError } from '../../errors.js'
@@ -61,7 +60,6 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
         sessionId: session.sessionId,
         studentId: session.studentId,
         courseId,
-        requestId: randomUUID(),
         waitlist: request.body.waitlist === true,
       })
       if (isRefusal(result)) {

@@ -3,6 +3,7 @@
  * same contracts as the MySQL and Redis adapters, without servers. They model state, not
  * timing; a test that needs a failure wraps a method.
  */
+import { randomUUID } from 'node:crypto'
 import type { Decision, Meeting, QueuedRequest, SeatState } from '../../../src/domain/model.js'
 import type {
   AdmissionFacts,
@@ -407,8 +408,12 @@ export class MemoryQueue implements WaitingQueue, Leases, SeatCache {
     return new Map(courseIds.map((id) => [id, this.removed.get(id) ?? 0]))
   }
 
-  async raiseArrivalCounter(least: number): Promise<void> {
-    this.arrivals = Math.max(this.arrivals, least)
+  async raiseArrivalCounters(least: ReadonlyMap<string, number>): Promise<void> {
+    this.arrivals = Math.max(this.arrivals, ...least.values())
+  }
+
+  newRequestId(): string {
+    return randomUUID()
   }
 
   #take(name: string, token: string, ttlMs: number): LeaseResult {

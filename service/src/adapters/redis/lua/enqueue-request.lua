@@ -1,27 +1,27 @@
 --[[
-  Join a course's waiting queue: authenticate, rate-limit and enqueue in one round trip.
+  Join a course's waiting queue: (authenticate, rate-limit and) enqueue in one round trip.
 
-  KEYS[1] the session                (string: student id)
-  KEYS[2] the student's request counter of this window
-  KEYS[3] the course's live markers  (hash: student -> request id, or 'E' once enrolled)
-  KEYS[4] the course's queue         (sorted set: request id scored by arrival number)
-  KEYS[5] the course's seat cache
-  KEYS[6] the arrival counter        (global INCR: fair across instances, no clocks)
-  KEYS[7] the active courses         (set of courses whose queue may be non-empty)
-  KEYS[8] the new request's hash
-  KEYS[9] the course's in-flight cancellations
-  KEYS[10] the course's count of requests let go of (decided or dropped)
+  KEYS[1] the course's live markers  (hash: student -> request id, or 'E' once enrolled)
+  KEYS[2] the course's queue         (sorted set: request id scored by arrival number)
+  KEYS[3] the course's seat cache
+  KEYS[4] the course's arrival counter (INCR: fair across instances, no clocks)
+  KEYS[5] the active courses of the course's group (courses whose queue may be non-empty)
+  KEYS[6] the new request's hash
+  KEYS[7] the course's in-flight cancellations
+  KEYS[8] the course's count of requests let go of (decided or dropped)
+  KEYS[9] the session, KEYS[10] the student's request counter of this window: given on a single
+          Redis node, where the student is authenticated and rate-limited in the same round trip;
+          absent on a cluster, where they sit in the student's slot and are checked before this
 
   ARGV[1] student id
   ARGV[2] new request id
   ARGV[3] course id
   ARGV[4] waitlist wanted: '1' or '0'
-  ARGV[5] most requests per window
-  ARGV[6] window in milliseconds
-  ARGV[7] request key prefix: the student's existing request is only known here, and must be
-          read in the same round trip (the one key this script derives itself)
-  ARGV[8] '1': refuse instead of queueing while the seat cache says full and no cancellation
+  ARGV[5] request key prefix of the course: the student's existing request is only known here,
+          and must be read in the same round trip (the one key this script derives itself)
+  ARGV[6] '1': refuse instead of queueing while the seat cache says full and no cancellation
           is in flight
+  ARGV[7] most requests per window, ARGV[8] window in milliseconds (with KEYS[9] and KEYS[10])
 
   Output: { code, request id, status, position, queue length, retry-after ms }
     0 created (queued)          1 the student's live request (status as stored)
@@ -37,29 +37,31 @@
 
 local rcall = redis.call
 
-if rcall('GET', KEYS[1]) ~= ARGV[1] then
-  return { 2, '', '', 0, 0, 0 }
-end
-local wait = over_limit(KEYS[2], ARGV[5], ARGV[6])
-if wait then
-  return { 3, '', '', 0, 0, wait }
+if KEYS[9] then
+  if rcall('GET', KEYS[9]) ~= ARGV[1] then
+    return { 2, '', '', 0, 0, 0 }
+  end
+  local wait = over_limit(KEYS[10], ARGV[7], ARGV[8])
+  if wait then
+    return { 3, '', '', 0, 0, wait }
+  end
 end
 
-local live = rcall('HGET', KEYS[3], ARGV[1])
+local live = rcall('HGET', KEYS[1], ARGV[1])
 if live == 'E' then
   return { 5, '', '', 0, 0, 0 }
 end
 -- Whether the student may hold something here that only MySQL knows of.
 local unsure = false
 if live then
-  local status = rcall('HGET', ARGV[7] .. live, 'st')
+  local status = rcall('HGET', ARGV[5] .. live, 'st')
   if status == 'queued' then
-    local rank = rcall('ZRANK', KEYS[4], live)
+    local rank = rcall('ZRANK', KEYS[2], live)
     if rank then
-      return { 1, live, status, rank + 1, rcall('ZCARD', KEYS[4]), 0 }
+      return { 1, live, status, rank + 1, rcall('ZCARD', KEYS[2]), 0 }
     end
   elseif status == 'waitlisted' then
-    return { 1, live, status, 0, rcall('ZCARD', KEYS[4]), 0 }
+    return { 1, live, status, 0, rcall('ZCARD', KEYS[2]), 0 }
   elseif not status then
     -- Its hash has expired (a waitlist place outlives it) or was lost: a batch asks MySQL.
     unsure = true
@@ -69,22 +71,22 @@ end
 
 -- Known full, and no cancellation in flight that may be freeing a seat: refuse at the door. Only
 -- while the markers are complete: otherwise a student without one may be enrolled or waiting.
-if ARGV[8] == '1' and not unsure and trusted_seats_left(KEYS[5]) == '0'
-    and not cancellation_in_flight(KEYS[9], now_ms()) then
+if ARGV[6] == '1' and not unsure and trusted_seats_left(KEYS[3]) == '0'
+    and not cancellation_in_flight(KEYS[7], now_ms()) then
   return { 4, '', '', 0, 0, 0 }
 end
 
-local seq = rcall('INCR', KEYS[6])
-rcall('ZADD', KEYS[4], seq, ARGV[2])
+local seq = rcall('INCR', KEYS[4])
+rcall('ZADD', KEYS[2], seq, ARGV[2])
 -- The arrival number is the largest so far, so this request is last in its queue.
-local length = rcall('ZCARD', KEYS[4])
+local length = rcall('ZCARD', KEYS[2])
 -- Where it joined (jp) and how many the queue had let go of then (jr): its place later is
 -- jp - (let go of now - jr), without a command per waiting student.
-rcall('HSET', KEYS[8], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued',
-  'jp', length, 'jr', rcall('GET', KEYS[10]) or '0')
-rcall('HSET', KEYS[3], ARGV[1], ARGV[2])
+rcall('HSET', KEYS[6], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued',
+  'jp', length, 'jr', rcall('GET', KEYS[8]) or '0')
+rcall('HSET', KEYS[1], ARGV[1], ARGV[2])
 if length == 1 then
   -- The queue was empty: make it visible to the workers (they drop it once it drains).
-  rcall('SADD', KEYS[7], ARGV[3])
+  rcall('SADD', KEYS[5], ARGV[3])
 end
 return { 0, ARGV[2], 'queued', length, length, 0 }

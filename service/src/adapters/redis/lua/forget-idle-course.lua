@@ -4,7 +4,7 @@
   worker's read and this call keeps its course active.
 
   KEYS[1] the course's queue
-  KEYS[2] the active courses
+  KEYS[2] the active courses of the course's group
   ARGV[1] course id
 
   Output: 1 forgotten, 0 the queue is not empty

@@ -1,17 +1,21 @@
 --[[
-  Raise a counter to at least a value. After Redis loses its data the arrival counter starts again
-  from zero; raising it above every arrival number MySQL has recorded keeps new requests after the
-  old ones (and outside the decided-through marks that stop bulk rejection).
+  Raise counters to at least a value each. After Redis loses its data a course's arrival counter
+  starts again from zero; raising it above every arrival number MySQL has recorded for the course
+  keeps new requests after the old ones (and outside the decided-through marks that stop bulk
+  rejection).
 
-  KEYS[1] the counter
-  ARGV[1] least value
+  KEYS[1..n] the counters (of one slot)
+  ARGV[1..n] the least value of each
 
-  Output: the counter's value
+  Output: how many were raised
 ]]
-local current = tonumber(redis.call('GET', KEYS[1]) or '0')
-local least = tonumber(ARGV[1])
-if current < least then
-  redis.call('SET', KEYS[1], least)
-  return least
+local raised = 0
+for i = 1, #KEYS do
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  local least = tonumber(ARGV[i])
+  if current < least then
+    redis.call('SET', KEYS[i], least)
+    raised = raised + 1
+  end
 end
-return current
+return raised

@@ -6,13 +6,14 @@
   that Redis has not heard of yet). Otherwise the caller must ask MySQL.
 
   The course is only known from the request's hash, so this script builds the course's keys
-  itself, from the affixes the key schema gives it (like enqueue-request.lua, it needs the single
-  Redis primary the service runs on).
+  itself, from the affixes the key schema gives it: the request id names its course's group, so
+  the course's keys share the request's slot.
 
   KEYS[1] the request's hash
   KEYS[2] the session, KEYS[3] the student's request counter of this window: given when the read
           is a student's status check, which is authenticated and rate-limited here, in the same
-          round trip (like enqueue-request.lua); absent for the service's own reads
+          round trip (like enqueue-request.lua) on a single Redis node; absent for the service's own
+          reads, and on a cluster, where the student's keys sit in another slot
 
   ARGV[1] request id
   ARGV[2], ARGV[3] what comes before and after the course id in the course's queue key

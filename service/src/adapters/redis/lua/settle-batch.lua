@@ -8,7 +8,7 @@
   KEYS[2] the course's queue
   KEYS[3] the course's live markers
   KEYS[4] the course's seat cache
-  KEYS[5] the active courses
+  KEYS[5] the active courses of the course's group
   KEYS[6] the course's count of requests let go of
   KEYS[7] the course's waitlist mirror
   KEYS[8..] the hash of each decided request, in the order of the decisions
