@@ -309,6 +309,7 @@ export async function startSugang(
       sessionTtlSeconds: 60,
       decidedTtlSeconds: 60,
     })
+    const groups = Array.from({ length: keys.courseGroups }, (_, g) => g)
     return {
       name:
         (instances === 1 ? 'sugang' : `sugang ×${instances} (proxy)`) +
@@ -318,10 +319,12 @@ export async function startSugang(
       base,
       processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
       cookie: (n) => cookies[n] ?? '',
-      // The active set lists every course whose queue may be non-empty: only those are counted,
-      // so that watching costs Redis little while the rush runs.
+      // Each course group's active set lists its courses whose queue may be non-empty: only
+      // those are counted, so that watching costs Redis little while the rush runs.
       pending: async () => {
-        const active = await redis.smembers(keys.activeCourses)
+        const active = (
+          await Promise.all(groups.map((g) => redis.smembers(keys.activeCourses(g))))
+        ).flat()
         if (active.length === 0) return 0
         const pipeline = redis.pipeline()
         for (const id of active) pipeline.zcard(keys.course(id).queue)
