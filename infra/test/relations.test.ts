@@ -1,8 +1,8 @@
 // Relations between settings that live apart: the load balancer and the service's own timeouts,
 // the maintenance windows and the registration calendar, the calendar and the window the service
-// enforces once started as the instances start it, the profiles' floors, the placeholders a
-// deploy refuses. Each is read from what is synthesized or from the service itself, never
-// restated here.
+// enforces once started as the instances start it, the Redis (one node or a cluster) the service
+// selects from the env file the instances write, the profiles' floors, the placeholders a deploy
+// refuses. Each is read from what is synthesized or from the service itself, never restated here.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { createServer } from 'node:net'
@@ -47,14 +47,82 @@ function envFileSettings(stack: SynthesizedStack): Record<string, string> {
   )
 }
 
-/** What the container runs with: the literal settings, and stand-ins for what boot reads. */
-function containerEnv(stack: SynthesizedStack): Record<string, string> {
-  return {
-    ...envFileSettings(stack),
-    DATABASE_URL: 'mysql://sugang_app:pw@db.internal:3306/sugang',
-    REDIS_URL: 'rediss://:token@redis.internal:6379',
-    SESSION_SECRET: 'x'.repeat(44),
+/** Stand-ins for the secrets sugang-prepare reads at boot, by the shell variable they land in. */
+const SECRET_STAND_INS: Readonly<Record<string, string>> = {
+  db_user: 'sugang_app',
+  db_password: 'pw',
+  redis_token: 'token',
+  session_secret: 'x'.repeat(44),
+}
+
+/**
+ * The shell variables sugang-prepare sets from the runtime parameter (`db_host=$(setting
+ * databaseHost)`): a literal as Terraform writes it (an empty replica host stays empty), and for
+ * an address of the data stack a stand-in host named after the attribute it reads, e.g.
+ * `configuration-endpoint-address.aws-elasticache-replication-group.internal`.
+ */
+function runtimeVariables(platform: SynthesizedPlatform): Record<string, string> {
+  const parameter = resourceList(platform.app, 'aws_ssm_parameter').find((p) =>
+    String(p.name).endsWith('/app/runtime'),
+  )
+  if (!parameter) throw new Error('no runtime parameter in the app stack')
+  const runtime = JSON.parse(parameter.value as string) as Record<string, string>
+  const variables: Record<string, string> = {}
+  for (const [, name, key] of userData(platform.app).matchAll(/^(\w+)=\$\(setting (\w+)\)$/gm)) {
+    const value = runtime[key!]
+    if (value === undefined) throw new Error(`the runtime parameter has no ${key}`)
+    const output = /^\$\{data\.terraform_remote_state\.[^.]+\.outputs\.([^}]+)\}$/.exec(value)?.[1]
+    if (!output) {
+      variables[name!] = value
+      continue
+    }
+    const source = String(platform.data.tf.output?.[output]?.value)
+    const [, type, attribute] = /^\$\{([a-z0-9_]+)\.[^.]+\.([a-z0-9_]+)\}$/.exec(source) ?? []
+    if (!type || !attribute) throw new Error(`${key} is not an attribute of a resource: ${source}`)
+    variables[name!] = `${attribute}.${type}.internal`.replaceAll('_', '-')
   }
+  return variables
+}
+
+/**
+ * The variables the env file gets from what boot reads (`echo "NAME=...$variable..."`, some under
+ * `if [ -n "$variable" ]`), expanded with the stand-ins. A line or variable this does not know
+ * fails, rather than leaving the service without a setting the instances give it.
+ */
+function bootSettings(platform: SynthesizedPlatform): Record<string, string> {
+  const block = /\n\{\n([\s\S]*?)\n\} >\/run\/sugang\/app\.env\.new/.exec(
+    userData(platform.app),
+  )?.[1]
+  if (!block) throw new Error('no env file block in the user data')
+  const variables = { ...SECRET_STAND_INS, ...runtimeVariables(platform) }
+  const expand = (text: string) =>
+    text.replaceAll(/\$(\w+)/g, (_, name: string) => {
+      const value = variables[name]
+      if (value === undefined) throw new Error(`no stand-in for $${name} in the env file`)
+      return value
+    })
+  const settings: Record<string, string> = {}
+  const conditions: boolean[] = []
+  for (const line of block.split('\n').map((l) => l.trim())) {
+    const test = /^if \[ -n "(\$\w+)" \]; then$/.exec(line)?.[1]
+    const setting = /^echo "([A-Z][A-Z0-9_]*)=([^"]*)"$/.exec(line)
+    if (test) conditions.push(expand(test) !== '')
+    else if (line === 'fi') conditions.pop()
+    else if (setting) {
+      if (conditions.every(Boolean)) settings[setting[1]!] = expand(setting[2]!)
+    } else if (!(line === '' || line.startsWith('#') || /^echo '[^']*'$/.test(line))) {
+      throw new Error(`an env file line this test does not read: ${line}`)
+    }
+  }
+  return settings
+}
+
+/**
+ * What the container runs with: the literal settings, and the ones boot reads with stand-ins for
+ * the stores' values, each under the name the user data writes it.
+ */
+function containerEnv(platform: SynthesizedPlatform): Record<string, string> {
+  return { ...envFileSettings(platform.app), ...bootSettings(platform) }
 }
 
 const instant = (value: string | undefined | null) =>
@@ -67,7 +135,7 @@ t.test(
       const platform = platforms[config.profile]!
       const idleMs = (only(platform.app, 'aws_lb').idle_timeout as number) * 1000
       // The service as the instances configure it: KEEP_ALIVE_TIMEOUT_MS is not set, so its default.
-      const service = loadConfig(containerEnv(platform.app))
+      const service = loadConfig(containerEnv(platform))
       t.ok(service.production, `${config.profile}: the production configuration`)
       t.ok(
         HEARTBEAT_MS < idleMs,
@@ -81,9 +149,49 @@ t.test(
   },
 )
 
+t.test(
+  'the service the instances configure runs on a Redis Cluster in ha and on one node in small',
+  async (t) => {
+    const seed = (endpoint: string) =>
+      `rediss://:token@${endpoint}.aws-elasticache-replication-group.internal:6379`
+    for (const [config, redis] of [
+      [profiles.small, { url: seed('primary-endpoint-address'), nodes: undefined, groups: 1 }],
+      [
+        profiles.ha,
+        {
+          url: seed('configuration-endpoint-address'),
+          nodes: [seed('configuration-endpoint-address')],
+          // A cluster's default (REDIS_COURSE_GROUPS unset): enough groups for every shard to
+          // hold an even share; request ids name their group, so it changes only with a new Redis.
+          groups: 64,
+        },
+      ],
+    ] as const) {
+      const env = containerEnv(platforms[config.profile]!)
+      const { storage, databaseReplicaUrl } = loadConfig(env)
+      if (storage.kind !== 'mysql') {
+        t.fail(`${config.profile}: MySQL and Redis, not ${storage.kind}`)
+        continue
+      }
+      t.equal(storage.redisUrl, redis.url, `${config.profile}: Redis at ${redis.url}`)
+      t.same(
+        storage.redisClusterNodes,
+        redis.nodes,
+        redis.nodes ? 'a cluster, its configuration endpoint the one seed' : 'a single node',
+      )
+      t.equal(storage.redisCourseGroups, redis.groups, `${redis.groups} course groups`)
+      t.equal(
+        databaseReplicaUrl !== undefined,
+        config.database.replicaInstanceClass !== undefined,
+        'a replica URL exactly when there is a replica',
+      )
+    }
+  },
+)
+
 t.test('the service enforces exactly the calendar’s window', async (t) => {
   for (const config of configs) {
-    const { registration } = loadConfig(containerEnv(platforms[config.profile]!.app))
+    const { registration } = loadConfig(containerEnv(platforms[config.profile]!))
     const calendar = config.registration
     t.equal(registration.opensAt?.getTime(), instant(calendar.opensAt), `${config.profile}: opens`)
     t.equal(registration.closesAt?.getTime() ?? null, instant(calendar.closesAt), 'closes')
@@ -100,7 +208,7 @@ t.test('the service enforces exactly the calendar’s window', async (t) => {
 t.test('every instant the service opens at has its scale-out before and a freeze', async (t) => {
   for (const config of configs) {
     const platform = platforms[config.profile]!
-    const { registration } = loadConfig(containerEnv(platform.app))
+    const { registration } = loadConfig(containerEnv(platform))
     const opens = [registration.opensAt!, ...registration.opensAtByYear.values()]
     const { rush } = config.compute
     const starts = resourceList(platform.app, 'aws_autoscaling_schedule')
@@ -183,7 +291,7 @@ t.test(
       ]
       t.equal(db.maintenance_window, config.database.maintenanceWindow, 'as the profile says')
       const { rush } = config.compute
-      const { registration } = loadConfig(containerEnv(platforms[config.profile]!.app))
+      const { registration } = loadConfig(containerEnv(platforms[config.profile]!))
       const opens = [registration.opensAt!, ...registration.opensAtByYear.values()]
       for (const engine of engines) {
         const week = [...minutesOf(Date.UTC(2027, 0, 3), Date.UTC(2027, 0, 10))]
