@@ -1,8 +1,9 @@
 // After a scenario has healed: read MySQL, Redis and every answer the students got, and list
 // everything that contradicts what the service promises. An empty list is a pass.
-import { Redis } from 'ioredis'
+import type { Cluster, Redis } from 'ioredis'
+import { openRedis } from '../../src/adapters/redis/connection.js'
 import type { RowDataPacket } from 'mysql2/promise'
-import { keysOf } from '../helper.js'
+import { keysMatching, keysOf } from '../helper.js'
 import type { ScenarioWorld } from './cluster.js'
 import { CLIENT_TIMEOUT_MS, type Call, type Rush } from './students.js'
 
@@ -37,10 +38,10 @@ function heldByFreeze(call: Call, world: ScenarioWorld): boolean {
 }
 
 /** Waits (bounded) until every course queue of the scenario is empty: nothing stays queued. */
-async function drained(world: ScenarioWorld, redis: Redis): Promise<string[]> {
+async function drained(world: ScenarioWorld, redis: Redis | Cluster): Promise<string[]> {
   const until = Date.now() + 60_000
   for (;;) {
-    const keys = await redis.keys(keysOf({ REDIS_PREFIX: world.prefix }).patterns.queues)
+    const keys = await keysMatching(redis, keysOf({ REDIS_PREFIX: world.prefix }).patterns.queues)
     const waiting: string[] = []
     for (const key of keys) {
       const n = await redis.zcard(key)
@@ -53,7 +54,7 @@ async function drained(world: ScenarioWorld, redis: Redis): Promise<string[]> {
 
 export async function check(world: ScenarioWorld, rush: Rush): Promise<Findings> {
   const violations: string[] = []
-  const redis = new Redis(world.cluster.redis.url)
+  const redis = openRedis(world.cluster.redisTarget)
   try {
     for (const left of await drained(world, redis)) violations.push(`still queued: ${left}`)
   } finally {

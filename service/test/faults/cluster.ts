@@ -16,7 +16,9 @@ import {
   freePort,
   startMariaDb,
   startRedis,
+  startRedisCluster,
   type MariaDbServer,
+  type RedisClusterServer,
   type RedisServer,
 } from '../support/servers.js'
 
@@ -166,19 +168,41 @@ export class ScenarioWorld {
 export class Cluster {
   readonly db: MariaDbServer
   readonly redis: RedisServer
+  /** With `redisCluster`: the instances' rush state lives on this Redis Cluster, not on `redis`. */
+  readonly redisCluster: RedisClusterServer | null
   readonly dir: string
   #scenarios = 0
 
-  private constructor(db: MariaDbServer, redis: RedisServer, dir: string) {
+  private constructor(
+    db: MariaDbServer,
+    redis: RedisServer,
+    redisCluster: RedisClusterServer | null,
+    dir: string,
+  ) {
     this.db = db
     this.redis = redis
+    this.redisCluster = redisCluster
     this.dir = dir
   }
 
-  static async start(): Promise<Cluster> {
+  /**
+   * `redisCluster`: the instances use a Redis Cluster of three shards (REDIS_CLUSTER_NODES),
+   * reached directly (a cluster client follows the nodes' own addresses, so no proxy sits in
+   * between: the network faults run on the single node).
+   */
+  static async start(options: { redisCluster?: boolean } = {}): Promise<Cluster> {
     const dir = await mkdtemp(join(tmpdir(), 'sugang-faults-'))
-    const [db, redis] = await Promise.all([startMariaDb(), startRedis()])
-    return new Cluster(db, redis, dir)
+    const [db, redis, redisCluster] = await Promise.all([
+      startMariaDb(),
+      startRedis(),
+      options.redisCluster ? startRedisCluster() : null,
+    ])
+    return new Cluster(db, redis, redisCluster, dir)
+  }
+
+  /** Where the instances' rush state lives: the single node's URL or the cluster's seeds. */
+  get redisTarget(): string | readonly string[] {
+    return this.redisCluster?.seeds ?? this.redis.url
   }
 
   /** A fresh database, seeded, and two instances running against it. */
@@ -218,7 +242,9 @@ export class Cluster {
         const env = {
           NODE_ENV: 'test',
           DATABASE_URL: mysqlLink.url('mysql', database),
-          REDIS_URL: redisLink.url('redis'),
+          ...(this.redisCluster
+            ? { REDIS_CLUSTER_NODES: this.redisCluster.seeds.join(',') }
+            : { REDIS_URL: redisLink.url('redis') }),
           REDIS_PREFIX: prefix,
           SESSION_SECRET: 'fault-suite-secret-fault-suite-secret-0',
           METRICS_PORT: '0',
@@ -248,7 +274,7 @@ export class Cluster {
   }
 
   async stop(): Promise<void> {
-    await Promise.all([this.db.stop(), this.redis.stop()])
+    await Promise.all([this.db.stop(), this.redis.stop(), this.redisCluster?.stop()])
     await rm(this.dir, { recursive: true, force: true })
   }
 }

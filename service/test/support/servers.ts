@@ -427,3 +427,169 @@ function waitUntilStopped(pid: number | undefined): void {
     if (!running) return
   }
 }
+
+/** A Redis Cluster of a test's own: three primaries, each with one replica, on loopback. */
+export interface RedisClusterServer {
+  /** Every node, primaries first as created (a failover changes who is primary). */
+  readonly nodes: readonly RedisServer[]
+  /** The seeds' URLs, as REDIS_CLUSTER_NODES takes them. */
+  readonly seeds: readonly string[]
+  /** The node serving a slot now, per the cluster's own view. */
+  primaryOf(slot: number): Promise<RedisServer>
+  /** Resolves once every slot is served and every primary has a connected replica. */
+  healthy(timeoutMs?: number): Promise<void>
+  stop(): Promise<void>
+}
+
+/** A port whose cluster bus port (port + 10000) is free and valid too. */
+async function clusterPort(taken: ReadonlySet<number>): Promise<number> {
+  for (;;) {
+    const port = await freePort()
+    if (port + 10_000 > 65_535 || taken.has(port)) continue
+    if (await portIsFree(port + 10_000)) return port
+  }
+}
+
+async function redisCli(args: readonly string[]): Promise<string> {
+  const child = spawn('redis-cli', args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (out += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve))
+  if (code !== 0) throw new Error(`redis-cli ${args.join(' ')} failed:\n${out}`)
+  return out
+}
+
+export async function startRedisCluster(): Promise<RedisClusterServer> {
+  const dir = await mkdtemp(join(tmpdir(), 'sugang-redis-cluster-'))
+  const nodes: RedisServer[] = []
+  const stopAll = async () => {
+    await Promise.all(nodes.map((n) => n.stop()))
+    await rm(dir, { recursive: true, force: true })
+  }
+  try {
+    const taken = new Set<number>()
+    for (let i = 0; i < 6; i += 1) {
+      const port = await clusterPort(taken)
+      taken.add(port)
+      const nodeDir = join(dir, String(i))
+      await mkdir(nodeDir)
+      const server = new ChildServer({
+        name: 'redis-server',
+        command: 'redis-server',
+        // Nothing persisted but the cluster's own view (nodes.conf), so a restarted node rejoins
+        // empty. A short node timeout makes a failover take a couple of seconds.
+        args: (p) => [
+          '--port',
+          String(p),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          nodeDir,
+          '--cluster-enabled',
+          'yes',
+          '--cluster-config-file',
+          'nodes.conf',
+          '--cluster-node-timeout',
+          '1000',
+          // One shard down leaves the others' slots served (ElastiCache's default too).
+          '--cluster-require-full-coverage',
+          'no',
+        ],
+        url: (p) => `redis://127.0.0.1:${p}`,
+        answers: (p, pid) => redisAnswers(p, pid),
+        logTail: async () => '',
+        startTimeoutMs: 15_000,
+        stopTimeoutMs: 10_000,
+        cleanup: undefined,
+      })
+      await server.start(port)
+      nodes.push(server)
+    }
+    await redisCli([
+      '--cluster',
+      'create',
+      ...nodes.map((n) => `127.0.0.1:${n.port}`),
+      '--cluster-replicas',
+      '1',
+      '--cluster-yes',
+    ])
+  } catch (err) {
+    await stopAll()
+    throw err
+  }
+  const byPort = new Map(nodes.map((n) => [n.port, n]))
+  const clusterNodes = async (): Promise<string[][]> => {
+    for (const node of nodes) {
+      try {
+        const out = await redisCli(['-p', String(node.port), 'cluster', 'nodes'])
+        return out
+          .trim()
+          .split('\n')
+          .map((line) => line.split(' '))
+      } catch {
+        // that node is down: ask another
+      }
+    }
+    throw new Error('no node of the cluster answers')
+  }
+  const cluster: RedisClusterServer = {
+    nodes,
+    seeds: nodes.slice(0, 3).map((n) => n.url),
+    async primaryOf(slot) {
+      for (const fields of await clusterNodes()) {
+        const [, address = '', flags = '', , , , , link = '', ...ranges] = fields
+        if (!flags.includes('master') || flags.includes('fail') || link !== 'connected') continue
+        for (const range of ranges) {
+          const [from, to = from] = range.split('-').map(Number)
+          if (from !== undefined && to !== undefined && slot >= from && slot <= to) {
+            const port = Number(address.split('@')[0]?.split(':')[1])
+            const node = byPort.get(port)
+            if (node) return node
+          }
+        }
+      }
+      throw new Error(`no primary serves slot ${slot}`)
+    },
+    async healthy(timeoutMs = 30_000) {
+      const until = Date.now() + timeoutMs
+      for (;;) {
+        try {
+          const lines = await clusterNodes()
+          const primaries = lines.filter(
+            ([, , flags = '', , , , , link, ...ranges]) =>
+              flags.includes('master') &&
+              !flags.includes('fail') &&
+              link === 'connected' &&
+              ranges.length > 0,
+          )
+          const replicas = lines.filter(
+            ([, , flags = '', , , , , link]) =>
+              flags.includes('slave') && !flags.includes('fail') && link === 'connected',
+          )
+          let covered = 0
+          for (const [, , , , , , , , ...ranges] of primaries) {
+            for (const range of ranges) {
+              const [from, to = from] = range.split('-').map(Number)
+              if (from !== undefined && to !== undefined) covered += to - from + 1
+            }
+          }
+          if (primaries.length === 3 && replicas.length === 3 && covered === 16_384) {
+            return
+          }
+        } catch {
+          // a node is still starting
+        }
+        if (Date.now() > until) throw new Error('the Redis Cluster did not become healthy')
+        await new Promise((resolve) => setTimeout(resolve, 100))
+      }
+    },
+    stop: stopAll,
+  }
+  await cluster.healthy()
+  return cluster
+}
