@@ -29,6 +29,7 @@ start() {
   # the tests inject. A short node timeout makes a failover take a couple of seconds, not 15.
   redis-server --daemonize yes --bind 127.0.0.1 --port "$port" --dir "$dir" \
     --cluster-enabled yes --cluster-config-file nodes.conf --cluster-node-timeout 2000 \
+    --cluster-require-full-coverage no \
     --save '' --appendonly no --logfile "$dir/redis.log" --pidfile "$dir/redis.pid"
   for _ in $(seq 1 50); do answers "$port" && return 0; sleep 0.1; done
   echo "redis-cluster-up: node $port did not start; see $dir/redis.log" >&2

@@ -26,6 +26,7 @@ const C8 = join(ROOT, 'node_modules', 'c8', 'bin', 'c8.js')
  * @property {'tap' | 'check'} kind  tap suites report counts; a check counts as one test
  * @property {number} [jobs]     test files at once (tap suites)
  * @property {boolean} [coverage] counted in its workspace's coverage (c8, .c8rc.json)
+ * @property {Record<string, string>} [env] more environment for its processes
  */
 
 // The service's slowest files (each a minute of CPU or more) are a suite of their own, in a lane
@@ -44,6 +45,12 @@ const SERVICE_SLOW = [
 // with nothing else to do, as a benchmark would. Beside three busy lanes their instances stall for
 // seconds, past the service's own deadlines (MYSQL_TIMEOUT_MS), and the count measures the stall.
 const SERVICE_ALONE = ['test/admission/rush.test.ts', 'test/routes/login-protection.test.ts']
+// The suites that run again on the local Redis Cluster (scripts/redis-cluster-up.sh): the store
+// contract and the scripts, with every call's keys in one slot for real; the rush, alone. The
+// cluster's own faults (a primary killed, a shard back empty) are a file of the fault suite.
+const REDIS_CLUSTER = {
+  TEST_REDIS_CLUSTER_NODES: [7001, 7002, 7003].map((p) => `redis://127.0.0.1:${p}`).join(','),
+}
 
 /** @type {Suite[]} */
 const SUITES = [
@@ -69,6 +76,22 @@ const SUITES = [
   { name: 'monitoring', workspace: 'monitoring', command: [], kind: 'tap', jobs: 2 },
   { name: 'scripts', workspace: 'scripts', command: [], kind: 'tap', jobs: 1, coverage: true },
   { name: 'service-alone', workspace: 'service', command: SERVICE_ALONE, kind: 'tap', jobs: 1 },
+  {
+    name: 'service-cluster',
+    workspace: 'service',
+    command: ['test/adapters/mysql-redis.test.ts', 'test/redis/scripts.test.ts'],
+    kind: 'tap',
+    jobs: 1,
+    env: REDIS_CLUSTER,
+  },
+  {
+    name: 'service-cluster-alone',
+    workspace: 'service',
+    command: ['test/admission/rush.test.ts'],
+    kind: 'tap',
+    jobs: 1,
+    env: REDIS_CLUSTER,
+  },
 ]
 
 /**
@@ -80,10 +103,10 @@ const SUITES = [
 const LANES = [
   ['service-slow'],
   ['service'],
-  ['infra', 'lint', 'typecheck'],
+  ['infra', 'lint', 'typecheck', 'service-cluster'],
   ['monitoring', 'scripts'],
 ]
-const ALONE = ['service-alone']
+const ALONE = ['service-alone', 'service-cluster-alone']
 
 /**
  * Workspaces whose coverage is measured (c8; include, reporters and floors in .c8rc.json), over
@@ -255,7 +278,10 @@ async function runSuite(suite, env) {
     suite.kind === 'tap'
       ? [TAP, [`--jobs=${suite.jobs ?? 1}`, ...suite.command]]
       : [String(suite.command[0]), suite.command.slice(1)]
-  const suiteEnv = suite.coverage ? { ...env, NODE_V8_COVERAGE: join(cwd, 'coverage', 'tmp') } : env
+  const withOwn = { ...env, ...suite.env }
+  const suiteEnv = suite.coverage
+    ? { ...withOwn, NODE_V8_COVERAGE: join(cwd, 'coverage', 'tmp') }
+    : withOwn
   const result = await run(suite.name, bin, args, cwd, suiteEnv)
   return report({ ...result, ...counted(suite, result.output, result.code) })
 }

@@ -2,7 +2,8 @@
 # What the full test suite needs besides Node, named before any test runs:
 #   scripts/test-env.sh check   one line per missing need, with the command that provides it
 #   scripts/test-env.sh up      as root on Debian: installs what is missing (apt-get), starts what
-#                               is installed but down (MariaDB, Redis, the replica pair), then checks
+#                               is installed but down (MariaDB, Redis, the replica pair, the
+#                               Redis Cluster), then checks
 # Exit 0 when everything is there, 1 otherwise. `npm test` runs `up` first; `npm run test:fast`
 # needs none of this.
 #   TEST_MYSQL_URL  the shared MariaDB (default mysql://root@127.0.0.1:3306)
@@ -48,6 +49,7 @@ mysql_answers() {
     -u"$mysql_user" -e 'SELECT 1' >/dev/null 2>&1
 }
 redis_answers() { redis-cli -h "$redis_host" -p "$redis_port" ping 2>/dev/null | grep -q PONG; }
+cluster_answers() { redis-cli -p 7001 cluster info 2>/dev/null | grep -q 'cluster_state:ok'; }
 replica_answers() {
   mariadb --protocol=tcp -h127.0.0.1 -P"${SUGANG_REPLICA_PORT:-3308}" -uroot -e 'SELECT 1' \
     >/dev/null 2>&1
@@ -78,6 +80,7 @@ servers=(
   "MariaDB on $mysql_host:$mysql_port|mysql_answers|start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd (or: service mariadb start)"
   "Redis on $redis_host:$redis_port|redis_answers|start it: redis-server --daemonize yes --bind 127.0.0.1 --port $redis_port --save '' --appendonly no"
   "MariaDB replica pair on 127.0.0.1:3307/3308|replica_answers|start it: bash scripts/mariadb-replica-up.sh"
+  "Redis Cluster on 127.0.0.1:7001-7006|cluster_answers|start it: bash scripts/redis-cluster-up.sh"
 )
 
 missing_packages() {
@@ -105,6 +108,10 @@ start_servers() {
   if has mariadbd && ! replica_answers; then
     echo "test-env: starting the MariaDB replica pair"
     bash scripts/mariadb-replica-up.sh
+  fi
+  if has redis-server && ! cluster_answers; then
+    echo "test-env: starting the Redis Cluster"
+    bash scripts/redis-cluster-up.sh
   fi
 }
 
@@ -144,4 +151,4 @@ if [ "$problems" -gt 0 ]; then
   echo "test-env: $problems missing; as root on Debian, 'bash scripts/test-env.sh up' installs and starts them all" >&2
   exit 1
 fi
-echo "test-env: MariaDB, Redis, the replica pair, Chromium, HAProxy, Prometheus tools and Terraform are ready"
+echo "test-env: MariaDB, Redis, the replica pair, the Redis Cluster, Chromium, HAProxy, Prometheus tools and Terraform are ready"
