@@ -514,7 +514,7 @@ function storageOf(env: Env, production: boolean): Storage {
   }
   if (!databaseUrl && redisUrl) {
     throw new ConfigError(
-      'DATABASE_URL is not set but REDIS_URL is. sugang needs MySQL with Redis, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang (or neither, to try it on an embedded store)',
+      `DATABASE_URL is not set but ${clusterNodes ? 'REDIS_CLUSTER_NODES' : 'REDIS_URL'} is. sugang needs MySQL with Redis, e.g. DATABASE_URL=mysql://root@127.0.0.1:3306/sugang (or neither, to try it on an embedded store)`,
     )
   }
   if (databaseUrl && !redisUrl) {

@@ -216,3 +216,48 @@ t.test('ADMISSION_PACE slows admission for the demo, never in production', async
     message: /ADMISSION_PACE slows admission down for the demo/,
   })
 })
+
+t.test(
+  'REDIS_CLUSTER_NODES selects a Redis Cluster, with course groups spread over it',
+  async (t) => {
+    const cluster = {
+      DATABASE_URL: base.DATABASE_URL,
+      REDIS_CLUSTER_NODES: 'rediss://:tok@cfg.example:6379, rediss://:tok@n2.example:6379',
+    }
+    const config = loadConfig(cluster)
+    t.match(config.storage, {
+      kind: 'mysql',
+      redisUrl: 'rediss://:tok@cfg.example:6379',
+      redisClusterNodes: ['rediss://:tok@cfg.example:6379', 'rediss://:tok@n2.example:6379'],
+      redisCourseGroups: 64,
+    })
+    t.match(loadConfig({ ...cluster, REDIS_COURSE_GROUPS: '128' }).storage, {
+      redisCourseGroups: 128,
+    })
+    t.match(loadConfig(base).storage, { redisCourseGroups: 1 }, 'one group on a single node')
+    t.notOk('redisClusterNodes' in loadConfig(base).storage)
+    t.throws(() => loadConfig({ ...cluster, REDIS_URL: base.REDIS_URL }), {
+      message: /REDIS_URL and REDIS_CLUSTER_NODES are both set/,
+    })
+    t.throws(() => loadConfig({ ...cluster, REDIS_CLUSTER_NODES: ' , ' }), {
+      message: /REDIS_CLUSTER_NODES names no node/,
+    })
+    t.throws(() => loadConfig({ ...cluster, REDIS_CLUSTER_NODES: 'http://h:6379' }), {
+      message: /REDIS_CLUSTER_NODES\[0\] must start with redis:\/\/ or rediss:\/\//,
+    })
+    t.throws(
+      () =>
+        loadConfig({
+          ...cluster,
+          REDIS_CLUSTER_NODES: 'rediss://:a@h1:6379,redis://:a@h2:6379',
+        }),
+      { message: /every node needs the same scheme and password/ },
+    )
+    t.throws(() => loadConfig({ ...cluster, REDIS_COURSE_GROUPS: '2000' }), {
+      message: /REDIS_COURSE_GROUPS/,
+    })
+    t.throws(() => loadConfig({ REDIS_CLUSTER_NODES: cluster.REDIS_CLUSTER_NODES }), {
+      message: /DATABASE_URL is not set/,
+    })
+  },
+)
