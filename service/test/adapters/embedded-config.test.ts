@@ -54,6 +54,7 @@ t.test('both URLs: MySQL and Redis, and SQLITE_PATH is not read', async (t) => {
     kind: 'mysql',
     databaseUrl: 'mysql://u@h:3306/db',
     redisUrl: 'redis://h:6379',
+    redisCourseGroups: 1,
   })
 })
 
