@@ -8,6 +8,15 @@
 // admits them. `split`: the instances are doors (SERVICE_ROLE=door) and one more process admits
 // (SERVICE_ROLE=admission); the report costs each process apart.
 //
+//   npm run bench:rush -- --scenario opening --redis cluster [--follow none --baselines bare]
+//
+// --redis: where sugang keeps its queue. `single` (the default): the one Redis node. `cluster`:
+// each sugang run twice, on the one node and then on the local Redis Cluster (3 primaries,
+// started by scripts/redis-cluster-up.sh if it is down; BENCH_REDIS_CLUSTER_NODES names another),
+// same build, same data and requests; the report adds each primary's CPU (INFO cpu over the
+// measured window), its commands, the courses and requests whose keys it holds, and the ratios
+// between the two.
+//
 //   npm run bench:rush -- --scenario login-storm [--login-window 90] [--students 240]
 //
 // login-storm: every student logs in during the window before the opening (arrivals rising to
@@ -31,7 +40,6 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { performance } from 'node:perf_hooks'
 import { parseArgs } from 'node:util'
-import { Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
 import { Client, RouteStats } from './client.js'
 import { FOLLOW_MODES, type FollowMode, followModeOf, ROUTES } from './driver.js'
@@ -43,13 +51,21 @@ import {
   mysqlDelta,
   mysqlPid,
   ProcessMeter,
-  redisCommandStats,
   redisDelta,
-  redisPid,
   round,
   type MysqlCounters,
   type ProcessCost,
 } from './probes.js'
+import {
+  ensureLocalCluster,
+  REDIS_CLUSTER_NODES,
+  REDIS_MODES,
+  RedisProbe,
+  shardCpu,
+  spreadOver,
+  type RedisMode,
+  type RedisShards,
+} from './redis-shards.js'
 import {
   commit,
   machine,
@@ -66,7 +82,9 @@ import {
   SCENARIOS,
 } from './scenarios.js'
 import { buildService } from './processes.js'
+import { courseId } from './workload.js'
 import {
+  benchKeys,
   MYSQL_URL,
   REDIS_URL,
   seedSugang,
@@ -98,33 +116,55 @@ export interface BenchOptions {
   readonly repeat?: number
   /** How sugang's processes are laid out: all (default) or split (doors + one admission). */
   readonly layout?: Layout
+  /**
+   * Where sugang keeps its queue: 'single' (default), or 'cluster': each sugang run on the one
+   * node and then on the Redis Cluster, each primary measured apart.
+   */
+  readonly redis?: RedisMode
   /** Progress lines (stderr by default). */
   readonly log?: (line: string) => void
 }
 
 const BASELINES = ['naive', 'ten-per-second', 'bare'] as const
 
+/** A sugang run whose Redis is measured primary by primary (--redis cluster, both sides). */
+interface ShardedRun {
+  readonly redis: RedisMode
+  /** The seeded courses' ids. */
+  readonly courses: readonly string[]
+}
+
 async function runTarget(
   options: BenchOptions,
   start: () => Promise<Target>,
   log: (line: string) => void,
+  sharded?: ShardedRun,
 ): Promise<TargetResult> {
   const { size } = options
   const target = await start()
   log(`${target.name}: ready`)
   const client = new Client(target.base, options.inFlight)
-  const redis = new Redis(REDIS_URL)
+  const probe = await RedisProbe.open(sharded?.redis ?? 'single', REDIS_URL, REDIS_CLUSTER_NODES)
   const db = await mysql.createConnection({ uri: MYSQL_URL })
   let meterOf: () => ProcessMeter | undefined = () => undefined
   try {
+    // Each course's slot, read before the window so that the reading costs the run nothing.
+    const keys = sharded ? benchKeys(sharded.redis) : undefined
+    const courseSlots = sharded
+      ? await probe.slots(new Map(sharded.courses.map((id) => [id, keys!.course(id).queue])))
+      : new Map<string, number>()
     const watched = [
       ...target.processes,
-      { name: 'redis', pid: await redisPid(redis) },
+      ...(await probe.processes()),
       { name: 'mariadb', pid: await mysqlPid(db) },
       { name: 'load generator', pid: process.pid },
     ]
     let meter: ProcessMeter | undefined
     meterOf = () => meter
+    let cpuBefore: Awaited<ReturnType<RedisProbe['cpu']>> | undefined
+    let cpuAfter: Awaited<ReturnType<RedisProbe['cpu']>> | undefined
+    let shardStatsBefore = new Map<string, Map<string, number>>()
+    let shardStatsAfter = new Map<string, Map<string, number>>()
     let redisBefore = new Map<string, number>()
     let mysqlBefore: MysqlCounters | undefined
     let measuredAt = 0
@@ -145,7 +185,13 @@ async function runTarget(
       follow: options.follow ?? 'stream',
       measure: async () => {
         client.stats = new RouteStats()
-        redisBefore = await redisCommandStats(redis)
+        if (sharded) {
+          shardStatsBefore = await probe.commandStatsByShard()
+          redisBefore = sumStats(shardStatsBefore)
+          cpuBefore = await probe.cpu()
+        } else {
+          redisBefore = await probe.commandStats()
+        }
         mysqlBefore = await mysqlCounters(db)
         meter = new ProcessMeter(watched)
         meter.start()
@@ -153,7 +199,13 @@ async function runTarget(
       },
       measured: async () => {
         processes = meter?.stop() ?? []
-        redisCost = redisDelta(redisBefore, await redisCommandStats(redis))
+        if (sharded) {
+          cpuAfter = await probe.cpu()
+          shardStatsAfter = await probe.commandStatsByShard()
+          redisCost = redisDelta(redisBefore, sumStats(shardStatsAfter))
+        } else {
+          redisCost = redisDelta(redisBefore, await probe.commandStats())
+        }
         mysqlCost = mysqlDelta(mysqlBefore!, await mysqlCounters(db))
         routes = summarizeRoutes(client.stats)
         followStats = client.stats.follow
@@ -188,6 +240,37 @@ async function runTarget(
       mustDecide: target.kind === 'sugang' || target.kind === 'naive',
       checkPositions: target.kind === 'sugang',
     })
+    let redisShards: RedisShards | undefined
+    if (sharded && cpuBefore && cpuAfter) {
+      const windowSeconds = (cpuAfter.at - cpuBefore.at) / 1000
+      const requested = measured.map((r) => courseId(r.wish.course))
+      const courses = spreadOver(sharded.courses, courseSlots, probe.ranges)
+      const requests = spreadOver(requested, courseSlots, probe.ranges)
+      const perCourse = new Map<string, number>()
+      for (const id of requested) perCourse.set(id, (perCourse.get(id) ?? 0) + 1)
+      let hottestCourse = { id: '', requests: 0 }
+      for (const [id, n] of perCourse) {
+        if (n > hottestCourse.requests) hottestCourse = { id, requests: n }
+      }
+      redisShards = {
+        mode: sharded.redis,
+        windowSeconds: round(windowSeconds, 3),
+        shards: shardCpu(cpuBefore.seconds, cpuAfter.seconds, windowSeconds).map((cpu) => {
+          const cost = redisDelta(
+            shardStatsBefore.get(cpu.shard) ?? new Map(),
+            shardStatsAfter.get(cpu.shard) ?? new Map(),
+          )
+          return {
+            ...cpu,
+            courses: courses.get(cpu.shard) ?? 0,
+            requests: requests.get(cpu.shard) ?? 0,
+            commands: cost.commands,
+            scriptCalls: cost.scriptCalls,
+          }
+        }),
+        hottestCourse,
+      }
+    }
     const outcomes: Record<string, number> = {}
     for (const r of measured) {
       const key = r.status === 'rejected' ? `rejected ${r.reason}` : (r.status ?? 'unanswered')
@@ -218,6 +301,7 @@ async function runTarget(
       ),
       ...(phase.firstSecond ? { firstSecond: phase.firstSecond } : {}),
       ...(phase.loginStorm ? { loginStorm: phase.loginStorm } : {}),
+      ...(redisShards ? { redisShards } : {}),
       redis: {
         ...redisCost,
         perEnrollment: enrollments > 0 ? round(redisCost.commands / enrollments, 1) : null,
@@ -249,11 +333,25 @@ async function runTarget(
   } finally {
     // A run that failed before its phase ended must not leave the sampler ticking.
     meterOf()?.stop()
-    redis.disconnect()
+    probe.close()
     await db.end()
     await client.close()
     await target.stop()
   }
+}
+
+/** Command counts of several nodes, summed by command name. */
+function sumStats(byNode: ReadonlyMap<string, ReadonlyMap<string, number>>): Map<string, number> {
+  const total = new Map<string, number>()
+  for (const stats of byNode.values()) {
+    for (const [name, calls] of stats) total.set(name, (total.get(name) ?? 0) + calls)
+  }
+  return total
+}
+
+const REDIS_LABELS: Record<RedisMode, (shards: number) => string> = {
+  single: () => '1 Redis node',
+  cluster: (shards) => `Redis Cluster, ${shards} shards`,
 }
 
 /** Runs one scenario against every target, in turn, each on freshly seeded data. */
@@ -276,9 +374,36 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
         `(open files limit ${openFilesLimit()}; behind the proxy, fewer)`,
     )
   }
+  // --redis cluster: every sugang run on the one node, then on the cluster.
+  const sides: readonly RedisMode[] =
+    options.redis === 'cluster' ? ['single', 'cluster'] : ['single']
+  if (options.redis === 'cluster') ensureLocalCluster()
   const repeat = options.repeat ?? 1
   for (let run = 1; run <= repeat; run += 1) {
     for (const instances of options.instances) {
+      if (options.redis === 'cluster') {
+        for (const redis of sides) {
+          log(
+            `seeding ${students} students and ${options.size.courses} courses for sugang ×${instances} on ${redis === 'single' ? 'the Redis node' : 'the Redis Cluster'}`,
+          )
+          const data = seedSugang(seedSize, redis)
+          const result = await runTarget(
+            options,
+            () =>
+              startSugang(instances, students, {
+                ...scenario.sugang,
+                layout: options.layout,
+                redis,
+              }),
+            log,
+            { redis, courses: data.courses.map((c) => c.id) },
+          )
+          const label = REDIS_LABELS[redis](result.redisShards?.shards.length ?? 1)
+          const named = { ...result, target: `${result.target}, ${label}` }
+          results.push(repeat > 1 ? { ...named, target: `${named.target}, run ${run}` } : named)
+        }
+        continue
+      }
       log(
         `seeding ${students} students and ${options.size.courses} courses for sugang ×${instances}`,
       )
@@ -319,6 +444,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
     commit: measuredCommit,
     machine: machine(),
     inFlight: options.inFlight,
+    ...(options.redis === 'cluster' ? { redis: 'cluster' as const } : {}),
     results,
   }
 }
@@ -345,6 +471,7 @@ export async function main(argv: string[]): Promise<number> {
       'baseline-window-seconds': { type: 'string', default: '20' },
       repeat: { type: 'string', default: '1' },
       layout: { type: 'string', default: 'all' },
+      redis: { type: 'string', default: 'single' },
       follow: { type: 'string' },
       'no-follow': { type: 'boolean', default: false },
       'login-window': { type: 'string' },
@@ -368,6 +495,8 @@ export async function main(argv: string[]): Promise<number> {
         '  [--no-follow (= --follow none: answers only; decisions timed on the server)]\n' +
         '  [--login-window <seconds> (login-storm: the logins before the opening)]\n' +
         '  [--layout all|split (split: the instances are doors, one more process admits)]\n' +
+        '  [--redis single|cluster (cluster: sugang on the one Redis node and on the Redis Cluster,\n' +
+        '   side by side, each primary measured apart)]\n' +
         '  [--out bench-results]\n' +
         '       npm run bench:rush -- --render <report.json>   (its Markdown again)',
     )
@@ -399,6 +528,13 @@ export async function main(argv: string[]): Promise<number> {
   if (!LAYOUTS.includes(layout)) {
     throw new Error(`--layout must be ${LAYOUTS.join(' or ')}, got "${values.layout}"`)
   }
+  const redis = values.redis as RedisMode
+  if (!REDIS_MODES.includes(redis)) {
+    throw new Error(`--redis must be ${REDIS_MODES.join(' or ')}, got "${values.redis}"`)
+  }
+  if (redis === 'cluster' && scenario.control) {
+    throw new Error(`--redis cluster runs no control phase; ${name} has one`)
+  }
   const report = await bench({
     scenario: name,
     size,
@@ -411,6 +547,7 @@ export async function main(argv: string[]): Promise<number> {
     repeat: Number(values.repeat),
     follow,
     layout,
+    redis,
     compiled: true,
   })
   mkdirSync(values.out, { recursive: true })

@@ -9,6 +9,7 @@ import type { InvariantReport } from './invariants.js'
 import { stormSections, type FirstSecond, type LoginStormResult } from './login-storm.js'
 import type { MysqlCounters, ProcessCost, RedisCost } from './probes.js'
 import { round } from './probes.js'
+import { redisSections, type RedisMode, type RedisShards } from './redis-shards.js'
 import type { Layout, TargetKind } from './targets.js'
 
 export interface RouteSummary {
@@ -45,6 +46,8 @@ export interface TargetResult {
   /** The opening's first second (seed, opening, login-storm). */
   readonly firstSecond?: FirstSecond
   readonly loginStorm?: LoginStormResult
+  /** --redis cluster: its Redis primary by primary over the measured window. */
+  readonly redisShards?: RedisShards
   readonly redis: RedisCost & { readonly perEnrollment: number | null; readonly perRequest: number }
   readonly mysql: MysqlCounters & { readonly statementsPerEnrollment: number | null }
   readonly statusChecks: number
@@ -65,6 +68,8 @@ export interface RunReport {
   readonly follow?: FollowMode
   /** How sugang's processes were laid out (absent from reports before it was: all). */
   readonly layout?: Layout
+  /** 'cluster' when sugang ran on the one Redis node and on the cluster (absent: the one node). */
+  readonly redis?: RedisMode
   readonly startedAt: string
   readonly commit: string
   readonly machine: Record<string, string | number>
@@ -201,6 +206,7 @@ export function markdown(report: RunReport): string {
     if (ratios.length > 0) lines.push('Ratios (same run):', '', ...ratios, '')
   }
   lines.push(...stormSections(r0))
+  lines.push(...redisSections(r0))
   lines.push(...followSections(r0))
   lines.push(
     'Cost of the measured phase, per process (CPU in cores busy on average; RSS at its highest):',

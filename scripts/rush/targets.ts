@@ -3,12 +3,14 @@
 // seeded data, measured, and stopped.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
-import { Redis } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
-import { RedisKeys } from '../../service/src/adapters/redis/keys.js'
+import { openRedis } from '../../service/src/adapters/redis/connection.js'
+import { CLUSTER_COURSE_GROUPS, RedisKeys } from '../../service/src/adapters/redis/keys.js'
 import { Client, inParallel, sleep } from './client.js'
 import type { Watched } from './probes.js'
 import { freePort, ready, repoRoot, run, startProxy, sugangCli, type Running } from './processes.js'
+import { REDIS_CLUSTER_NODES, type RedisMode } from './redis-shards.js'
 import { studentId } from './workload.js'
 import {
   clearRedisPrefix,
@@ -77,9 +79,31 @@ function mysqlExec(sql: string): void {
   ])
 }
 
-const sugangEnv = (): Record<string, string> => ({
+/** Where sugang's queue lives: the one node (REDIS_URL), or the cluster (REDIS_CLUSTER_NODES). */
+const redisEnv = (mode: RedisMode): Record<string, string> =>
+  mode === 'single'
+    ? { REDIS_URL }
+    : {
+        // Empty, not unset: an inherited REDIS_URL beside the cluster's nodes is refused.
+        REDIS_URL: '',
+        REDIS_CLUSTER_NODES: REDIS_CLUSTER_NODES.join(','),
+        // Pinned, so that the keys the benchmark reads are the ones the service writes.
+        REDIS_COURSE_GROUPS: String(CLUSTER_COURSE_GROUPS),
+      }
+
+/** The key schema sugang runs with on that Redis. */
+export function benchKeys(mode: RedisMode = 'single'): RedisKeys {
+  return new RedisKeys({
+    prefix: SUGANG_PREFIX,
+    sessionTtlSeconds: 60,
+    decidedTtlSeconds: 60,
+    courseGroups: mode === 'single' ? 1 : CLUSTER_COURSE_GROUPS,
+  })
+}
+
+const sugangEnv = (mode: RedisMode = 'single'): Record<string, string> => ({
   DATABASE_URL: SUGANG_DB,
-  REDIS_URL,
+  ...redisEnv(mode),
   REDIS_PREFIX: SUGANG_PREFIX,
   SESSION_SECRET: 'bench-secret-bench-secret-bench-secret-0000',
   // Every student logs in from 127.0.0.1 here; the per-address failure limit would count them
@@ -91,8 +115,11 @@ const sugangEnv = (): Record<string, string> => ({
   LOG_LEVEL: 'info',
 })
 
-/** Seeds sugang's database through the CLI and returns the data the baselines get too. */
-export function seedSugang(size: SeedSize): BaselineData {
+/**
+ * Seeds sugang's database through the CLI (which clears sugang's keys on the Redis it is given)
+ * and returns the data the baselines get too.
+ */
+export function seedSugang(size: SeedSize, redis: RedisMode = 'single'): BaselineData {
   mysqlExec('CREATE DATABASE IF NOT EXISTS sugang_bench')
   const [min, max] = size.capacity
   execFileSync(
@@ -110,7 +137,7 @@ export function seedSugang(size: SeedSize): BaselineData {
       PASSWORD,
       '--reset',
     ],
-    { env: { ...process.env, ...sugangEnv() }, stdio: ['ignore', 'ignore', 'inherit'] },
+    { env: { ...process.env, ...sugangEnv(redis) }, stdio: ['ignore', 'ignore', 'inherit'] },
   )
   return readSeeded()
 }
@@ -233,6 +260,8 @@ export interface SugangOptions {
   readonly loginFirst?: boolean
   /** How sugang's processes are laid out (default all). */
   readonly layout?: Layout
+  /** Where its queue lives (default the single node). */
+  readonly redis?: RedisMode
 }
 
 /**
@@ -244,11 +273,14 @@ export type Layout = 'all' | 'split'
 export const LAYOUTS: readonly Layout[] = ['all', 'split']
 
 /** The split layout's admission process: no API, only its health on a port of its own. */
-async function startAdmission(env: Readonly<Record<string, string>> = {}): Promise<Running> {
+async function startAdmission(
+  env: Readonly<Record<string, string>> = {},
+  redis: RedisMode = 'single',
+): Promise<Running> {
   const port = await freePort()
   const metrics = await freePort()
   const proc = run('sugang admission', process.execPath, [...serviceNodeArgs, cli, 'serve'], {
-    ...sugangEnv(),
+    ...sugangEnv(redis),
     ...env,
     SERVICE_ROLE: 'admission',
     PORT: String(port),
@@ -269,7 +301,11 @@ export async function startSugang(
 ): Promise<Target> {
   const procs: Running[] = []
   const ports: number[] = []
-  const redis = new Redis(REDIS_URL, { lazyConnect: true })
+  const mode = options.redis ?? 'single'
+  // A cluster client connects at once (lazyConnect is a node's option); it queues until ready.
+  const redis = openRedis(mode === 'single' ? REDIS_URL : REDIS_CLUSTER_NODES, {
+    lazyConnect: true,
+  })
   const split = options.layout === 'split'
   try {
     for (let i = 0; i < instances; i += 1) {
@@ -277,7 +313,7 @@ export async function startSugang(
       const metrics = await freePort()
       const name = split ? `sugang door ${i + 1}` : `sugang ${i + 1}`
       const proc = run(name, process.execPath, [...serviceNodeArgs, cli, 'serve'], {
-        ...sugangEnv(),
+        ...sugangEnv(mode),
         ...options.env,
         ...(split ? { SERVICE_ROLE: 'door' } : {}),
         PORT: String(port),
@@ -287,7 +323,7 @@ export async function startSugang(
       ports.push(port)
       await ready(proc, `http://127.0.0.1:${port}/health/ready`)
     }
-    if (split) procs.push(await startAdmission(options.env))
+    if (split) procs.push(await startAdmission(options.env, mode))
     let base = `http://127.0.0.1:${ports[0]}`
     if (instances > 1) {
       const port = await freePort()
@@ -303,12 +339,8 @@ export async function startSugang(
             ports.map((p) => `http://127.0.0.1:${p}`),
             students,
           )
-    await redis.connect()
-    const keys = new RedisKeys({
-      prefix: SUGANG_PREFIX,
-      sessionTtlSeconds: 60,
-      decidedTtlSeconds: 60,
-    })
+    if (redis.status === 'wait') await redis.connect()
+    const keys = benchKeys(mode)
     const groups = Array.from({ length: keys.courseGroups }, (_, g) => g)
     return {
       name:
@@ -320,16 +352,24 @@ export async function startSugang(
       processes: procs.map((p) => ({ name: p.name, pid: p.pid })),
       cookie: (n) => cookies[n] ?? '',
       // Each course group's active set lists its courses whose queue may be non-empty: only
-      // those are counted, so that watching costs Redis little while the rush runs.
+      // those are counted, so that watching costs Redis little while the rush runs. On one node
+      // in one pipeline; on a cluster one command per key (it refuses a pipeline whose keys lie
+      // in several slots).
       pending: async () => {
         const active = (
           await Promise.all(groups.map((g) => redis.smembers(keys.activeCourses(g))))
         ).flat()
         if (active.length === 0) return 0
-        const pipeline = redis.pipeline()
-        for (const id of active) pipeline.zcard(keys.course(id).queue)
-        const results = (await pipeline.exec()) ?? []
-        return results.reduce((sum, [, n]) => sum + Number(n), 0)
+        const queues = active.map((id) => keys.course(id).queue)
+        let sizes: number[]
+        if (redis instanceof Cluster) {
+          sizes = await Promise.all(queues.map((key) => redis.zcard(key)))
+        } else {
+          const pipeline = redis.pipeline()
+          for (const key of queues) pipeline.zcard(key)
+          sizes = ((await pipeline.exec()) ?? []).map(([, n]) => Number(n))
+        }
+        return sizes.reduce((sum, n) => sum + n, 0)
       },
       state: sugangState,
       stop: async () => {
