@@ -65,6 +65,18 @@ const scenarios: Scenario[] = [
       await cluster.healthy()
     },
   },
+  {
+    name: 'Redis Cluster: a primary frozen',
+    fault: `the primary holding the first course stopped (SIGSTOP) for ${FAULT_MS / 1000} s mid-rush: its replica takes over meanwhile, and it wakes up demoted`,
+    inject: async (world, rush) => {
+      await underWay(rush)
+      const { cluster, primary } = await shardOfFirstCourse(world)
+      primary.pause()
+      await sleep(FAULT_MS)
+      primary.resume()
+      await cluster.healthy()
+    },
+  },
 ]
 
 t.test('a Redis Cluster shard fails in the rush; every answer stays true', async (t) => {
