@@ -118,19 +118,37 @@ export class RedisConnection {
     this.#loopProbe.unref()
   }
 
+  /**
+   * Resolves once Redis can be used. On a cluster, once every primary's own connection is ready
+   * too: ioredis opens them after reading the slot map, and a command for a node still connecting
+   * would fail (no offline queue), so an instance that took traffic at once would answer its
+   * first requests 503.
+   */
   async connect(timeoutMs = 10_000): Promise<void> {
-    if (this.client.status === 'ready') return
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.client.off('ready', onReady)
-        reject(new DependencyUnavailableError('redis', new Error('timed out connecting')))
-      }, timeoutMs)
-      const onReady = (): void => {
-        clearTimeout(timer)
-        resolve()
-      }
-      this.client.once('ready', onReady)
-    })
+    const until = Date.now() + timeoutMs
+    const timedOut = () =>
+      new DependencyUnavailableError('redis', new Error('timed out connecting'))
+    if (this.client.status !== 'ready') {
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => {
+          this.client.off('ready', onReady)
+          reject(timedOut())
+        }, timeoutMs)
+        const onReady = (): void => {
+          clearTimeout(timer)
+          resolve()
+        }
+        this.client.once('ready', onReady)
+      })
+    }
+    const { client } = this
+    if (!(client instanceof Cluster)) return
+    for (;;) {
+      const primaries = client.nodes('master')
+      if (primaries.length > 0 && primaries.every((node) => node.status === 'ready')) return
+      if (Date.now() > until) throw timedOut()
+      await new Promise((resolve) => setTimeout(resolve, 20))
+    }
   }
 
   /**
