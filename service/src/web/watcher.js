@@ -75,10 +75,12 @@ export class RequestWatcher {
     return this.#connection
   }
 
+  /** @param {string} requestId */
   has(requestId) {
     return this.#ids.has(requestId)
   }
 
+  /** @param {string} requestId */
   watch(requestId) {
     if (this.#ids.has(requestId)) return
     this.#ids.set(requestId, Date.now())
@@ -86,6 +88,7 @@ export class RequestWatcher {
     this.#scheduleSync()
   }
 
+  /** @param {string} requestId */
   unwatch(requestId) {
     if (!this.#ids.delete(requestId)) return
     this.#scheduleSync()
@@ -154,6 +157,7 @@ export class RequestWatcher {
     if (!this.#source || key !== this.#sourceKey) this.#openSource(key)
   }
 
+  /** @param {string} key */
   #openSource(key) {
     this.#closeSource()
     const url = `/api/v1/me/events?requests=${key.split(',').map(segment).join(',')}`
@@ -234,7 +238,10 @@ export class RequestWatcher {
     this.#sourceOpen = false
   }
 
-  /** Polls soon (now, or after the current delay); never later than a round already planned. */
+  /**
+   * Polls soon (now, or after the current delay); never later than a round already planned.
+   * @param {boolean} now
+   */
   #startPolling(now) {
     if (this.#pollRunning || this.#ids.size === 0) return
     const delay = Math.max(now ? 0 : this.#pollDelay, this.#pausedUntil - Date.now())
@@ -286,7 +293,10 @@ export class RequestWatcher {
     this.#schedulePoll(delay, waitMs !== null ? 'paused' : offline ? 'offline' : 'polling')
   }
 
-  /** @returns {Promise<{ stop?: true, waitMs?: number, offline?: true }>} */
+  /**
+   * @param {string} requestId
+   * @returns {Promise<{ stop?: true, waitMs?: number, offline?: true }>}
+   */
   async #pollOne(requestId) {
     try {
       const { data } = await api('GET', `/api/v1/enrollment-requests/${segment(requestId)}`)
@@ -331,6 +341,7 @@ export class RequestWatcher {
     }
   }
 
+  /** @param {RequestView | null | undefined} view */
   #deliver(view) {
     if (!view || typeof view.requestId !== 'string' || !this.#ids.has(view.requestId)) return
     this.#ids.set(view.requestId, Date.now())
