@@ -5,7 +5,7 @@ import { Cancellation } from '../domain/cancellation.js'
 import { Catalogue } from '../domain/catalogue.js'
 import { DependencyMonitor } from '../domain/dependency-monitor.js'
 import { EnrollmentRequests } from '../domain/enrollment-requests.js'
-import { LoginGuard } from '../domain/logins.js'
+import { Logins } from '../domain/logins.js'
 import { Carts } from '../domain/cart.js'
 import { StudentDirectory } from '../domain/students.js'
 import { RequestWatch } from '../domain/request-watch.js'
@@ -20,7 +20,7 @@ export interface Services {
   readonly reconciler: Reconciler
   readonly cancellation: Cancellation
   readonly requests: EnrollmentRequests
-  readonly logins: LoginGuard
+  readonly logins: Logins
   readonly students: StudentDirectory
   readonly carts: Carts
   readonly watch: RequestWatch
@@ -104,7 +104,18 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     redis: () => rush.lifecycle.ping(),
   })
 
-  const logins = new LoginGuard(rush.logins)
+  const { login } = config
+  const logins = new Logins({ throttle: rush.logins, accounts: store }, students, {
+    limits: {
+      account: login.accountFailures,
+      address: login.addressFailures,
+      device: login.deviceFailures,
+      campusAccount: { max: login.campusAccountFailures },
+    },
+    campusNetworks: login.campusNetworks,
+    checks: { atOnce: login.checksAtOnce, maxWaitMs: login.checkMaxWaitMs },
+    passwordCost: config.passwordCost,
+  })
 
   const carts = new Carts(store, requests)
   const watch = new RequestWatch({ queue: rush.queue, seats: rush.seats }, requests, {

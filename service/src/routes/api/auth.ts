@@ -1,11 +1,8 @@
-import { BlockList, isIPv4 } from 'node:net'
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
 import { RETRY_AFTER_SECONDS, errorBody } from '../../errors.js'
-import { PasswordChecks } from '../../domain/password-checks.js'
+import type { LoginCheck } from '../../domain/ports.js'
 import { canonicalStudentId } from '../../domain/students.js'
-import { hashPassword, needsRehash, verifyPassword } from '../../domain/passwords.js'
-import type { LoginAttempt, LoginCheck } from '../../domain/ports.js'
 import { LoginBody, LoginResponse } from '../../schemas/auth.js'
 import { errorRef } from '../../schemas/common.js'
 import { sendTooManyRequests } from '../../plugins/app/sessions.js'
@@ -32,34 +29,8 @@ const REFUSALS: Record<
   },
 }
 
-/** Whether an address is in one of the networks (an IPv4-mapped IPv6 address as its IPv4). */
-function networkMatcher(networks: readonly string[]): (address: string) => boolean {
-  const list = new BlockList()
-  for (const network of networks) {
-    const [address = '', prefix] = network.split('/')
-    list.addSubnet(address, Number(prefix), isIPv4(address) ? 'ipv4' : 'ipv6')
-  }
-  return (address) => {
-    const mapped = address.toLowerCase().startsWith('::ffff:') ? address.slice(7) : null
-    if (mapped && isIPv4(mapped)) return list.check(mapped, 'ipv4')
-    return list.check(address, isIPv4(address) ? 'ipv4' : 'ipv6')
-  }
-}
-
 const auth: FastifyPluginAsyncTypebox = async (app) => {
-  const { config, store, logins, students } = app.sugang
-  const { login } = config
-  const limits = {
-    account: login.accountFailures,
-    address: login.addressFailures,
-    device: login.deviceFailures,
-    campusAccount: { max: login.campusAccountFailures },
-  }
-  const onCampus = networkMatcher(login.campusNetworks)
-  const checks = new PasswordChecks({
-    atOnce: login.checksAtOnce,
-    maxWaitMs: login.checkMaxWaitMs,
-  })
+  const { logins } = app.sugang
 
   app.post(
     '/auth/login',
@@ -75,89 +46,55 @@ const auth: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const { password } = request.body
       const studentId = canonicalStudentId(request.body.studentId)
-      const attempt: LoginAttempt = {
-        studentId,
-        address: request.ip,
-        device: app.sessions.deviceOf(request, studentId),
-        campus: onCampus(request.ip),
-        limits,
-      }
-      // The attempt is counted as a failure before its password is checked, so however many
-      // arrive at once, no more are checked than the limits allow; a success gives it back.
-      const check = await logins.reserve(attempt)
-      if (check.kind !== 'ok') {
-        const refusal = REFUSALS[check.kind]
-        app.metrics.loginRefusals.inc({ reason: refusal.metric })
-        return sendTooManyRequests(reply, check.retryAfterMs, refusal.code, refusal.message)
-      }
-      // Never checked (a dependency failed, the instance is busy, the client left): no failure
-      // of the student's.
-      const giveBack = () =>
-        logins
-          .release(check.reservation)
-          .catch((releaseErr: unknown) =>
-            request.log.warn({ err: releaseErr }, 'login reservation not released'),
-          )
-      const turn = checks.enter()
-      if (!turn) {
-        await giveBack()
-        app.metrics.loginRefusals.inc({ reason: 'busy' })
-        return reply
-          .code(503)
-          .header('retry-after', RETRY_AFTER_SECONDS)
-          .send(
-            errorBody('LOGIN_BUSY', 'Too many logins are being checked right now; retry shortly.'),
-          )
-      }
-      const endTurn = await turn
-      let student: Awaited<ReturnType<typeof store.findStudent>>
-      let valid: boolean
-      try {
-        // A student who gave up while waiting (the page retries on its own) costs no check:
-        // their connection is gone (the request itself ends once its body is read).
-        if (request.raw.socket?.destroyed === true) {
-          await giveBack()
-          return reply.code(503).send(errorBody('LOGIN_BUSY', 'The client left before its turn.'))
+      const outcome = await logins.logIn(
+        {
+          studentId,
+          password: request.body.password,
+          address: request.ip,
+          device: app.sessions.deviceOf(request, studentId),
+        },
+        {
+          // The request itself ends once its body is read: a closed connection is the sign.
+          clientGone: () => request.raw.socket?.destroyed === true,
+          openSession: async (id) => {
+            await app.sessions.open(reply, id)
+            app.sessions.rememberDevice(request, reply, id)
+          },
+          releaseFailed: (err) => request.log.warn({ err }, 'login reservation not released'),
+          rehashFailed: (err, id) =>
+            request.log.warn({ err, studentId: id }, 'password rehash failed'),
+        },
+      )
+      switch (outcome.kind) {
+        case 'logged-in': {
+          const { student } = outcome
+          request.log.info({ studentId: student.id }, 'logged in')
+          return { studentId: student.id, name: student.name }
         }
-        student = await store.findStudent(studentId)
-        // Unknown students are checked against a decoy, and every check costs at least the
-        // configured scrypt cost, so the answer's timing does not tell whether the id exists.
-        valid = await verifyPassword(password, student?.passwordHash ?? null, config.passwordCost)
-      } catch (err) {
-        await giveBack()
-        throw err
-      } finally {
-        endTurn()
-      }
-      if (!student || !valid) {
-        // The reservation stays: it is the counted failure.
-        return reply
-          .code(401)
-          .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
-      }
-      await logins.release(check.reservation)
-      students.remember(student)
-      await app.sessions.open(reply, student.id)
-      app.sessions.rememberDevice(request, reply, student.id)
-      // Off the response path, in a turn of its own that no login waits behind (a later login
-      // does it if this instance is too far behind, or fails to).
-      const rehashTurn = needsRehash(student.passwordHash, config.passwordCost)
-        ? checks.whenIdle()
-        : null
-      if (rehashTurn) {
-        void rehashTurn.then((endRehash) =>
-          hashPassword(password, config.passwordCost)
-            .then((hash) => store.updatePasswordHash(student.id, hash))
-            .catch((err: unknown) =>
-              request.log.warn({ err, studentId: student.id }, 'password rehash failed'),
+        case 'invalid':
+          return reply
+            .code(401)
+            .send(errorBody('INVALID_CREDENTIALS', 'Student id or password is wrong.'))
+        case 'busy':
+          app.metrics.loginRefusals.inc({ reason: 'busy' })
+          return reply
+            .code(503)
+            .header('retry-after', RETRY_AFTER_SECONDS)
+            .send(
+              errorBody(
+                'LOGIN_BUSY',
+                'Too many logins are being checked right now; retry shortly.',
+              ),
             )
-            .finally(endRehash),
-        )
+        case 'client-left':
+          return reply.code(503).send(errorBody('LOGIN_BUSY', 'The client left before its turn.'))
+        default: {
+          const refusal = REFUSALS[outcome.kind]
+          app.metrics.loginRefusals.inc({ reason: refusal.metric })
+          return sendTooManyRequests(reply, outcome.retryAfterMs, refusal.code, refusal.message)
+        }
       }
-      request.log.info({ studentId: student.id }, 'logged in')
-      return { studentId: student.id, name: student.name }
     },
   )
 
