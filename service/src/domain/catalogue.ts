@@ -35,6 +35,11 @@ export class Catalogue {
     return this.#loading
   }
 
+  /** One course, read from the store each time rather than from the list kept in memory. */
+  find(courseId: string): Promise<Course | null> {
+    return this.#store.findCourse(courseId)
+  }
+
   /**
    * Whether a course exists, answered from memory. A miss reloads the list at most once per TTL,
    * shared by every request asking at that moment, rather than one query per request.

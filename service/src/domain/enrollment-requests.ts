@@ -1,5 +1,5 @@
 import type { Catalogue } from './catalogue.js'
-import type { RejectReason } from './model.js'
+import type { Enrollment, RejectReason } from './model.js'
 import type {
   EnqueueInput,
   EnqueueResult,
@@ -101,6 +101,11 @@ export class EnrollmentRequests {
       closesAt: this.#window.closesAt,
       open: registrationOpen(this.#window, year, now),
     }
+  }
+
+  /** The courses the student is enrolled in, read on the primary: their own writes show at once. */
+  enrollments(studentId: string): Promise<Enrollment[]> {
+    return this.#records.listEnrollments(studentId)
   }
 
   async submit(input: SubmitInput, now = Date.now()): Promise<SubmitResult> {

@@ -21,7 +21,7 @@ export function matchesEtag(header: string | undefined, etag: string): boolean {
 }
 
 const courses: FastifyPluginAsyncTypebox = async (app) => {
-  const { catalogue, store } = app.sugang
+  const { catalogue } = app.sugang
   /**
    * The list as last sent: the catalogue's array it was built from, its JSON and its tag. The
    * catalogue hands out the same array until it reloads (at most once a second), so the list is
@@ -78,7 +78,7 @@ const courses: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const course = await store.findCourse(request.params.courseId)
+      const course = await catalogue.find(request.params.courseId)
       if (!course) throw new HttpError(404, 'COURSE_NOT_FOUND', 'There is no such course.')
       return view(course)
     },

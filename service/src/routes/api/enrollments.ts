@@ -18,7 +18,7 @@ const requestNotFound = (): HttpError =>
   new HttpError(404, 'REQUEST_NOT_FOUND', 'There is no such enrollment request.')
 
 const enrollments: FastifyPluginAsyncTypebox = async (app) => {
-  const { store, requests, cancellation, watch } = app.sugang
+  const { requests, cancellation, watch } = app.sugang
   const counter = app.metrics.enrollmentRequests
 
   // A bodyless POST means the same as {}.
@@ -113,7 +113,7 @@ const enrollments: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => {
-      const list = await store.listEnrollments(sessionOf(request).studentId)
+      const list = await requests.enrollments(sessionOf(request).studentId)
       return {
         enrollments: list.map((e) => ({ ...e, enrolledAt: e.enrolledAt.toISOString() })),
       }

@@ -8,7 +8,7 @@ const iso = (d: Date | null): string | null => (d ? d.toISOString() : null)
 
 /** The student's own page data: who they are, their registration window, their timetable. */
 const me: FastifyPluginAsyncTypebox = async (app) => {
-  const { store, students, requests } = app.sugang
+  const { students, requests } = app.sugang
 
   const profileOf = async (studentId: string) => {
     const profile = await students.profile(studentId)
@@ -62,7 +62,7 @@ const me: FastifyPluginAsyncTypebox = async (app) => {
       const { studentId } = sessionOf(request)
       const [profile, enrollments] = await Promise.all([
         profileOf(studentId),
-        store.listEnrollments(studentId),
+        requests.enrollments(studentId),
       ])
       return {
         totalCredits: enrollments.reduce((sum, e) => sum + e.credits, 0),
