@@ -1,17 +1,12 @@
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
-import { MysqlStore } from './adapters/mysql/store.js'
-import mysql from 'mysql2/promise'
-import { provisionDatabaseUsers } from './adapters/mysql/database-users.js'
-import { sslOptions } from './adapters/mysql/pool.js'
 import {
   dataDirectory,
   duration,
   loadConfig,
   loadDatabaseUsersConfig,
   loadNotifierConfig,
-  type UserCredentials,
 } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
@@ -28,7 +23,7 @@ import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
-import { createAdapters, openSqliteStore, pageUrl } from './wiring/adapters.js'
+import { createAdapters, openSqliteStore, openStore, pageUrl } from './wiring/adapters.js'
 import { pino } from 'pino'
 
 const USAGE = `Usage: sugang <command> [options]
@@ -143,10 +138,7 @@ async function seed(argv: string[]): Promise<void> {
 
   const config = loadConfig()
   const { storage } = config
-  const store =
-    storage.kind === 'embedded'
-      ? await openSqliteStore({ path: storage.sqlitePath })
-      : new MysqlStore({ url: storage.databaseUrl, tls: config.databaseTls, poolSize: 2 })
+  const store = await openStore(storage, { tls: config.databaseTls, poolSize: 2 })
   try {
     await store.migrate()
     const done = await write(store)
@@ -201,10 +193,7 @@ async function migrate(argv: string[]): Promise<void> {
     return
   }
   const { storage, databaseTls } = loadConfig()
-  const store =
-    storage.kind === 'embedded'
-      ? await openSqliteStore({ path: storage.sqlitePath })
-      : new MysqlStore({ url: storage.databaseUrl, tls: databaseTls, poolSize: 1 })
+  const store = await openStore(storage, { tls: databaseTls, poolSize: 1 })
   try {
     await store.migrate()
     console.log('schema is up to date')
@@ -314,39 +303,10 @@ async function databaseUsers(argv: string[]): Promise<void> {
   if (argv.length > 0) throw new ConfigError(`unexpected arguments\n\n${DATABASE_USERS_USAGE}`)
   const config = loadDatabaseUsersConfig()
   // Loaded here only: the AWS clients are of no use to any other command.
-  const { databaseUrlFromSecret, secretCredentials } =
-    await import('./adapters/secrets/database-url.js')
-  const adminUrl =
-    config.admin.kind === 'url' ? config.admin.url : await databaseUrlFromSecret(config.admin)
-  const credentials = async (user: UserCredentials) =>
-    user.kind === 'password' ? user : secretCredentials(user.secretArn)
-  const [app, notifier] = await Promise.all([credentials(config.app), credentials(config.notifier)])
-  const database = decodeURIComponent(new URL(adminUrl).pathname.slice(1))
-  if (!database) throw new ConfigError('the master connection must name the database')
-
-  // The notifier's grants name tables: the schema must exist first.
-  const store = new MysqlStore({ url: adminUrl, tls: config.databaseTls, poolSize: 1 })
-  try {
-    await store.migrate()
-  } finally {
-    await store.close()
-  }
-  const conn = await mysql.createConnection({
-    uri: adminUrl,
-    ssl: config.databaseTls ? sslOptions(config.databaseTls) : undefined,
-  })
-  try {
-    await provisionDatabaseUsers(conn, {
-      database,
-      app,
-      notifier,
-      requireTls: config.databaseTls !== undefined,
-    })
-  } finally {
-    await conn.end()
-  }
+  const { provisionUsers } = await import('./wiring/database-users.js')
+  const { database, app, notifier } = await provisionUsers(config)
   console.log(
-    `users ${app.username} (service) and ${notifier.username} (e-mail sender) are up to date on ${database}`,
+    `users ${app} (service) and ${notifier} (e-mail sender) are up to date on ${database}`,
   )
 }
 

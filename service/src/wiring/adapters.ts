@@ -4,11 +4,12 @@ import { MysqlStore } from '../adapters/mysql/store.js'
 import { createRedisRushState } from '../adapters/redis/index.js'
 import { DurableSessions } from '../adapters/sqlite/sessions.js'
 import type { SqliteStore, SqliteStoreOptions } from '../adapters/sqlite/store.js'
-import type { Config } from '../config.js'
+import type { Config, DatabaseTls } from '../config.js'
 import { DEMO_LOGIN, DEMO_PASSWORD, seedDemoSemester } from '../demo/semester.js'
 import type { RegistrationStore, RushState } from '../domain/ports.js'
 import { ConfigError } from '../errors.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
+import type { SeedStore } from '../seed.js'
 
 export interface Adapters {
   readonly store: RegistrationStore
@@ -46,6 +47,23 @@ export async function createAdapters(config: Config, log: ThrottledLog): Promise
     onError: (err) => log.warn('redis connection error', err),
   })
   return { store, rush }
+}
+
+/** Where a command's store lives: the configuration's storage, or a MySQL URL of its own. */
+export type StoreLocation =
+  | { readonly kind: 'embedded'; readonly sqlitePath: string }
+  | { readonly kind: 'mysql'; readonly databaseUrl: string }
+
+/**
+ * The store alone, for a command that migrates or seeds rather than serves: the MySQL primary
+ * with a pool of its own size (no replica, no Redis), or the embedded file.
+ */
+export async function openStore(
+  location: StoreLocation,
+  options: { readonly tls: DatabaseTls | undefined; readonly poolSize: number },
+): Promise<RegistrationStore & SeedStore> {
+  if (location.kind === 'embedded') return openSqliteStore({ path: location.sqlitePath })
+  return new MysqlStore({ url: location.databaseUrl, tls: options.tls, poolSize: options.poolSize })
 }
 
 /**
