@@ -236,7 +236,7 @@ async function notify(argv: string[]): Promise<void> {
   const config = loadNotifierConfig()
   const log = pino({ level: config.logLevel })
   // Loaded here only: the AWS clients are of no use to any other command.
-  const { createNotifier } = await import('./notifier.js')
+  const { createNotifier } = await import('./wiring/notifier.js')
   const notifier = await createNotifier(config, { log })
   const resolve = values['retry-dead'] ? 'retry' : values['discard-dead'] ? 'discard' : undefined
   if (resolve !== undefined) {

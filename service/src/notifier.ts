@@ -1,14 +1,10 @@
 /**
- * The confirmation e-mail sender as a program: builds the outbox and the mailer from a
- * NotifierConfig and runs domain/confirmations.ts over them. The e-mail Lambda and
+ * The confirmation e-mail sender as a program: runs domain/confirmations.ts over an outbox and a
+ * mailer, which wiring/notifier.ts picks from a NotifierConfig. The e-mail Lambda and
  * `sugang notify` both use it, so what runs locally is what runs in AWS.
  */
 import { randomUUID } from 'node:crypto'
 import type { Logger } from 'pino'
-import { MysqlConfirmationOutbox } from './adapters/mysql/confirmation-outbox.js'
-import { createPool } from './adapters/mysql/pool.js'
-import { databaseUrlFromSecret } from './adapters/secrets/database-url.js'
-import { SesMailer } from './adapters/ses/mailer.js'
 import type { NotifierConfig } from './config.js'
 import { renderConfirmation } from './domain/confirmation-mail.js'
 import {
@@ -27,47 +23,24 @@ export interface Notifier {
   close(): Promise<void>
 }
 
-export interface NotifierDependencies {
+export interface NotifierParts {
+  readonly outbox: ConfirmationOutbox
+  readonly mailer: Mailer
   readonly log: Logger
-  /** Replaces SES (tests of the loop itself use the SES adapter against a local endpoint). */
-  readonly mailer?: Mailer
+  /** Lets go of what the outbox and the mailer hold (a pool, an SES client). */
+  readonly close: () => Promise<void>
 }
 
-export async function createNotifier(
-  config: NotifierConfig,
-  deps: NotifierDependencies,
-): Promise<Notifier> {
-  const closers: Array<() => Promise<void> | void> = []
-  let outbox: ConfirmationOutbox
-  if (config.database.kind === 'embedded') {
-    // Loaded only here: the embedded store's native module is not part of the production image.
-    const { SqliteConfirmationOutbox } = await import('./adapters/sqlite/confirmation-outbox.js')
-    const sqlite = new SqliteConfirmationOutbox(config.database.sqlitePath)
-    closers.push(() => sqlite.close())
-    outbox = sqlite
-  } else {
-    const url =
-      config.database.kind === 'url'
-        ? config.database.url
-        : await databaseUrlFromSecret(config.database)
-    const pool = createPool(url, config.settings.concurrency + 1, 10_000, config.databaseTls)
-    closers.push(() => pool.end())
-    outbox = new MysqlConfirmationOutbox(pool)
-  }
-  let mailer = deps.mailer
-  if (!mailer) {
-    const ses = new SesMailer({ from: config.mailFrom, configurationSet: config.configurationSet })
-    closers.push(() => ses.destroy())
-    mailer = ses
-  }
-  const sender = mailer
-  const { log } = deps
-
+export function notifierOver(
+  config: Pick<NotifierConfig, 'settings' | 'siteUrl'>,
+  parts: NotifierParts,
+): Notifier {
+  const { outbox, mailer, log } = parts
   return {
     run: (stop) =>
       sendConfirmations({
         outbox,
-        mailer: sender,
+        mailer,
         settings: config.settings,
         render: (c) => renderConfirmation(c, { siteUrl: config.siteUrl }),
         newToken: randomUUID,
@@ -80,8 +53,6 @@ export async function createNotifier(
       }),
     backlog: () => outbox.backlog(),
     resolveDead: (action) => outbox.resolveDead(action),
-    async close() {
-      for (const close of closers.reverse()) await close()
-    },
+    close: parts.close,
   }
 }

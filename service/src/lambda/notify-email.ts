@@ -7,7 +7,8 @@
 import { pino } from 'pino'
 import { loadNotifierConfig, type NotifierConfig } from '../config.js'
 import type { ConfirmationBacklog, SendReport } from '../domain/confirmations.js'
-import { createNotifier, type Notifier } from '../notifier.js'
+import type { Notifier } from '../notifier.js'
+import { createNotifier } from '../wiring/notifier.js'
 
 /** The part of the Lambda context this handler uses. */
 export interface LambdaContext {

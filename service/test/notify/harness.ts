@@ -4,7 +4,8 @@ import { pino } from 'pino'
 import type { Test } from 'tap'
 import { SesMailer } from '../../src/adapters/ses/mailer.js'
 import { loadNotifierConfig, type Config } from '../../src/config.js'
-import { createNotifier, type Notifier } from '../../src/notifier.js'
+import type { Notifier } from '../../src/notifier.js'
+import { createNotifier } from '../../src/wiring/notifier.js'
 import { studentId } from '../../src/seed.js'
 import {
   configFrom,

@@ -4,7 +4,7 @@ import { pino } from 'pino'
 import t from 'tap'
 import { SesMailer } from '../../src/adapters/ses/mailer.js'
 import { loadNotifierConfig } from '../../src/config.js'
-import { createNotifier } from '../../src/notifier.js'
+import { createNotifier } from '../../src/wiring/notifier.js'
 import { courseId, studentId } from '../../src/seed.js'
 import {
   MYSQL_ROOT,
