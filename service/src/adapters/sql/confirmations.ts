@@ -4,7 +4,7 @@
  */
 import type { ClaimedConfirmation, ConfirmationBacklog } from '../../domain/confirmations.js'
 import { parseMeetings } from '../../domain/meetings.js'
-import type { Row } from './rows.js'
+import { asDate, type Row } from './rows.js'
 
 /** Rows still owed an e-mail, or dead, by state: `state, n, oldest`. */
 export const BACKLOG_SQL = `SELECT state, COUNT(*) AS n, MIN(created_at) AS oldest
@@ -25,8 +25,7 @@ export const CLAIMED_SQL = (ids: string) => `SELECT o.id, o.kind, o.attempts, o.
  ORDER BY o.id`
 
 function toDate(value: unknown): Date | null {
-  if (value === null || value === undefined) return null
-  return value instanceof Date ? value : new Date(String(value))
+  return value === null || value === undefined ? null : asDate(value)
 }
 
 export function toBacklog(rows: readonly Row[]): ConfirmationBacklog {

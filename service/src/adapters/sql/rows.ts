@@ -123,3 +123,8 @@ export function waitlistHead(
     enrolledHere: student ? Number(student.here) === 1 : false,
   }
 }
+
+/** A DATETIME as the driver returns it (MySQL: a Date; SQLite: ISO 8601 text) as a Date. */
+export function asDate(value: unknown): Date {
+  return value instanceof Date ? value : new Date(String(value))
+}
