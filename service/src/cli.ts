@@ -10,7 +10,7 @@ import {
 } from './config.js'
 import { ConfigError } from './errors.js'
 import { generateOpenapi } from './openapi.js'
-import { clearQueue, seed as seedNumbered, type SeedStore } from './seed.js'
+import { seed as seedNumbered, type SeedStore } from './seed.js'
 import { runCrowd } from './demo/crowd.js'
 import {
   DEMO_PASSWORD,
@@ -23,7 +23,13 @@ import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
-import { createAdapters, openSqliteStore, openStore, pageUrl } from './wiring/adapters.js'
+import {
+  clearRushState,
+  createAdapters,
+  openSqliteStore,
+  openStore,
+  pageUrl,
+} from './wiring/adapters.js'
 import { pino } from 'pino'
 
 const USAGE = `Usage: sugang <command> [options]
@@ -142,8 +148,7 @@ async function seed(argv: string[]): Promise<void> {
   try {
     await store.migrate()
     const done = await write(store)
-    if (reset && storage.kind === 'mysql')
-      await clearQueue(storage.redisClusterNodes ?? storage.redisUrl, config.redisPrefix)
+    if (reset) await clearRushState(config)
     console.log(storage.kind === 'embedded' ? `${done} into ${storage.sqlitePath}` : done)
   } finally {
     await store.close()

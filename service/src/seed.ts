@@ -1,4 +1,3 @@
-import { openRedis, primariesOf } from './adapters/redis/connection.js'
 import type { Meeting } from './domain/model.js'
 import { hashPassword, seedCost } from './domain/passwords.js'
 
@@ -69,27 +68,6 @@ export function capacityOf(n: number, capacity: SeedOptions['capacity']): number
   const [min, max] = capacity
   const spread = ((n - 1) * 0.6180339887498949) % 1
   return min + Math.round(spread * (max - min))
-}
-
-/**
- * Deletes every queue key under the prefix (used with --reset so Redis matches MySQL again), on
- * one node (its URL) or on every primary of a cluster (its seeds' URLs).
- */
-export async function clearQueue(redis: string | readonly string[], prefix: string): Promise<void> {
-  const client = openRedis(redis, { maxRetriesPerRequest: 1 })
-  try {
-    for (const node of await primariesOf(client)) {
-      let cursor = '0'
-      do {
-        const [next, keys] = await node.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000)
-        cursor = next
-        // One key per command: a cluster node refuses a DEL of keys in different slots.
-        if (keys.length > 0) await Promise.all(keys.map((key) => node.unlink(key)))
-      } while (cursor !== '0')
-    }
-  } finally {
-    client.disconnect()
-  }
 }
 
 /** Rows written per call: one statement per table on MySQL, well within its packet size. */

@@ -12,7 +12,8 @@ import type { Cluster, Redis } from 'ioredis'
 import { openRedis, primariesOf } from '../src/adapters/redis/connection.js'
 import { CLUSTER_COURSE_GROUPS, RedisKeys } from '../src/adapters/redis/keys.js'
 import { SqliteStore } from '../src/adapters/sqlite/store.js'
-import { clearQueue, seed, type SeedOptions } from '../src/seed.js'
+import { clearQueue } from '../src/adapters/redis/clear-queue.js'
+import { seed, type SeedOptions } from '../src/seed.js'
 
 /** The MariaDB and Redis every test talks to; CI starts them, locally they are the defaults. */
 export const MYSQL_ROOT = process.env.TEST_MYSQL_URL ?? 'mysql://root@127.0.0.1:3306'

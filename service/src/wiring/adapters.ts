@@ -1,6 +1,7 @@
 import { pino } from 'pino'
 import { createMemoryRushState } from '../adapters/memory/index.js'
 import { MysqlStore } from '../adapters/mysql/store.js'
+import { clearQueue } from '../adapters/redis/clear-queue.js'
 import { createRedisRushState } from '../adapters/redis/index.js'
 import { DurableSessions } from '../adapters/sqlite/sessions.js'
 import type { SqliteStore, SqliteStoreOptions } from '../adapters/sqlite/store.js'
@@ -64,6 +65,16 @@ export async function openStore(
 ): Promise<RegistrationStore & SeedStore> {
   if (location.kind === 'embedded') return openSqliteStore({ path: location.sqlitePath })
   return new MysqlStore({ url: location.databaseUrl, tls: options.tls, poolSize: options.poolSize })
+}
+
+/**
+ * Forgets the rush state after the store was reset (`sugang seed --reset`): every Redis key under
+ * the prefix. The embedded queue lives in the memory of its `sugang serve`, which a restart clears.
+ */
+export async function clearRushState(config: Config): Promise<void> {
+  const { storage } = config
+  if (storage.kind === 'embedded') return
+  await clearQueue(storage.redisClusterNodes ?? storage.redisUrl, config.redisPrefix)
 }
 
 /**

@@ -10,7 +10,7 @@ import {
   type StudentCheck,
 } from '../../src/adapters/redis/lua-scripts.js'
 import type { Decision } from '../../src/domain/model.js'
-import { clearQueue } from '../../src/seed.js'
+import { clearQueue } from '../../src/adapters/redis/clear-queue.js'
 import { REDIS_CLUSTER_NODES, REDIS_TARGET, redisClient } from '../helper.js'
 
 /** On a Redis Cluster the student's keys sit in another slot than the course's (see keys.ts). */
