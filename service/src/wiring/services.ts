@@ -11,8 +11,8 @@ import { StudentDirectory } from '../domain/students.js'
 import { RequestWatch } from '../domain/request-watch.js'
 import { Reconciler } from '../domain/reconciler.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
-import type { Metrics } from '../plugins/app/metrics.js'
 import type { Adapters } from './adapters.js'
+import type { ServiceMetrics } from './metrics.js'
 
 export interface Services {
   readonly catalogue: Catalogue
@@ -29,7 +29,7 @@ export interface Services {
 
 export interface ServiceContext {
   readonly config: Config
-  readonly metrics: Metrics
+  readonly metrics: ServiceMetrics
   /** For rare events, logged every time. */
   readonly log: FastifyBaseLogger
   /** For errors that repeat while a dependency is away. */

@@ -2,19 +2,14 @@ import { createServer, type Server } from 'node:http'
 import type { AddressInfo } from 'node:net'
 import fp from 'fastify-plugin'
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client'
+import type { ServiceMetrics } from '../../wiring/metrics.js'
 
-export interface Metrics {
+/** The services' metrics and the HTTP layer's own. */
+export interface Metrics extends ServiceMetrics {
   readonly registry: Registry
   readonly enrollmentRequests: Counter<'outcome'>
-  readonly admissions: Counter<'outcome'>
-  readonly admissionBatch: Histogram
-  readonly admissionErrors: Counter
   readonly waitlistPromotions: Counter
-  readonly cacheRepairs: Counter
-  readonly reflectionFailures: Counter
   readonly loginRefusals: Counter<'reason'>
-  readonly watchRounds: Histogram
-  readonly watchUpdates: Counter
   /** The address the metrics listener is bound to, once listening. */
   address(): AddressInfo | null
 }
