@@ -1,8 +1,8 @@
 import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
+import { freePort } from '@sugang/testkit/ports'
 import t from 'tap'
 import { parse } from 'yaml'
 import { profiles } from '../src/config/index.js'
@@ -482,15 +482,6 @@ t.test('Alertmanager sends the Watchdog every minute to the relay the host runs'
   )
   t.match(userData, /systemctl enable --now .*sugang-watchdog-relay\.service/)
 })
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 t.test(
   'the relay turns a firing Watchdog into one data point, and nothing else into any',

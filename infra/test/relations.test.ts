@@ -5,10 +5,10 @@
 // refuses. Each is read from what is synthesized or from the service itself, never restated here.
 import { spawn } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import os from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { freePort } from '@sugang/testkit/ports'
 import t from 'tap'
 import { retryAfterMs } from '../../service/src/client-policy.js'
 import { loadConfig } from '../../service/src/config.js'
@@ -423,15 +423,6 @@ t.test('every placeholder is refused by its name, and a filled profile passes', 
 /** `2026-12-07T16:41:47+09:00`: an instant as a profile writes it, in Korean time. */
 const kst = (ms: number) =>
   new Date(Math.floor(ms / 1000) * 1000 + 9 * 3_600_000).toISOString().replace('.000Z', '+09:00')
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number }
-      server.close(() => resolve(port))
-    })
-  })
-}
 
 t.test('the service started as an instance starts it answers by the calendar', async (t) => {
   // A calendar around this test's own clock: year 4 opened an hour ago, everyone else opens in

@@ -1,10 +1,11 @@
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { freePort } from '@sugang/testkit/ports'
 import { parse, stringify } from 'yaml'
 import { findTool } from './binaries.js'
 import { alertmanagerDir, prometheusDir, rulesDir } from './paths.js'
-import { freePort, startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
+import { startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
 
 /** Where Slack messages go: a URL (written to a private file) or a file that holds one. */
 export type SlackTarget = { readonly url: string } | { readonly urlFile: string }

@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises'
+import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { startLocalStack } from '../src/local-stack.js'
-import { httpGet, sleep, waitFor } from '../src/processes.js'
+import { httpGet } from '../src/processes.js'
 import { startSlackReceiver, type ReceivedMessage } from '../src/slack-receiver.js'
 import { dashboardQueries, loadDashboards } from './helpers/config-files.js'
 import { activeAlertmanagers, alerts, query } from './helpers/prometheus-api.js'
@@ -24,7 +26,7 @@ const RUNBOOK = 'https://github.com/sugang/sugang/blob/main/monitoring/runbook.m
 const redis = await startRedis()
 let redisRunning = true
 t.teardown(async () => {
-  if (redisRunning) await redis.process.stop()
+  if (redisRunning) await redis.stop()
 })
 const service = await startService({ database: DATABASE, redis })
 let stopping = false
@@ -160,7 +162,7 @@ t.test(
   'Redis going away reaches Slack as SugangDependencyDown, after its for, alone',
   async (t) => {
     const stoppedAt = Date.now()
-    await redis.process.stop()
+    await redis.stop()
     redisRunning = false
 
     await waitFor(
@@ -221,7 +223,7 @@ t.test(
 
 t.test('Redis coming back reaches Slack as resolved', async (t) => {
   const restarted = await startRedis(redis.port)
-  t.teardown(() => restarted.process.stop())
+  t.teardown(() => restarted.stop())
   await waitFor('the ready probe to pass', async () => (probes.at(-1) === 200 ? true : undefined), {
     timeoutMs: 30_000,
   }).catch(async (err: unknown) => {

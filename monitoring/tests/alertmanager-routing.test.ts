@@ -1,9 +1,10 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { startAlertmanager } from '../src/local-stack.js'
-import { sleep, waitFor } from '../src/processes.js'
 import { startSlackReceiver, type ReceivedMessage } from '../src/slack-receiver.js'
 
 // The committed alertmanager.yml in a real Alertmanager, fed alerts through its API as Prometheus

@@ -1,6 +1,7 @@
+import { freePort } from '@sugang/testkit/ports'
 import t from 'tap'
 import { findTool } from '../src/binaries.js'
-import { freePort, startProcess, waitUntilReady } from '../src/processes.js'
+import { startProcess, waitUntilReady } from '../src/processes.js'
 import { dashboardQueries, loadDashboards, loadRules } from './helpers/config-files.js'
 import { collectExposition, type Exported } from './helpers/exposition.js'
 import { analysePromql } from './helpers/promql.js'
@@ -27,7 +28,7 @@ const TARGET_LABELS = new Set(['job', 'instance', 'name', 'az', 'env'])
 const SYNTHETIC = new Set(['up', 'ALERTS', 'ALERTS_FOR_STATE'])
 
 const redis = await startRedis()
-t.teardown(() => redis.process.stop())
+t.teardown(() => redis.stop())
 const service = await startService({ database: DATABASE, redis })
 t.teardown(async () => {
   await service.stop()

@@ -1,8 +1,9 @@
 import { spawnSync } from 'node:child_process'
 import { join } from 'node:path'
+import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { repoRoot } from '../src/paths.js'
-import { httpGet, startProcess, waitFor } from '../src/processes.js'
+import { httpGet, startProcess } from '../src/processes.js'
 
 // scripts/monitoring-up as a person runs it: it comes up on loopback, scrapes what it was told to,
 // and an interrupt stops everything it started.

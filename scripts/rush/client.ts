@@ -123,8 +123,6 @@ export class Client {
   }
 }
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms))
-
 /** Runs `work(i)` for i in [0, n) with at most `limit` in flight. */
 export async function inParallel(
   n: number,

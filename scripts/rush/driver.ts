@@ -3,8 +3,9 @@
 // with the page's back-off (1 s, ×1.5, at most 10 s) until it is enrolled, rejected or
 // waitlisted; 429 and 503 are retried after Retry-After, as the page does.
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { FIRST_POLL_MS, nextPollMs, retryAfterMs } from '../../service/src/client-policy.js'
-import { type Answer, type Client, sleep } from './client.js'
+import type { Answer, Client } from './client.js'
 import { StreamFollower } from './streams.js'
 import type { Target, TargetKind } from './targets.js'
 import { courseId, type Wish } from './workload.js'

@@ -6,10 +6,11 @@
 // answer. That is what a cost raise, or the first semester on new hashes, costs the fleet.
 import { cpus } from 'node:os'
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import mysql from 'mysql2/promise'
 import { Pool } from 'undici'
 import { defaultCost } from '../../service/src/domain/passwords.js'
-import { inParallel, percentile, sleep } from './client.js'
+import { inParallel, percentile } from './client.js'
 import { drive, poll, settle, trackedWish, type Tracked } from './driver.js'
 import { ProcessMeter, round, type ProcessCost } from './probes.js'
 import type { TargetResult } from './report.js'

@@ -2,11 +2,10 @@
 // Loopback only; every process is stopped when its target is done.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process'
 import { cpSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
-import { sleep } from './client.js'
 
 export const repoRoot = fileURLToPath(new URL('../..', import.meta.url))
 export const sugangCli = join(repoRoot, 'service/bin/sugang.js')
@@ -51,18 +50,6 @@ export interface Running {
   /** The last lines it wrote to stderr, for the error message when it dies. */
   readonly log: () => string
   stop(): Promise<void>
-}
-
-/** A free loopback port (the kernel's choice; closed again before use). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0))
-    })
-  })
 }
 
 export function run(

@@ -1,7 +1,8 @@
 // The scenarios: who wants what, in which order, and what else happens during the rush. Each has
 // a full size (the benchmark) and a small one (the test suite); both run the same code.
 import { performance } from 'node:perf_hooks'
-import { type Client, inParallel, sleep } from './client.js'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type Client, inParallel } from './client.js'
 import {
   drive,
   type FollowMode,

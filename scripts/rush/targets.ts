@@ -3,13 +3,15 @@
 // seeded data, measured, and stopped.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort } from '@sugang/testkit/ports'
 import { Cluster, Redis } from 'ioredis'
 import mysql from 'mysql2/promise'
 import { openRedis } from '../../service/src/adapters/redis/connection.js'
 import { CLUSTER_COURSE_GROUPS, RedisKeys } from '../../service/src/adapters/redis/keys.js'
-import { Client, inParallel, sleep } from './client.js'
+import { Client, inParallel } from './client.js'
 import type { Watched } from './probes.js'
-import { freePort, ready, repoRoot, run, startProxy, sugangCli, type Running } from './processes.js'
+import { ready, repoRoot, run, startProxy, sugangCli, type Running } from './processes.js'
 import { REDIS_CLUSTER_NODES, type RedisMode } from './redis-shards.js'
 import { studentId } from './workload.js'
 import {

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import Database from 'better-sqlite3'
 import type { FastifyInstance, InjectOptions, LightMyRequestResponse } from 'fastify'
 import mysql from 'mysql2/promise'
+import { waitFor as poll } from '@sugang/testkit/wait'
 import { buildApp, type AppOptions } from '../src/app.js'
 import { loadConfig, type Config } from '../src/config.js'
 import { MysqlStore } from '../src/adapters/mysql/store.js'
@@ -263,18 +264,13 @@ export async function database(t: Tap, config: Config): Promise<Sql> {
   }
 }
 
-export async function waitFor<T>(
+/** Polls `check` every 25 ms until it returns a truthy value; a check that throws fails at once. */
+export function waitFor<T>(
   what: string,
   check: () => Promise<T | null | undefined | false>,
   timeoutMs = 30_000,
 ): Promise<T> {
-  const until = Date.now() + timeoutMs
-  for (;;) {
-    const value = await check()
-    if (value) return value
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`)
-    await new Promise((resolve) => setTimeout(resolve, 25))
-  }
+  return poll(what, check, { timeoutMs, intervalMs: 25, stopOnError: true })
 }
 
 /** Per course: the enrolled column, the number of rows, the capacity, and duplicate rows. */

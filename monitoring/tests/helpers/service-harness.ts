@@ -2,17 +2,13 @@ import { execFile } from 'node:child_process'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { RedisKeys } from '../../../service/src/adapters/redis/keys.js'
+import { freePort } from '@sugang/testkit/ports'
+import { startRedis as startRedisServer, type RedisServer } from '@sugang/testkit/servers'
+import { waitFor } from '@sugang/testkit/wait'
 import { repoRoot } from '../../src/paths.js'
-import {
-  freePort,
-  httpGet,
-  sleep,
-  startProcess,
-  waitFor,
-  waitUntilReady,
-  type ManagedProcess,
-} from '../../src/processes.js'
+import { httpGet, startProcess, waitUntilReady, type ManagedProcess } from '../../src/processes.js'
 
 const run = promisify(execFile)
 
@@ -23,12 +19,9 @@ const SESSION_SECRET = 'monitoring-tests-session-secret-0123456789'
 /** The service's key schema under its default REDIS_PREFIX (the tests hold leases in it). */
 const KEYS = new RedisKeys({ prefix: 'sugang:', sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
 
-export interface Redis {
-  readonly port: number
-  readonly url: string
+export interface Redis extends RedisServer {
   /** Runs one command with redis-cli and returns its output. */
   command(...args: string[]): Promise<string>
-  readonly process: ManagedProcess
 }
 
 /**
@@ -37,37 +30,15 @@ export interface Redis {
  * port of a stopped one to bring it back where the service expects it.
  */
 export async function startRedis(wanted?: number): Promise<Redis> {
-  const port = wanted ?? (await freePort())
-  const proc = startProcess('redis-server', 'redis-server', [
-    '--port',
-    String(port),
-    '--bind',
-    '127.0.0.1',
-    '--save',
-    '',
-    '--appendonly',
-    'no',
-    '--daemonize',
-    'no',
-  ])
+  const server = await startRedisServer({ port: wanted, startTimeoutMs: 10_000 })
+  const { port } = server
   const command = async (...args: string[]): Promise<string> => {
     const { stdout } = await run('redis-cli', ['-h', '127.0.0.1', '-p', String(port), ...args], {
       timeout: 5_000,
     })
     return stdout.trim()
   }
-  let exited = false
-  void proc.exited.then(() => (exited = true))
-  const url = `redis://127.0.0.1:${port}`
-  await waitFor(
-    `redis-server on port ${port}`,
-    async () => {
-      if (exited) throw new Error(`redis-server exited:\n${proc.output()}`)
-      return (await command('PING')) === 'PONG' ? true : undefined
-    },
-    { timeoutMs: 10_000 },
-  )
-  return { port, url, command, process: proc }
+  return Object.assign(server, { command })
 }
 
 function mysqlClient(): string {

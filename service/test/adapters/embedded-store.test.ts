@@ -7,6 +7,7 @@ import { statSync } from 'node:fs'
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { dirname, join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import Database from 'better-sqlite3'
 import t from 'tap'
 import type { Test } from 'tap'
@@ -21,8 +22,6 @@ import { seedCost, verifyPassword } from '../../src/domain/passwords.js'
 import { planAdmission } from '../../src/domain/rules.js'
 import { DependencyUnavailableError } from '../../src/errors.js'
 import { PASSWORD_HASH } from './contract.js'
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 async function tempStore(t: Test, options: { timeoutMs?: number } = {}) {
   const dir = await mkdtemp(join(tmpdir(), 'sugang-sqlite-'))

@@ -1,5 +1,6 @@
 // After a scenario has healed: read MySQL, Redis and every answer the students got, and list
 // everything that contradicts what the service promises. An empty list is a pass.
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cluster, Redis } from 'ioredis'
 import { openRedis } from '../../src/adapters/redis/connection.js'
 import type { RowDataPacket } from 'mysql2/promise'
@@ -48,7 +49,7 @@ async function drained(world: ScenarioWorld, redis: Redis | Cluster): Promise<st
       if (n > 0) waiting.push(`${key.slice(world.prefix.length)} holds ${n}`)
     }
     if (waiting.length === 0 || Date.now() > until) return waiting
-    await new Promise((resolve) => setTimeout(resolve, 100))
+    await sleep(100)
   }
 }
 

@@ -6,6 +6,7 @@ import { createWriteStream } from 'node:fs'
 import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import mysql from 'mysql2/promise'
 import { MysqlStore } from '../../src/adapters/mysql/store.js'
@@ -94,7 +95,7 @@ export class Instance {
         .catch(() => false)
       if (ready) break
       if (Date.now() > deadline) throw new Error(`${this.name} never became ready`)
-      await new Promise((resolve) => setTimeout(resolve, 50))
+      await sleep(50)
     }
     this.inRotation = true
   }

@@ -1,11 +1,11 @@
 // Instances dying and freezing in the middle of a rush, while the other one carries on.
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Cluster } from './cluster.js'
 import {
   FAULT_MS,
   killAfterAdmissionCommit,
   runScenario,
-  sleep,
   underWay,
   type Scenario,
 } from './scenarios.js'

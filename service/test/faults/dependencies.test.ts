@@ -1,8 +1,9 @@
 // MariaDB and Redis failing as a whole in the middle of a rush.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Redis } from 'ioredis'
 import t from 'tap'
 import { Cluster, type ScenarioWorld } from './cluster.js'
-import { FAULT_MS, runScenario, sleep, underWay, type Scenario } from './scenarios.js'
+import { FAULT_MS, runScenario, underWay, type Scenario } from './scenarios.js'
 
 /** Redis loses every key and goes on answering, as after a failover to an empty replica. */
 async function flushAll(world: ScenarioWorld): Promise<void> {

@@ -1,7 +1,8 @@
 // The network between the instances and their dependencies failing: slow, reset, silent.
+import { setTimeout as sleep } from 'node:timers/promises'
 import t from 'tap'
 import { Cluster } from './cluster.js'
-import { FAULT_MS, runScenario, sleep, underWay, until, type Scenario } from './scenarios.js'
+import { FAULT_MS, runScenario, underWay, until, type Scenario } from './scenarios.js'
 
 const scenarios: Scenario[] = [
   {

@@ -2,13 +2,14 @@
 // replica takes over), or the shard coming back empty. Only that shard's courses may answer 503
 // for a few seconds; no acknowledged enrollment is lost and no student is told anything MySQL
 // contradicts.
+import { setTimeout as sleep } from 'node:timers/promises'
 import calculateSlot from 'cluster-key-slot'
 import t from 'tap'
 import { openRedis } from '../../src/adapters/redis/connection.js'
 import { keysOf } from '../helper.js'
 import type { RedisClusterServer, RedisServer } from '../support/servers.js'
 import { Cluster, type ScenarioWorld } from './cluster.js'
-import { FAULT_MS, runScenario, sleep, underWay, type Scenario } from './scenarios.js'
+import { FAULT_MS, runScenario, underWay, type Scenario } from './scenarios.js'
 
 /** The primary serving the first course's slot group, and that slot. */
 async function shardOfFirstCourse(

@@ -1,6 +1,7 @@
 // The faults, each injected once the rush is a quarter acknowledged and healed a few seconds
 // later, and the run of one scenario: seed, rush, fault, heal, check.
 import { appendFile } from 'node:fs/promises'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { Test } from 'tap'
 import { check, type Findings } from './checker.js'
 import type { Cluster, CourseSpec, Instance, ScenarioWorld } from './cluster.js'
@@ -30,8 +31,6 @@ const COURSES: readonly CourseSpec[] = [
   { capacity: 40 },
   { capacity: 60 },
 ]
-
-export const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** The moment faults strike: a quarter of the requests acknowledged, the rush in full swing. */
 export function underWay(rush: Rush): Promise<void> {

@@ -3,6 +3,7 @@
 // gone, ask again when a request is lost, and cancel some enrollments. Every HTTP call and every
 // final answer is recorded for the checker. A round-robin over the instances in rotation stands
 // in for the load balancer.
+import { setTimeout as sleep } from 'node:timers/promises'
 import { PASSWORD } from '../helper.js'
 import type { Instance, ScenarioWorld } from './cluster.js'
 
@@ -46,8 +47,6 @@ interface Answer {
   readonly retryAfterMs: number
   readonly cookies: string[]
 }
-
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 function routeOf(path: string): string {
   return path
