@@ -1,14 +1,4 @@
 import type {
-  CartItem,
-  Course,
-  CourseSnapshot,
-  CourseVersion,
-  DurableRequest,
-  Enrollment,
-  StudentAccount,
-} from '../../domain/model.js'
-import { formatMeetings, parseMeetings } from '../../domain/meetings.js'
-import type {
   AddToCartResult,
   AdmissionFacts,
   AdmissionWrites,
@@ -17,18 +7,14 @@ import type {
   RegistrationStore,
   WaitlistHead,
 } from '../../domain/ports.js'
-import type { ConfirmationBacklog } from '../../domain/confirmations.js'
-import type { SeedRows, SeedStore } from '../../seed.js'
+import type { SeedStore } from '../../seed.js'
 import {
   MEETINGS_HELD,
   WAITLIST_HEAD_STUDENT,
   admissionFacts,
-  asDate,
   cancellationCourse,
-  toCourse,
   waitlistHead,
 } from '../sql/rows.js'
-import { BACKLOG_SQL, toBacklog } from '../sql/confirmations.js'
 import type { Row } from '../sql/rows.js'
 import { SqlStore } from '../sql/store.js'
 import { SqliteDialect, type SqliteConnectionOptions } from './dialect.js'
@@ -88,76 +74,6 @@ export class SqliteStore extends SqlStore<SqliteDialect> implements Registration
 
   async replicaLagSeconds(): Promise<number | null> {
     return 0
-  }
-
-  async listCourses(): Promise<Course[]> {
-    const rows = await this.dialect.read('catalogue', (s) =>
-      s.rows(
-        'SELECT id, title, professor, credits, capacity, enrolled, meetings FROM courses ORDER BY id',
-      ),
-    )
-    return rows.map(toCourse)
-  }
-
-  async findCourse(courseId: string): Promise<Course | null> {
-    const row = await this.dialect.read('catalogue', (s) =>
-      s.row(
-        'SELECT id, title, professor, credits, capacity, enrolled, meetings FROM courses WHERE id = ?',
-        [courseId],
-      ),
-    )
-    return row ? toCourse(row) : null
-  }
-
-  async findStudent(studentId: string): Promise<StudentAccount | null> {
-    const row = await this.dialect.read('catalogue', (s) =>
-      s.row('SELECT id, name, password_hash, year, max_credits FROM students WHERE id = ?', [
-        studentId,
-      ]),
-    )
-    return row
-      ? {
-          id: String(row.id),
-          name: String(row.name),
-          passwordHash: String(row.password_hash),
-          year: Number(row.year),
-          maxCredits: Number(row.max_credits),
-        }
-      : null
-  }
-
-  async updatePasswordHash(studentId: string, passwordHash: string): Promise<void> {
-    await this.dialect.write((s) =>
-      s.run('UPDATE students SET password_hash = ? WHERE id = ?', [passwordHash, studentId]),
-    )
-  }
-
-  async listEnrollments(studentId: string): Promise<Enrollment[]> {
-    const rows = await this.dialect.read('own', (s) =>
-      s.rows(
-        `SELECT e.course_id, c.title, c.professor, c.credits, c.meetings, e.created_at
-           FROM enrollments e JOIN courses c ON c.id = e.course_id
-          WHERE e.student_id = ? ORDER BY e.created_at, e.course_id`,
-        [studentId],
-      ),
-    )
-    return rows.map((r) => ({
-      courseId: String(r.course_id),
-      title: String(r.title),
-      professor: String(r.professor),
-      credits: Number(r.credits),
-      meetings: parseMeetings(r.meetings),
-      enrolledAt: asDate(r.created_at),
-    }))
-  }
-
-  async listCart(studentId: string): Promise<CartItem[]> {
-    const rows = await this.dialect.read('own', (s) =>
-      s.rows('SELECT course_id, added_at FROM cart_items WHERE student_id = ? ORDER BY seq', [
-        studentId,
-      ]),
-    )
-    return rows.map((r) => ({ courseId: String(r.course_id), addedAt: asDate(r.added_at) }))
   }
 
   async addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult> {
@@ -221,28 +137,6 @@ export class SqliteStore extends SqlStore<SqliteDialect> implements Registration
       )
       return true
     })
-  }
-
-  async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
-    // One statement, so one snapshot: a promotion moves a request from the waitlist to the
-    // enrollments in one transaction, and two separate reads could fall between the two and
-    // find it in neither (and the student would be told "rejected" while holding the seat).
-    const row = await this.dialect.read('own', (s) =>
-      s.row(
-        `SELECT 'enrolled' AS status, e.course_id, e.student_id, NULL AS position
-           FROM enrollments e WHERE e.request_id = ?
-         UNION ALL
-         SELECT 'waitlisted', w.course_id, w.student_id,
-                (SELECT COUNT(*) FROM waitlist a WHERE a.course_id = w.course_id AND a.id <= w.id)
-           FROM waitlist w WHERE w.request_id = ?`,
-        [requestId, requestId],
-      ),
-    )
-    if (!row) return null
-    const found = { courseId: String(row.course_id), studentId: String(row.student_id) }
-    return row.status === 'enrolled'
-      ? { status: 'enrolled', ...found }
-      : { status: 'waitlisted', ...found, position: Number(row.position) }
   }
 
   async fence(courseId: string): Promise<number | null> {
@@ -432,112 +326,6 @@ export class SqliteStore extends SqlStore<SqliteDialect> implements Registration
         return await work(tx)
       } finally {
         open = false
-      }
-    })
-  }
-
-  async countOverCapacity(): Promise<number> {
-    // Counts rows, not the enrolled column (which a CHECK constraint already bounds), and also
-    // flags a column that disagrees with its rows. A catalogue read (MySQL: on the replica): it
-    // runs on every scrape.
-    const row = await this.dialect.read('catalogue', (s) =>
-      s.row(
-        `SELECT COUNT(*) AS n FROM courses c
-           LEFT JOIN (SELECT course_id, COUNT(*) AS taken FROM enrollments GROUP BY course_id) e
-             ON e.course_id = c.id
-          WHERE COALESCE(e.taken, 0) > c.capacity OR COALESCE(e.taken, 0) <> c.enrolled`,
-      ),
-    )
-    return Number(row?.n ?? 0)
-  }
-
-  async confirmationBacklog(): Promise<ConfirmationBacklog> {
-    return toBacklog(await this.dialect.read('catalogue', (s) => s.rows(BACKLOG_SQL)))
-  }
-
-  async courseVersions(): Promise<CourseVersion[]> {
-    const rows = await this.dialect.read('own', (s) =>
-      s.rows('SELECT id, version, decided_through FROM courses ORDER BY id'),
-    )
-    return rows.map((r) => ({
-      id: String(r.id),
-      version: Number(r.version),
-      decidedThrough: Number(r.decided_through),
-    }))
-  }
-
-  async courseSnapshot(courseId: string): Promise<CourseSnapshot | null> {
-    return this.dialect.snapshot(async (s): Promise<CourseSnapshot | null> => {
-      const course = await s.row('SELECT capacity, enrolled, version FROM courses WHERE id = ?', [
-        courseId,
-      ])
-      if (!course) return null
-      const students = await s.rows(
-        'SELECT student_id FROM enrollments WHERE course_id = ? ORDER BY student_id',
-        [courseId],
-      )
-      const waiting = await s.rows(
-        'SELECT id, request_id, student_id FROM waitlist WHERE course_id = ? ORDER BY id',
-        [courseId],
-      )
-      return {
-        version: Number(course.version),
-        seatsLeft: Number(course.capacity) - Number(course.enrolled),
-        students: students.map((r) => String(r.student_id)),
-        waitlist: waiting.map((r) => ({
-          requestId: String(r.request_id),
-          place: Number(r.id),
-          studentId: String(r.student_id),
-        })),
-      }
-    })
-  }
-
-  // -------------------------------------------------------------------------------------------
-  // Seeding (the demo semester and `sugang seed`, SeedStore): not part of the ports, and without
-  // the request deadlines (a load test's seed writes tens of thousands of rows at once).
-
-  async isEmpty(): Promise<boolean> {
-    const row = await this.dialect.read('seed', (s) =>
-      s.row('SELECT EXISTS(SELECT 1 FROM students) OR EXISTS(SELECT 1 FROM courses) AS any_rows'),
-    )
-    return Number(row?.any_rows ?? 0) === 0
-  }
-
-  async deleteAll(): Promise<void> {
-    await this.dialect.transaction('seed', async (s) => {
-      for (const table of ['cart_items', 'waitlist', 'enrollments', 'courses', 'students']) {
-        await s.run(`DELETE FROM ${table}`)
-      }
-    })
-  }
-
-  /** In one transaction, one statement per table where the dialect batches rows. */
-  async insertSeed(rows: SeedRows): Promise<void> {
-    const d = this.dialect
-    const students = rows.students ?? []
-    const courses = rows.courses ?? []
-    await d.transaction('seed', async (s) => {
-      if (students.length > 0) {
-        await s.insert(
-          'INSERT INTO students (id, name, email, password_hash, year, max_credits)',
-          students.map((r) => [r.id, r.name, r.email, r.passwordHash, r.year, r.maxCredits]),
-          `${d.onConflict('id')} password_hash = ${d.incoming('password_hash')}, max_credits = ${d.incoming('max_credits')}`,
-        )
-      }
-      if (courses.length > 0) {
-        await s.insert(
-          'INSERT INTO courses (id, title, professor, credits, capacity, meetings)',
-          courses.map((c) => [
-            c.id,
-            c.title,
-            c.professor,
-            c.credits,
-            c.capacity,
-            formatMeetings(c.meetings),
-          ]),
-          `${d.onConflict('id')} capacity = ${d.greatest(d.incoming('capacity'), 'enrolled')}`,
-        )
       }
     })
   }
