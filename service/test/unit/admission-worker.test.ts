@@ -1,25 +1,30 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import {
   AdmissionWorker,
   backoffMs,
   type AdmissionSettings,
 } from '../../src/domain/admission-worker.js'
 import type { Decision } from '../../src/domain/model.js'
-import { MemoryQueue, MemoryStore } from './support/memory.js'
+import { embeddedStore, logIn, rushState } from './support/world.js'
 
 const rules = { maxWaitlistPerStudent: 5 }
 
-function world(capacity: number, students: number) {
-  const store = new MemoryStore()
-  const queue = new MemoryQueue()
-  store.addCourse('C1', capacity)
-  for (let i = 1; i <= students; i += 1) store.addStudent(`S${i}`)
+async function world(t: Test, capacity: number, students: number) {
+  const ids = Array.from({ length: students }, (_, i) => `S${i + 1}`)
+  const data = await embeddedStore(t, { students: ids, courses: [{ id: 'C1', capacity }] })
+  const { store } = data
+  /** The rush state's time (ms): it moves only when the test moves it. */
+  const clock = { now: 0 }
+  const rush = rushState(t, () => clock.now)
+  const { queue, leases, memory } = rush
+  await logIn(rush, ids)
   const decided: Decision[] = []
   const batches: number[] = []
   let bulk = 0
   const errors: unknown[] = []
+  const requestIds: string[] = []
   const worker = (settings: Partial<AdmissionSettings> = {}) =>
-    new AdmissionWorker({ store, queue, leases: queue }, settings, rules, {
+    new AdmissionWorker({ store, queue, leases }, settings, rules, {
       batch: (_c, _s, decisions) => {
         batches.push(decisions.length)
         decided.push(...decisions)
@@ -30,27 +35,35 @@ function world(capacity: number, students: number) {
   const enqueue = (
     student: string,
     waitlist = false,
-    requestId = `r-${student}-${queue.arrivals + 1}`,
-  ) =>
-    queue.enqueue({
-      sessionId: 'x',
+    requestId = `r-${student}-${memory.arrivals + 1}`,
+  ) => {
+    requestIds.push(requestId)
+    return queue.enqueue({
+      sessionId: student,
       studentId: student,
       courseId: 'C1',
       requestId,
       waitlist,
       refuseWhenFull: false,
     })
+  }
   return {
+    data,
     store,
     queue,
+    leases,
+    memory,
+    clock,
     worker,
     enqueue,
     decided,
     batches,
     errors,
     bulk: () => bulk,
+    /** The records of every request enqueued so far. */
+    records: () => requestIds.flatMap((id) => memory.requests.get(id) ?? []),
     status: (requestId: string) => {
-      const r = queue.requests.get(requestId)
+      const r = memory.requests.get(requestId)
       return r?.status === 'rejected' ? r.reason : r?.status
     },
   }
@@ -60,7 +73,7 @@ t.test('admits in arrival order, then rejects the rest in bulk without the store
   for (let round = 0; round < 20; round += 1) {
     const capacity = 1 + Math.floor(Math.random() * 10)
     const students = capacity + 5 + Math.floor(Math.random() * 200)
-    const w = world(capacity, students)
+    const w = await world(t, capacity, students)
     const order = Array.from({ length: students }, (_, i) => `S${i + 1}`).sort(
       () => Math.random() - 0.5,
     )
@@ -68,49 +81,51 @@ t.test('admits in arrival order, then rejects the rest in bulk without the store
     await w.worker({ minBatch: 4, maxBatch: 4 }).drain('C1')
 
     t.same(
-      w.store.enrolledIn('C1').sort(),
+      (await w.data.enrolled('C1')).sort(),
       order.slice(0, capacity).sort(),
       'the first to arrive are enrolled',
     )
     const reasons = new Set(
-      [...w.queue.requests.values()].filter((r) => r.status !== 'enrolled').map((r) => r.reason),
+      w
+        .records()
+        .filter((r) => r.status !== 'enrolled')
+        .map((r) => r.reason),
     )
     t.same([...reasons], ['COURSE_FULL'], 'everyone else is told the course is full')
     t.equal(await w.queue.length('C1'), 0, 'the queue is drained')
     t.ok(w.bulk() > 0, 'most rejections were made in bulk')
-    t.ok(
-      w.store.transactions <= Math.ceil(capacity / 4) + 1,
-      `${w.store.transactions} transactions`,
-    )
+    t.ok(w.data.transactions <= Math.ceil(capacity / 4) + 1, `${w.data.transactions} transactions`)
   }
 })
 
 t.test('batches are bounded by the batch size settings', async (t) => {
-  const w = world(100, 30)
+  const w = await world(t, 100, 30)
   for (let i = 1; i <= 30; i += 1) await w.enqueue(`S${i}`)
   await w.worker({ minBatch: 7, maxBatch: 7 }).drain('C1')
   t.same(w.batches, [7, 7, 7, 7, 2])
 })
 
 t.test('bulk rejection leaves a student the cache knows more of to a batch', async (t) => {
-  const w = world(1, 10)
-  w.store.enrollments.get('C1')?.set('S1', 'seed')
-  w.store.courses.get('C1')!.enrolled = 1
+  const w = await world(t, 1, 10)
   // S2 holds a waitlist place through r-old; its request hash has expired, so S2 could ask again.
-  w.store.waitlists.get('C1')?.push({ studentId: 'S2', requestId: 'r-old', place: 1 })
+  await w.data.place('C1', {
+    enroll: [['S1', 'seed']],
+    waitlist: [['S2', 'r-old']],
+    course: { enrolled: 1, version: 0, decidedThrough: 0 },
+  })
   await w.enqueue('S3', false, 'first')
   await w.enqueue('S2', false, 'again')
-  w.queue.live.get('C1')?.set('S2', 'r-old')
+  w.memory.course('C1').live.set('S2', 'r-old')
   await w.enqueue('S4', false, 'after')
   // S1 is enrolled, yet a request of theirs is queued (the cache lost its marker for a moment).
   await w.enqueue('S1', false, 'enrolled-again')
-  w.queue.live.get('C1')?.set('S1', 'E')
+  w.memory.course('C1').live.set('S1', 'E')
   await w.enqueue('S5', false, 'last')
 
   await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
   t.equal(w.status('first'), 'COURSE_FULL', 'a batch finds the course full')
   t.equal(w.status('again'), 'waitlisted', 'the waitlist place answers to the new request')
-  t.equal(w.store.waitlists.get('C1')?.[0]?.requestId, 'again', 'and the store agrees')
+  t.equal((await w.data.waitlist('C1'))[0]?.requestId, 'again', 'and the store agrees')
   t.equal(w.status('after'), 'COURSE_FULL')
   t.equal(w.status('enrolled-again'), 'ALREADY_ENROLLED', 'an enrolled student is not told full')
   t.equal(w.status('last'), 'COURSE_FULL')
@@ -118,14 +133,15 @@ t.test('bulk rejection leaves a student the cache knows more of to a batch', asy
 })
 
 t.test('bulk rejection stops at the decided-through mark and at a waitlist request', async (t) => {
-  const w = world(1, 10)
-  w.store.enrollments.get('C1')?.set('S1', 'seed')
-  w.store.courses.get('C1')!.enrolled = 1
+  const w = await world(t, 1, 10)
   for (const s of ['S2', 'S3']) await w.enqueue(s)
   await w.enqueue('S4', true)
   for (const s of ['S5', 'S6']) await w.enqueue(s)
   // The store may hold a decision for arrivals up to 2 (a worker died before telling the queue).
-  w.store.courses.get('C1')!.decidedThrough = 2
+  await w.data.place('C1', {
+    enroll: [['S1', 'seed']],
+    course: { enrolled: 1, version: 0, decidedThrough: 2 },
+  })
   const seen: string[][] = []
   const admit = w.store.admit.bind(w.store)
   w.store.admit = (courseId, fence, students, decide) => {
@@ -138,39 +154,39 @@ t.test('bulk rejection stops at the decided-through mark and at a waitlist reque
     [['S2'], ['S3'], ['S4']],
     'arrivals up to the mark and the waitlist request went through batches',
   )
-  t.equal(w.store.waitlists.get('C1')?.[0]?.studentId, 'S4')
+  t.equal((await w.data.waitlist('C1'))[0]?.studentId, 'S4')
   t.equal(w.status('r-S5-4'), 'COURSE_FULL')
   t.equal(w.status('r-S6-5'), 'COURSE_FULL')
 })
 
 t.test('a worker that does not hold the lease decides nothing', async (t) => {
-  const w = world(2, 3)
+  const w = await world(t, 2, 3)
   await w.enqueue('S1')
-  await w.queue.acquireCourse('C1', 'someone else', 60_000)
+  await w.leases.acquireCourse('C1', 'someone else', 60_000)
   await w.worker().drain('C1')
-  t.equal(w.store.transactions, 0)
+  t.equal(w.data.transactions, 0)
   t.equal(await w.queue.length('C1'), 1)
 })
 
 t.test('a worker whose lease lapsed and was taken stops without settling', async (t) => {
-  const w = world(2, 3)
+  const w = await world(t, 2, 3)
   for (const s of ['S1', 'S2', 'S3']) await w.enqueue(s)
   const admit = w.store.admit.bind(w.store)
   w.store.admit = async (courseId, fence, students, decide) => {
     const outcome = await admit(courseId, fence, students, decide)
     // While this transaction ran, the lease lapsed and another instance took the course.
-    w.queue.now += 60_000
-    await w.queue.acquireCourse('C1', 'successor', 60_000)
+    w.clock.now += 60_000
+    await w.leases.acquireCourse('C1', 'successor', 60_000)
     return outcome
   }
   await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
-  t.equal(w.store.transactions, 1, 'one batch, then it stopped')
+  t.equal(w.data.transactions, 1, 'one batch, then it stopped')
   t.equal(await w.queue.length('C1'), 3, 'its decisions were not written to the queue')
-  t.equal(w.queue.leases.get('course:C1')?.token, 'successor', 'the successor keeps the lease')
+  t.equal(w.memory.leases.get('course:C1'), 'successor', 'the successor keeps the lease')
 })
 
 t.test('a worker fenced by a successor stops and leaves the requests to it', async (t) => {
-  const w = world(2, 3)
+  const w = await world(t, 2, 3)
   for (const s of ['S1', 'S2']) await w.enqueue(s)
   const fence = w.store.fence.bind(w.store)
   w.store.fence = async (courseId) => {
@@ -179,12 +195,12 @@ t.test('a worker fenced by a successor stops and leaves the requests to it', asy
     return mine
   }
   await w.worker().drain('C1')
-  t.equal(w.store.enrolledIn('C1').length, 0, 'nothing committed')
+  t.equal((await w.data.enrolled('C1')).length, 0, 'nothing committed')
   t.equal(await w.queue.length('C1'), 2, 'nothing settled')
 })
 
 t.test('a lease taken anew (after a pause) fences the course again', async (t) => {
-  const w = world(5, 5)
+  const w = await world(t, 5, 5)
   for (const s of ['S1', 'S2', 'S3']) await w.enqueue(s)
   let fences = 0
   const fence = w.store.fence.bind(w.store)
@@ -195,16 +211,16 @@ t.test('a lease taken anew (after a pause) fences the course again', async (t) =
   const settle = w.queue.settle.bind(w.queue)
   w.queue.settle = async (courseId, token, decisions, seats) => {
     const left = await settle(courseId, token, decisions, seats)
-    w.queue.now += 60_000 // then the lease lapsed (a long pause); nobody took it
+    w.clock.now += 60_000 // then the lease lapsed (a long pause); nobody took it
     return left
   }
   await w.worker({ minBatch: 1, maxBatch: 1 }).drain('C1')
-  t.equal(w.store.enrolledIn('C1').length, 3, 'every request decided')
+  t.equal((await w.data.enrolled('C1')).length, 3, 'every request decided')
   t.ok(fences >= 3, `fenced at the start and after each lapse (${fences})`)
 })
 
 t.test('a course that fails is retried with growing pauses', async (t) => {
-  const w = world(5, 5)
+  const w = await world(t, 5, 5)
   await w.enqueue('S1')
   const failures: number[] = []
   let done: () => void = () => undefined
@@ -228,12 +244,12 @@ t.test('a course that fails is retried with growing pauses', async (t) => {
 })
 
 t.test('a running worker drains every active course and stops cleanly', async (t) => {
-  const w = world(3, 12)
-  w.store.addCourse('C2', 3)
+  const w = await world(t, 3, 12)
+  await w.data.add({ courses: [{ id: 'C2', capacity: 3 }] })
   for (let i = 1; i <= 6; i += 1) {
     await w.enqueue(`S${i}`)
     await w.queue.enqueue({
-      sessionId: 'x',
+      sessionId: `S${i + 6}`,
       studentId: `S${i + 6}`,
       courseId: 'C2',
       requestId: `c2-${i}`,
@@ -248,9 +264,9 @@ t.test('a running worker drains every active course and stops cleanly', async (t
     await new Promise((resolve) => setTimeout(resolve, 5))
   }
   await worker.stop()
-  t.equal(w.store.enrolledIn('C1').length, 3)
-  t.equal(w.store.enrolledIn('C2').length, 3)
-  t.equal(w.queue.leases.size, 0, 'every lease was given back')
+  t.equal((await w.data.enrolled('C1')).length, 3)
+  t.equal((await w.data.enrolled('C2')).length, 3)
+  t.equal(w.memory.leases.size, 0, 'every lease was given back')
 })
 
 t.test('backoff stays within its bounds and varies', async (t) => {
@@ -267,7 +283,7 @@ t.test('backoff stays within its bounds and varies', async (t) => {
 })
 
 t.test('a pace decides a course a tenth of a second’s worth at a time, in order', async (t) => {
-  const w = world(3, 12)
+  const w = await world(t, 3, 12)
   const order = Array.from({ length: 12 }, (_, i) => `S${i + 1}`)
   for (const s of order) await w.enqueue(s)
   const decided: number[] = []
@@ -276,10 +292,10 @@ t.test('a pace decides a course a tenth of a second’s worth at a time, in orde
   const leases = {
     acquireCourse: (courseId: string, token: string, ttlMs: number) => {
       starts.push(Date.now())
-      return w.queue.acquireCourse(courseId, token, ttlMs)
+      return w.leases.acquireCourse(courseId, token, ttlMs)
     },
-    releaseCourse: (courseId: string, token: string) => w.queue.releaseCourse(courseId, token),
-    acquireReconciler: (token: string, ttlMs: number) => w.queue.acquireReconciler(token, ttlMs),
+    releaseCourse: (courseId: string, token: string) => w.leases.releaseCourse(courseId, token),
+    acquireReconciler: (token: string, ttlMs: number) => w.leases.acquireReconciler(token, ttlMs),
   }
   const pace = 20 // a step of 2 every 100 ms
   const worker = new AdmissionWorker(
@@ -293,7 +309,11 @@ t.test('a pace decides a course a tenth of a second’s worth at a time, in orde
     },
   )
   await worker.drain('C1')
-  t.same(w.store.enrolledIn('C1').sort(), order.slice(0, 3).sort(), 'the first three are enrolled')
+  t.same(
+    (await w.data.enrolled('C1')).sort(),
+    order.slice(0, 3).sort(),
+    'the first three are enrolled',
+  )
   t.equal(await w.queue.length('C1'), 0, 'every request is decided')
   t.equal(
     decided.reduce((sum, n) => sum + n, 0),

@@ -1,17 +1,24 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Cancellation } from '../../src/domain/cancellation.js'
-import { MemoryQueue, MemoryStore } from './support/memory.js'
+import { embeddedStore, rushState } from './support/world.js'
 
-function world() {
-  const store = new MemoryStore()
-  const seats = new MemoryQueue()
-  store.addCourse('C1', 2, 3)
-  store.addCourse('BIG', 100, 16)
-  for (let i = 1; i <= 8; i += 1) store.addStudent(`S${i}`)
-  const enrolled = store.enrollments.get('C1') as Map<string, string | null>
-  enrolled.set('S1', 'a').set('S2', 'b')
-  Object.assign(store.courses.get('C1') as object, { enrolled: 2, version: 7 })
-  const waitlist = store.waitlists.get('C1') as Array<{ studentId: string; requestId: string }>
+async function world(t: Test) {
+  const data = await embeddedStore(t, {
+    students: ['S1', 'S2', 'S3', 'S4', 'S5', 'S6', 'S7', 'S8'],
+    courses: [
+      { id: 'C1', capacity: 2, credits: 3 },
+      { id: 'BIG', capacity: 100, credits: 16 },
+    ],
+  })
+  await data.place('C1', {
+    enroll: [
+      ['S1', 'a'],
+      ['S2', 'b'],
+    ],
+    course: { enrolled: 2, version: 7, decidedThrough: 0 },
+  })
+  const { store } = data
+  const { seats, memory } = rushState(t)
   const events: string[] = []
   const cancellation = new Cancellation(
     { store, seats },
@@ -21,12 +28,30 @@ function world() {
     },
   )
   t.teardown(() => cancellation.stop())
-  return { store, seats, enrolled, waitlist, cancellation, events }
+  return {
+    data,
+    store,
+    seats,
+    /** The seat cache of a course, as the rush state holds it. */
+    cached: (courseId: string) => {
+      const cached = memory.courses.get(courseId)?.seats
+      return cached && { seatsLeft: cached.left, version: cached.version }
+    },
+    /** Cancellations of a course marked in flight. */
+    marks: (courseId: string) => memory.courses.get(courseId)?.cancelling,
+    enrolled: () => data.enrolled('C1'),
+    waitlist: () => data.waitlist('C1'),
+    /** Appends places to C1's waitlist, as [student, request]. */
+    addToWaitlist: (...places: Array<readonly [string, string]>) =>
+      data.place('C1', { waitlist: places }),
+    cancellation,
+    events,
+  }
 }
 
 t.test('the freed seat goes to the waitlist head, in the same transaction', async (t) => {
-  const w = world()
-  w.waitlist.push({ studentId: 'S3', requestId: 'w3' }, { studentId: 'S4', requestId: 'w4' })
+  const w = await world(t)
+  await w.addToWaitlist(['S3', 'w3'], ['S4', 'w4'])
   const result = await w.cancellation.cancel('S1', 'C1')
   t.same(result, {
     ok: true,
@@ -36,26 +61,21 @@ t.test('the freed seat goes to the waitlist head, in the same transaction', asyn
     versionBefore: 7,
     version: 8,
   })
-  t.same([...w.enrolled.keys()].sort(), ['S2', 'S3'])
-  t.same(w.waitlist, [{ studentId: 'S4', requestId: 'w4' }], 'the next one moved up')
-  t.equal(w.store.transactions, 1)
-  t.same(w.seats.seats.get('C1'), { seatsLeft: 0, version: 8 }, 'the seat cache heard of it')
-  t.equal(w.seats.cancelling.get('C1')?.size, 0, 'and the in-flight mark is gone')
+  t.same((await w.enrolled()).sort(), ['S2', 'S3'])
+  t.same(await w.waitlist(), [{ studentId: 'S4', requestId: 'w4' }], 'the next one moved up')
+  t.equal(w.data.transactions, 1)
+  t.same(w.cached('C1'), { seatsLeft: 0, version: 8 }, 'the seat cache heard of it')
+  t.equal(w.marks('C1')?.size, 0, 'and the in-flight mark is gone')
 })
 
 t.test('heads the rules no longer allow are dropped, and the seat offered on', async (t) => {
-  const w = world()
+  const w = await world(t)
   // S5 reached the credit limit meanwhile; S6 is enrolled already; S7's account is gone.
-  w.store.addStudent('S5', 18)
-  w.store.enrollments.get('BIG')?.set('S5', 'x')
-  w.enrolled.set('S6', 'y')
-  w.store.maxCredits.delete('S7')
-  w.waitlist.push(
-    { studentId: 'S5', requestId: 'w5' },
-    { studentId: 'S6', requestId: 'w6' },
-    { studentId: 'S7', requestId: 'w7' },
-    { studentId: 'S8', requestId: 'w8' },
-  )
+  await w.data.add({ students: [{ id: 'S5', maxCredits: 18 }] })
+  await w.data.place('BIG', { enroll: [['S5', 'x']] })
+  await w.data.place('C1', { enroll: [['S6', 'y']] })
+  await w.addToWaitlist(['S5', 'w5'], ['S6', 'w6'], ['S7', 'w7'], ['S8', 'w8'])
+  w.data.dropAccount('S7')
   const result = await w.cancellation.cancel('S1', 'C1')
   t.ok(result.ok)
   if (!result.ok) return
@@ -68,11 +88,11 @@ t.test('heads the rules no longer allow are dropped, and the seat offered on', a
       ['S7', 'CREDIT_LIMIT'],
     ],
   )
-  t.same(w.waitlist, [])
+  t.same(await w.waitlist(), [])
 })
 
 t.test('without a waitlist the seat is simply free', async (t) => {
-  const w = world()
+  const w = await world(t)
   const result = await w.cancellation.cancel('S2', 'C1')
   t.same(result, {
     ok: true,
@@ -85,25 +105,25 @@ t.test('without a waitlist the seat is simply free', async (t) => {
 })
 
 t.test('cancelling what one does not hold changes nothing', async (t) => {
-  const w = world()
+  const w = await world(t)
   t.same(await w.cancellation.cancel('S3', 'C1'), { ok: false })
   t.same(await w.cancellation.cancel('S1', 'NOPE'), { ok: false })
-  t.equal(w.store.courses.get('C1')?.version, 7)
-  t.equal(w.seats.cancelling.get('C1')?.size ?? 0, 0, 'the mark is taken back')
+  t.equal(await w.data.version('C1'), 7)
+  t.equal(w.marks('C1')?.size ?? 0, 0, 'the mark is taken back')
 })
 
 t.test('a refused mark refuses the cancellation before the store is touched', async (t) => {
-  const w = world()
+  const w = await world(t)
   w.seats.markCancellation = async () => {
     throw new Error('cache away')
   }
   await t.rejects(w.cancellation.cancel('S1', 'C1'), /cache away/)
-  t.equal(w.store.transactions, 0)
-  t.ok(w.enrolled.has('S1'))
+  t.equal(w.data.transactions, 0)
+  t.ok((await w.enrolled()).includes('S1'))
 })
 
 t.test('a reflection that fails is retried until the cache hears of it', async (t) => {
-  const w = world()
+  const w = await world(t)
   const reflect = w.seats.reflectCancellation.bind(w.seats)
   let failuresLeft = 2
   w.seats.reflectCancellation = async (courseId, change) => {
@@ -120,5 +140,5 @@ t.test('a reflection that fails is retried until the cache hears of it', async (
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   t.same(w.events, ['failed 1', 'failed 2', 'reflected 3'])
-  t.same(w.seats.seats.get('C1'), { seatsLeft: 1, version: 8 })
+  t.same(w.cached('C1'), { seatsLeft: 1, version: 8 })
 })

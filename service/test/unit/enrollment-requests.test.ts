@@ -1,11 +1,11 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Catalogue } from '../../src/domain/catalogue.js'
 import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
 import type { RegistrationWindow } from '../../src/domain/rules.js'
 import { StudentDirectory } from '../../src/domain/students.js'
 import type { Course, DurableRequest } from '../../src/domain/model.js'
 import type { StudentRecords } from '../../src/domain/ports.js'
-import { MemoryQueue } from './support/memory.js'
+import { logIn, rushState } from './support/world.js'
 
 const course = (id: string): Course => ({
   id,
@@ -17,8 +17,10 @@ const course = (id: string): Course => ({
   meetings: [],
 })
 
-function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
-  const queue = new MemoryQueue()
+async function world(t: Test, window: RegistrationWindow = { opensAt: null, closesAt: null }) {
+  const rush = rushState(t)
+  const { queue, memory } = rush
+  await logIn(rush, ['S1', 'S2', 'Y4S1'])
   const durable = new Map<string, DurableRequest>()
   let durableReads = 0
   const records: StudentRecords = {
@@ -55,9 +57,20 @@ function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
     () => (pokes += 1),
   )
   const submit = (studentId: string, requestId: string, courseId = 'C1', waitlist = false) =>
-    requests.submit({ sessionId: 's', studentId, courseId, requestId, waitlist })
+    requests.submit({ sessionId: studentId, studentId, courseId, requestId, waitlist })
+  /** Records a batch's decision that puts a queued request on the waitlist. */
+  const waitlisted = async (requestId: string, studentId: string) => {
+    await rush.leases.acquireCourse('C1', 'worker', 60_000)
+    await queue.settle('C1', 'worker', [{ requestId, studentId, status: 'waitlisted', place: 1 }], {
+      seatsLeft: 0,
+      versionBefore: 0,
+      version: 1,
+    })
+  }
   return {
     queue,
+    memory,
+    waitlisted,
     durable,
     requests,
     submit,
@@ -70,8 +83,14 @@ function world(window: RegistrationWindow = { opensAt: null, closesAt: null }) {
 t.test('requests are taken only while registration is open', async (t) => {
   const opensAt = new Date('2026-03-02T09:00:00Z')
   const closesAt = new Date('2026-03-02T18:00:00Z')
-  const w = world({ opensAt, closesAt })
-  const input = { sessionId: 's', studentId: 'S1', courseId: 'C1', requestId: 'r', waitlist: false }
+  const w = await world(t, { opensAt, closesAt })
+  const input = {
+    sessionId: 'S1',
+    studentId: 'S1',
+    courseId: 'C1',
+    requestId: 'r',
+    waitlist: false,
+  }
   t.same(await w.requests.submit(input, opensAt.getTime() - 1), { kind: 'closed', opensAt })
   t.same(await w.requests.submit(input, closesAt.getTime()), { kind: 'closed', opensAt: null })
   t.equal((await w.requests.submit(input, opensAt.getTime())).kind, 'created')
@@ -79,13 +98,13 @@ t.test('requests are taken only while registration is open', async (t) => {
 })
 
 t.test('a course that does not exist is refused before the queue', async (t) => {
-  const w = world()
+  const w = await world(t)
   t.same(await w.submit('S1', 'r', 'C9'), { kind: 'course-not-found' })
-  t.equal(w.queue.requests.size, 0)
+  t.equal(w.memory.requests.size, 0)
 })
 
 t.test('asking again answers with the live request; a waitlist place with its place', async (t) => {
-  const w = world()
+  const w = await world(t)
   await w.submit('S1', 'first')
   const again = await w.submit('S1', 'second')
   t.same(again, {
@@ -95,9 +114,7 @@ t.test('asking again answers with the live request; a waitlist place with its pl
     position: 1,
     queueLength: 1,
   })
-  const r = w.queue.requests.get('first')
-  if (r) r.status = 'waitlisted'
-  w.queue.queues.set('C1', [])
+  await w.waitlisted('first', 'S1')
   w.durable.set('first', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 4 })
   const waiting = await w.submit('S1', 'third')
   t.same(waiting, {
@@ -110,7 +127,7 @@ t.test('asking again answers with the live request; a waitlist place with its pl
 })
 
 t.test("a request's status never contradicts the store", async (t) => {
-  const w = world()
+  const w = await world(t)
   await w.submit('S1', 'mine')
   t.same(await w.requests.status('S1', 'mine'), {
     requestId: 'mine',
@@ -122,8 +139,7 @@ t.test("a request's status never contradicts the store", async (t) => {
 
   // Decided in the store; the queue has not heard (its worker died after COMMIT).
   w.durable.set('mine', { status: 'enrolled', courseId: 'C1', studentId: 'S1' })
-  const r = w.queue.requests.get('mine')
-  if (r) r.status = 'waitlisted'
+  await w.waitlisted('mine', 'S1')
   t.same(await w.requests.status('S1', 'mine'), {
     requestId: 'mine',
     courseId: 'C1',
@@ -140,7 +156,7 @@ t.test("a request's status never contradicts the store", async (t) => {
   })
 
   // Forgotten by the queue (Redis lost it), still in the store.
-  w.queue.requests.delete('mine')
+  w.memory.requests.delete('mine')
   w.durable.set('mine', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 2 })
   t.same(await w.requests.status('S1', 'mine'), {
     requestId: 'mine',
@@ -153,11 +169,9 @@ t.test("a request's status never contradicts the store", async (t) => {
 })
 
 t.test('a waitlist place the queue vouches for is answered without the store', async (t) => {
-  const w = world()
+  const w = await world(t)
   await w.submit('S1', 'mine', 'C1', true)
-  const r = w.queue.requests.get('mine')
-  if (r) r.status = 'waitlisted'
-  w.queue.queues.set('C1', [])
+  await w.waitlisted('mine', 'S1')
   // The store is further along than the queue's mirror would be: it must not be asked.
   w.durable.set('mine', { status: 'waitlisted', courseId: 'C1', studentId: 'S1', position: 9 })
   const read = w.queue.request.bind(w.queue)
@@ -198,11 +212,15 @@ t.test('a waitlist place the queue vouches for is answered without the store', a
 t.test('year-4 students open first; everyone else at the general opening', async (t) => {
   const year4 = new Date('2026-02-09T01:00:00Z')
   const everyone = new Date('2026-02-10T01:00:00Z')
-  const w = world({ opensAt: everyone, closesAt: null, opensAtByYear: new Map([[4, year4]]) })
+  const w = await world(t, {
+    opensAt: everyone,
+    closesAt: null,
+    opensAtByYear: new Map([[4, year4]]),
+  })
   const ask = (studentId: string, now: number) =>
     w.requests.submit(
       {
-        sessionId: 's',
+        sessionId: studentId,
         studentId,
         courseId: 'C1',
         requestId: `${studentId}-${now}`,
@@ -223,7 +241,7 @@ t.test('year-4 students open first; everyone else at the general opening', async
 
 t.test('with one opening for every year, a request costs no look-up of the student', async (t) => {
   const opensAt = new Date('2026-02-10T01:00:00Z')
-  const w = world({ opensAt, closesAt: null, opensAtByYear: new Map() })
+  const w = await world(t, { opensAt, closesAt: null, opensAtByYear: new Map() })
   t.same(await w.submit('Y4S1', 'r1').then((r) => r.kind), 'created')
   t.same(await w.requests.window('S2', opensAt.getTime() - 1), {
     opensAt,

@@ -1,4 +1,4 @@
-import t from 'tap'
+import t, { type Test } from 'tap'
 import { Catalogue } from '../../src/domain/catalogue.js'
 import { EnrollmentRequests } from '../../src/domain/enrollment-requests.js'
 import type { Decision } from '../../src/domain/model.js'
@@ -8,10 +8,11 @@ import {
   type WatchUpdate,
 } from '../../src/domain/request-watch.js'
 import { StudentDirectory } from '../../src/domain/students.js'
-import { MemoryQueue } from './support/memory.js'
+import { logIn, rushState } from './support/world.js'
 
-function world(students: number, settings: Partial<WatchSettings> = {}) {
-  const queue = new MemoryQueue()
+function world(t: Test, students: number, settings: Partial<WatchSettings> = {}) {
+  const rush = rushState(t)
+  const { queue, seats, leases, memory } = rush
   /** Where the store has each waitlisted request (the queue keeps no places in this world). */
   const places = new Map<string, number>()
   const course = {
@@ -47,7 +48,7 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
   )
   const rounds: number[] = []
   const watch = new RequestWatch(
-    { queue, seats: queue },
+    { queue, seats },
     requests,
     {
       round: (_s, updates) => rounds.push(updates),
@@ -59,9 +60,13 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
   )
   const ids: string[] = []
   const ready = (async () => {
+    await logIn(
+      rush,
+      Array.from({ length: students }, (_, i) => `S${i + 1}`),
+    )
     for (let i = 1; i <= students; i += 1) {
       await requests.submit({
-        sessionId: 's',
+        sessionId: `S${i}`,
         studentId: `S${i}`,
         courseId: 'C1',
         requestId: `r${i}`,
@@ -69,7 +74,7 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
       })
       ids.push(`r${i}`)
     }
-    await queue.acquireCourse('C1', 'w', 1_000_000)
+    await leases.acquireCourse('C1', 'w', 1_000_000)
   })()
   /** Lets go of the head of the queue, as a worker does. */
   const letGo = async (n: number, status: 'enrolled' | 'rejected' = 'rejected') => {
@@ -79,7 +84,7 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
         ? { requestId: h.requestId, studentId: h.studentId, status }
         : { requestId: h.requestId, studentId: h.studentId, status, reason: 'COURSE_FULL' },
     )
-    await queue.settle('C1', 'w', decisions, { seatsLeft: 0, version: 1 })
+    await queue.settle('C1', 'w', decisions, { seatsLeft: 0, versionBefore: 0, version: 1 })
   }
   /** Puts the head of the queue on the waitlist in its order, in the queue and in the store. */
   const waitlist = async (n: number) => {
@@ -93,15 +98,15 @@ function world(students: number, settings: Partial<WatchSettings> = {}) {
         status: 'waitlisted' as const,
         place: i + 1,
       })),
-      { seatsLeft: 0, version: 1 },
+      { seatsLeft: 0, versionBefore: 0, version: 1 },
     )
     head.forEach((h, i) => places.set(h.requestId, i + 1))
   }
-  return { queue, watch, ids, ready, letGo, waitlist, rounds, places }
+  return { queue, seats, memory, watch, ids, ready, letGo, waitlist, rounds, places }
 }
 
 t.test('one read per round tells every watcher its place, however many watch', async (t) => {
-  const w = world(200)
+  const w = world(t, 200)
   await w.ready
   const seen = new Map<string, WatchUpdate[]>()
   for (let i = 1; i <= 200; i += 1) {
@@ -142,7 +147,7 @@ t.test('one read per round tells every watcher its place, however many watch', a
 })
 
 t.test('a student only ever watches their own requests; several listeners share one', async (t) => {
-  const w = world(3)
+  const w = world(t, 3)
   await w.ready
   const mine: WatchUpdate[] = []
   const other: WatchUpdate[] = []
@@ -161,14 +166,14 @@ t.test('a student only ever watches their own requests; several listeners share 
 })
 
 t.test('a place that drifted (its queue lost its count) is read again, not guessed', async (t) => {
-  const w = world(5)
+  const w = world(t, 5)
   await w.ready
   const seen: WatchUpdate[] = []
   await w.watch.watch('S5', ['r5'], (u) => seen.push(u))
   await w.letGo(2)
   await w.watch.tick()
   t.match(seen.at(-1), { status: 'queued', position: 3 })
-  w.queue.removed.set('C1', 0) // as after losing the count
+  w.memory.course('C1').removed = 0 // as after losing the count
   await w.letGo(1)
   await w.watch.tick()
   t.match(seen.at(-1), { status: 'queued', position: 2 }, 'the true place, from the queue itself')
@@ -177,7 +182,7 @@ t.test('a place that drifted (its queue lost its count) is read again, not guess
 t.test(
   "a change of a course's waitlist on this instance is pushed at the next round, not the next re-read",
   async (t) => {
-    const w = world(3)
+    const w = world(t, 3)
     await w.ready
     await w.waitlist(3)
     const seen: WatchUpdate[] = []
@@ -198,7 +203,7 @@ t.test(
 )
 
 t.test('a stream reopened with one more request reads only that one', async (t) => {
-  const w = world(3)
+  const w = world(t, 3)
   await w.ready
   let reads = 0
   const request = w.queue.request.bind(w.queue)
@@ -230,7 +235,7 @@ t.test('a stream reopened with one more request reads only that one', async (t) 
 t.test(
   "a waitlist change made on another instance is pushed at the next round: the course's version moved",
   async (t) => {
-    const w = world(3)
+    const w = world(t, 3)
     await w.ready
     await w.waitlist(3)
     const seen: WatchUpdate[] = []
@@ -242,7 +247,7 @@ t.test(
     // course takes the new version. Nobody calls courseChanged here.
     w.places.delete('r2')
     w.places.set('r3', 2)
-    await w.queue.reflectCancellation('C1', {
+    await w.seats.reflectCancellation('C1', {
       cancellationId: 'x',
       studentId: 'S2',
       seatsLeft: 0,
@@ -256,7 +261,7 @@ t.test(
 
     // A seat is handed to S3 on another instance: the promotion comes at the next round too.
     w.places.delete('r3')
-    await w.queue.reflectCancellation('C1', {
+    await w.seats.reflectCancellation('C1', {
       cancellationId: 'y',
       studentId: 'S9',
       seatsLeft: 0,
@@ -274,7 +279,7 @@ t.test(
   'the wait estimate is there at the first round after joining, once the queue moved',
   async (t) => {
     let now = 1_000_000
-    const w = world(100, { now: () => now })
+    const w = world(t, 100, { now: () => now })
     await w.ready
     const seen: WatchUpdate[] = []
     await w.watch.watch('S100', ['r100'], (u) => seen.push(u))
@@ -291,7 +296,7 @@ t.test(
   'a queue that stalls slows the estimate down instead of keeping its best pace',
   async (t) => {
     let now = 1_000_000
-    const w = world(200, { now: () => now, rateWindowMs: 10_000 })
+    const w = world(t, 200, { now: () => now, rateWindowMs: 10_000 })
     await w.ready
     const seen: WatchUpdate[] = []
     await w.watch.watch('S200', ['r200'], (u) => seen.push(u))
@@ -320,7 +325,7 @@ t.test(
   'the wait before the worker first reaches a course says nothing of its pace once it does',
   async (t) => {
     let now = 1_000_000
-    const w = world(100, { now: () => now })
+    const w = world(t, 100, { now: () => now })
     await w.ready
     const seen: WatchUpdate[] = []
     await w.watch.watch('S100', ['r100'], (u) => seen.push(u))
