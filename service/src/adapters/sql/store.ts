@@ -16,6 +16,7 @@ import type {
   StudentAccount,
 } from '../../domain/model.js'
 import { formatMeetings, parseMeetings } from '../../domain/meetings.js'
+import type { AddToCartResult } from '../../domain/ports.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
 import type { SeedRows, SeedStore } from '../../seed.js'
 import { asDate, toCourse, type Row } from './rows.js'
@@ -164,6 +165,69 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect> implements See
       ]),
     )
     return rows.map((r) => ({ courseId: String(r.course_id), addedAt: asDate(r.added_at) }))
+  }
+
+  async addToCart(studentId: string, courseId: string, limit: number): Promise<AddToCartResult> {
+    const d = this.dialect
+    return d.transaction('request', async (s): Promise<AddToCartResult> => {
+      // The lock order of admission and cancellation: the course row (shared here: the insert's
+      // foreign key check takes it anyway), then the student's row. The student's row lock
+      // makes concurrent additions to one cart, on every instance, count one after the other.
+      const course = await s.row(`SELECT id FROM courses WHERE id = ?${d.forShare}`, [courseId])
+      if (!course) return 'course-not-found'
+      const student = await s.row(`SELECT id FROM students WHERE id = ?${d.forUpdate}`, [studentId])
+      // A session that outlived its account adds nothing, and is no error.
+      if (!student) return 'added'
+      const items = await s.rows('SELECT course_id FROM cart_items WHERE student_id = ?', [
+        studentId,
+      ])
+      if (items.some((r) => String(r.course_id) === courseId)) return 'added'
+      if (items.length >= limit) return 'cart-full'
+      await s.run('INSERT INTO cart_items (student_id, course_id) VALUES (?, ?)', [
+        studentId,
+        courseId,
+      ])
+      return 'added'
+    })
+  }
+
+  async removeFromCart(studentId: string, courseId: string): Promise<boolean> {
+    const result = await this.dialect.write((s) =>
+      s.run('DELETE FROM cart_items WHERE student_id = ? AND course_id = ?', [studentId, courseId]),
+    )
+    return result.changes > 0
+  }
+
+  async reorderCart(studentId: string, courseIds: readonly string[]): Promise<boolean> {
+    const d = this.dialect
+    return d.transaction('request', async (s) => {
+      if (d.locksRows) {
+        // The lock order of addToCart: the courses (shared: the inserts' foreign key checks take
+        // them anyway), then the student's row, which keeps every change to one cart in turn.
+        if (courseIds.length > 0) {
+          await s.rows(`SELECT id FROM courses WHERE id ${d.inList} ORDER BY id${d.forShare}`, [
+            d.list(courseIds),
+          ])
+        }
+        await s.rows(`SELECT id FROM students WHERE id = ?${d.forUpdate}`, [studentId])
+      }
+      const items = await s.rows(
+        'SELECT course_id, added_at FROM cart_items WHERE student_id = ? ORDER BY seq',
+        [studentId],
+      )
+      const addedAt = new Map(items.map((r) => [String(r.course_id), r.added_at]))
+      if (items.length !== courseIds.length || !courseIds.every((id) => addedAt.has(id))) {
+        return false
+      }
+      if (items.length === 0) return true
+      // The order is the rows' seq: written again, in the new order.
+      await s.run('DELETE FROM cart_items WHERE student_id = ?', [studentId])
+      await s.insert(
+        'INSERT INTO cart_items (student_id, course_id, added_at)',
+        courseIds.map((id) => [studentId, id, addedAt.get(id)]),
+      )
+      return true
+    })
   }
 
   async findDurableRequest(requestId: string): Promise<DurableRequest | null> {
