@@ -374,6 +374,71 @@ export function contract(t: Test, factory: PairFactory): void {
     )
   })
 
+  t.test(
+    'admit: the waitlist places the batch’s students hold in the course, after its writes',
+    async (t) => {
+      const { store } = await fresh(t, {
+        students: students('S1', 'S2', 'S3', 'S4'),
+        courses: [
+          { id: 'C1', capacity: 1 },
+          { id: 'C2', capacity: 5 },
+        ],
+      })
+      const placed = async (
+        courseId: string,
+        ids: readonly string[],
+        writes: Partial<AdmissionWrites>,
+      ) => {
+        const fence = await store.fence(courseId)
+        if (fence === null) throw new Error(`no course ${courseId}`)
+        const outcome = await store.admit(courseId, fence, ids, writing(writes))
+        if (outcome.kind !== 'done') throw new Error(`admission ${outcome.kind}`)
+        return outcome.waitlistPlaces
+      }
+      /** Request id -> place, for every place on the course's waitlist. */
+      const places = async (courseId: string) =>
+        new Map(
+          ((await store.courseSnapshot(courseId))?.waitlist ?? []).map((w) => [
+            w.requestId,
+            w.place,
+          ]),
+        )
+
+      const first = await placed('C1', ['S1', 'S2', 'S3'], {
+        enroll: [q('r1', 'S1', 1)],
+        waitlist: [q('r2', 'S2', 2, true), q('r3', 'S3', 3, true)],
+        course: { enrolled: 1, version: 1, decidedThrough: 3 },
+      })
+      t.same(first, await places('C1'), 'each new place, by its request, as the store orders them')
+      t.ok((first.get('r2') as number) < (first.get('r3') as number), 'in the order written')
+
+      const second = await placed('C1', ['S3', 'S4'], {
+        rewaitlist: [q('r3-again', 'S3', 4, true)],
+        waitlist: [q('r4', 'S4', 5, true)],
+        course: { enrolled: 1, version: 1, decidedThrough: 5 },
+      })
+      t.same(
+        second,
+        new Map([
+          ['r3-again', first.get('r3')],
+          ['r4', (await places('C1')).get('r4')],
+        ]),
+        'a place that answers to a newer request keeps where it stands',
+      )
+      t.ok((second.get('r4') as number) > (first.get('r3') as number), 'a new place comes last')
+      t.same(
+        await placed('C1', ['S2', 'S1'], {}),
+        new Map([['r2', first.get('r2')]]),
+        'a place held from before, though the batch wrote none',
+      )
+      t.same(
+        await placed('C2', ['S2'], {}),
+        new Map(),
+        "a place in another course is not this one's",
+      )
+    },
+  )
+
   t.test('countOverCapacity flags a course whose count disagrees with its rows', async (t) => {
     const { store } = await fresh(t, {
       students: students('S1'),
@@ -478,6 +543,59 @@ export function contract(t: Test, factory: PairFactory): void {
     )
     t.equal((await store.findDurableRequest('r4'))?.status, 'waitlisted')
   })
+
+  t.test(
+    'cancel: a waitlist place given up, and a head enrolled in the course already',
+    async (t) => {
+      const { store } = await fresh(t, {
+        students: students('S1', 'S2', 'S3', 'S4'),
+        courses: [
+          { id: 'C1', capacity: 1, credits: 3, meetings: [MON_1_2] },
+          { id: 'C2', capacity: 1 },
+        ],
+      })
+      // S1 holds the seat and, still, the first place on the waitlist.
+      await admitNow(store, 'C1', ['S1', 'S2', 'S3'], {
+        enroll: [q('r1', 'S1', 1)],
+        waitlist: [q('w1', 'S1', 2, true), q('w2', 'S2', 3, true), q('w3', 'S3', 4, true)],
+        course: { enrolled: 1, version: 1, decidedThrough: 4 },
+      })
+      await admitNow(store, 'C2', ['S2'], { waitlist: [q('x2', 'S2', 5, true)] })
+
+      const giveUp = (studentId: string) =>
+        store.cancel(studentId, 'C1', async (tx) => tx.removeWaitlistPlace())
+      t.equal(await giveUp('S2'), 'w2', "removeWaitlistPlace: the place's request")
+      t.equal(await giveUp('S2'), null, 'and it is gone')
+      t.equal(await giveUp('S4'), null, 'null without a place')
+      t.same(await snapshotOf(store, 'C1'), {
+        version: 1,
+        seatsLeft: 0,
+        students: ['S1'],
+        waitlist: ['w1', 'w3'],
+      })
+      t.equal(await store.findDurableRequest('w2'), null)
+      t.same(await store.findDurableRequest('w3'), {
+        status: 'waitlisted',
+        courseId: 'C1',
+        studentId: 'S3',
+        position: 2,
+      })
+      t.same(
+        await store.findDurableRequest('x2'),
+        { status: 'waitlisted', courseId: 'C2', studentId: 'S2', position: 1 },
+        'a place in another course stays',
+      )
+
+      t.same(await store.cancel('S3', 'C1', async (tx) => tx.takeWaitlistHead()), {
+        studentId: 'S1',
+        requestId: 'w1',
+        maxCredits: 18,
+        creditsHeld: 3,
+        meetingsHeld: [MON_1_2],
+        enrolledHere: true,
+      })
+    },
+  )
 
   t.test('cancel: others see nothing until it commits, and a fence waits for it', async (t) => {
     const { store } = await fresh(t, {
