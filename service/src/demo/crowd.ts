@@ -3,6 +3,7 @@
  * the opening, through the HTTP API as their pages would (the same retries and the same polling,
  * client-policy.ts), so that a visitor who asks for a seat too has a queue to wait in.
  */
+import { setTimeout as sleep } from 'node:timers/promises'
 import { FIRST_POLL_MS, nextPollMs, retryAfterMs } from '../client-policy.js'
 
 export interface CrowdOptions {
@@ -38,6 +39,17 @@ interface Answer {
 const MAX_ATTEMPTS = 20
 
 export async function runCrowd(options: CrowdOptions): Promise<CrowdResult> {
+  try {
+    return await logInAndAsk(options)
+  } catch (err) {
+    // A stop ends a wait with Node's AbortError: the crowd rejects with the stop's own reason,
+    // whichever wait or request noticed it.
+    options.signal?.throwIfAborted()
+    throw err
+  }
+}
+
+async function logInAndAsk(options: CrowdOptions): Promise<CrowdResult> {
   const { students, signal, report } = options
   const cookies = new Map<string, string>()
   await inParallel(students, options.loginsAtOnce ?? 2, async (studentId) => {
@@ -52,7 +64,8 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdResult> {
         ? `at the opening (${new Date(opensAt).toISOString()}) they ask for ${options.courseId}`
         : `they ask for ${options.courseId} now`),
   )
-  await sleep(opensAt - Date.now(), signal)
+  // An opening already past: at once (Node warns about a negative delay).
+  await sleep(Math.max(0, opensAt - Date.now()), undefined, { signal })
 
   const outcomes = new Map<string, number>()
   const count = (outcome: string) => outcomes.set(outcome, (outcomes.get(outcome) ?? 0) + 1)
@@ -61,7 +74,7 @@ export async function runCrowd(options: CrowdOptions): Promise<CrowdResult> {
   await Promise.all(
     crowd.map(async ([, cookie], i) => {
       // Front-loaded: half of the crowd arrives in the first quarter of the spread.
-      await sleep(options.spreadMs * (i / Math.max(1, crowd.length)) ** 2, signal)
+      await sleep(options.spreadMs * (i / Math.max(1, crowd.length)) ** 2, undefined, { signal })
       const answer = await ask(options, cookie)
       if (answer === null) count('failed')
       else if ('requestId' in answer) queued.push({ cookie, requestId: answer.requestId })
@@ -113,7 +126,7 @@ async function ask(
     const error = (body.error ?? {}) as { code?: string }
     // A click a moment early, by a clock a little ahead: again at once, as a student would.
     if (status === 403 && error.code === 'REGISTRATION_CLOSED') {
-      await sleep(100, options.signal)
+      await sleep(100, undefined, { signal: options.signal })
       continue
     }
     if (status === 202 && body.status === 'queued' && typeof body.requestId === 'string') {
@@ -128,7 +141,7 @@ async function ask(
 async function follow(options: CrowdOptions, cookie: string, requestId: string): Promise<string> {
   let delay: number = FIRST_POLL_MS
   for (;;) {
-    await sleep(delay, options.signal)
+    await sleep(delay, undefined, { signal: options.signal })
     const answer = await call(options, 'GET', `/api/v1/enrollment-requests/${requestId}`, cookie)
     if (answer === null) return 'failed'
     if (answer.status !== 200 || answer.body.status !== 'queued') {
@@ -178,7 +191,7 @@ async function call(
     const retryAfter = response.headers.get('retry-after')
     const wait = retryAfterMs(response.status, retryAfter === null ? null : Number(retryAfter))
     if (wait !== null) {
-      await sleep(wait, options.signal)
+      await sleep(wait, undefined, { signal: options.signal })
       continue
     }
     let parsed: Record<string, unknown>
@@ -190,23 +203,6 @@ async function call(
     return { status: response.status, body: parsed, response }
   }
   return null
-}
-
-/** Resolves after `ms` (at once when not positive); rejects when the signal aborts. */
-function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  if (signal?.aborted) return Promise.reject(signal.reason)
-  if (ms <= 0) return Promise.resolve()
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', abort)
-      resolve()
-    }, ms)
-    const abort = () => {
-      clearTimeout(timer)
-      reject(signal?.reason)
-    }
-    signal?.addEventListener('abort', abort, { once: true })
-  })
 }
 
 async function inParallel<T>(
