@@ -11,6 +11,7 @@
 import type { Day, Meeting } from '../domain/model.js'
 import { hashPassword, seedCost } from '../domain/passwords.js'
 import type { SeedCourseRow, SeedRows, SeedStore, SeedStudentRow } from '../seed.js'
+import { prng, type Random } from './random.js'
 
 /** The password of every demo student. */
 export const DEMO_PASSWORD = 'sugang-demo'
@@ -20,20 +21,6 @@ export const DEMO_STUDENTS = 2_000
 export const DEMO_LOGIN = 'S000001'
 
 const SEED = 20260302 // the first day of the spring term
-
-/** mulberry32: a small, fast, well-mixed PRNG; the same seed gives the same semester. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
-  }
-}
-
-type Random = () => number
 
 const pick = <T>(random: Random, items: readonly T[]): T =>
   items[Math.floor(random() * items.length)] as T
