@@ -143,7 +143,7 @@ try {
 
   // Moving: the head of every queue is let go of, 100 requests a step, a step every 1.5 s: each
   // step moves every other watcher up. Rounds and pushes are read from the holder's metrics.
-  const { createRedisRushState } = await serviceModule('adapters/redis/index.ts')
+  const { createRedisRushState } = await serviceModule('redis')
   const rush = createRedisRushState({
     url: env.REDIS_URL,
     prefix: env.REDIS_PREFIX,

@@ -4,5 +4,5 @@ import { fileURLToPath } from 'node:url'
 import { tsImport } from 'tsx/esm/api'
 
 const output = fileURLToPath(new URL('../docs/openapi.json', import.meta.url))
-const cli = await tsImport('../service/src/cli.ts', import.meta.url)
+const cli = await tsImport('@sugang/service/cli', import.meta.url)
 process.exitCode = await cli.main(['openapi', '--output', output])

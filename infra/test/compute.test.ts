@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { CLOSE_GRACE_MS } from '@sugang/service/server'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles, withImageDigest, withImageTag } from '../src/config/index.js'
@@ -612,10 +613,7 @@ t.test('an instance enters service only once ready, and is replaced only when de
 })
 
 t.test('the container is stopped gracefully, with more time than the service drains', async (t) => {
-  const server = readFileSync(new URL('../../service/src/server.ts', import.meta.url), 'utf8')
-  const delayMs = Number(
-    /closeWithGrace\(\{ delay: ([\d_]+) \}/.exec(server)?.[1]?.replace(/_/g, ''),
-  )
+  const delayMs = CLOSE_GRACE_MS
   t.ok(delayMs > 0, 'the service closes with grace')
   for (const stack of both) {
     const script = userData(stack)

@@ -1,4 +1,5 @@
-import { readFileSync } from 'node:fs'
+import { API_PREFIX } from '@sugang/service/app'
+import { SESSION_COOKIE as SERVICE_SESSION_COOKIE } from '@sugang/service/sessions'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
 import { profiles } from '../src/config/index.js'
@@ -432,11 +433,10 @@ t.test('rate limits outside what WAF accepts are refused', async (t) => {
 })
 
 t.test('the WAF keys on the cookie and routes the service actually uses', async (t) => {
-  // Read as text: infra does not import the service. If either side renames, this fails.
-  const serviceSrc = new URL('../../service/src/', import.meta.url)
-  const read = (file: string) => readFileSync(new URL(file, serviceSrc), 'utf8')
-  t.match(read('plugins/app/sessions.ts'), `export const SESSION_COOKIE = '${SESSION_COOKIE}'`)
-  t.match(read('app.ts'), /prefix: '\/api\/v1'/)
+  // The service's own constants, through its public entry points: if either side renames, this
+  // fails.
+  t.equal(SERVICE_SESSION_COOKIE, SESSION_COOKIE)
+  t.equal(API_PREFIX, '/api/v1')
   t.equal(API_PATH_PREFIX, '/api/')
   t.equal(RATE_LIMIT_WINDOW_SECONDS, 300)
 })

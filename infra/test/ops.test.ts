@@ -338,7 +338,6 @@ t.test('every rule of the web ACL pages when it blocks, under the names WAF repo
 
 t.test('the confirmation alarms read the metrics the Lambda really logs', async (t) => {
   // The service's own function, run: the line CloudWatch turns into metrics.
-  const entry = new URL('service/src/lambda/notify-email.ts', repoRoot).pathname
   const line = execFileSync(
     process.execPath,
     [
@@ -346,7 +345,7 @@ t.test('the confirmation alarms read the metrics the Lambda really logs', async 
       'tsx',
       '--input-type=module',
       '-e',
-      `const { metricsLine } = await import(${JSON.stringify(entry)})
+      `const { metricsLine } = await import('@sugang/service/notify-email')
        process.stdout.write(metricsLine('sugang-small-notify-email',
          { sent: 0, retried: 0, dead: 0 }, { pending: 0, sending: 0, dead: 2, oldestWaiting: null },
          new Date()))`,

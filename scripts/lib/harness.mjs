@@ -88,14 +88,17 @@ export function percentile(sorted, p) {
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))]
 }
 
-/** Loads a module of the service's TypeScript sources (the same way bin/sugang.js does). */
-export async function serviceModule(path) {
+/**
+ * Loads one of the service's public entry points (the exports of service/package.json, e.g.
+ * `redis-keys`) from its TypeScript sources, the same way bin/sugang.js loads them.
+ */
+export async function serviceModule(entry) {
   const { tsImport } = await import('tsx/esm/api')
-  return tsImport(`../../service/src/${path}`, import.meta.url)
+  return tsImport(`@sugang/service/${entry}`, import.meta.url)
 }
 
-/** The service's Redis key schema under a prefix (service/src/adapters/redis/keys.ts). */
+/** The service's Redis key schema under a prefix. */
 export async function redisKeys(prefix) {
-  const { RedisKeys } = await serviceModule('adapters/redis/keys.ts')
+  const { RedisKeys } = await serviceModule('redis-keys')
   return new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
 }

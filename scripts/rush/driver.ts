@@ -4,7 +4,7 @@
 // waitlisted; 429 and 503 are retried after Retry-After, as the page does.
 import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { FIRST_POLL_MS, nextPollMs, retryAfterMs } from '../../service/src/client-policy.js'
+import { FIRST_POLL_MS, nextPollMs, retryAfterMs } from '@sugang/service/client-policy'
 import type { Answer, Client } from './client.js'
 import { StreamFollower } from './streams.js'
 import type { Target, TargetKind } from './targets.js'
@@ -39,7 +39,7 @@ export const ROUTES = {
   cancel: 'DELETE /me/enrollments/:id',
 } as const
 
-export { FIRST_POLL_MS, MAX_POLL_MS } from '../../service/src/client-policy.js'
+export { FIRST_POLL_MS, MAX_POLL_MS } from '@sugang/service/client-policy'
 const MAX_ATTEMPTS = 20
 
 /**

@@ -1,20 +1,11 @@
 // What the students of a scenario want: deterministic (seeded), so that every target of one run
 // and every run of one scenario meets exactly the same wishes in the same order.
 
-/** Small, fast, seedable PRNG (mulberry32); Math.random cannot be seeded. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let t = a
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+/** The demo semester's seeded PRNG (mulberry32); Math.random cannot be seeded. */
+export { prng } from '@sugang/service/random'
 
 /** Students S000001.. and courses C0001..: the seed command's own names. */
-export { courseId, studentId } from '../../service/src/seed.js'
+export { courseId, studentId } from '@sugang/service/seed'
 
 /**
  * Zipf-like popularity over `courses` courses (weight of the k-th most popular is 1/k^s), with

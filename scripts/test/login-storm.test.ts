@@ -1,6 +1,6 @@
 import mysql from 'mysql2/promise'
 import t from 'tap'
-import { defaultCost, seedCost } from '../../service/src/domain/passwords.js'
+import { defaultCost, seedCost } from '@sugang/service/passwords'
 import { bench } from '../rush/main.js'
 import type { TargetResult } from '../rush/report.js'
 import { scenarios } from '../rush/scenarios.js'

@@ -38,6 +38,9 @@ export interface AppOptions {
   readonly worker?: boolean
 }
 
+/** Every API route lives under this prefix; the WAF's per-session rule (infra) counts only these. */
+export const API_PREFIX = '/api/v1'
+
 /** How often Node looks for requests that have taken longer than the request timeout. */
 const CONNECTIONS_CHECKED_EVERY_MS = 1_000
 
@@ -201,7 +204,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(events)
       await api.register(openapi)
     },
-    { prefix: '/api/v1' },
+    { prefix: API_PREFIX },
   )
   return app
 }

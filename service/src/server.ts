@@ -5,6 +5,12 @@ import { ROLES, type Config } from './config.js'
 import { withKeptSessionSecret } from './wiring/session-secret.js'
 
 /**
+ * How long a stopping instance may take to finish its requests and admission batches before it
+ * exits anyway (the container's stop timeout must outlast it).
+ */
+export const CLOSE_GRACE_MS = 10_000
+
+/**
  * Starts the service in its role: listen first (liveness answers at once), then migrate and
  * start what the role runs.
  */
@@ -22,7 +28,7 @@ export async function serve(given: Config): Promise<FastifyInstance> {
     )
   }
 
-  closeWithGrace({ delay: 10_000 }, async ({ signal, err }) => {
+  closeWithGrace({ delay: CLOSE_GRACE_MS }, async ({ signal, err }) => {
     if (err) app.log.error({ err }, 'closing after an error')
     else app.log.info({ signal }, 'closing: no new requests, finishing admission batches')
     await app.close()
