@@ -15,7 +15,7 @@ import { drive, poll, settle, trackedWish, type Tracked } from './driver.js'
 import { ProcessMeter, round, type ProcessCost } from './probes.js'
 import type { TargetResult } from './report.js'
 import type { PhaseRun, RunContext } from './scenarios.js'
-import { PASSWORD, SUGANG_DB, type SugangOptions, type Target } from './targets.js'
+import { PASSWORD, SUGANG_DB, serverDecided, type SugangOptions, type Target } from './targets.js'
 import { prng, studentId, type Wish } from './workload.js'
 
 /** The service as production configures it (config.ts' default cost), students not logged in. */
@@ -177,17 +177,6 @@ async function attemptLogin(pool: Pool, student: number, timeoutMs: number): Pro
   }
 }
 
-/** The server holds nothing undecided (null: it cannot tell, or not before `until`). */
-async function serverDecided(target: Target, until: number): Promise<number | null> {
-  while (performance.now() < until) {
-    const pending = await target.pending()
-    if (pending === null) return null
-    if (pending === 0) return performance.now()
-    await sleep(25)
-  }
-  return null
-}
-
 /** A request never sent: its student never got in (it counts as stuck). */
 function unsent(wish: Wish, at: number): Tracked {
   return trackedWish(wish, at)
@@ -310,7 +299,7 @@ export async function loginStorm(ctx: RunContext, wishes: readonly Wish[]): Prom
     const stormProcesses = await stormDone
     // Every late student's requests have been started by now (as their login succeeded).
     const decided = Promise.all([answeredOnTime, ...lateAnswered]).then(() =>
-      serverDecided(target, t0 + ctx.deadlineMs),
+      serverDecided(target, t0 + ctx.deadlineMs, 25),
     )
     const sent = [...(await onTime), ...(await Promise.all(late)).flat()]
     const serverDecidedAt = await decided

@@ -20,7 +20,7 @@ import {
   type FirstSecond,
   type LoginStormResult,
 } from './login-storm.js'
-import type { SugangOptions, Target } from './targets.js'
+import { serverDecided, type SugangOptions, type Target } from './targets.js'
 import { courseId, interleave, prng, type Wish, zipfChooser } from './workload.js'
 
 export type ScenarioName = 'seed' | 'opening' | 'cancel-storm' | 'status-storm' | 'login-storm'
@@ -220,17 +220,6 @@ export function wishesOf(name: ScenarioName, size: ScenarioSize, seed = 20261129
   return interleave(choices, 1, waitlist, random)
 }
 
-/** Waits until the server holds nothing undecided, up to `until` (run clock). */
-async function serverDecided(target: Target, until: number): Promise<number | null> {
-  while (performance.now() < until) {
-    const pending = await target.pending()
-    if (pending === null) return null
-    if (pending === 0) return performance.now()
-    await sleep(20)
-  }
-  return null
-}
-
 /**
  * Watches the server from now on: resolves with the moment it held nothing undecided once every
  * request had been answered (null: it cannot tell, or not before `until`).
@@ -243,16 +232,7 @@ function watchServer(
   // watching costs the rush nothing.
   let answered: () => void = () => {}
   const allAnswered = new Promise<void>((resolve) => (answered = resolve))
-  const decided = (async () => {
-    await allAnswered
-    while (performance.now() < until) {
-      const pending = await target.pending()
-      if (pending === null) return null
-      if (pending === 0) return performance.now()
-      await sleep(25)
-    }
-    return null
-  })()
+  const decided = allAnswered.then(() => serverDecided(target, until, 25))
   return { answered, decided }
 }
 

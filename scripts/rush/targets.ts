@@ -3,6 +3,7 @@
 // seeded data, measured, and stopped.
 import { execFileSync } from 'node:child_process'
 import { join } from 'node:path'
+import { performance } from 'node:perf_hooks'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { freePort } from '@sugang/testkit/ports'
 import { Cluster, Redis } from 'ioredis'
@@ -60,6 +61,24 @@ export interface Target {
   longestQueue?(): Promise<number>
   state(): Promise<DbState>
   stop(): Promise<void>
+}
+
+/**
+ * Polls the target every pollMs until it holds nothing undecided: the moment it did (run clock),
+ * or null when it cannot tell or not before `until`.
+ */
+export async function serverDecided(
+  target: Target,
+  until: number,
+  pollMs = 20,
+): Promise<number | null> {
+  while (performance.now() < until) {
+    const pending = await target.pending()
+    if (pending === null) return null
+    if (pending === 0) return performance.now()
+    await sleep(pollMs)
+  }
+  return null
 }
 
 export interface SeedSize {
