@@ -2,7 +2,14 @@ import type { Pool, PoolConnection, ResultSetHeader } from 'mysql2/promise'
 import type { DatabaseTls } from '../../config.js'
 import { DependencyUnavailableError } from '../../errors.js'
 import type { Row } from '../sql/rows.js'
-import type { ReadFrom, SqlDialect, SqlSession, TransactionKind, Written } from '../sql/store.js'
+import {
+  inTransaction,
+  type ReadFrom,
+  type SqlDialect,
+  type SqlSession,
+  type TransactionKind,
+  type Written,
+} from '../sql/store.js'
 import { isRetryableLockError } from './lock-conflicts.js'
 import { createPool } from './pool.js'
 
@@ -75,7 +82,7 @@ function sessionOf(query: Query): SqlSession {
   }
 }
 
-interface DeadlineSession extends SqlSession {
+interface MysqlSession extends SqlSession {
   /**
    * Ends an open transaction whatever the deadline says: an operation that ran out of time must
    * still undo what it wrote. If the ROLLBACK cannot be sent, the connection is destroyed (the
@@ -83,6 +90,11 @@ interface DeadlineSession extends SqlSession {
    * next START TRANSACTION on it would commit the half-done writes.
    */
   rollback(): Promise<void>
+}
+
+/** One transaction on a MySQL session (READ COMMITTED: the pool's setting). */
+function transact<T>(s: MysqlSession, work: (s: SqlSession) => Promise<T>): Promise<T> {
+  return inTransaction(s, 'START TRANSACTION', work, () => s.rollback())
 }
 
 /**
@@ -136,19 +148,7 @@ export class MysqlDialect implements SqlDialect {
   }
 
   transaction<T>(kind: TransactionKind, work: (s: SqlSession) => Promise<T>): Promise<T> {
-    if (kind === 'seed') {
-      return this.#unbounded(async (s) => {
-        await s.run('START TRANSACTION')
-        try {
-          const result = await work(s)
-          await s.run('COMMIT')
-          return result
-        } catch (err) {
-          await s.run('ROLLBACK').catch(() => undefined)
-          throw err
-        }
-      })
-    }
+    if (kind === 'seed') return this.#unbounded((s) => transact(s, work))
     return this.#transaction(work, kind === 'admission' ? this.#timeoutMs * 3 : this.#timeoutMs)
   }
 
@@ -180,7 +180,7 @@ export class MysqlDialect implements SqlDialect {
    */
   async #session<T>(
     pool: Pool,
-    work: (session: DeadlineSession) => Promise<T>,
+    work: (session: MysqlSession) => Promise<T>,
     budgetMs = this.#timeoutMs,
   ): Promise<T> {
     const deadline = Date.now() + budgetMs
@@ -252,17 +252,7 @@ export class MysqlDialect implements SqlDialect {
       try {
         return await this.#session(
           this.primary,
-          async (session) => {
-            await session.run('START TRANSACTION')
-            try {
-              const result = await work(session)
-              await session.run('COMMIT')
-              return result
-            } catch (err) {
-              await session.rollback()
-              throw err
-            }
-          },
+          (session) => transact(session, work),
           Math.max(1, deadline - Date.now()),
         )
       } catch (err) {
@@ -279,15 +269,17 @@ export class MysqlDialect implements SqlDialect {
    * Seeding (the demo semester and `sugang seed`): without the request deadlines, since a load
    * test's seed writes tens of thousands of rows at once.
    */
-  async #unbounded<T>(work: (s: SqlSession) => Promise<T>): Promise<T> {
+  async #unbounded<T>(work: (s: MysqlSession) => Promise<T>): Promise<T> {
     const conn = await this.primary.getConnection()
+    const query = async <R>(sql: string, values?: Values): Promise<R> => {
+      const [result] = await conn.query(sql, values as unknown[] | undefined)
+      return result as R
+    }
+    const rollback = async (): Promise<void> => {
+      await conn.query('ROLLBACK').catch(() => undefined)
+    }
     try {
-      return await work(
-        sessionOf(async <R>(sql: string, values?: Values) => {
-          const [result] = await conn.query(sql, values as unknown[] | undefined)
-          return result as R
-        }),
-      )
+      return await work({ ...sessionOf(query), rollback })
     } finally {
       conn.release()
     }

@@ -105,6 +105,27 @@ export interface SqlDialect {
 }
 
 /**
+ * One transaction on a session: `begin`, `work`, COMMIT. If anything throws, `rollback` runs and
+ * the first error is the one reported.
+ */
+export async function inTransaction<T>(
+  s: SqlSession,
+  begin: string,
+  work: (s: SqlSession) => Promise<T>,
+  rollback: () => Promise<void>,
+): Promise<T> {
+  await s.run(begin)
+  try {
+    const result = await work(s)
+    await s.run('COMMIT')
+    return result
+  } catch (err) {
+    await rollback()
+    throw err
+  }
+}
+
+/**
  * Every port method of the durable store, over a dialect: the statements, and the steps of each
  * transaction in their lock order. The engines' stores (MysqlStore, SqliteStore) add their
  * lifecycle (migrations, closing) and what only they offer.

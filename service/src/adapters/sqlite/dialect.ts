@@ -3,7 +3,14 @@ import { dirname } from 'node:path'
 import Database from 'better-sqlite3'
 import { DependencyUnavailableError } from '../../errors.js'
 import type { Row } from '../sql/rows.js'
-import type { ReadFrom, SqlDialect, SqlSession, TransactionKind, Written } from '../sql/store.js'
+import {
+  inTransaction,
+  type ReadFrom,
+  type SqlDialect,
+  type SqlSession,
+  type TransactionKind,
+  type Written,
+} from '../sql/store.js'
 
 type Connection = Database.Database
 
@@ -158,24 +165,16 @@ export class SqliteDialect implements SqlDialect {
 
   /** One BEGIN IMMEDIATE transaction on the write connection: committed if `work` returns. */
   transaction<T>(_kind: TransactionKind, work: (s: SqlSession) => Promise<T>): Promise<T> {
-    return this.withWriter(async (db) => {
-      const s = this.#session(db)
-      await s.run('BEGIN IMMEDIATE')
-      try {
-        const result = await work(s)
-        await s.run('COMMIT')
-        return result
-      } catch (err) {
-        if (db.inTransaction) {
-          try {
-            this.#statement(db, 'ROLLBACK').run()
-          } catch {
-            // The first error is the one to report; SQLite rolls back on its own if it must.
-          }
+    return this.withWriter((db) =>
+      inTransaction(this.#session(db), 'BEGIN IMMEDIATE', work, async () => {
+        if (!db.inTransaction) return
+        try {
+          this.#statement(db, 'ROLLBACK').run()
+        } catch {
+          // The first error is the one to report; SQLite rolls back on its own if it must.
         }
-        throw err
-      }
-    })
+      }),
+    )
   }
 
   snapshot<T>(work: (s: SqlSession) => Promise<T>): Promise<T> {
