@@ -10,30 +10,26 @@
 //
 // The tables come from prepareBaseline in ./schema.ts.
 import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
-import Fastify from 'fastify'
-import type { FastifyError } from 'fastify'
-import mysql from 'mysql2/promise'
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise'
-
-function required(name: string): string {
-  const value = process.env[name]
-  if (!value) throw new Error(`${name} is required`)
-  return value
-}
+import {
+  ENROLLMENT_REQUEST,
+  ErrorResponse,
+  LOCK_RETRIES,
+  RequestResponse,
+  baselineApp,
+  createPool,
+  enrollmentRequestSchema,
+  errorBody,
+  isLockConflict,
+  required,
+  serve,
+  studentOf,
+} from './server.js'
 
 const config = {
-  port: Number(process.env.PORT ?? 3000),
-  host: process.env.HOST ?? '127.0.0.1',
   databaseUrl: required('DATABASE_URL'),
   poolSize: Number(process.env.POOL_SIZE ?? 32),
 }
-
-const DEADLOCK = 1213
-const LOCK_WAIT_TIMEOUT = 1205
-const LOCK_RETRIES = 5
-const ID = '^[A-Za-z0-9_-]{1,16}$'
-const STUDENT_ID = new RegExp(ID)
 
 type Refusal = { status: 401 | 404 | 409 | 503; code: string; message: string }
 const REFUSED = {
@@ -49,34 +45,7 @@ const REFUSED = {
   },
 } as const satisfies Record<string, Refusal>
 
-const errorBody = (code: string, message: string) => ({ error: { code, message } })
-
-/**
- * There is no login: the cookie `student=<id>` names the student and is believed. This favours the
- * baseline, which skips the session lookup that sugang does on every request.
- */
-function studentOf(cookieHeader: string | undefined): string | null {
-  for (const part of (cookieHeader ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq === -1 || part.slice(0, eq).trim() !== 'student') continue
-    const id = part.slice(eq + 1).trim()
-    return STUDENT_ID.test(id) ? id : null
-  }
-  return null
-}
-
-const pool = mysql.createPool({
-  uri: config.databaseUrl,
-  connectionLimit: config.poolSize,
-  waitForConnections: true,
-  timezone: 'Z',
-  charset: 'utf8mb4',
-})
-// The same session as the service's pool: locking reads and plain reads alike see the latest
-// committed rows, and inserts take no gap locks.
-pool.pool.on('connection', (conn) => {
-  conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined)
-})
+const pool = createPool(config.databaseUrl, config.poolSize)
 
 async function one(conn: PoolConnection, sql: string, values: unknown[]) {
   const [rows] = await conn.query<RowDataPacket[]>(sql, values)
@@ -140,8 +109,7 @@ async function enroll(
       return outcome
     } catch (err) {
       await conn.rollback().catch(() => undefined)
-      const errno = (err as { errno?: unknown }).errno
-      if (errno !== DEADLOCK && errno !== LOCK_WAIT_TIMEOUT) throw err
+      if (!isLockConflict(err)) throw err
       if (attempt >= LOCK_RETRIES) return REFUSED.busy
     } finally {
       conn.release()
@@ -149,62 +117,15 @@ async function enroll(
   }
 }
 
-const app = Fastify({
-  logger: false,
-  ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-})
-
-app.setErrorHandler((err: FastifyError, _request, reply) => {
-  if (err.validation) return reply.code(400).send(errorBody('VALIDATION_FAILED', err.message))
-  if (err.statusCode && err.statusCode < 500) {
-    return reply.code(err.statusCode).send(errorBody('BAD_REQUEST', err.message))
-  }
-  console.error(err)
-  return reply.code(500).send(errorBody('INTERNAL', 'Something went wrong.'))
-})
-
-// A bodyless POST means the same as {}, as in the service.
-app.addHook('preValidation', async (request) => {
-  if (request.method === 'POST' && request.body === undefined) request.body = {}
-})
-
-app.get('/health', async () => ({ status: 'ok' }))
-
-const ErrorResponse = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-    },
-  },
-}
+const app = baselineApp()
 
 app.post<{ Params: { courseId: string } }>(
-  '/api/v1/courses/:courseId/enrollment-requests',
+  ENROLLMENT_REQUEST,
   {
     schema: {
-      params: {
-        type: 'object',
-        properties: { courseId: { type: 'string', pattern: ID } },
-        required: ['courseId'],
-        additionalProperties: false,
-      },
-      // The waitlist flag is accepted for the same body as sugang's, and ignored.
-      body: {
-        type: 'object',
-        properties: { waitlist: { type: 'boolean' } },
-        additionalProperties: false,
-      },
+      ...enrollmentRequestSchema,
       response: {
-        201: {
-          type: 'object',
-          properties: {
-            requestId: { type: 'string' },
-            courseId: { type: 'string' },
-            status: { type: 'string' },
-          },
-        },
+        201: RequestResponse,
         '4xx': ErrorResponse,
         '5xx': ErrorResponse,
       },
@@ -222,25 +143,6 @@ app.post<{ Params: { courseId: string } }>(
   },
 )
 
-async function shutdown(): Promise<void> {
-  await app.close()
-  await pool.end()
-}
-
-function onSignal(): void {
-  shutdown().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err)
-      process.exit(1)
-    },
-  )
-}
-
 // Listening only once MySQL answers, so /health is 200 exactly when the baseline is ready.
 await pool.query('SELECT 1')
-await app.listen({ host: config.host, port: config.port })
-const { port } = app.server.address() as AddressInfo
-console.log(`listening on http://${config.host}:${port}`)
-process.once('SIGTERM', onSignal)
-process.once('SIGINT', onSignal)
+await serve(app, () => pool.end())

@@ -11,22 +11,27 @@
 //
 // The tables come from prepareBaseline in ./schema.ts; clear the prefix with clearRedisPrefix.
 import { randomUUID } from 'node:crypto'
-import type { AddressInfo } from 'node:net'
-import Fastify from 'fastify'
-import type { FastifyError } from 'fastify'
 import { Redis } from 'ioredis'
-import mysql from 'mysql2/promise'
 import type { PoolConnection, RowDataPacket } from 'mysql2/promise'
-
-function required(name: string): string {
-  const value = process.env[name]
-  if (!value) throw new Error(`${name} is required`)
-  return value
-}
+import {
+  ENROLLMENT_REQUEST,
+  EnqueueResponse,
+  ErrorResponse,
+  LOCK_RETRIES,
+  REQUEST_STATUS,
+  RequestResponse,
+  baselineApp,
+  createPool,
+  enrollmentRequestSchema,
+  errorBody,
+  isLockConflict,
+  requestStatusParams,
+  required,
+  serve,
+  studentOf,
+} from './server.js'
 
 const config = {
-  port: Number(process.env.PORT ?? 3000),
-  host: process.env.HOST ?? '127.0.0.1',
   databaseUrl: required('DATABASE_URL'),
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: process.env.REDIS_PREFIX ?? 'bench-tps:',
@@ -36,11 +41,6 @@ const config = {
 /** The design's defining numbers: at most BATCH requests per course every DRAIN_MS. */
 const BATCH = 10
 const DRAIN_MS = 1_000
-const DEADLOCK = 1213
-const LOCK_WAIT_TIMEOUT = 1205
-const LOCK_RETRIES = 5
-const ID = '^[A-Za-z0-9_-]{1,16}$'
-const STUDENT_ID = new RegExp(ID)
 
 const keys = {
   /** Global arrival counter: the queues' scores, so earlier means smaller. */
@@ -105,34 +105,7 @@ const redis = new Redis(config.redisUrl, { enableAutoPipelining: true }) as Redi
 redis.defineCommand('enqueue', { numberOfKeys: 5, lua: ENQUEUE })
 redis.defineCommand('record', { lua: RECORD })
 
-const pool = mysql.createPool({
-  uri: config.databaseUrl,
-  connectionLimit: config.poolSize,
-  waitForConnections: true,
-  timezone: 'Z',
-  charset: 'utf8mb4',
-})
-// The same session as the service's pool: locking reads and plain reads alike see the latest
-// committed rows, and inserts take no gap locks.
-pool.pool.on('connection', (conn) => {
-  conn.query('SET SESSION TRANSACTION ISOLATION LEVEL READ COMMITTED', () => undefined)
-})
-
-const errorBody = (code: string, message: string) => ({ error: { code, message } })
-
-/**
- * There is no login: the cookie `student=<id>` names the student and is believed. This favours the
- * baseline, which skips the session lookup that sugang does on every request.
- */
-function studentOf(cookieHeader: string | undefined): string | null {
-  for (const part of (cookieHeader ?? '').split(';')) {
-    const eq = part.indexOf('=')
-    if (eq === -1 || part.slice(0, eq).trim() !== 'student') continue
-    const id = part.slice(eq + 1).trim()
-    return STUDENT_ID.test(id) ? id : null
-  }
-  return null
-}
+const pool = createPool(config.databaseUrl, config.poolSize)
 
 interface Queued {
   requestId: string
@@ -219,9 +192,7 @@ async function inTransaction<T>(work: (conn: PoolConnection) => Promise<T>): Pro
       return result
     } catch (err) {
       await conn.rollback().catch(() => undefined)
-      const errno = (err as { errno?: unknown }).errno
-      const retryable = errno === DEADLOCK || errno === LOCK_WAIT_TIMEOUT
-      if (!retryable || attempt >= LOCK_RETRIES) throw err
+      if (!isLockConflict(err) || attempt >= LOCK_RETRIES) throw err
     } finally {
       conn.release()
     }
@@ -272,65 +243,15 @@ function drainRound(): void {
     })
 }
 
-const app = Fastify({
-  logger: false,
-  ajv: { customOptions: { removeAdditional: false, coerceTypes: false } },
-})
-
-app.setErrorHandler((err: FastifyError, _request, reply) => {
-  if (err.validation) return reply.code(400).send(errorBody('VALIDATION_FAILED', err.message))
-  if (err.statusCode && err.statusCode < 500) {
-    return reply.code(err.statusCode).send(errorBody('BAD_REQUEST', err.message))
-  }
-  console.error(err)
-  return reply.code(500).send(errorBody('INTERNAL', 'Something went wrong.'))
-})
-
-// A bodyless POST means the same as {}, as in the service.
-app.addHook('preValidation', async (request) => {
-  if (request.method === 'POST' && request.body === undefined) request.body = {}
-})
-
-app.get('/health', async () => ({ status: 'ok' }))
-
-const ErrorResponse = {
-  type: 'object',
-  properties: {
-    error: {
-      type: 'object',
-      properties: { code: { type: 'string' }, message: { type: 'string' } },
-    },
-  },
-}
-const EnqueueResponse = {
-  type: 'object',
-  properties: {
-    requestId: { type: 'string' },
-    courseId: { type: 'string' },
-    status: { type: 'string' },
-    position: { type: 'integer' },
-    queueLength: { type: 'integer' },
-  },
-}
+const app = baselineApp()
 
 const courseIds = new Set<string>()
 
 app.post<{ Params: { courseId: string } }>(
-  '/api/v1/courses/:courseId/enrollment-requests',
+  ENROLLMENT_REQUEST,
   {
     schema: {
-      params: {
-        type: 'object',
-        properties: { courseId: { type: 'string', pattern: ID } },
-        required: ['courseId'],
-        additionalProperties: false,
-      },
-      // The waitlist flag is accepted for the same body as sugang's, and ignored.
-      body: {
-        type: 'object',
-        properties: { waitlist: { type: 'boolean' } },
-        additionalProperties: false,
-      },
+      ...enrollmentRequestSchema,
       response: { 200: EnqueueResponse, 202: EnqueueResponse, '4xx': ErrorResponse },
     },
   },
@@ -359,27 +280,15 @@ app.post<{ Params: { courseId: string } }>(
 )
 
 app.get<{ Params: { requestId: string } }>(
-  '/api/v1/enrollment-requests/:requestId',
+  REQUEST_STATUS,
   {
     schema: {
-      params: {
-        type: 'object',
-        properties: {
-          requestId: {
-            type: 'string',
-            pattern: '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$',
-          },
-        },
-        required: ['requestId'],
-        additionalProperties: false,
-      },
+      params: requestStatusParams,
       response: {
         200: {
           type: 'object',
           properties: {
-            requestId: { type: 'string' },
-            courseId: { type: 'string' },
-            status: { type: 'string' },
+            ...RequestResponse.properties,
             position: { type: 'integer' },
             reason: { type: 'string' },
           },
@@ -408,32 +317,15 @@ app.get<{ Params: { requestId: string } }>(
   },
 )
 
-async function shutdown(): Promise<void> {
-  await app.close()
-  stopping = true
-  clearTimeout(drainTimer)
-  await draining
-  await pool.end()
-  await redis.quit()
-}
-
-function onSignal(): void {
-  shutdown().then(
-    () => process.exit(0),
-    (err: unknown) => {
-      console.error(err)
-      process.exit(1)
-    },
-  )
-}
-
 // Listening only once MySQL and Redis answer, so /health is 200 exactly when the baseline is ready.
 const [courseRows] = await pool.query<RowDataPacket[]>('SELECT id FROM courses')
 for (const row of courseRows) courseIds.add(String(row.id))
 await redis.ping()
 drainRound()
-await app.listen({ host: config.host, port: config.port })
-const { port } = app.server.address() as AddressInfo
-console.log(`listening on http://${config.host}:${port}`)
-process.once('SIGTERM', onSignal)
-process.once('SIGINT', onSignal)
+await serve(app, async () => {
+  stopping = true
+  clearTimeout(drainTimer)
+  await draining
+  await pool.end()
+  await redis.quit()
+})
