@@ -17,7 +17,10 @@ type Connection = Database.Database
 export interface SqliteConnectionOptions {
   /** The database file; its directory is created if missing. */
   readonly path: string
-  /** How long an operation waits for the write connection (held by another transaction), ms. */
+  /**
+   * How long an operation waits for its connection, ms: the write one held by another
+   * transaction, or the read one by a snapshot.
+   */
   readonly timeoutMs?: number
   /**
    * How long SQLite waits for a lock held by another process, such as `sugang seed` (its
@@ -61,10 +64,13 @@ class ConnectionLockTimeout extends Error {
  * spans awaits, and a read run in between would read inside it.
  */
 class ConnectionLock {
+  readonly #which: 'read' | 'write'
   #held = false
   readonly #waiters: Array<{ grant: () => void }> = []
 
-  constructor(readonly which: 'read' | 'write') {}
+  constructor(which: 'read' | 'write') {
+    this.#which = which
+  }
 
   async acquire(timeoutMs: number): Promise<() => void> {
     if (!this.#held) {
@@ -81,7 +87,7 @@ class ConnectionLock {
       const timer = setTimeout(() => {
         const i = this.#waiters.indexOf(waiter)
         if (i >= 0) this.#waiters.splice(i, 1)
-        reject(new ConnectionLockTimeout(timeoutMs, this.which))
+        reject(new ConnectionLockTimeout(timeoutMs, this.#which))
       }, timeoutMs)
       this.#waiters.push(waiter)
     })
