@@ -30,6 +30,8 @@ interface Asked {
   readonly requestId: string
   readonly code: string
   readonly answeredAt: number
+  /** 503s before this answer: the retry of an enqueue whose answer was lost finds its request. */
+  readonly unavailable: number
 }
 
 /** Decisions of an instance's admission worker so far (enrolled, waitlisted, rejected). */
@@ -73,6 +75,7 @@ t.test(
       cookies.set(studentId(i), await login(door, studentId(i)))
 
     let queued = 0
+    let answered503 = 0
     for (let round = 0; round < ROUNDS; round += 1) {
       const courses = CAPACITIES.map((_, i) => courseId(round * CAPACITIES.length + i + 1))
       await t.test(`round ${round + 1}: ${STUDENTS} students, two courses each`, async (t) => {
@@ -90,16 +93,19 @@ t.test(
         )
         const asked: Asked[] = await Promise.all(
           clicks.map(async ({ student, course }) => {
-            const res = await retrying503(() =>
-              fetch(`${base}/api/v1/courses/${course}/enrollment-requests`, {
+            let unavailable = 0
+            const res = await retrying503(async () => {
+              const res = await fetch(`${base}/api/v1/courses/${course}/enrollment-requests`, {
                 method: 'POST',
                 headers: {
                   cookie: cookies.get(student) as string,
                   'content-type': 'application/json',
                 },
                 body: '{}',
-              }),
-            )
+              })
+              if (res.status === 503) unavailable += 1
+              return res
+            })
             const body = (await res.json()) as { requestId?: string; error?: { code: string } }
             return {
               student,
@@ -108,6 +114,7 @@ t.test(
               requestId: body.requestId ?? '',
               code: body.error?.code ?? '',
               answeredAt: performance.now(),
+              unavailable,
             }
           }),
         )
@@ -161,11 +168,27 @@ t.test(
           'SELECT student_id, course_id, request_id FROM enrollments WHERE course_id IN (?)',
           [courses],
         )
+        const reported = decisions.filter((d) => d.status === 'enrolled').map((d) => d.requestId)
+        const held = new Set(rows.map((r) => String(r.request_id)))
+        // A 503 says "try again", not "nothing happened": an enqueue whose answer was lost (its
+        // Redis reply past the deadline on a stalled process) may have joined the queue. The retry
+        // then found that request (200) or, once it was decided, was told ALREADY_ENROLLED; its
+        // seat is held under an id this client never saw. Any other row nobody was told of, and a
+        // request reported enrolled that MySQL does not hold, is a lie.
+        const unexplained = rows.filter((r) => {
+          const id = String(r.request_id)
+          if (reported.includes(id)) return false
+          const pair = asked.filter((a) => a.student === r.student_id && a.course === r.course_id)
+          const unseen = !live.has(id) && pair.some((a) => a.unavailable > 0)
+          t.comment(`not reported: ${JSON.stringify({ row: r, asked: pair, unseen })}`)
+          return !unseen
+        })
         t.same(
-          new Set(rows.map((r) => String(r.request_id))),
-          new Set(decisions.filter((d) => d.status === 'enrolled').map((d) => d.requestId)),
-          'MySQL holds exactly the requests reported enrolled',
+          { unexplained, notHeld: reported.filter((id) => !held.has(id)) },
+          { unexplained: [], notHeld: [] },
+          'MySQL holds exactly the requests reported enrolled (and those of enqueues answered 503)',
         )
+        answered503 += asked.reduce((n, a) => n + a.unavailable, 0)
         const pairs = rows.map((r) => `${r.student_id}/${r.course_id}`)
         t.equal(new Set(pairs).size, pairs.length, 'nobody is enrolled twice in a course')
         const told = asked.filter((a) => a.code === 'ALREADY_ENROLLED')
@@ -190,7 +213,11 @@ t.test(
       })
     }
     t.equal(await admissionsOf(door), 0, 'the door decided nothing')
-    t.equal(await admissionsOf(admission), queued, 'the admission process decided every request')
+    const decided = await admissionsOf(admission)
+    t.ok(
+      decided >= queued && decided <= queued + answered503,
+      `the admission process decided every request: ${decided} of ${queued} queued, and ${answered503} answered 503 first`,
+    )
   },
 )
 
