@@ -17,6 +17,17 @@ export const MeetingView = Type.Object(
 
 export const meetingRef = Type.Ref('Meeting')
 
+/** What a student's own lists (enrollments, the timetable) tell of each course they hold. */
+export function heldCourseFields() {
+  return {
+    courseId: Type.String(),
+    title: Type.String(),
+    professor: Type.String(),
+    credits: Type.Integer(),
+    meetings: Type.Array(meetingRef),
+  }
+}
+
 export const CourseView = Type.Object(
   {
     id: Type.String(),

@@ -1,6 +1,6 @@
 import { Type } from '@sinclair/typebox'
 import { CourseId, RequestId } from './common.js'
-import { meetingRef } from './course.js'
+import { heldCourseFields } from './course.js'
 
 export const EnrollmentRequestBody = Type.Object(
   { waitlist: Type.Optional(Type.Boolean()) },
@@ -41,11 +41,7 @@ export const EnrollmentList = Type.Object(
     enrollments: Type.Array(
       Type.Object(
         {
-          courseId: Type.String(),
-          title: Type.String(),
-          professor: Type.String(),
-          credits: Type.Integer(),
-          meetings: Type.Array(meetingRef),
+          ...heldCourseFields(),
           enrolledAt: Type.String({ format: 'date-time' }),
         },
         { additionalProperties: false },

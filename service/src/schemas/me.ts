@@ -1,7 +1,7 @@
 import { Type } from '@sinclair/typebox'
 import { MAX_CART_ITEMS } from '../domain/cart.js'
 import { CourseId } from './common.js'
-import { meetingRef } from './course.js'
+import { heldCourseFields } from './course.js'
 
 const DateTime = Type.String({ format: 'date-time' })
 
@@ -32,13 +32,7 @@ export const Timetable = Type.Object(
     maxCredits: Type.Integer(),
     courses: Type.Array(
       Type.Object(
-        {
-          courseId: Type.String(),
-          title: Type.String(),
-          professor: Type.String(),
-          credits: Type.Integer(),
-          meetings: Type.Array(meetingRef),
-        },
+        heldCourseFields(),
         { additionalProperties: false },
       ),
     ),
