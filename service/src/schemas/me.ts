@@ -30,12 +30,7 @@ export const Timetable = Type.Object(
   {
     totalCredits: Type.Integer(),
     maxCredits: Type.Integer(),
-    courses: Type.Array(
-      Type.Object(
-        heldCourseFields(),
-        { additionalProperties: false },
-      ),
-    ),
+    courses: Type.Array(Type.Object(heldCourseFields(), { additionalProperties: false })),
   },
   { additionalProperties: false },
 )
