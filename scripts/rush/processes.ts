@@ -52,11 +52,12 @@ export interface Running {
   stop(): Promise<void>
 }
 
+/** `env` adds to this process's environment; a variable given as undefined is left unset. */
 export function run(
   name: string,
   command: string,
   args: string[],
-  env: Record<string, string>,
+  env: Record<string, string | undefined>,
 ): Running {
   const child = spawn(command, args, {
     env: { ...process.env, ...env },

@@ -122,7 +122,11 @@ export function benchKeys(mode: RedisMode = 'single'): RedisKeys {
   })
 }
 
-const sugangEnv = (mode: RedisMode = 'single'): Record<string, string> => ({
+const sugangEnv = (mode: RedisMode = 'single'): Record<string, string | undefined> => ({
+  // The service runs as production does: without the V8 coverage a test run of this workspace
+  // collects for its own code (rush/, lib/). Inherited, it would instrument every service process
+  // the run measures (tens of percent of their CPU) for reports nobody reads.
+  NODE_V8_COVERAGE: undefined,
   DATABASE_URL: SUGANG_DB,
   ...redisEnv(mode),
   REDIS_PREFIX: SUGANG_PREFIX,
