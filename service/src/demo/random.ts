@@ -1,6 +1,7 @@
 /**
- * Seeded randomness, for what must come out the same on every run: the demo semester, and the
- * rush benchmark's workload (scripts/rush/workload.ts). Math.random cannot be seeded.
+ * Seeded randomness, for what must come out the same on every run: the demo semester, the rush
+ * benchmark's workload (scripts/rush/workload.ts) and the fault suite's students. Math.random
+ * cannot be seeded.
  */
 
 /** A source of numbers in [0, 1). */
@@ -16,4 +17,13 @@ export function prng(seed: number): Random {
     t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
     return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296
   }
+}
+
+/** Shuffles `items` in place (Fisher-Yates, from the end), drawing from `random`; returns them. */
+export function shuffle<T>(items: T[], random: Random): T[] {
+  for (let i = items.length - 1; i > 0; i -= 1) {
+    const j = Math.floor(random() * (i + 1))
+    ;[items[i], items[j]] = [items[j]!, items[i]!]
+  }
+  return items
 }

@@ -4,6 +4,7 @@
 // final answer is recorded for the checker. A round-robin over the instances in rotation stands
 // in for the load balancer.
 import { setTimeout as sleep } from 'node:timers/promises'
+import { prng } from '../../src/demo/random.js'
 import { PASSWORD } from '../helper.js'
 import type { Instance, ScenarioWorld } from './cluster.js'
 
@@ -327,18 +328,6 @@ export class Rush {
   }
 }
 
-/** A small seeded PRNG (mulberry32): the same scenario draws the same wishes every run. */
-export function random(seed: number): () => number {
-  let a = seed >>> 0
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0
-    let x = a
-    x = Math.imul(x ^ (x >>> 15), x | 1)
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61)
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296
-  }
-}
-
 /**
  * Each student wants `perStudent` distinct courses, drawn with Zipf-like popularity so that the
  * first courses are oversubscribed; some ask for the waitlist, some cancel once enrolled.
@@ -349,7 +338,8 @@ export function drawWishes(
   perStudent: number,
   seed: number,
 ): Wish[] {
-  const next = random(seed)
+  // Seeded: the same scenario draws the same wishes every run.
+  const next = prng(seed)
   const weights = Array.from({ length: courses }, (_, i) => 1 / (i + 1))
   const total = weights.reduce((a, b) => a + b, 0)
   const wishes: Wish[] = []
