@@ -86,25 +86,32 @@ export interface RedisOptions {
   readonly startTimeoutMs?: number
 }
 
+/**
+ * A loopback redis-server that persists nothing, so a restart starts empty; --dir keeps any stray
+ * file (a cluster's nodes.conf among them) out of the working directory.
+ */
+function redisArgs(port: number, dir: string): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    'no',
+    '--dir',
+    dir,
+  ]
+}
+
 export async function startRedis(options: RedisOptions = {}): Promise<RedisServer> {
   const dir = await mkdtemp(join(tmpdir(), 'sugang-redis-'))
   try {
     const server = new ChildServer({
       name: 'redis-server',
       command: 'redis-server',
-      // It persists nothing, so a restart starts empty; --dir keeps any stray file out of the cwd.
-      args: (port) => [
-        '--port',
-        String(port),
-        '--bind',
-        '127.0.0.1',
-        '--save',
-        '',
-        '--appendonly',
-        'no',
-        '--dir',
-        dir,
-      ],
+      args: (port) => redisArgs(port, dir),
       url: (port) => `redis://127.0.0.1:${port}`,
       answers: (port, pid) => redisAnswers(port, pid),
       // Redis logs to stdout: ChildServer keeps the tail of that.
@@ -464,16 +471,7 @@ export async function startRedisCluster(): Promise<RedisClusterServer> {
         // Nothing persisted but the cluster's own view (nodes.conf), so a restarted node rejoins
         // empty. A short node timeout makes a failover take a couple of seconds.
         args: (p) => [
-          '--port',
-          String(p),
-          '--bind',
-          '127.0.0.1',
-          '--save',
-          '',
-          '--appendonly',
-          'no',
-          '--dir',
-          nodeDir,
+          ...redisArgs(p, nodeDir),
           '--cluster-enabled',
           'yes',
           '--cluster-config-file',
