@@ -96,9 +96,3 @@ export async function serviceModule(entry) {
   const { tsImport } = await import('tsx/esm/api')
   return tsImport(`@sugang/service/${entry}`, import.meta.url)
 }
-
-/** The service's Redis key schema under a prefix. */
-export async function redisKeys(prefix) {
-  const { RedisKeys } = await serviceModule('redis-keys')
-  return new RedisKeys({ prefix, sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
-}

@@ -16,7 +16,7 @@ import { ProcessMeter, round, type ProcessCost } from './probes.js'
 import type { TargetResult } from './report.js'
 import type { PhaseRun, RunContext } from './scenarios.js'
 import { PASSWORD, SUGANG_DB, serverDecided, type SugangOptions, type Target } from './targets.js'
-import { prng, studentId, type Wish } from './workload.js'
+import { prng, shuffle, studentId, type Wish } from './workload.js'
 
 /** The service as production configures it (config.ts' default cost), students not logged in. */
 export const PRODUCTION_LOGINS: SugangOptions = {
@@ -45,12 +45,10 @@ const CLICK_AGAIN_MS = 1_000
  * run offers the same curve; which student arrives when is shuffled (seeded).
  */
 export function arrivals(students: number, windowMs: number, seed = 4242): number[] {
-  const order = Array.from({ length: students }, (_, i) => i + 1)
-  const random = prng(seed)
-  for (let i = order.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1))
-    ;[order[i], order[j]] = [order[j]!, order[i]!]
-  }
+  const order = shuffle(
+    Array.from({ length: students }, (_, i) => i + 1),
+    prng(seed),
+  )
   const at = new Array<number>(students + 1).fill(0)
   order.forEach((student, i) => {
     at[student] = windowMs * Math.cbrt((i + 0.5) / students)

@@ -21,7 +21,7 @@ import {
   type LoginStormResult,
 } from './login-storm.js'
 import { serverDecided, type SugangOptions, type Target } from './targets.js'
-import { courseId, interleave, prng, type Wish, zipfChooser } from './workload.js'
+import { courseId, interleave, prng, shuffle, type Wish, zipfChooser } from './workload.js'
 
 export type ScenarioName = 'seed' | 'opening' | 'cancel-storm' | 'status-storm' | 'login-storm'
 export const SCENARIOS: readonly ScenarioName[] = [
@@ -380,11 +380,7 @@ async function statusStorm(ctx: RunContext, name: ScenarioName): Promise<PhaseRu
 
   const watchers = intake.filter((r) => r.status === 'waitlisted' || r.status === 'queued')
   const enrolled = intake.filter((r) => r.status === 'enrolled')
-  const random = prng(11)
-  for (let i = enrolled.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1))
-    ;[enrolled[i], enrolled[j]] = [enrolled[j]!, enrolled[i]!]
-  }
+  shuffle(enrolled, prng(11))
 
   await ctx.measure()
   const t0 = performance.now()

@@ -1,8 +1,10 @@
 // What the students of a scenario want: deterministic (seeded), so that every target of one run
 // and every run of one scenario meets exactly the same wishes in the same order.
 
-/** The demo semester's seeded PRNG (mulberry32); Math.random cannot be seeded. */
-export { prng } from '@sugang/service/random'
+import { shuffle } from '@sugang/service/random'
+
+/** The demo semester's seeded PRNG (mulberry32) and shuffle; Math.random cannot be seeded. */
+export { prng, shuffle } from '@sugang/service/random'
 
 /** Students S000001.. and courses C0001..: the seed command's own names. */
 export { courseId, studentId } from '@sugang/service/seed'
@@ -17,11 +19,10 @@ export function zipfChooser(
   s: number,
   random: () => number,
 ): (count: number) => number[] {
-  const order = Array.from({ length: courses }, (_, i) => i + 1)
-  for (let i = order.length - 1; i > 0; i -= 1) {
-    const j = Math.floor(random() * (i + 1))
-    ;[order[i], order[j]] = [order[j]!, order[i]!]
-  }
+  const order = shuffle(
+    Array.from({ length: courses }, (_, i) => i + 1),
+    random,
+  )
   const cumulative = new Float64Array(courses)
   let total = 0
   for (let k = 0; k < courses; k += 1) {
@@ -69,10 +70,7 @@ export function interleave(
   const rounds = choices.reduce((most, c) => Math.max(most, c.length), 0)
   const students = Array.from({ length: choices.length }, (_, i) => i)
   for (let round = 0; round < rounds; round += 1) {
-    for (let i = students.length - 1; i > 0; i -= 1) {
-      const j = Math.floor(random() * (i + 1))
-      ;[students[i], students[j]] = [students[j]!, students[i]!]
-    }
+    shuffle(students, random)
     for (const s of students) {
       const course = choices[s]![round]
       if (course !== undefined) wishes.push({ student: firstStudent + s, course, waitlist })
