@@ -21,6 +21,7 @@ import {
 } from './demo/semester.js'
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
+import { auditRecord, type CourseAudit } from './domain/fairness.js'
 import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
 import {
@@ -35,6 +36,7 @@ import { pino } from 'pino'
 const USAGE = `Usage: sugang <command> [options]
 
 Commands:
+  audit     check the fairness record: first come, first served, and nothing rewritten
   migrate   create or upgrade the database schema (idempotent)
   notify    send the confirmation e-mails that are due (what the e-mail Lambda runs)
   database-users
@@ -188,6 +190,77 @@ async function unlock(argv: string[]): Promise<void> {
     await store.close()
     throttled.close()
   }
+}
+
+const AUDIT_USAGE = `Usage: sugang audit fairness [--course C] [--json]
+
+Checks the fairness record in DATABASE_URL (or the embedded store) from the database alone: for
+every course (or course C), that its chain of entries is intact and ends at the course's head;
+that nobody was refused for a full course, or put on its waitlist, while a seat was free or after
+a later arrival got a seat; that the waitlist gave its seats in order; and that the record
+replays to the seats and the waitlist the course holds. Prints a line per course (or, with
+--json, one JSON document) and each break found. Exits 0 when the record holds, 1 when anything
+is broken. Safe to run during registration: each course is checked up to the entry its row
+names when it is read.`
+
+async function audit(argv: string[]): Promise<number> {
+  const [what, ...rest] = argv
+  if (what === '--help' || what === 'help') {
+    console.log(AUDIT_USAGE)
+    return 0
+  }
+  if (what !== 'fairness') throw new ConfigError(`unknown audit "${what ?? ""}"\n\n${AUDIT_USAGE}`)
+  const { values } = parseArgs({
+    args: rest,
+    options: {
+      course: { type: 'string' },
+      json: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+  })
+  if (values.help) {
+    console.log(AUDIT_USAGE)
+    return 0
+  }
+  const { storage, databaseTls } = loadConfig()
+  const store = await openStore(storage, { tls: databaseTls, poolSize: 1 })
+  try {
+    const audits = await auditRecord(store, values.course)
+    if (values.course !== undefined && audits.length === 0) {
+      throw new ConfigError(`no course ${values.course}`)
+    }
+    const broken = audits.filter((a) => a.breaks.length > 0)
+    if (values.json) {
+      console.log(JSON.stringify({ holds: broken.length === 0, courses: audits }, null, 2))
+    } else {
+      printAudit(audits)
+    }
+    return broken.length === 0 ? 0 : 1
+  } finally {
+    await store.close()
+  }
+}
+
+function printAudit(audits: readonly CourseAudit[]): void {
+  const row = (cells: ReadonlyArray<string | number>) =>
+    cells.map((c, i) => (i === 0 ? String(c).padEnd(16) : String(c).padStart(9))).join(' ')
+  console.log(row(['course', 'entries', 'seats', 'waiting', 'refused', 'head']))
+  for (const a of audits) {
+    const refused = a.kinds.rejected ?? 0
+    const head = a.head.seq === 0 ? '-' : `${a.head.hash.slice(0, 12)}`
+    const result = a.breaks.length === 0 ? 'ok' : `${a.breaks.length} BROKEN`
+    console.log(
+      `${row([a.courseId, a.entries, `${a.enrolled}/${a.capacity}`, a.waiting, refused])}  ${head.padEnd(12)}  ${result}`,
+    )
+  }
+  const entries = audits.reduce((n, a) => n + a.entries, 0)
+  const broken = audits.filter((a) => a.breaks.length > 0)
+  for (const a of broken) for (const b of a.breaks) console.log(`${a.courseId}: ${b}`)
+  console.log(
+    broken.length === 0
+      ? `${audits.length} courses, ${entries} entries: the record holds`
+      : `${audits.length} courses, ${entries} entries: ${broken.length} courses BROKEN`,
+  )
 }
 
 async function migrate(argv: string[]): Promise<void> {
@@ -469,6 +542,8 @@ export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
     switch (command) {
+      case 'audit':
+        return await audit(rest)
       case 'migrate':
         await migrate(rest)
         return 0

@@ -233,8 +233,8 @@ export class AdmissionWorker {
           fence = await this.#store.fence(courseId)
           full = false
         }
-        if (full) {
-          const rejected = await this.#rejectFullHead(courseId, decidedThrough, step)
+        if (full && fence !== null) {
+          const rejected = await this.#rejectFullHead(courseId, fence, decidedThrough, step)
           if (rejected === 'lease-lost') {
             released = true
             return
@@ -311,15 +311,35 @@ export class AdmissionWorker {
     this.#turns.set(courseId, from + (decided * 1000) / pace)
   }
 
-  /** Rejects what the rules allow at the head of a full course without the store. */
+  /**
+   * Rejects what the rules allow at the head of a full course without a batch: recorded in the
+   * fairness record first (one short transaction that finds the course still full), then told.
+   * Rejections recorded and then not told (the queue refused them) stay queued and are decided
+   * again by a batch, whose entries come later in the record.
+   */
   async #rejectFullHead(
     courseId: string,
+    fence: number,
     decidedThrough: number,
     most: number,
   ): Promise<number | 'lease-lost'> {
     const head = await this.#queue.head(courseId, Math.min(most, this.#settings.bulkRejectLimit))
     const rejections = bulkRejections(head, decidedThrough)
     if (rejections.length === 0) return 0
+    // The rejections are the head's first entries, in its order.
+    const recorded = await this.#store.recordRejections(
+      courseId,
+      fence,
+      rejections.map((r, i) => ({
+        kind: 'rejected',
+        studentId: r.studentId,
+        requestId: r.requestId,
+        arrival: head[i]?.arrival ?? null,
+        reason: r.reason,
+      })),
+    )
+    if (recorded === 'fenced') return 'lease-lost'
+    if (recorded !== 'recorded') return 0
     const result = await this.#queue.rejectHead(courseId, this.#token, rejections)
     return result === 'not-full' ? 0 : result
   }
@@ -357,7 +377,7 @@ function courseGone(requests: readonly QueuedRequest[]): AdmissionPlan {
       status: 'rejected' as const,
       reason: 'COURSE_FULL' as const,
     })),
-    writes: { enroll: [], waitlist: [], rewaitlist: [], course: null },
+    writes: { enroll: [], waitlist: [], rewaitlist: [], record: [], course: null },
     seatsLeft: 0,
     versionBefore: 0,
     version: 0,

@@ -175,6 +175,7 @@ async function cancelAndPromote(tx: CancellationTx): Promise<CancelResult> {
   for (let head = await tx.takeWaitlistHead(); head; head = await tx.takeWaitlistHead()) {
     const reason = mayPromote(course, head)
     if (reason) {
+      tx.passOver(head.studentId, head.requestId, reason)
       dropped.push({ requestId: head.requestId, studentId: head.studentId, reason })
       continue
     }

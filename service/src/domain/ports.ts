@@ -18,6 +18,7 @@ import type {
   StudentAccount,
 } from './model.js'
 import type { ConfirmationBacklog } from './confirmations.js'
+import type { CourseNow, RecordDecision, RecordEntry, RecordHead } from './fairness.js'
 
 // ---------------------------------------------------------------------------------------------
 // The durable store (MySQL in production). Everything here is the truth.
@@ -73,6 +74,8 @@ export interface AdmissionWrites {
   readonly waitlist: readonly QueuedRequest[]
   /** Waitlist places that now answer to a newer request of the same student. */
   readonly rewaitlist: readonly QueuedRequest[]
+  /** The fairness record's entries for the batch's decisions, in arrival order. */
+  readonly record: readonly RecordDecision[]
   /** The course row's new counters, or null to leave it as it is. */
   readonly course: {
     readonly enrolled: number
@@ -123,6 +126,8 @@ export interface CancellationTx {
   /** Takes the head off the waitlist, its student locked; null when the waitlist is empty. */
   takeWaitlistHead(): Promise<WaitlistHead | null>
   enroll(studentId: string, requestId: string): Promise<void>
+  /** Records that the head just taken off the waitlist was dropped, and why (the fairness record). */
+  passOver(studentId: string, requestId: string, reason: RejectReason): void
   updateCourse(enrolled: number, version: number): Promise<void>
 }
 
@@ -156,6 +161,38 @@ export interface AdmissionStore {
     courseId: string,
     work: (tx: CancellationTx) => Promise<T>,
   ): Promise<T | null>
+  /**
+   * Records rejections decided without a batch (a full course's queue head, rules.bulkRejections)
+   * in the fairness record, in one transaction that locks the course row and checks the fence,
+   * before the queue tells anyone: 'not-full' (nothing written) when a seat is free after all.
+   */
+  recordRejections(
+    courseId: string,
+    fence: number,
+    decisions: readonly RecordDecision[],
+  ): Promise<'recorded' | 'fenced' | 'not-full' | 'no-course'>
+}
+
+/** A request's own entries in its course's fairness record, for its student. */
+export interface RequestFairness {
+  readonly courseId: string
+  readonly studentId: string
+  readonly arrival: number | null
+  /** Requests of the course recorded with an earlier arrival number. */
+  readonly arrivedBefore: number | null
+  readonly entries: RecordEntry[]
+  readonly head: RecordHead
+}
+
+/** Reads of the fairness record (domain/fairness.ts): the audit, a student's entries, a digest. */
+export interface FairnessRecordReads {
+  /** Courses as they are now (every course, or the one named), ordered by id. */
+  recordCourses(courseId?: string): Promise<CourseNow[]>
+  /** A course's entries in seq order, up to `throughSeq`. */
+  recordEntries(courseId: string, throughSeq: number): Promise<RecordEntry[]>
+  requestRecord(requestId: string): Promise<RequestFairness | null>
+  /** A course's chain head: the digest anyone can compare; null when there is no course. */
+  recordHead(courseId: string): Promise<RecordHead | null>
 }
 
 export type AddToCartResult = 'added' | 'cart-full' | 'course-not-found'
@@ -208,6 +245,7 @@ export type RegistrationStore = CourseReader &
   CartStore &
   StudentRecords &
   AdmissionStore &
+  FairnessRecordReads &
   ConsistencyReads &
   StoreLifecycle
 

@@ -1,4 +1,5 @@
 import type { Decision, Meeting, QueuedRequest, RejectReason } from './model.js'
+import type { RecordDecision } from './fairness.js'
 import type { AdmissionFacts, AdmissionRules, AdmissionWrites, HeadEntry } from './ports.js'
 
 /** What the store read under lock for one batch, with the settings that bound it. */
@@ -15,6 +16,11 @@ export interface BatchOutcome {
   readonly waitlisted: QueuedRequest[]
   /** Students already waiting through an older request: their place now answers to this one. */
   readonly rehandled: QueuedRequest[]
+  /**
+   * The fairness record's entries for the batch, in arrival order: every decision made now (a
+   * request the store already decided is reported as it was, and recorded only the first time).
+   */
+  readonly record: RecordDecision[]
 }
 
 /**
@@ -29,11 +35,22 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
   const admitted: QueuedRequest[] = []
   const waitlisted: QueuedRequest[] = []
   const rehandled: QueuedRequest[] = []
+  const record: RecordDecision[] = []
   let seatsLeft = facts.capacity - facts.enrolled
   const seen = new Set<string>()
 
+  const recordAs = (kind: RecordDecision['kind'], r: QueuedRequest, reason?: RejectReason) => {
+    record.push({
+      kind,
+      studentId: r.studentId,
+      requestId: r.requestId,
+      arrival: r.arrival,
+      reason: reason ?? null,
+    })
+  }
   const reject = (r: QueuedRequest, reason: RejectReason): void => {
     decisions.push({ requestId: r.requestId, studentId: r.studentId, status: 'rejected', reason })
+    recordAs('rejected', r, reason)
   }
 
   for (const r of requests) {
@@ -53,6 +70,7 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
     seen.add(r.studentId)
     if (facts.waitlistedBy.has(r.studentId)) {
       rehandled.push(r)
+      recordAs('rewaitlisted', r)
       decisions.push({ requestId: r.requestId, studentId: r.studentId, status: 'waitlisted' })
       continue
     }
@@ -73,6 +91,7 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
     if (seatsLeft > 0) {
       seatsLeft -= 1
       admitted.push(r)
+      recordAs('enrolled', r)
       decisions.push({ requestId: r.requestId, studentId: r.studentId, status: 'enrolled' })
       continue
     }
@@ -82,12 +101,13 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
         continue
       }
       waitlisted.push(r)
+      recordAs('waitlisted', r)
       decisions.push({ requestId: r.requestId, studentId: r.studentId, status: 'waitlisted' })
       continue
     }
     reject(r, 'COURSE_FULL')
   }
-  return { decisions, admitted, waitlisted, rehandled }
+  return { decisions, admitted, waitlisted, rehandled, record }
 }
 
 /** Why a waitlisted student may not take a freed seat now (their timetable changed), or null. */
@@ -155,6 +175,7 @@ export function planAdmission(
       enroll: outcome.admitted,
       waitlist: outcome.waitlisted,
       rewaitlist: outcome.rehandled,
+      record: outcome.record,
       course: wroteRows ? { enrolled, version, decidedThrough } : null,
     },
     seatsLeft: facts.capacity - enrolled,

@@ -72,7 +72,13 @@ const TUE_3_4: Meeting = { day: 'TUE', start: 3, end: 4, room: '인문관 101' }
 const q = (requestId: string, studentId: string, arrival: number, waitlist = false) =>
   ({ requestId, studentId, arrival, waitlist }) satisfies QueuedRequest
 
-const noWrites: AdmissionWrites = { enroll: [], waitlist: [], rewaitlist: [], course: null }
+const noWrites: AdmissionWrites = {
+  enroll: [],
+  waitlist: [],
+  rewaitlist: [],
+  record: [],
+  course: null,
+}
 
 /** A decide that writes what it is told and hands back the facts it read. */
 function writing(writes: Partial<AdmissionWrites>) {

@@ -125,4 +125,34 @@ export const migrations: ReadonlyArray<{
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 6,
+    statements: [
+      // The fairness record (domain/fairness.ts, docs/fairness.md): one row per decision about a
+      // course's seats or waitlist, written in the transaction that makes it, chained per course.
+      // The course row holds the chain's head, so the next entry is chained under its row lock.
+      // No foreign keys: deleting a course or a student must not silently remove its record.
+      `CREATE TABLE IF NOT EXISTS fairness_record (
+          course_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          seq BIGINT UNSIGNED NOT NULL,
+          batch BIGINT UNSIGNED NOT NULL,
+          kind VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          student_id VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          request_id CHAR(36) CHARACTER SET ascii COLLATE ascii_bin NULL,
+          arrival BIGINT UNSIGNED NULL,
+          reason VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NULL,
+          enrolled INT UNSIGNED NOT NULL,
+          capacity INT UNSIGNED NOT NULL,
+          decided_at BIGINT UNSIGNED NOT NULL,
+          prev_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          PRIMARY KEY (course_id, seq),
+          KEY fairness_record_request (request_id)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      `ALTER TABLE courses
+          ADD COLUMN record_seq BIGINT UNSIGNED NOT NULL DEFAULT 0,
+          ADD COLUMN record_hash CHAR(64) CHARACTER SET ascii COLLATE ascii_bin NOT NULL
+            DEFAULT '${'0'.repeat(64)}'`,
+    ],
+  },
 ]

@@ -3,7 +3,8 @@
  * queries in their own dialect and get rows of the same columns; the translation is written once.
  */
 import { parseMeetings } from '../../domain/meetings.js'
-import type { Course, Meeting } from '../../domain/model.js'
+import type { RecordEntry, RecordHead, RecordKind } from '../../domain/fairness.js'
+import type { Course, Meeting, RejectReason } from '../../domain/model.js'
 import type { AdmissionFacts, CancellationTx, WaitlistHead } from '../../domain/ports.js'
 
 export type Row = Record<string, unknown>
@@ -127,4 +128,32 @@ export function waitlistHead(
 /** A DATETIME as the driver returns it (MySQL: a Date; SQLite: ISO 8601 text) as a Date. */
 export function asDate(value: unknown): Date {
   return value instanceof Date ? value : new Date(String(value))
+}
+
+/** The fairness record's columns, in the order its rows are written and read. */
+export const RECORD_COLUMNS =
+  'course_id, seq, batch, kind, student_id, request_id, arrival, reason, enrolled, capacity, decided_at, prev_hash, hash'
+
+/** A row of RECORD_COLUMNS. */
+export function toRecordEntry(r: Row): RecordEntry {
+  return {
+    courseId: String(r.course_id),
+    seq: Number(r.seq),
+    batch: Number(r.batch),
+    kind: String(r.kind) as RecordKind,
+    studentId: String(r.student_id),
+    requestId: r.request_id === null ? null : String(r.request_id),
+    arrival: r.arrival === null ? null : Number(r.arrival),
+    reason: r.reason === null ? null : (String(r.reason) as RejectReason),
+    enrolled: Number(r.enrolled),
+    capacity: Number(r.capacity),
+    decidedAt: Number(r.decided_at),
+    prevHash: String(r.prev_hash),
+    hash: String(r.hash),
+  }
+}
+
+/** The chain head a course row holds (record_seq, record_hash). */
+export function recordHead(row: Row): RecordHead {
+  return { seq: Number(row.record_seq), hash: String(row.record_hash) }
 }

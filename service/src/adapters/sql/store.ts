@@ -24,17 +24,28 @@ import type {
   CancellationTx,
   FencedOutcome,
   RegistrationStore,
+  RequestFairness,
   WaitlistHead,
 } from '../../domain/ports.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import {
+  chainDecisions,
+  type CourseNow,
+  type RecordDecision,
+  type RecordEntry,
+  type RecordHead,
+} from '../../domain/fairness.js'
 import type { SeedRows, SeedStore } from '../../seed.js'
 import {
   MEETINGS_HELD,
+  RECORD_COLUMNS,
   WAITLIST_HEAD_STUDENT,
   admissionFacts,
   asDate,
   cancellationCourse,
+  recordHead,
   toCourse,
+  toRecordEntry,
   waitlistHead,
   type Row,
 } from './rows.js'
@@ -314,7 +325,8 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
     const students = d.list([...new Set(studentIds)].sort())
     return d.transaction('admission', async (s): Promise<FencedOutcome<T>> => {
       const course = await s.row(
-        `SELECT credits, capacity, enrolled, version, decided_through, admission_fence, meetings
+        `SELECT credits, capacity, enrolled, version, decided_through, admission_fence, meetings,
+                record_seq, record_hash
            FROM courses WHERE id = ?${d.forUpdate}`,
         [courseId],
       )
@@ -370,12 +382,16 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
           r.studentId,
         ])
       }
+      const head = await this.#record(s, courseId, course, facts.enrolled, writes.record)
       if (writes.course) {
         const { enrolled, version, decidedThrough } = writes.course
         await s.run(
-          'UPDATE courses SET enrolled = ?, version = ?, decided_through = ? WHERE id = ?',
-          [enrolled, version, decidedThrough, courseId],
+          `UPDATE courses SET enrolled = ?, version = ?, decided_through = ?,
+                  record_seq = ?, record_hash = ? WHERE id = ?`,
+          [enrolled, version, decidedThrough, head.seq, head.hash, courseId],
         )
+      } else if (writes.record.length > 0) {
+        await this.#moveHead(s, courseId, head)
       }
       // The places are read after the writes, in the same transaction (under the course row
       // lock where rows lock): the waitlist of this course cannot change before the commit.
@@ -399,10 +415,16 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
     const d = this.dialect
     return d.transaction('request', async (s) => {
       const course = await s.row(
-        `SELECT credits, capacity, enrolled, version, meetings FROM courses WHERE id = ?${d.forUpdate}`,
+        `SELECT credits, capacity, enrolled, version, meetings, record_seq, record_hash
+           FROM courses WHERE id = ?${d.forUpdate}`,
         [courseId],
       )
       if (!course) return null
+      // The fairness record's entries of this transaction, written after `work` returns.
+      const record: RecordDecision[] = []
+      const note = (kind: RecordDecision['kind'], student: string, requestId: string | null) => {
+        record.push({ kind, studentId: student, requestId, arrival: null, reason: null })
+      }
 
       let firstHead: string | null = null
       if (d.locksRows) {
@@ -429,11 +451,17 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
         course: cancellationCourse(course),
         removeEnrollment: () =>
           inside(async () => {
-            const deleted = await s.run(
-              'DELETE FROM enrollments WHERE student_id = ? AND course_id = ?',
+            const held = await s.row(
+              'SELECT request_id FROM enrollments WHERE student_id = ? AND course_id = ?',
               [studentId, courseId],
             )
-            return deleted.changes > 0
+            if (!held) return false
+            await s.run('DELETE FROM enrollments WHERE student_id = ? AND course_id = ?', [
+              studentId,
+              courseId,
+            ])
+            note('cancelled', studentId, held.request_id === null ? null : String(held.request_id))
+            return true
           }),
         removeWaitlistPlace: () =>
           inside(async () => {
@@ -443,6 +471,7 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
             )
             if (!place) return null
             await s.run('DELETE FROM waitlist WHERE id = ?', [place.id])
+            note('left', studentId, String(place.request_id))
             return String(place.request_id)
           }),
         takeWaitlistHead: () =>
@@ -472,7 +501,12 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
                VALUES (?, ?, ?, 'promoted')`,
               [requestId, student, courseId],
             )
+            note('promoted', student, requestId)
           }),
+        passOver: (student, requestId, reason) => {
+          if (!open) throw new Error('the cancellation transaction has ended')
+          record.push({ kind: 'passed-over', studentId: student, requestId, arrival: null, reason })
+        },
         updateCourse: (enrolled, version) =>
           inside(async () => {
             await s.run('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
@@ -482,12 +516,192 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
             ])
           }),
       }
+      let result: T
       try {
-        return await work(tx)
+        result = await work(tx)
       } finally {
         open = false
       }
+      if (record.length > 0) {
+        const enrolledBefore = Number(course.enrolled)
+        await this.#moveHead(
+          s,
+          courseId,
+          await this.#record(s, courseId, course, enrolledBefore, record),
+        )
+      }
+      return result
     })
+  }
+
+  async recordRejections(
+    courseId: string,
+    fence: number,
+    decisions: readonly RecordDecision[],
+  ): Promise<'recorded' | 'fenced' | 'not-full' | 'no-course'> {
+    if (decisions.length === 0) return 'recorded'
+    const d = this.dialect
+    return d.transaction('admission', async (s) => {
+      const course = await s.row(
+        `SELECT capacity, enrolled, admission_fence, record_seq, record_hash
+           FROM courses WHERE id = ?${d.forUpdate}`,
+        [courseId],
+      )
+      if (!course) return 'no-course'
+      if (Number(course.admission_fence) !== fence) return 'fenced'
+      if (Number(course.enrolled) < Number(course.capacity)) return 'not-full'
+      await this.#moveHead(
+        s,
+        courseId,
+        await this.#record(s, courseId, course, Number(course.enrolled), decisions),
+      )
+      return 'recorded'
+    })
+  }
+
+  /**
+   * Appends a transaction's decisions to the course's fairness record, chained after the head
+   * the locked course row holds (`record_seq`, `record_hash`, `capacity`): the new head, which
+   * the caller writes to the row in the same transaction.
+   */
+  async #record(
+    s: SqlSession,
+    courseId: string,
+    course: Row,
+    enrolledBefore: number,
+    decisions: readonly RecordDecision[],
+  ): Promise<RecordHead> {
+    const head = recordHead(course)
+    if (decisions.length === 0) return head
+    const entries = chainDecisions(
+      courseId,
+      head,
+      { enrolled: enrolledBefore, capacity: Number(course.capacity) },
+      decisions,
+      Date.now(),
+    )
+    await s.insert(
+      `INSERT INTO fairness_record (${RECORD_COLUMNS})`,
+      entries.map((e) => [
+        e.courseId,
+        e.seq,
+        e.batch,
+        e.kind,
+        e.studentId,
+        e.requestId,
+        e.arrival,
+        e.reason,
+        e.enrolled,
+        e.capacity,
+        e.decidedAt,
+        e.prevHash,
+        e.hash,
+      ]),
+    )
+    const last = entries[entries.length - 1] as RecordEntry
+    return { seq: last.seq, hash: last.hash }
+  }
+
+  async #moveHead(s: SqlSession, courseId: string, head: RecordHead): Promise<void> {
+    await s.run('UPDATE courses SET record_seq = ?, record_hash = ? WHERE id = ?', [
+      head.seq,
+      head.hash,
+      courseId,
+    ])
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // The fairness record's reads (FairnessRecordReads): the audit reads the primary, where the
+  // record is written; a student's entries and a digest are reads of their own.
+
+  async recordCourses(courseId?: string): Promise<CourseNow[]> {
+    return this.dialect.snapshot(async (s) => {
+      const where = courseId === undefined ? '' : ' WHERE id = ?'
+      const params = courseId === undefined ? [] : [courseId]
+      const courses = await s.rows(
+        `SELECT id, capacity, enrolled, record_seq, record_hash FROM courses${where} ORDER BY id`,
+        params,
+      )
+      const cwhere = courseId === undefined ? '' : ' WHERE course_id = ?'
+      const seats = await s.rows(
+        `SELECT course_id, student_id FROM enrollments${cwhere} ORDER BY course_id, student_id`,
+        params,
+      )
+      const places = await s.rows(
+        `SELECT course_id, student_id, request_id FROM waitlist${cwhere} ORDER BY course_id, id`,
+        params,
+      )
+      const students = new Map<string, string[]>()
+      for (const r of seats) {
+        const list = students.get(String(r.course_id)) ?? []
+        list.push(String(r.student_id))
+        students.set(String(r.course_id), list)
+      }
+      const waitlist = new Map<string, Array<{ studentId: string; requestId: string }>>()
+      for (const r of places) {
+        const list = waitlist.get(String(r.course_id)) ?? []
+        list.push({ studentId: String(r.student_id), requestId: String(r.request_id) })
+        waitlist.set(String(r.course_id), list)
+      }
+      return courses.map((c) => ({
+        courseId: String(c.id),
+        capacity: Number(c.capacity),
+        enrolled: Number(c.enrolled),
+        head: recordHead(c),
+        students: students.get(String(c.id)) ?? [],
+        waitlist: waitlist.get(String(c.id)) ?? [],
+      }))
+    })
+  }
+
+  async recordEntries(courseId: string, throughSeq: number): Promise<RecordEntry[]> {
+    const rows = await this.dialect.read('own', (s) =>
+      s.rows(
+        `SELECT ${RECORD_COLUMNS} FROM fairness_record WHERE course_id = ? AND seq <= ? ORDER BY seq`,
+        [courseId, throughSeq],
+      ),
+    )
+    return rows.map(toRecordEntry)
+  }
+
+  async requestRecord(requestId: string): Promise<RequestFairness | null> {
+    return this.dialect.snapshot(async (s): Promise<RequestFairness | null> => {
+      const rows = await s.rows(
+        `SELECT ${RECORD_COLUMNS} FROM fairness_record WHERE request_id = ? ORDER BY seq`,
+        [requestId],
+      )
+      const first = rows[0]
+      if (!first) return null
+      const entries = rows.map(toRecordEntry)
+      const courseId = String(first.course_id)
+      const arrival = entries.find((e) => e.arrival !== null)?.arrival ?? null
+      const before =
+        arrival === null
+          ? null
+          : await s.row(
+              `SELECT COUNT(DISTINCT request_id) AS n FROM fairness_record
+                WHERE course_id = ? AND arrival < ?`,
+              [courseId, arrival],
+            )
+      const course = await s.row('SELECT record_seq, record_hash FROM courses WHERE id = ?', [
+        courseId,
+      ])
+      return {
+        courseId,
+        studentId: String(first.student_id),
+        arrival,
+        arrivedBefore: before ? Number(before.n) : null,
+        entries,
+        head: course ? recordHead(course) : { seq: 0, hash: entries[0]?.prevHash ?? '' },
+      }
+    })
+  }
+
+  async recordHead(courseId: string): Promise<RecordHead | null> {
+    const row = await this.dialect.read('own', (s) =>
+      s.row('SELECT record_seq, record_hash FROM courses WHERE id = ?', [courseId]),
+    )
+    return row ? recordHead(row) : null
   }
 
   async countOverCapacity(): Promise<number> {
@@ -560,7 +774,8 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
 
   async deleteAll(): Promise<void> {
     await this.dialect.transaction('seed', async (s) => {
-      for (const table of ['cart_items', 'waitlist', 'enrollments', 'courses', 'students']) {
+      const tables = ['cart_items', 'waitlist', 'enrollments', 'fairness_record', 'courses']
+      for (const table of [...tables, 'students']) {
         await s.run(`DELETE FROM ${table}`)
       }
     })

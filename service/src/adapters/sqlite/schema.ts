@@ -108,4 +108,29 @@ export const migrations: ReadonlyArray<{
         ) STRICT`,
     ],
   },
+  {
+    version: 4,
+    statements: [
+      // MySQL version 6: the fairness record (see adapters/mysql/schema.ts).
+      `CREATE TABLE IF NOT EXISTS fairness_record (
+          course_id TEXT NOT NULL,
+          seq INTEGER NOT NULL,
+          batch INTEGER NOT NULL,
+          kind TEXT NOT NULL,
+          student_id TEXT NOT NULL,
+          request_id TEXT NULL,
+          arrival INTEGER NULL,
+          reason TEXT NULL,
+          enrolled INTEGER NOT NULL,
+          capacity INTEGER NOT NULL,
+          decided_at INTEGER NOT NULL,
+          prev_hash TEXT NOT NULL,
+          hash TEXT NOT NULL,
+          PRIMARY KEY (course_id, seq)
+        ) STRICT`,
+      'CREATE INDEX IF NOT EXISTS fairness_record_request ON fairness_record (request_id)',
+      'ALTER TABLE courses ADD COLUMN record_seq INTEGER NOT NULL DEFAULT 0',
+      `ALTER TABLE courses ADD COLUMN record_hash TEXT NOT NULL DEFAULT '${'0'.repeat(64)}'`,
+    ],
+  },
 ]

@@ -137,7 +137,7 @@ export async function embeddedStore(t: Tap, rows: Rows = {}) {
       const current = await fence(courseId)
       if (current === null) throw new Error(`no course ${courseId}`)
       const outcome = await admit(courseId, current, students, () => ({
-        writes: { enroll, waitlist, rewaitlist: [], course: placement.course ?? null },
+        writes: { enroll, waitlist, rewaitlist: [], record: [], course: placement.course ?? null },
         value: null,
       }))
       if (outcome.kind !== 'done') throw new Error(`placing in ${courseId}: ${outcome.kind}`)
