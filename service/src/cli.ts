@@ -209,7 +209,7 @@ async function audit(argv: string[]): Promise<number> {
     console.log(AUDIT_USAGE)
     return 0
   }
-  if (what !== 'fairness') throw new ConfigError(`unknown audit "${what ?? ""}"\n\n${AUDIT_USAGE}`)
+  if (what !== 'fairness') throw new ConfigError(`unknown audit "${what ?? ''}"\n\n${AUDIT_USAGE}`)
   const { values } = parseArgs({
     args: rest,
     options: {
