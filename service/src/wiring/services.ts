@@ -5,6 +5,7 @@ import { Cancellation } from '../domain/cancellation.js'
 import { Catalogue } from '../domain/catalogue.js'
 import { DependencyMonitor } from '../domain/dependency-monitor.js'
 import { EnrollmentRequests } from '../domain/enrollment-requests.js'
+import { FairnessRecord } from '../domain/fairness-reads.js'
 import { Logins } from '../domain/logins.js'
 import { Carts } from '../domain/cart.js'
 import { StudentDirectory } from '../domain/students.js'
@@ -20,6 +21,8 @@ export interface Services {
   readonly reconciler: Reconciler
   readonly cancellation: Cancellation
   readonly requests: EnrollmentRequests
+  /** The fairness record as students and the public read it. */
+  readonly fairness: FairnessRecord
   readonly logins: Logins
   readonly students: StudentDirectory
   readonly carts: Carts
@@ -99,6 +102,8 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     () => worker.poke(),
   )
 
+  const fairness = new FairnessRecord(store, requests)
+
   const dependencies = new DependencyMonitor({
     mysql: () => store.ping(),
     redis: () => rush.lifecycle.ping(),
@@ -132,6 +137,7 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     reconciler,
     cancellation,
     requests,
+    fairness,
     logins,
     students,
     carts,
