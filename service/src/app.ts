@@ -13,6 +13,7 @@ import bodies from './plugins/app/bodies.js'
 import { COMPRESSION } from './plugins/app/compression.js'
 import crossSite from './plugins/app/cross-site.js'
 import metrics from './plugins/app/metrics.js'
+import admin from './plugins/app/admin.js'
 import openapiDocs from './plugins/app/openapi.js'
 import registration from './plugins/app/registration.js'
 import { addSecurityHeaders } from './plugins/app/security-headers.js'
@@ -157,6 +158,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
     ...(options.hooks ? { hooks: options.hooks } : {}),
     ...(options.worker === false ? { worker: false } : {}),
   })
+  await app.register(admin, { listener: config.admin })
   const door = ROLES[config.role].api
   if (door) {
     await app.register(sessions)

@@ -15,6 +15,11 @@ export interface Config {
   readonly metricsPort: number
   /** Interface of the metrics listener: loopback unless deployed where a scraper must reach it. */
   readonly metricsHost: string
+  /**
+   * The admin listener (operator controls): its own port, loopback unless set otherwise, never
+   * behind the public load balancer. Off (null) without ADMIN_TOKENS.
+   */
+  readonly admin: AdminListener | null
   readonly logLevel: string
   /** Where the truth and the rush state live: MySQL and Redis, or embedded in this process. */
   readonly storage: Storage
@@ -74,6 +79,13 @@ export interface Config {
   /** How often the queue's caches are compared with MySQL and repaired (ms). */
   readonly reconcileIntervalMs: number
   readonly streams: StreamLimits
+}
+
+export interface AdminListener {
+  readonly host: string
+  readonly port: number
+  /** SHA-256 (hex) of each operator's token -> the operator's name, recorded with each action. */
+  readonly operators: ReadonlyMap<string, string>
 }
 
 /**
@@ -411,6 +423,7 @@ export function loadConfig(env: Env = process.env): Config {
     port: integer(env, 'PORT', 3000, 0, 65535),
     metricsPort: integer(env, 'METRICS_PORT', 9464, 0, 65535),
     metricsHost: env.METRICS_HOST || '127.0.0.1',
+    admin: adminOf(env),
     logLevel: env.LOG_LEVEL || 'info',
     storage,
     databaseReplicaUrl: url(env, 'DATABASE_REPLICA_URL', ['mysql:']),
@@ -487,6 +500,30 @@ export function loadConfig(env: Env = process.env): Config {
  * MySQL and Redis when both URLs are set; the embedded pair when neither is (not in production).
  * One without the other is a mistake, never a reason to fall back to the embedded store.
  */
+/**
+ * ADMIN_TOKENS: `name:sha256hex` pairs, comma-separated (`sugang admin token NAME` makes one).
+ * Only hashes are configured, so the configuration holds no credential.
+ */
+function adminOf(env: Env): AdminListener | null {
+  const raw = env.ADMIN_TOKENS?.trim()
+  if (!raw) return null
+  const operators = new Map<string, string>()
+  for (const pair of raw.split(',')) {
+    const match = /^([A-Za-z0-9._@-]{1,64}):([0-9a-f]{64})$/.exec(pair.trim())
+    if (!match) {
+      throw new ConfigError(
+        'ADMIN_TOKENS must be name:sha256hex pairs separated by commas (sugang admin token NAME prints one)',
+      )
+    }
+    operators.set(match[2] as string, match[1] as string)
+  }
+  return {
+    host: env.ADMIN_HOST || '127.0.0.1',
+    port: integer(env, 'ADMIN_PORT', 9465, 0, 65535),
+    operators,
+  }
+}
+
 function storageOf(env: Env, production: boolean): Storage {
   const databaseUrl = url(env, 'DATABASE_URL', ['mysql:'])
   const clusterNodes = clusterNodesOf(env)

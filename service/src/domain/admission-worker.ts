@@ -53,6 +53,18 @@ export interface AdmissionObserver {
   error(err: unknown, courseId: string | null): void
 }
 
+/**
+ * What operators decide about admission (domain/operations.ts): a paused course is not decided
+ * (its requests keep their places in the queue), and a ceiling paces a course's decisions.
+ */
+export interface AdmissionGate {
+  pausedFor(courseId: string): unknown
+  /** Most decisions per second for this course; 0 for no ceiling. */
+  ceilingFor(courseId: string): number
+}
+
+const openGate: AdmissionGate = { pausedFor: () => null, ceilingFor: () => 0 }
+
 export interface AdmissionHooks {
   /** Runs between the MySQL COMMIT and the Redis update; fault tests crash the process here. */
   readonly afterCommit?: (courseId: string) => void | Promise<void>
@@ -78,6 +90,7 @@ export class AdmissionWorker {
   readonly #rules: AdmissionRules
   readonly #observer: AdmissionObserver
   readonly #hooks: AdmissionHooks
+  readonly #gate: AdmissionGate
   readonly #token = randomUUID()
   readonly #batchSize = new Map<string, number>()
   readonly #busy = new Set<string>()
@@ -94,6 +107,7 @@ export class AdmissionWorker {
       readonly store: AdmissionStore
       readonly queue: WaitingQueue
       readonly leases: Leases
+      readonly gate?: AdmissionGate
     },
     settings: Partial<AdmissionSettings>,
     rules: AdmissionRules,
@@ -103,6 +117,7 @@ export class AdmissionWorker {
     this.#store = ports.store
     this.#queue = ports.queue
     this.#leases = ports.leases
+    this.#gate = ports.gate ?? openGate
     this.#settings = { ...defaultAdmissionSettings, ...settings }
     this.#rules = rules
     this.#observer = observer
@@ -157,6 +172,10 @@ export class AdmissionWorker {
         for (const courseId of courses) {
           if (!this.#running || inFlight.size >= this.#settings.concurrency) break
           if (this.#busy.has(courseId)) continue
+          if (this.#gate.pausedFor(courseId)) {
+            waiting += 1
+            continue
+          }
           const failing = this.#failing.get(courseId)
           if (failing && failing.retryAt > now) {
             waiting += 1
@@ -219,9 +238,12 @@ export class AdmissionWorker {
       // arrival number the store may hold decisions that the queue has not heard of.
       let full = false
       let decidedThrough = 0
-      // Paced, each step decides a tenth of a second's worth at most, when its turn comes.
-      const step = s.pacePerSecond > 0 ? Math.ceil(s.pacePerSecond / 10) : Infinity
       while (Date.now() < until) {
+        // An operator's pause holds from the next batch: the lease goes back, the queue waits.
+        if (this.#gate.pausedFor(courseId)) break
+        // Paced, each step decides a tenth of a second's worth at most, when its turn comes.
+        const pace = this.#pace(courseId)
+        const step = pace > 0 ? Math.ceil(pace / 10) : Infinity
         if (step !== Infinity) await this.#turn(courseId)
         const lease = await this.#leases.acquireCourse(courseId, this.#token, s.leaseMs)
         if (lease === 'held') {
@@ -297,6 +319,13 @@ export class AdmissionWorker {
     })
   }
 
+  /** Decisions per second this course may take (0: as fast as the store allows). */
+  #pace(courseId: string): number {
+    const a = this.#settings.pacePerSecond
+    const b = this.#gate.ceilingFor(courseId)
+    return a > 0 && b > 0 ? Math.min(a, b) : Math.max(a, b)
+  }
+
   /** Paced: waits until the course's next step may start. */
   async #turn(courseId: string): Promise<void> {
     const wait = (this.#turns.get(courseId) ?? 0) - Date.now()
@@ -305,7 +334,7 @@ export class AdmissionWorker {
 
   /** Paced: a step of `decided` requests puts the course's next step that much later. */
   #spend(courseId: string, decided: number): void {
-    const pace = this.#settings.pacePerSecond
+    const pace = this.#pace(courseId)
     if (pace <= 0) return
     const from = Math.max(Date.now(), this.#turns.get(courseId) ?? 0)
     this.#turns.set(courseId, from + (decided * 1000) / pace)

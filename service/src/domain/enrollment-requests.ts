@@ -68,14 +68,15 @@ export class EnrollmentRequests {
   readonly #records: StudentRecords
   readonly #catalogue: Catalogue
   readonly #students: StudentDirectory
-  readonly #window: RegistrationWindow
+  readonly #window: () => RegistrationWindow
   readonly #onQueued: () => void
 
   constructor(
     ports: { readonly queue: WaitingQueue; readonly records: StudentRecords },
     catalogue: Catalogue,
     students: StudentDirectory,
-    window: RegistrationWindow,
+    /** The window, or where to read the one in force (an operator may move it). */
+    window: RegistrationWindow | (() => RegistrationWindow),
     /** Called when a request joined a queue (the local admission worker may be idle). */
     onQueued: () => void,
   ) {
@@ -83,7 +84,7 @@ export class EnrollmentRequests {
     this.#records = ports.records
     this.#catalogue = catalogue
     this.#students = students
-    this.#window = window
+    this.#window = typeof window === 'function' ? window : () => window
     this.#onQueued = onQueued
   }
 
@@ -94,12 +95,13 @@ export class EnrollmentRequests {
   ): Promise<{ opensAt: Date | null; closesAt: Date | null; open: boolean }> {
     // The year matters only when openings differ by year; otherwise the rush's requests need no
     // look-up of the student at all (a cache miss would be a query on every instance).
-    const byYear = (this.#window.opensAtByYear?.size ?? 0) > 0
+    const window = this.#window()
+    const byYear = (window.opensAtByYear?.size ?? 0) > 0
     const year = byYear ? ((await this.#students.profile(studentId))?.year ?? 1) : 1
     return {
-      opensAt: opensAtFor(this.#window, year),
-      closesAt: this.#window.closesAt,
-      open: registrationOpen(this.#window, year, now),
+      opensAt: opensAtFor(window, year),
+      closesAt: window.closesAt,
+      open: registrationOpen(window, year, now),
     }
   }
 

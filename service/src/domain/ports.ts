@@ -19,6 +19,7 @@ import type {
 } from './model.js'
 import type { ConfirmationBacklog } from './confirmations.js'
 import type { CourseNow, RecordDecision, RecordEntry, RecordHead } from './fairness.js'
+import type { OperatorStore } from './operations.js'
 
 // ---------------------------------------------------------------------------------------------
 // The durable store (MySQL in production). Everything here is the truth.
@@ -246,6 +247,7 @@ export type RegistrationStore = CourseReader &
   StudentRecords &
   AdmissionStore &
   FairnessRecordReads &
+  OperatorStore &
   ConsistencyReads &
   StoreLifecycle
 

@@ -11,6 +11,7 @@ import { Carts } from '../domain/cart.js'
 import { StudentDirectory } from '../domain/students.js'
 import { RequestWatch } from '../domain/request-watch.js'
 import { Reconciler } from '../domain/reconciler.js'
+import { OperatorControls, Operations } from '../domain/operations.js'
 import type { ThrottledLog } from '../logging/throttled-log.js'
 import type { Adapters } from './adapters.js'
 import type { ServiceMetrics } from './metrics.js'
@@ -28,6 +29,10 @@ export interface Services {
   readonly carts: Carts
   readonly watch: RequestWatch
   readonly dependencies: DependencyMonitor
+  /** The operator controls in force on this instance (refreshed every second). */
+  readonly controls: OperatorControls
+  /** The operators' commands (the admin listener). */
+  readonly operations: Operations
 }
 
 export interface ServiceContext {
@@ -46,8 +51,18 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
   const { config, metrics, log, throttled } = context
   const catalogue = new Catalogue(store)
 
+  const controls = new OperatorControls(store, config.registration, CONTROLS_POLL_MS, {
+    error: (err) => throttled.warn('reading the operator controls failed; will retry', err),
+    badRow: (name, err) => throttled.warn('an operator control could not be read', err, { name }),
+  })
+  const operations = new Operations(
+    store,
+    controls,
+    async (courseId) => (await catalogue.find(courseId)) !== null,
+  )
+
   const worker = new AdmissionWorker(
-    { store, queue: rush.queue, leases: rush.leases },
+    { store, queue: rush.queue, leases: rush.leases, gate: controls },
     config.admission,
     { maxWaitlistPerStudent: config.maxWaitlistPerStudent },
     {
@@ -96,7 +111,7 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     { queue: rush.queue, records: store },
     catalogue,
     students,
-    config.registration,
+    () => controls.window(),
     // Wakes this process's worker at once. A door runs none: a separate admission process
     // finds the request at its next look at the active courses (every idleMs, 50 ms).
     () => worker.poke(),
@@ -143,5 +158,10 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     carts,
     watch,
     dependencies,
+    controls,
+    operations,
   }
 }
+
+/** How often each instance reads the operator controls in force (ms). */
+const CONTROLS_POLL_MS = 1_000

@@ -27,7 +27,7 @@ export function createStartup(
   },
 ): Startup {
   const { store, rush } = adapters
-  const { dependencies, worker, reconciler, watch } = services
+  const { dependencies, worker, reconciler, watch, controls } = services
   let started = false
   let running: Promise<void> | null = null
 
@@ -46,6 +46,12 @@ export function createStartup(
     // Readiness should not lag the start-up by a check interval.
     await dependencies.check()
     if (options.closing()) return
+    // The controls in force before anything that obeys them starts (a pause set before a
+    // restart holds from the first batch); a failed read is retried every second.
+    await controls.refresh().catch((err: unknown) => {
+      options.log.warn('reading the operator controls failed; will retry', err)
+    })
+    controls.start()
     if (options.runWatch) watch.start()
     if (options.runWorker) {
       worker.start()

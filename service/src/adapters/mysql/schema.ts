@@ -155,4 +155,27 @@ export const migrations: ReadonlyArray<{
             DEFAULT '${'0'.repeat(64)}'`,
     ],
   },
+  {
+    version: 7,
+    statements: [
+      // Operator controls in force (domain/operations.ts): pauses, throttles, a moved window, an
+      // announcement; one row each, its value JSON. Every instance reads the table every second.
+      `CREATE TABLE IF NOT EXISTS operator_controls (
+          name VARCHAR(40) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          value TEXT NOT NULL,
+          PRIMARY KEY (name)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+      // Who did what, when and why: written in the transaction of the change it describes.
+      `CREATE TABLE IF NOT EXISTS operator_actions (
+          id BIGINT UNSIGNED NOT NULL AUTO_INCREMENT,
+          at DATETIME(3) NOT NULL DEFAULT CURRENT_TIMESTAMP(3),
+          operator VARCHAR(64) NOT NULL,
+          action VARCHAR(16) CHARACTER SET ascii COLLATE ascii_bin NOT NULL,
+          target VARCHAR(40) NOT NULL,
+          reason VARCHAR(500) NOT NULL,
+          details TEXT NOT NULL,
+          PRIMARY KEY (id)
+        ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
+    ],
+  },
 ]

@@ -28,6 +28,12 @@ import type {
   WaitlistHead,
 } from '../../domain/ports.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import type {
+  ControlRow,
+  OperatorAction,
+  OperatorStore,
+  RecordedAction,
+} from '../../domain/operations.js'
 import {
   chainDecisions,
   type CourseNow,
@@ -142,7 +148,7 @@ export async function inTransaction<T>(
  * lifecycle (migrations, closing) and what only they offer.
  */
 export abstract class SqlStore<D extends SqlDialect = SqlDialect>
-  implements RegistrationStore, SeedStore
+  implements RegistrationStore, SeedStore, OperatorStore
 {
   protected readonly dialect: D
 
@@ -759,6 +765,54 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
         })),
       }
     })
+  }
+
+  // -------------------------------------------------------------------------------------------
+  // Operator controls and the operators' actions (OperatorStore, domain/operations.ts). Read
+  // every second by every instance: one small table, on the primary, where they are written.
+
+  async readControls(): Promise<ControlRow[]> {
+    const rows = await this.dialect.read('own', (s) =>
+      s.rows('SELECT name, value FROM operator_controls ORDER BY name'),
+    )
+    return rows.map((r) => ({ name: String(r.name), value: String(r.value) }))
+  }
+
+  async setControl(name: string, value: string | null, action: OperatorAction): Promise<void> {
+    const d = this.dialect
+    await d.transaction('request', async (s) => {
+      if (value === null) {
+        await s.run('DELETE FROM operator_controls WHERE name = ?', [name])
+      } else {
+        await s.insert(
+          'INSERT INTO operator_controls (name, value)',
+          [[name, value]],
+          `${d.onConflict('name')} value = ${d.incoming('value')}`,
+        )
+      }
+      await s.run(
+        'INSERT INTO operator_actions (operator, action, target, reason, details) VALUES (?, ?, ?, ?, ?)',
+        [action.operator, action.action, action.target, action.reason, action.details],
+      )
+    })
+  }
+
+  async listActions(limit: number): Promise<RecordedAction[]> {
+    const rows = await this.dialect.read('own', (s) =>
+      s.rows(
+        `SELECT id, at, operator, action, target, reason, details FROM operator_actions
+          ORDER BY id DESC LIMIT ${Math.max(1, Math.floor(limit))}`,
+      ),
+    )
+    return rows.map((r) => ({
+      id: Number(r.id),
+      at: asDate(r.at),
+      operator: String(r.operator),
+      action: String(r.action),
+      target: String(r.target),
+      reason: String(r.reason),
+      details: String(r.details),
+    }))
   }
 
   // -------------------------------------------------------------------------------------------

@@ -133,4 +133,23 @@ export const migrations: ReadonlyArray<{
       `ALTER TABLE courses ADD COLUMN record_hash TEXT NOT NULL DEFAULT '${'0'.repeat(64)}'`,
     ],
   },
+  {
+    version: 5,
+    statements: [
+      // MySQL version 7: operator controls and the operators' actions.
+      `CREATE TABLE IF NOT EXISTS operator_controls (
+          name TEXT NOT NULL PRIMARY KEY,
+          value TEXT NOT NULL
+        ) STRICT`,
+      `CREATE TABLE IF NOT EXISTS operator_actions (
+          id INTEGER PRIMARY KEY AUTOINCREMENT,
+          at TEXT NOT NULL DEFAULT ${NOW_MS},
+          operator TEXT NOT NULL,
+          action TEXT NOT NULL,
+          target TEXT NOT NULL,
+          reason TEXT NOT NULL,
+          details TEXT NOT NULL
+        ) STRICT`,
+    ],
+  },
 ]

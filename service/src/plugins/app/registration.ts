@@ -87,6 +87,7 @@ export default fp<RegistrationOptions>(
       closing = true
       await began
       services.dependencies.stop()
+      services.controls.stop()
       services.watch.stop()
       services.cancellation.stop()
       await services.reconciler.stop()
