@@ -4,6 +4,8 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cluster, Redis } from 'ioredis'
 import { openRedis } from '../../src/adapters/redis/connection.js'
 import type { RowDataPacket } from 'mysql2/promise'
+import { MysqlStore } from '../../src/adapters/mysql/store.js'
+import { auditRecord } from '../../src/domain/fairness.js'
 import { keysMatching, keysOf } from '../helper.js'
 import type { ScenarioWorld } from './cluster.js'
 import { CLIENT_TIMEOUT_MS, type Call, type Rush } from './students.js'
@@ -30,6 +32,8 @@ export interface Summary {
   readonly cancelled: number
   readonly logins: number
   readonly resubmits: number
+  /** Entries of the fairness record the audit replayed (every course's, up to its head). */
+  readonly fairnessEntries: number
 }
 
 function heldByFreeze(call: Call, world: ScenarioWorld): boolean {
@@ -126,6 +130,25 @@ export async function check(world: ScenarioWorld, rush: Rush): Promise<Findings>
     await conn.end()
   }
 
+  // The fairness record, audited by the service's own code from the database alone: every seat
+  // and waitlist decision the fault left behind must be recorded, chained, first come first served,
+  // and replay to the seats and waitlists MySQL holds.
+  const store = new MysqlStore({
+    url: `${world.cluster.db.url}/${world.database}`,
+    poolSize: 1,
+    // A deadline for a loaded machine, not the service's 1.5 s: a slow read is not a finding.
+    timeoutMs: 30_000,
+  })
+  let fairnessEntries = 0
+  try {
+    for (const audit of await auditRecord(store)) {
+      fairnessEntries += audit.entries
+      for (const b of audit.breaks) violations.push(`fairness record: ${audit.courseId}: ${b}`)
+    }
+  } finally {
+    await store.close()
+  }
+
   const statuses: Record<string, number> = {}
   let slowestMs = 0
   let held = 0
@@ -175,6 +198,7 @@ export async function check(world: ScenarioWorld, rush: Rush): Promise<Findings>
       cancelled: count('cancelled'),
       logins: rush.stats.logins,
       resubmits: rush.stats.resubmits,
+      fairnessEntries,
     },
   }
 }

@@ -24,6 +24,17 @@ function unusual(statuses: Record<string, number>): string {
   return parts.length ? parts.join('; ') : 'only 200/202/204'
 }
 
+/** The invariants' column: what was audited when everything holds, else the first breaks. */
+function verdict(violations: readonly string[], fairnessEntries: number | undefined): string {
+  if (violations.length > 0) {
+    return `**${violations.length} broken**: ${violations.slice(0, 3).join('; ')}`
+  }
+  // Results written before the fairness record was audited have no count.
+  return fairnessEntries === undefined
+    ? 'all hold'
+    : `all hold (fairness record: ${fairnessEntries} entries)`
+}
+
 const rows = results.map(({ fault, findings: { summary: s, violations } }) =>
   [
     fault,
@@ -33,9 +44,7 @@ const rows = results.map(({ fault, findings: { summary: s, violations } }) =>
     String(s.heldByFrozenInstance),
     `${s.logins} / ${s.resubmits}`,
     `${s.enrolled} / ${s.waitlisted} / ${s.rejected} / ${s.cancelled}`,
-    violations.length === 0
-      ? 'all hold'
-      : `**${violations.length} broken**: ${violations.slice(0, 3).join('; ')}`,
+    verdict(violations, s.fairnessEntries as number | undefined),
   ].join(' | '),
 )
 console.log(

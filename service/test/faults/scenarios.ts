@@ -97,10 +97,12 @@ export async function runScenario(
   const { summary } = findings
   t.comment(
     `${scenario.name}: ${summary.calls} calls, slowest ${summary.slowestMs} ms, ` +
+      `${summary.fairnessEntries} fairness record entries audited, ` +
       `${JSON.stringify(summary.statuses)}`,
   )
   t.same(findings.violations, [], `${scenario.name}: every answer agrees with MySQL, nothing hangs`)
   t.ok(summary.enrolled + summary.cancelled > 0, 'students were enrolled')
+  t.ok(summary.fairnessEntries > 0, 'and their decisions are in the audited fairness record')
   t.ok(summary.rejected > 0, 'and some were turned away: the courses filled up')
   const result = { scenario: scenario.name, fault: scenario.fault, findings }
   if (process.env.FAULT_REPORT) {
