@@ -1,5 +1,7 @@
 // The claims a run must not break, checked against the database after it. Every count here must
 // be zero; a report lists a few examples of each break so that it can be chased.
+import { execFile } from 'node:child_process'
+import type { CourseAudit } from '@sugang/service/fairness'
 import type { Tracked } from './driver.js'
 import type { DbState } from './targets.js'
 import { courseId, studentId } from './workload.js'
@@ -29,7 +31,106 @@ export interface InvariantReport {
   /** Requests not decided by the deadline, or answered with an error. */
   readonly stuck: number
   readonly errors: number
+  /** sugang's fairness record as its own audit found it (absent: a baseline, or an older report). */
+  readonly fairness?: FairnessAudit
   readonly examples: readonly string[]
+}
+
+/** What `sugang audit fairness` found in the database after a run. */
+export interface FairnessAudit {
+  readonly holds: boolean
+  readonly courses: number
+  readonly entries: number
+  /** Courses whose record is broken. */
+  readonly brokenCourses: number
+  /** Breaks found in all, and the first MAX_BREAKS of them as `<course>: <break>`. */
+  readonly breakCount: number
+  readonly breaks: readonly string[]
+  /** Why the audit could not be run or believed (it then does not hold). */
+  readonly error?: string
+}
+
+const MAX_BREAKS = 50
+
+/** The audit's answer for a report: counts, and the first breaks by course. */
+export function summarizeAudit(audits: readonly CourseAudit[]): FairnessAudit {
+  const broken = audits.filter((a) => a.breaks.length > 0)
+  const breaks = broken.flatMap((a) => a.breaks.map((b) => `${a.courseId}: ${b}`))
+  return {
+    holds: broken.length === 0,
+    courses: audits.length,
+    entries: audits.reduce((n, a) => n + a.entries, 0),
+    brokenCourses: broken.length,
+    breakCount: breaks.length,
+    breaks: breaks.slice(0, MAX_BREAKS),
+  }
+}
+
+function failedAudit(error: string): FairnessAudit {
+  return {
+    holds: false,
+    courses: 0,
+    entries: 0,
+    brokenCourses: 0,
+    breakCount: 0,
+    breaks: [],
+    error,
+  }
+}
+
+/**
+ * Runs `sugang audit fairness --json` (the service's CLI `cli`, the build the run measured)
+ * against sugang's database. Exit 0 holds, 1 broken; anything else, or an answer that is not the
+ * audit's document, is an audit that failed, reported as not holding.
+ */
+export function auditFairness(
+  cli: string,
+  env: { readonly DATABASE_URL: string; readonly REDIS_URL: string },
+): Promise<FairnessAudit> {
+  const childEnv: Record<string, string | undefined> = {
+    ...process.env,
+    // Like the service processes of the run: no V8 coverage of the scripts' tests.
+    NODE_V8_COVERAGE: undefined,
+    // MySQL with Redis, as the run's service had (the audit reads MySQL alone): with neither,
+    // the CLI would audit an embedded store of its own; with cluster nodes too, refuse.
+    ...env,
+    REDIS_CLUSTER_NODES: undefined,
+  }
+  for (const [k, v] of Object.entries(childEnv)) if (v === undefined) delete childEnv[k]
+  return new Promise((resolve) => {
+    execFile(
+      process.execPath,
+      [cli, 'audit', 'fairness', '--json'],
+      { env: childEnv, maxBuffer: 256 * 2 ** 20 },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : null) : 0
+        let courses: unknown
+        try {
+          courses = (JSON.parse(stdout) as { courses?: unknown }).courses
+        } catch {
+          courses = undefined
+        }
+        if ((code === 0 || code === 1) && Array.isArray(courses)) {
+          const audit = summarizeAudit(courses as CourseAudit[])
+          if (audit.holds === (code === 0)) return resolve(audit)
+        }
+        resolve(failedAudit(`sugang audit fairness exited ${code ?? err?.signal}: ${why(stderr)}`))
+      },
+    )
+  })
+}
+
+/** The error lines of a failed command's stderr (a thrown error's message and its cause). */
+function why(stderr: string): string {
+  const lines = stderr.split('\n').map((l) => l.trim())
+  const errors = lines.filter((l) => /^(\[cause\]: )?\w*Error\b|^sugang: /.test(l))
+  return (errors.length > 0 ? errors.slice(0, 2) : lines.filter(Boolean).slice(-1)).join('; ')
+}
+
+/** Violations the fairness audit counts: each broken course, or one for an audit that failed. */
+function fairnessViolations(audit: FairnessAudit | undefined): number {
+  if (!audit) return 0
+  return audit.error === undefined ? audit.brokenCourses : 1
 }
 
 export interface CheckOptions {
@@ -37,6 +138,8 @@ export interface CheckOptions {
   readonly mustDecide: boolean
   /** Whether the last told waitlist positions are to be compared with the database. */
   readonly checkPositions: boolean
+  /** sugang's fairness record audit, checked with the rest (the baselines keep none). */
+  readonly fairness?: FairnessAudit
 }
 
 export function violations(r: InvariantReport): number {
@@ -51,7 +154,8 @@ export function violations(r: InvariantReport): number {
     r.wrongPositions +
     r.idleSeats +
     r.stuck +
-    r.errors
+    r.errors +
+    fairnessViolations(r.fairness)
   )
 }
 
@@ -179,6 +283,18 @@ export function check(
     }
   }
 
+  // The audit must have read the database the run wrote: as many courses as it holds.
+  let fairness = options.fairness
+  if (fairness && fairness.error === undefined && fairness.courses !== state.courses.size) {
+    fairness = {
+      ...fairness,
+      holds: false,
+      error: `audited ${fairness.courses} courses, the database holds ${state.courses.size}`,
+    }
+  }
+  if (fairness?.error !== undefined) note(`fairness record not audited: ${fairness.error}`)
+  for (const b of fairness?.breaks ?? []) note(`fairness record: ${b}`)
+
   return {
     oversold,
     enrolledColumnOff,
@@ -191,6 +307,7 @@ export function check(
     idleSeats,
     stuck,
     errors,
+    ...(fairness ? { fairness } : {}),
     examples,
   }
 }

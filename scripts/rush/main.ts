@@ -35,6 +35,8 @@
 // the proxy's connections) are not opened, their students poll (reported as deferred).
 //
 // Needs MariaDB on 127.0.0.1:3306 and Redis on 127.0.0.1:6379 (HAProxy for several instances).
+// After each sugang run, the service's own `sugang audit fairness` (the build measured) checks
+// the fairness record it wrote; a broken record is a violation like the others.
 // Writes <out>/<scenario>-<time>.json and .md; exits 1 if any invariant broke.
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
@@ -45,7 +47,7 @@ import { Client, RouteStats } from './client.js'
 import { FOLLOW_MODES, type FollowMode, followModeOf, ROUTES } from './driver.js'
 import { summarizeFollowing } from './follow-report.js'
 import { openFilesLimit, streamBudget } from './streams.js'
-import { check, violations } from './invariants.js'
+import { auditFairness, check, violations, type FairnessAudit } from './invariants.js'
 import {
   mysqlCounters,
   mysqlDelta,
@@ -81,7 +83,7 @@ import {
   scenarios,
   SCENARIOS,
 } from './scenarios.js'
-import { buildService } from './processes.js'
+import { buildService, sugangCli } from './processes.js'
 import { courseId } from './workload.js'
 import {
   benchKeys,
@@ -89,6 +91,7 @@ import {
   REDIS_URL,
   seedSugang,
   startBaseline,
+  SUGANG_DB,
   startSugang,
   type Target,
   type TargetKind,
@@ -138,6 +141,7 @@ async function runTarget(
   options: BenchOptions,
   start: () => Promise<Target>,
   log: (line: string) => void,
+  audit: () => Promise<FairnessAudit>,
   sharded?: ShardedRun,
 ): Promise<TargetResult> {
   const { size } = options
@@ -236,9 +240,13 @@ async function runTarget(
       target.kind === 'ten-per-second' ? null : allDecided ? (lastDecided - phase.t0) / 1000 : null
     const untilDecided = projected ?? decidedSeconds
     const answeredSeconds = (phase.answeredAt - phase.t0) / 1000
+    // sugang's own audit of its fairness record, after the measured window (the baselines keep
+    // no record).
+    const fairness = target.kind === 'sugang' ? await audit() : undefined
     const invariants = check(phase.tracked, state, {
       mustDecide: target.kind === 'sugang' || target.kind === 'naive',
       checkPositions: target.kind === 'sugang',
+      fairness,
     })
     let redisShards: RedisShards | undefined
     if (sharded && cpuBefore && cpuAfter) {
@@ -325,7 +333,12 @@ async function runTarget(
     log(
       `${target.name}: ${result.requests} requests answered in ${result.answeredSeconds} s ` +
         `(${result.answeredPerSecond}/s), decided in ${result.decidedSeconds ?? `≈${projected}`} s, ` +
-        `${result.enrollments} enrolled, ${result.violations} violation(s); ` +
+        `${result.enrollments} enrolled, ${result.violations} violation(s)` +
+        (invariants.fairness
+          ? `, fairness record ${invariants.fairness.holds ? 'holds' : 'BROKEN'} ` +
+            `(${invariants.fairness.entries} entries)`
+          : '') +
+        '; ' +
         `followed by ${result.following.mode}: ${followStats.events} events on ` +
         `${followStats.streamsOpened} streams, ${followStats.polls} polls`,
     )
@@ -364,10 +377,14 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
   const results: TargetResult[] = []
   const students = options.size.students + options.size.joiners
   const seedSize = { ...options.size, students }
+  let cli = sugangCli
   if (options.compiled) {
     log('building the service')
-    useServiceCli(buildService())
+    cli = buildService()
+    useServiceCli(cli)
   }
+  // The fairness record is audited by the same build of the service that wrote it.
+  const audit = () => auditFairness(cli, { DATABASE_URL: SUGANG_DB, REDIS_URL })
   if ((options.follow ?? 'stream') === 'stream') {
     log(
       `event streams: at most ${streamBudget(1, options.inFlight)} open at once ` +
@@ -396,6 +413,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
                 redis,
               }),
             log,
+            audit,
             { redis, courses: data.courses.map((c) => c.id) },
           )
           const label = REDIS_LABELS[redis](result.redisShards?.shards.length ?? 1)
@@ -415,6 +433,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
           control,
           () => startSugang(instances, students, { layout: options.layout }),
           log,
+          audit,
         )
         results.push({ ...quiet, target: `${quiet.target}, ${scenario.control} alone` })
       }
@@ -423,6 +442,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
         options,
         () => startSugang(instances, students, { ...scenario.sugang, layout: options.layout }),
         log,
+        audit,
       )
       results.push(repeat > 1 ? { ...result, target: `${result.target}, run ${run}` } : result)
     }
@@ -430,7 +450,7 @@ export async function bench(options: BenchOptions): Promise<RunReport> {
   if (scenario.baselines) {
     for (const kind of options.baselines) {
       const data = seedSugang(seedSize)
-      results.push(await runTarget(options, () => startBaseline(kind, data), log))
+      results.push(await runTarget(options, () => startBaseline(kind, data), log, audit))
     }
   }
   return {

@@ -5,7 +5,7 @@ import type { RouteStats } from './client.js'
 import { percentile } from './client.js'
 import type { FollowMode } from './driver.js'
 import { followLabel, followOf, followSections, type FollowSummary } from './follow-report.js'
-import type { InvariantReport } from './invariants.js'
+import type { FairnessAudit, InvariantReport } from './invariants.js'
 import { stormSections, type FirstSecond, type LoginStormResult } from './login-storm.js'
 import type { MysqlCounters, ProcessCost, RedisCost } from './probes.js'
 import { round } from './probes.js'
@@ -137,6 +137,17 @@ function eps(r: TargetResult): number | null {
   return seconds ? r.enrollments / seconds : null
 }
 
+/** The fairness record's audit in a cell: what it covered, and whether it holds. */
+function fairnessCell(audit: FairnessAudit | undefined): string {
+  if (!audit) return '–'
+  if (audit.error !== undefined) return '**not audited**'
+  const courses = (k: number) => `${n(k)} course${k === 1 ? '' : 's'}`
+  const covered = `${courses(audit.courses)}, ${n(audit.entries)} entries`
+  return audit.holds
+    ? `holds (${covered})`
+    : `**broken in ${courses(audit.brokenCourses)}** (${covered})`
+}
+
 /** Rates below 10 keep two decimals (the 10-per-second design's enrollments per second). */
 const rate = (x: number | null): string => (x !== null && x < 10 ? n(x, 2) : n(x))
 
@@ -233,13 +244,13 @@ export function markdown(report: RunReport): string {
   }
   lines.push(
     '',
-    '| target | oversold | `enrolled` ≠ rows | duplicates | lost | rows told otherwise | forgotten | unfair | wrong positions | idle seats | stuck | errors |',
-    '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: |',
+    '| target | oversold | `enrolled` ≠ rows | duplicates | lost | rows told otherwise | forgotten | unfair | wrong positions | idle seats | stuck | errors | fairness record (sugang audit fairness) |',
+    '| --- | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --: | --- |',
   )
   for (const r of r0) {
     const i = r.invariants
     lines.push(
-      `| ${r.target} | ${i.oversold} | ${i.enrolledColumnOff} | ${i.duplicates} | ${i.lostEnrollments} | ${i.untoldEnrollments} | ${i.forgotten} | ${i.unfair} | ${i.wrongPositions} | ${i.idleSeats} | ${i.stuck} | ${i.errors} |`,
+      `| ${r.target} | ${i.oversold} | ${i.enrolledColumnOff} | ${i.duplicates} | ${i.lostEnrollments} | ${i.untoldEnrollments} | ${i.forgotten} | ${i.unfair} | ${i.wrongPositions} | ${i.idleSeats} | ${i.stuck} | ${i.errors} | ${fairnessCell(i.fairness)} |`,
     )
   }
   const examples = r0.flatMap((r) => r.invariants.examples.map((e) => `- ${r.target}: ${e}`))

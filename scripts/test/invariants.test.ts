@@ -1,7 +1,12 @@
+import mysql from 'mysql2/promise'
 import t from 'tap'
 import type { Tracked } from '../rush/driver.js'
-import { check, violations } from '../rush/invariants.js'
-import type { DbState } from '../rush/targets.js'
+import { auditFairness, check, summarizeAudit, violations } from '../rush/invariants.js'
+import { bench } from '../rush/main.js'
+import { sugangCli } from '../rush/processes.js'
+import { markdown } from '../rush/report.js'
+import { scenarios } from '../rush/scenarios.js'
+import { REDIS_URL, SUGANG_DB, type DbState } from '../rush/targets.js'
 
 // The checker must catch each break it claims to: every case starts from a clean world and
 // breaks exactly one thing.
@@ -123,3 +128,80 @@ t.test(
     t.equal(check(tracked, { ...state, courses, waitlist }, strict).idleSeats, 1)
   },
 )
+
+t.test(
+  'counts a broken fairness record, an audit that failed and one of another database',
+  async (t) => {
+    const { tracked, state } = world()
+    const course = {
+      courseId: 'C0001',
+      entries: 3,
+      enrolled: 2,
+      capacity: 2,
+      waiting: 0,
+      kinds: { enrolled: 2, rejected: 1 },
+      head: { seq: 3, hash: 'h' },
+      breaks: [] as string[],
+    }
+    const holds = summarizeAudit([course])
+    t.equal(violations(check(tracked, state, { ...strict, fairness: holds })), 0)
+    const broken = summarizeAudit([{ ...course, breaks: ['entry 1: its hash does not match'] }])
+    const r = check(tracked, state, { ...strict, fairness: broken })
+    t.equal(violations(r), 1)
+    t.same(r.examples, ['fairness record: C0001: entry 1: its hash does not match'])
+    const failed = { ...holds, holds: false, error: 'exited 2' }
+    t.equal(violations(check(tracked, state, { ...strict, fairness: failed })), 1)
+    const elsewhere = summarizeAudit([course, { ...course, courseId: 'C0002' }])
+    t.equal(violations(check(tracked, state, { ...strict, fairness: elsewhere })), 1)
+  },
+)
+
+t.test('after a run, sugang audit fairness finds a record changed after the fact', async (t) => {
+  // Against real MariaDB and Redis: the seed scenario at its small size (one course, C0001, as in
+  // world() above), then its record changed behind the service's back.
+  const report = await bench({
+    scenario: 'seed',
+    size: scenarios.seed.small,
+    instances: [1],
+    baselines: [],
+    inFlight: 64,
+    deadlineMs: 120_000,
+    baselineWindowMs: 3_000,
+    command: 'test seed',
+    log: () => {},
+  })
+  const [run] = report.results
+  t.same(run!.invariants.examples, [])
+  t.equal(run!.violations, 0)
+  const audited = run!.invariants.fairness
+  t.ok(audited?.holds, 'the run left a record that holds')
+  t.equal(audited?.courses, 1)
+  // Every seat given is recorded (refusals at the door, from the seat cache, are not).
+  t.ok((audited?.entries ?? 0) >= scenarios.seed.small.capacity[0], `${audited?.entries} entries`)
+  t.match(markdown(report), /\| holds \(1 course, [\d,]+ entries\) \|/)
+
+  // The first arrival number rewritten: its hash no longer matches its entry.
+  const db = await mysql.createConnection({ uri: SUGANG_DB })
+  try {
+    const [changed] = await db.query<mysql.ResultSetHeader>(
+      "UPDATE fairness_record SET arrival = arrival + 1000 WHERE course_id = 'C0001' AND seq = 1",
+    )
+    t.equal(changed.affectedRows, 1)
+  } finally {
+    await db.end()
+  }
+  const fairness = await auditFairness(sugangCli, { DATABASE_URL: SUGANG_DB, REDIS_URL })
+  t.notOk(fairness.holds)
+  t.equal(fairness.brokenCourses, 1)
+  t.match(fairness.breaks[0], /^C0001: entry 1: its hash does not match its content/)
+  const { tracked, state } = world()
+  const r = check(tracked, state, { ...strict, fairness })
+  t.equal(violations(r), 1, 'a violation, as the run counts it')
+  t.match(r.examples[0], /^fairness record: C0001: entry 1:/)
+  const page = markdown({
+    ...report,
+    results: [{ ...run!, invariants: r, violations: violations(r) }],
+  })
+  t.match(page, /\*\*broken in 1 course\*\*/, 'the report says so')
+  t.match(page, /- sugang: fairness record: C0001: entry 1:/)
+})
