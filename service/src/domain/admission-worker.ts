@@ -61,9 +61,15 @@ export interface AdmissionGate {
   pausedFor(courseId: string): unknown
   /** Most decisions per second for this course; 0 for no ceiling. */
   ceilingFor(courseId: string): number
+  /** Most decisions per second over every course and every instance together; 0 for none. */
+  overallCeiling(): number
 }
 
-const openGate: AdmissionGate = { pausedFor: () => null, ceilingFor: () => 0 }
+const openGate: AdmissionGate = {
+  pausedFor: () => null,
+  ceilingFor: () => 0,
+  overallCeiling: () => 0,
+}
 
 export interface AdmissionHooks {
   /** Runs between the MySQL COMMIT and the Redis update; fault tests crash the process here. */
@@ -255,8 +261,23 @@ export class AdmissionWorker {
           fence = await this.#store.fence(courseId)
           full = false
         }
+        // Under an overall ceiling, every step first takes its share of the fleet's budget for
+        // this second; with none left, it waits for the next second, lease in hand.
+        let most = step
+        const overall = this.#gate.overallCeiling()
+        if (overall > 0) {
+          const want = Math.min(
+            step,
+            full ? s.bulkRejectLimit : (this.#batchSize.get(courseId) ?? s.minBatch * 4),
+          )
+          most = await this.#leases.takeAdmissions(want, overall)
+          if (most === 0) {
+            await new Promise((resolve) => setTimeout(resolve, 1_000 - (Date.now() % 1_000)))
+            continue
+          }
+        }
         if (full && fence !== null) {
-          const rejected = await this.#rejectFullHead(courseId, fence, decidedThrough, step)
+          const rejected = await this.#rejectFullHead(courseId, fence, decidedThrough, most)
           if (rejected === 'lease-lost') {
             released = true
             return
@@ -269,7 +290,7 @@ export class AdmissionWorker {
           }
         }
         const size = Math.min(
-          step,
+          most,
           this.#batchSize.get(courseId) ?? Math.min(s.maxBatch, s.minBatch * 4),
         )
         const requests = await this.#queue.head(courseId, size)

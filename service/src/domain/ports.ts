@@ -472,6 +472,12 @@ export interface Leases {
   acquireCourse(courseId: string, token: string, ttlMs: number): Promise<LeaseResult>
   releaseCourse(courseId: string, token: string): Promise<void>
   acquireReconciler(token: string, ttlMs: number): Promise<boolean>
+  /**
+   * Takes up to `count` decisions from this second's budget of `perSecond`, shared by every
+   * instance (an operator's overall ceiling): how many were granted, 0 when the second's budget
+   * is spent. Seconds are the shared store's clock, so instances agree on them.
+   */
+  takeAdmissions(count: number, perSecond: number): Promise<number>
 }
 
 /** A committed cancellation, as the seat cache must learn it. */

@@ -1185,6 +1185,26 @@ export function contract(t: Test, factory: PairFactory): void {
     t.equal(await leases.acquireReconciler('y', 300), true)
   })
 
+  t.test('takeAdmissions: concurrent takers never share more than one second allows', async (t) => {
+    const { rush } = await fresh(t)
+    for (let round = 0; round < 5; round += 1) {
+      // Seconds are the shared store's clock; count the ones the takers may have spanned.
+      const before = Math.floor(Date.now() / 1000)
+      const granted = await Promise.all(
+        Array.from({ length: 60 }, () => rush.leases.takeAdmissions(3, 20)),
+      )
+      const seconds = Math.floor(Date.now() / 1000) - before + 1
+      const total = granted.reduce((a, b) => a + b, 0)
+      t.ok(
+        granted.every((g) => g >= 0 && g <= 3),
+        'nobody gets more than asked',
+      )
+      t.ok(total <= 20 * seconds, `${total} granted over at most ${seconds} seconds`)
+      // The first round starts on a fresh budget: its first second's share is all granted.
+      if (round === 0) t.ok(total >= 20, `${total} granted to 60 takers asking 3 each`)
+    }
+  })
+
   t.test('cancellation marks expire by themselves', async (t) => {
     const { rush } = await fresh(t)
     const d = door(rush)

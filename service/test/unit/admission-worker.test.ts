@@ -296,6 +296,7 @@ t.test('a pace decides a course a tenth of a second’s worth at a time, in orde
     },
     releaseCourse: (courseId: string, token: string) => w.leases.releaseCourse(courseId, token),
     acquireReconciler: (token: string, ttlMs: number) => w.leases.acquireReconciler(token, ttlMs),
+    takeAdmissions: (count: number, perSecond: number) => w.leases.takeAdmissions(count, perSecond),
   }
   const pace = 20 // a step of 2 every 100 ms
   const worker = new AdmissionWorker(
@@ -331,3 +332,57 @@ t.test('a pace decides a course a tenth of a second’s worth at a time, in orde
     t.ok(gap >= owed - 2, `step ${k + 1} began ${gap} ms after step ${k}, which owed ${owed} ms`)
   }
 })
+
+t.test(
+  'an overall ceiling: every step takes its share of the budget first, and no more',
+  async (t) => {
+    const w = await world(t, 4, 15)
+    const order = Array.from({ length: 15 }, (_, i) => `S${i + 1}`)
+    for (const s of order) await w.enqueue(s)
+    const decided: number[] = []
+    const granted: number[] = []
+    const leases = {
+      acquireCourse: (courseId: string, token: string, ttlMs: number) =>
+        w.leases.acquireCourse(courseId, token, ttlMs),
+      releaseCourse: (courseId: string, token: string) => w.leases.releaseCourse(courseId, token),
+      acquireReconciler: (token: string, ttlMs: number) => w.leases.acquireReconciler(token, ttlMs),
+      takeAdmissions: async (count: number, perSecond: number) => {
+        const got = await w.leases.takeAdmissions(count, perSecond)
+        granted.push(got)
+        return got
+      },
+    }
+    let paused = false
+    const gate = { pausedFor: () => paused, ceilingFor: () => 0, overallCeiling: () => 4 }
+    const worker = new AdmissionWorker(
+      { store: w.store, queue: w.queue, leases, gate },
+      { sliceMs: 60_000 },
+      rules,
+      {
+        batch: (_c, _s, decisions) => decided.push(decisions.length),
+        bulkRejected: (_c, n) => decided.push(n),
+        error: (err) => t.error(err),
+      },
+    )
+    paused = true
+    await worker.drain('C1')
+    t.same(decided, [], 'a paused course is not decided')
+    t.equal(await w.queue.length('C1'), 15, 'its requests keep their places')
+    t.same(granted, [], 'and take nothing from the budget')
+
+    paused = false
+    await worker.drain('C1')
+    t.equal(await w.queue.length('C1'), 0, 'every request is decided')
+    t.same(
+      (await w.data.enrolled('C1')).sort(),
+      order.slice(0, 4).sort(),
+      'the first four enrolled',
+    )
+    t.ok(
+      decided.every((n) => n <= 4),
+      `no step decides more than the ceiling: ${decided}`,
+    )
+    const taken = granted.reduce((a, b) => a + b, 0)
+    t.ok(taken >= 15, `the budget granted ${taken} for 15 decisions`)
+    },
+)

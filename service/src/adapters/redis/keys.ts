@@ -248,6 +248,11 @@ export class RedisKeys {
     return this.activeCourses(this.courseGroup(courseId))
   }
 
+  /** Hash: the second (Redis's clock) and the decisions taken in it under an overall ceiling. */
+  get admissionBudget(): string {
+    return `${this.#p}admission:budget`
+  }
+
   /** String: token of the instance running the reconciler. */
   get reconcilerLease(): string {
     return `${this.#p}reconciler:lease`

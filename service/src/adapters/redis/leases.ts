@@ -18,6 +18,11 @@ export class RedisLeases implements Leases {
     await connection.run(() => scripts.releaseLease(keys.course(courseId).lease, token))
   }
 
+  async takeAdmissions(count: number, perSecond: number): Promise<number> {
+    const { connection, keys, scripts } = this.#r
+    return connection.run(() => scripts.takeBudget(keys.admissionBudget, count, perSecond))
+  }
+
   async acquireReconciler(token: string, ttlMs: number): Promise<boolean> {
     const { connection, keys, scripts } = this.#r
     const result = await connection.run(() => scripts.takeLease(keys.reconcilerLease, token, ttlMs))

@@ -308,6 +308,11 @@ export class LuaScripts {
     return code(LEASE_CODES, await this.#call('take-lease', [lease], [token, ttlMs]), 'take-lease')
   }
 
+  /** Takes up to `count` from this second's budget of `perSecond`: how many it got. */
+  async takeBudget(budget: string, count: number, perSecond: number): Promise<number> {
+    return Number(await this.#call('take-budget', [budget], [count, perSecond]))
+  }
+
   async releaseLease(lease: string, token: string): Promise<boolean> {
     return (await this.#call('release-lease', [lease], [token])) === 1
   }
