@@ -61,10 +61,20 @@ export type StoreLocation =
  */
 export async function openStore(
   location: StoreLocation,
-  options: { readonly tls: DatabaseTls | undefined; readonly poolSize: number },
+  options: {
+    readonly tls: DatabaseTls | undefined
+    readonly poolSize: number
+    /** Each operation's deadline (ms), for tools that read much at once; the service's default otherwise. */
+    readonly timeoutMs?: number
+  },
 ): Promise<RegistrationStore & SeedStore> {
   if (location.kind === 'embedded') return openSqliteStore({ path: location.sqlitePath })
-  return new MysqlStore({ url: location.databaseUrl, tls: options.tls, poolSize: options.poolSize })
+  return new MysqlStore({
+    url: location.databaseUrl,
+    tls: options.tls,
+    poolSize: options.poolSize,
+    ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
+  })
 }
 
 /**
