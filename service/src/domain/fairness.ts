@@ -209,10 +209,12 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
     if (e.batch > e.seq || (prev !== null && e.batch !== prev.batch && e.batch !== e.seq)) {
       breaks.push(`${at}: batch ${e.batch} is not a run of consecutive entries`)
     }
+    // The first entry moves the seats of a course nobody held a seat in yet.
+    const before = prev?.enrolled ?? 0
+    if (e.enrolled !== before + seatDelta(e.kind)) {
+      breaks.push(`${at}: ${e.enrolled} seats taken after ${before} and a ${e.kind}`)
+    }
     if (prev !== null) {
-      if (e.enrolled !== prev.enrolled + seatDelta(e.kind)) {
-        breaks.push(`${at}: ${e.enrolled} seats taken after ${prev.enrolled} and a ${e.kind}`)
-      }
       if (e.capacity !== prev.capacity) {
         breaks.push(`${at}: capacity ${e.capacity} changed from ${prev.capacity} unrecorded`)
       }
