@@ -4,6 +4,7 @@ import type { DependencyMonitor } from '../../domain/dependency-monitor.js'
 import type { RequestWatch } from '../../domain/request-watch.js'
 import type { ConsistencyReads, RushState } from '../../domain/ports.js'
 import type { ConfirmationBacklog } from '../../domain/confirmations.js'
+import { EVERY_COURSE, type OperatorControls } from '../../domain/operations.js'
 
 export interface GaugeSources {
   readonly store: ConsistencyReads
@@ -11,6 +12,14 @@ export interface GaugeSources {
   readonly catalogue: Catalogue
   readonly dependencies: DependencyMonitor
   readonly watch: RequestWatch
+  /** This instance's copy of the operator controls in force. */
+  readonly controls: Pick<OperatorControls, 'state'>
+}
+
+/** Unix seconds of a control's ISO 8601 start, or null when it cannot be read. */
+function unixSeconds(iso: string): number | null {
+  const ms = Date.parse(iso)
+  return Number.isFinite(ms) ? ms / 1000 : null
 }
 
 /**
@@ -18,7 +27,7 @@ export interface GaugeSources {
  * A source that does not answer leaves its gauge empty rather than failing the scrape.
  */
 export function registerGauges(registry: Registry, sources: GaugeSources): void {
-  const { store, rush, catalogue, dependencies, watch } = sources
+  const { store, rush, catalogue, dependencies, watch, controls } = sources
   new Gauge({
     name: 'sugang_watch_listeners',
     help: 'Open live streams of request answers, counted per watched request.',
@@ -121,6 +130,74 @@ export function registerGauges(registry: Registry, sources: GaugeSources): void 
     collect() {
       this.set({ dependency: 'mysql' }, dependencies.up('mysql') ? 1 : 0)
       this.set({ dependency: 'redis' }, dependencies.up('redis') ? 1 : 0)
+    },
+  })
+
+  registerControlGauges(registry, controls)
+}
+
+/**
+ * The operator controls in force, from this instance's copy (at most a second old), so that a
+ * dashboard and the alerts see every pause and ceiling. Only controlled courses have series:
+ * their number is bounded by the courses an operator named, and a series disappears when its
+ * control is lifted. Every instance reports the same controls; rules take max() over instances.
+ */
+function registerControlGauges(
+  registry: Registry,
+  controls: Pick<OperatorControls, 'state'>,
+): void {
+  // A control of every course is labelled course_id="*": what the admin API and `sugang admin`
+  // take for it, and never a course id (their pattern has no `*`).
+  const every = `"${EVERY_COURSE}" for every course`
+  new Gauge({
+    name: 'sugang_admission_paused',
+    help: `1 for each course whose admission an operator paused (course_id ${every}); no series when none is.`,
+    labelNames: ['course_id'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const course of controls.state.pauses.keys()) this.set({ course_id: course }, 1)
+    },
+  })
+  new Gauge({
+    name: 'sugang_admission_paused_since_seconds',
+    help: `When each pause in force began, in Unix seconds (course_id ${every}): time() minus it is how long admission has been paused.`,
+    labelNames: ['course_id'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [course, pause] of controls.state.pauses) {
+        const since = unixSeconds(pause.since)
+        if (since !== null) this.set({ course_id: course }, since)
+      }
+    },
+  })
+  new Gauge({
+    name: 'sugang_admission_ceiling_per_second',
+    help: `Each ceiling an operator set on admission decisions per second (course_id ${every}, a ceiling over all courses together); no series when none is set.`,
+    labelNames: ['course_id'],
+    registers: [registry],
+    collect() {
+      this.reset()
+      for (const [course, throttle] of controls.state.throttles) {
+        this.set({ course_id: course }, throttle.perSecond)
+      }
+    },
+  })
+  new Gauge({
+    name: 'sugang_announcement_active',
+    help: '1 while an operator announcement is shown on every page, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(controls.state.announcement ? 1 : 0)
+    },
+  })
+  new Gauge({
+    name: 'sugang_registration_window_moved',
+    help: '1 while an operator has moved the registration window away from the configured one, else 0.',
+    registers: [registry],
+    collect() {
+      this.set(controls.state.window ? 1 : 0)
     },
   })
 }
