@@ -11,6 +11,7 @@ import {
   dropDatabase,
   holdAdmission,
   login,
+  operate,
   releaseAdmission,
   scrape,
   startRedis,
@@ -98,6 +99,40 @@ t.test('a small rush through the public API moves every sugang metric', async (t
   t.match(text, /^sugang_dependency_up\{dependency="redis"\} 1$/m)
 })
 
+t.test(
+  'operator controls set through the admin listener show as metrics until lifted',
+  async (t) => {
+    const reason = { reason: 'monitoring test' }
+    await operate(service, 'pause', { course: 'C0003', ...reason })
+    await operate(service, 'pause', reason)
+    await operate(service, 'throttle', { course: 'C0002', perSecond: 40, ...reason })
+    await operate(service, 'throttle', { perSecond: 300, ...reason })
+    await operate(service, 'announcement', { ko: '점검', en: 'Maintenance', ...reason })
+    await operate(service, 'window', { opensAt: '2030-03-02T01:00:00Z', ...reason })
+    const text = await serviceScrape()
+    for (const line of [
+      /^sugang_admission_paused\{course_id="C0003"\} 1$/m,
+      /^sugang_admission_paused\{course_id="\*"\} 1$/m,
+      /^sugang_admission_paused_since_seconds\{course_id="C0003"\} \d{10}(\.\d+)?$/m,
+      /^sugang_admission_ceiling_per_second\{course_id="C0002"\} 40$/m,
+      /^sugang_admission_ceiling_per_second\{course_id="\*"\} 300$/m,
+      /^sugang_announcement_active 1$/m,
+      /^sugang_registration_window_moved 1$/m,
+    ]) {
+      t.match(text, line)
+    }
+
+    await operate(service, 'resume', { course: 'C0003', ...reason })
+    await operate(service, 'resume', reason)
+    await operate(service, 'unthrottle', { course: 'C0002', ...reason })
+    await operate(service, 'unthrottle', reason)
+    await operate(service, 'announcement/clear', reason)
+    const after = await scrape(service.metricsUrl)
+    t.notMatch(after, /^sugang_admission_(paused|ceiling)\w*\{/m, 'no pause or ceiling left')
+    t.match(after, /^sugang_announcement_active 0$/m)
+  },
+)
+
 t.test('the service exports what the contract and the dashboards need', async (t) => {
   for (const name of [
     'http_request_duration_seconds_bucket',
@@ -109,6 +144,11 @@ t.test('the service exports what the contract and the dashboards need', async (t
     'sugang_seats_left',
     'sugang_waitlist_promotions_total',
     'sugang_dependency_up',
+    'sugang_admission_paused',
+    'sugang_admission_paused_since_seconds',
+    'sugang_admission_ceiling_per_second',
+    'sugang_announcement_active',
+    'sugang_registration_window_moved',
     'nodejs_eventloop_lag_seconds',
     'nodejs_heap_size_used_bytes',
   ]) {

@@ -108,6 +108,31 @@ t.test('the service dashboard shows the rush as the issue lists it', async (t) =
   }
 })
 
+t.test(
+  'the service dashboard shows the operator controls in force, whatever is selected',
+  async (t) => {
+    const service = byUid('sugang-service')
+    const wanted: Array<[string, string]> = [
+      ['Pauses in force', 'sugang_admission_paused_since_seconds'],
+      ['Ceilings in force (decisions/s)', 'sugang_admission_ceiling_per_second'],
+      ['Announcement shown', 'sugang_announcement_active'],
+      ['Opening moved', 'sugang_registration_window_moved'],
+    ]
+    const row = allPanels(service).find((p) => p.type === 'row' && p.title === 'Operator controls')
+    t.ok(row, 'an "Operator controls" row')
+    for (const [title, metric] of wanted) {
+      t.ok(panelMetrics(service, title).includes(metric), `"${title}" reads ${metric}`)
+      const panel = allPanels(service).find((p) => p.title === title)
+      t.ok(panel && row && panel.gridPos.y > row.gridPos.y, `"${title}" is under the row`)
+      // A pause of every course is labelled course_id="*", which no choice of the course or
+      // instance variables may hide.
+      for (const target of panel?.targets ?? []) {
+        t.notMatch(target.expr ?? '', /\$(course|instance)\b/, `"${title}" is not filtered`)
+      }
+    }
+  },
+)
+
 t.test('the hosts dashboard reads node exporter only', async (t) => {
   const hosts = byUid('sugang-hosts')
   const names = dashboardQueries(hosts).flatMap((q) => metricNames(q.expr))

@@ -98,6 +98,11 @@ t.test('alerts route to Slack by severity', async (t) => {
   }
   t.equal(await route('alertname=SugangDependencyDown', 'severity=critical'), 'slack-critical')
   t.equal(await route('alertname=HostHighCpuLoad', 'severity=warning'), 'slack-warnings')
+  t.equal(
+    await route('alertname=SugangAdmissionThrottled', 'severity=info'),
+    'slack-warnings',
+    'informational alerts go to the team channel',
+  )
   t.equal(await route('alertname=Unlabelled'), 'slack-warnings', 'nothing is dropped')
   t.equal(
     await route('alertname=Watchdog', 'severity=none'),

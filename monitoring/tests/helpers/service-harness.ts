@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process'
+import { createHash } from 'node:crypto'
 import { existsSync } from 'node:fs'
 import { join } from 'node:path'
 import { promisify } from 'node:util'
@@ -16,6 +17,9 @@ const run = promisify(execFile)
 const MYSQL = { host: '127.0.0.1', port: 3306, user: 'root' }
 const SERVICE_CLI = join(repoRoot, 'service', 'bin', 'sugang.js')
 const SESSION_SECRET = 'monitoring-tests-session-secret-0123456789'
+/** The operator token the tests' service accepts on its admin listener (ADMIN_TOKENS). */
+const ADMIN_TOKEN = 'monitoring-tests-operator-token-0123456789'
+const ADMIN_OPERATOR = 'monitoring'
 /** The service's key schema under its default REDIS_PREFIX (the tests hold leases in it). */
 const KEYS = new RedisKeys({ prefix: 'sugang:', sessionTtlSeconds: 60, decidedTtlSeconds: 60 })
 
@@ -61,6 +65,8 @@ async function mysql(sql: string): Promise<void> {
 export interface Service {
   readonly httpUrl: string
   readonly metricsUrl: string
+  /** The operators' admin listener (loopback), where the operator controls are set. */
+  readonly adminUrl: string
   readonly process: ManagedProcess
   stop(): Promise<void>
 }
@@ -83,6 +89,7 @@ export async function startService({ database, redis }: ServiceOptions): Promise
   await mysql(`CREATE DATABASE IF NOT EXISTS \`${database}\``)
   const port = await freePort()
   const metricsPort = await freePort()
+  const adminPort = await freePort()
   const env = {
     ...process.env,
     NODE_ENV: 'test',
@@ -93,6 +100,9 @@ export async function startService({ database, redis }: ServiceOptions): Promise
     HOST: '127.0.0.1',
     PORT: String(port),
     METRICS_PORT: String(metricsPort),
+    ADMIN_HOST: '127.0.0.1',
+    ADMIN_PORT: String(adminPort),
+    ADMIN_TOKENS: `${ADMIN_OPERATOR}:${createHash('sha256').update(ADMIN_TOKEN).digest('hex')}`,
     LOG_LEVEL: 'warn',
   }
   const seedArgs = ['seed', '--students', '50', '--courses', '3', '--capacity', '5']
@@ -115,6 +125,7 @@ export async function startService({ database, redis }: ServiceOptions): Promise
   return {
     httpUrl,
     metricsUrl: `http://127.0.0.1:${metricsPort}/metrics`,
+    adminUrl: `http://127.0.0.1:${adminPort}/admin/v1`,
     process: proc,
     stop: () => proc.stop(10_000),
   }
@@ -231,4 +242,25 @@ export async function scrape(url: string): Promise<string> {
   const { status, body } = await httpGet(url, 5_000)
   if (status !== 200) throw new Error(`${url} answered ${status}`)
   return body
+}
+
+/**
+ * One operator command on the service's admin listener (what `sugang admin` sends), e.g.
+ * `operate(service, 'pause', { course: 'C0003', reason: '...' })`; fails unless answered 200.
+ */
+export async function operate(
+  service: Service,
+  command: string,
+  body: Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const response = await fetch(`${service.adminUrl}/${command}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${ADMIN_TOKEN}`, 'content-type': 'application/json' },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(10_000),
+  })
+  const text = await response.text()
+  if (response.status !== 200)
+    throw new Error(`admin ${command} answered ${response.status}: ${text}`)
+  return JSON.parse(text) as Record<string, unknown>
 }
