@@ -43,6 +43,7 @@ const HA = 'infra/src/config/ha.ts'
 const SMALL = 'infra/src/config/small.ts'
 const PLACEHOLDERS = 'infra/src/config/placeholders.ts'
 const USER_DATA = 'infra/src/constructs/app-user-data.ts'
+const ACCESS = 'infra/src/constructs/access.ts'
 const NOTIFY = 'infra/src/constructs/notify.ts'
 const RUSH = 'infra/src/rush.ts'
 const ROLL_OUT = 'infra/scripts/roll-out.sh'
@@ -471,5 +472,30 @@ export const mutations: readonly Mutation[] = [
     find: 'minHealthyPercentage: 100,',
     replace: 'minHealthyPercentage: 100,\n          autoRollback: true,',
     tests: ['test/compute.test.ts'],
+  },
+  // The operators' admin listener stays off the network.
+  {
+    id: 'admin-port-published',
+    breaks: "the container publishes the operators' admin port on the instance",
+    file: USER_DATA,
+    find: '-p ${METRICS_PORT}:${METRICS_PORT} --log-driver',
+    replace: '-p ${METRICS_PORT}:${METRICS_PORT} -p 9465:9465 --log-driver',
+    tests: ['test/admin-listener.test.ts', 'test/relations.test.ts'],
+  },
+  {
+    id: 'admin-listener-on-every-interface',
+    breaks: "the operators' admin listener binds every interface of the container",
+    file: USER_DATA,
+    find: "  echo 'METRICS_HOST=0.0.0.0'\n",
+    replace: "  echo 'METRICS_HOST=0.0.0.0'\n  echo 'ADMIN_HOST=0.0.0.0'\n",
+    tests: ['test/admin-listener.test.ts', 'test/relations.test.ts'],
+  },
+  {
+    id: 'admin-tokens-unreadable',
+    breaks: 'the instances may not read ADMIN_TOKENS, so no operator can pause or throttle',
+    file: ACCESS,
+    find: 'notResources: [appParametersArn, sessionSecretArn, adminTokensArn],',
+    replace: 'notResources: [appParametersArn, sessionSecretArn],',
+    tests: ['test/admin-listener.test.ts', 'test/iam-by-arn.test.ts'],
   },
 ]

@@ -53,6 +53,8 @@ const SECRET_STAND_INS: Readonly<Record<string, string>> = {
   db_password: 'pw',
   redis_token: 'token',
   session_secret: 'x'.repeat(44),
+  // What `sugang admin token NAME` prints for the parameter the operators write.
+  admin_tokens: `alice:${'a'.repeat(64)},bob:${'b'.repeat(64)}`,
 }
 
 /**
@@ -204,6 +206,35 @@ t.test('the service enforces exactly the calendar’s window', async (t) => {
     )
   }
 })
+
+t.test(
+  'the admin listener the instances start is on the container’s loopback, on a port nothing publishes or admits',
+  async (t) => {
+    for (const config of configs) {
+      const platform = platforms[config.profile]!
+      const { admin } = loadConfig(containerEnv(platform))
+      if (!admin) {
+        t.fail(`${config.profile}: ADMIN_TOKENS from the parameter starts no admin listener`)
+        continue
+      }
+      t.same([...admin.operators.values()], ['alice', 'bob'], `${config.profile}: the operators`)
+      t.equal(admin.host, '127.0.0.1', 'loopback of the container: docker exec reaches it')
+      const run = /^ExecStart=\/usr\/bin\/docker run (.*)$/m.exec(userData(platform.app))?.[1] ?? ''
+      const published = [...run.matchAll(/-p (\d+):(\d+)/g)].map((m) => Number(m[2]))
+      t.ok(published.length > 0, 'the container publishes ports')
+      t.notOk(published.includes(admin.port), `port ${admin.port} is not published`)
+      const inbound = Object.values(platform).flatMap((stack) =>
+        resourceList(stack, 'aws_vpc_security_group_ingress_rule'),
+      )
+      t.notOk(
+        inbound.some(
+          (r) => r.ip_protocol === '-1' || (r.from_port <= admin.port && admin.port <= r.to_port),
+        ),
+        'and no security group admits it',
+      )
+    }
+  },
+)
 
 t.test('every instant the service opens at has its scale-out before and a freeze', async (t) => {
   for (const config of configs) {

@@ -33,6 +33,16 @@ export function sessionSecretParameterName(name: string): string {
 }
 
 /**
+ * Where ADMIN_TOKENS lives: the operators' `name:sha256` entries for the service's admin listener
+ * (`sugang admin token NAME` prints one), a SecureString beside SESSION_SECRET. Operators write it
+ * themselves (infra/README.md, "Operator controls"); Terraform never holds it, so adding an
+ * operator needs no apply and the value is in no state. Without it the admin listener stays off.
+ */
+export function adminTokensParameterName(name: string): string {
+  return `/${name}/secrets/admin-tokens`
+}
+
+/**
  * Who the app instances are and what they may read. Operators reach them only through SSM Session
  * Manager: no key pair, no bastion, no port 22 (infra/README.md shows the commands).
  */
@@ -44,6 +54,8 @@ export class Access extends Construct {
   readonly logGroupName: string
   /** SESSION_SECRET's SecureString, read at boot so it never appears in user data. */
   readonly sessionSecretParameterName: string
+  /** ADMIN_TOKENS' SecureString, read at boot like SESSION_SECRET when it exists. */
+  readonly adminTokensParameterName: string
 
   constructor(scope: Construct, id: string, props: AccessProps) {
     super(scope, id)
@@ -56,11 +68,13 @@ export class Access extends Construct {
     })
 
     this.sessionSecretParameterName = sessionSecretParameterName(name)
+    this.adminTokensParameterName = adminTokensParameterName(name)
 
     const parameter = (path: string) =>
       `arn:aws:ssm:${props.region}:${props.accountId}:parameter${path}`
     const appParametersArn = parameter(`/${name}/app/*`)
     const sessionSecretArn = parameter(this.sessionSecretParameterName)
+    const adminTokensArn = parameter(this.adminTokensParameterName)
     this.role = new IamRole(this, 'instance-role', {
       name: `${name}-app-instance`,
       description: 'sugang service instances: SSM, ECR pull, logs and the service secrets',
@@ -117,13 +131,19 @@ export class Access extends Construct {
           resources: [sessionSecretArn],
         },
         {
+          sid: 'AdminTokens',
+          effect: 'Allow',
+          actions: ['ssm:GetParameter'],
+          resources: [adminTokensArn],
+        },
+        {
           // AmazonSSMManagedInstanceCore lets the SSM agent read every parameter of the account;
-          // the instances read their own settings and SESSION_SECRET, nothing else (not the
-          // monitoring host's webhooks, not another profile's parameters).
+          // the instances read their own settings, SESSION_SECRET and ADMIN_TOKENS, nothing else
+          // (not the monitoring host's webhooks, not another profile's parameters).
           sid: 'NoOtherParameters',
           effect: 'Deny',
           actions: ['ssm:GetParameter', 'ssm:GetParameters', 'ssm:GetParametersByPath'],
-          notResources: [appParametersArn, sessionSecretArn],
+          notResources: [appParametersArn, sessionSecretArn, adminTokensArn],
         },
       ]).json,
     })

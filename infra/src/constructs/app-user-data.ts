@@ -67,6 +67,8 @@ export interface AppRuntimeSettings {
   /** The primary endpoint, or in cluster mode the configuration endpoint. */
   readonly redisHost: string
   readonly sessionSecretParameterName: string
+  /** ADMIN_TOKENS' SecureString; operators write it, and until they do the admin listener is off. */
+  readonly adminTokensParameterName: string
 }
 
 export function renderAppUserData(p: AppUserDataProps): string {
@@ -106,6 +108,18 @@ db_password=$(jq -r '.password | @uri' <<<"$db")
 redis_token=$(secret "$(setting redisAuthSecretArn)")
 session_secret=$(aws ssm get-parameter --region "$REGION" --name "$(setting sessionSecretParameterName)" \\
   --with-decryption --query Parameter.Value --output text)
+# The operators' name:sha256 entries for the admin listener. A parameter nobody wrote yet leaves
+# the listener off; any other failure stops the start, as for every secret.
+admin_tokens_error=$(mktemp)
+if ! admin_tokens=$(aws ssm get-parameter --region "$REGION" --name "$(setting adminTokensParameterName)" \\
+  --with-decryption --query Parameter.Value --output text 2>"$admin_tokens_error"); then
+  if ! grep -q ParameterNotFound "$admin_tokens_error"; then
+    cat "$admin_tokens_error" >&2
+    exit 1
+  fi
+  admin_tokens=
+fi
+rm -f "$admin_tokens_error"
 
 install -d -m 0700 /run/sugang
 {
@@ -126,6 +140,11 @@ ${settings.join('')}  # MySQL refuses unencrypted connections; the service verif
   fi
   echo "${redisSetting}=rediss://:$redis_token@$redis_host:${REDIS_PORT}"
   echo "SESSION_SECRET=$session_secret"
+  # ADMIN_HOST is never set and the admin port never published: the admin listener stays on the
+  # container's loopback, which only \`docker exec\` on the instance reaches (/usr/local/bin/sugang).
+  if [ -n "$admin_tokens" ]; then
+    echo "ADMIN_TOKENS=$admin_tokens"
+  fi
 } >/run/sugang/app.env.new
 mv /run/sugang/app.env.new /run/sugang/app.env
 
@@ -152,6 +171,15 @@ TimeoutStopSec=${CONTAINER_STOP_SECONDS + 15}
 
 [Install]
 WantedBy=multi-user.target
+`
+
+  // The service's CLI in the running container, with the container's settings: `sugang admin`
+  // reaches the admin listener on the container's loopback. The operator's token is passed on by
+  // name from the caller's environment, never on a command line (ps would show it).
+  const cli = `#!/bin/bash
+# In an SSM session: read -rs SUGANG_ADMIN_TOKEN && export SUGANG_ADMIN_TOKEN
+#                    sudo --preserve-env=SUGANG_ADMIN_TOKEN /usr/local/bin/sugang admin status
+exec docker exec -e SUGANG_ADMIN_TOKEN sugang node service/bin/sugang.js "$@"
 `
 
   const nodeExporterUnit = `[Unit]
@@ -247,6 +275,10 @@ systemctl enable --now docker
 cat >/usr/local/bin/sugang-prepare <<'SCRIPT'
 ${prepare}SCRIPT
 chmod 0700 /usr/local/bin/sugang-prepare
+
+cat >/usr/local/bin/sugang <<'SCRIPT'
+${cli}SCRIPT
+chmod 0755 /usr/local/bin/sugang
 
 cat >/etc/systemd/system/sugang.service <<'UNIT'
 ${serviceUnit}UNIT

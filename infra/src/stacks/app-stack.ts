@@ -88,6 +88,7 @@ export class AppStack extends PlatformStack {
         redisAuthSecretArn: cache.authSecret.arn,
         redisHost: cache.endpointAddress,
         sessionSecretParameterName: this.access.sessionSecretParameterName,
+        adminTokensParameterName: this.access.adminTokensParameterName,
       },
       redisClusterMode: cache.clusterMode,
       tags: { ...config.tags, [STACK_TAG_KEY]: this.node.id },

@@ -862,6 +862,11 @@ export function appInstanceCalls(r: Resolver): Call[] {
       action: 'ssm:GetParameter',
       resource: parameter(r, `/${r.prefix}/secrets/session-secret`),
     },
+    {
+      by: 'sugang-prepare: ADMIN_TOKENS',
+      action: 'ssm:GetParameter',
+      resource: parameter(r, `/${r.prefix}/secrets/admin-tokens`),
+    },
     { by: 'sugang-prepare: ECR login', action: 'ecr:GetAuthorizationToken', resource: '*' },
     { by: 'docker pull', action: 'ecr:BatchGetImage', resource: repository },
     { by: 'docker pull', action: 'ecr:GetDownloadUrlForLayer', resource: repository },
@@ -980,6 +985,7 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
     `autoScalingGroup:0a1b2c3d-4e5f-4a6b-8c7d-9e0f1a2b3c4d:autoScalingGroupName/${otherPrefix}-app`,
   )
   const sessionSecret = parameter(r, `/${r.prefix}/secrets/session-secret`)
+  const adminTokens = parameter(r, `/${r.prefix}/secrets/admin-tokens`)
   const master = secret(r, `${r.prefix}/mysql/master`)
   const self = `arn:aws:iam::${r.config.accountId}:role/${roles(r).deploy}`
   const database = r.find('data', 'aws_db_instance', (b) => !b.replicate_source_db, 'the primary')
@@ -1042,6 +1048,7 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
         resource: `${stateBucket}/${r.config.state.keyPrefix}/${r.prefix}-data.tfstate`,
       },
       { by: 'reading SESSION_SECRET', action: 'ssm:GetParameter', resource: sessionSecret },
+      { by: 'reading ADMIN_TOKENS', action: 'ssm:GetParameter', resource: adminTokens },
       {
         by: 'reading the database master',
         action: 'secretsmanager:GetSecretValue',
@@ -1145,6 +1152,11 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
         resource: parameter(r, `/${otherPrefix}/app/runtime`),
       },
       {
+        by: "reading another profile's ADMIN_TOKENS",
+        action: 'ssm:GetParameter',
+        resource: parameter(r, `/${otherPrefix}/secrets/admin-tokens`),
+      },
+      {
         by: "reading the monitoring host's webhooks",
         action: 'ssm:GetParameter',
         resource: parameter(
@@ -1167,6 +1179,7 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
     ],
     monitoring: [
       { by: 'reading SESSION_SECRET', action: 'ssm:GetParameter', resource: sessionSecret },
+      { by: 'reading ADMIN_TOKENS', action: 'ssm:GetParameter', resource: adminTokens },
       {
         by: "reading another profile's settings",
         action: 'ssm:GetParameter',
@@ -1201,6 +1214,7 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
         resource: master,
       },
       { by: 'reading SESSION_SECRET', action: 'ssm:GetParameter', resource: sessionSecret },
+      { by: 'reading ADMIN_TOKENS', action: 'ssm:GetParameter', resource: adminTokens },
     ],
   }
 }
