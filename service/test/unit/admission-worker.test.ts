@@ -384,5 +384,5 @@ t.test(
     )
     const taken = granted.reduce((a, b) => a + b, 0)
     t.ok(taken >= 15, `the budget granted ${taken} for 15 decisions`)
-    },
+  },
 )
