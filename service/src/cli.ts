@@ -1,3 +1,4 @@
+import { createHash, randomBytes } from 'node:crypto'
 import { writeFile } from 'node:fs/promises'
 import { join } from 'node:path'
 import { parseArgs } from 'node:util'
@@ -22,6 +23,7 @@ import {
 import { serve } from './server.js'
 import { LoginGuard } from './domain/logins.js'
 import { auditRecord, type CourseAudit } from './domain/fairness.js'
+import { EVERY_COURSE } from './domain/operations.js'
 import { canonicalStudentId } from './domain/students.js'
 import { ThrottledLog } from './logging/throttled-log.js'
 import {
@@ -36,6 +38,8 @@ import { pino } from 'pino'
 const USAGE = `Usage: sugang <command> [options]
 
 Commands:
+  admin     opening-day controls of a running service: pause, throttle, move the opening,
+            announce, and the audit of who did what (admin token NAME makes an operator token)
   audit     check the fairness record: first come, first served, and nothing rewritten
   migrate   create or upgrade the database schema (idempotent)
   notify    send the confirmation e-mails that are due (what the e-mail Lambda runs)
@@ -538,10 +542,367 @@ async function openapi(argv: string[]): Promise<void> {
   }
 }
 
+const ADMIN_USAGE = `Usage: sugang admin token NAME [--json]
+       sugang admin status [--json]
+       sugang admin pause [--course C] --reason R
+       sugang admin resume [--course C] --reason R
+       sugang admin throttle [--course C] --per-second N --reason R
+       sugang admin unthrottle [--course C] --reason R
+       sugang admin window --opens-at ISO [--year Y] --reason R
+       sugang admin announce --ko TEXT --en TEXT --reason R
+       sugang admin unannounce --reason R
+       sugang admin actions [--limit N]
+
+Opening-day controls of a running "sugang serve", through its admin listener. Each command is
+recorded with the operator's name and its --reason (required, 3 to 500 characters), holds on
+this instance at once and on every other within a second, and prints the controls then in force.
+
+  token NAME  prints a new operator token for NAME, shown only this once, and the NAME:sha256
+              entry to add to ADMIN_TOKENS (comma-separated) of every instance, which then
+              needs a restart. The instances keep only the hash. Needs no configuration.
+  status      the controls in force: pauses, ceilings, the registration window, the banner.
+  pause       stops deciding requests of course C (or, without --course, of every course).
+              Students keep asking and keep their places in the queue; nothing is decided
+              until resume, which decides them in the order they arrived.
+  resume      lifts the pause of course C (or the one of every course).
+  throttle    at most N requests of course C decided per second, or without --course at most
+              N over all courses together, counted across every instance.
+  unthrottle  lifts a ceiling.
+  window      moves the registration opening, for everyone or for grade year Y, to ISO
+              (e.g. 2026-02-10T10:10:00+09:00). Until then a request is answered 403
+              REGISTRATION_CLOSED with the new time, which the students' pages count down to.
+  announce    sets the banner, in Korean (--ko) and English (--en).
+  unannounce  takes the banner down.
+  actions     who did what, when and why, newest first (--limit, default 100).
+
+Environment: SUGANG_ADMIN_TOKEN, the operator's token (never an option: it would show in the
+shell history and to ps); ADMIN_URL, default http://127.0.0.1:ADMIN_PORT (9465). --json prints
+the API's answer as it came. Exits 1 with the API's error (e.g. 409 NOTHING_TO_UNDO), 2 for a
+mistake in the command.`
+
+/** What `sugang admin` accepts besides the command; each command takes only its own. */
+const ADMIN_OPTIONS = {
+  course: { type: 'string' },
+  reason: { type: 'string' },
+  'per-second': { type: 'string' },
+  'opens-at': { type: 'string' },
+  year: { type: 'string' },
+  ko: { type: 'string' },
+  en: { type: 'string' },
+  limit: { type: 'string' },
+  json: { type: 'boolean', default: false },
+  help: { type: 'boolean', default: false },
+} as const
+
+type AdminOption = keyof typeof ADMIN_OPTIONS
+type AdminValues = Partial<Record<AdminOption, string | boolean>>
+
+const ADMIN_COMMANDS: Readonly<Record<string, readonly AdminOption[]>> = {
+  token: [],
+  status: [],
+  pause: ['course', 'reason'],
+  resume: ['course', 'reason'],
+  throttle: ['course', 'per-second', 'reason'],
+  unthrottle: ['course', 'reason'],
+  window: ['opens-at', 'year', 'reason'],
+  announce: ['ko', 'en', 'reason'],
+  unannounce: ['reason'],
+  actions: ['limit'],
+}
+
+/** One call of the admin API, and what a command says when it succeeded. */
+interface AdminCall {
+  readonly method: 'GET' | 'POST'
+  readonly path: string
+  readonly body?: Readonly<Record<string, unknown>>
+  readonly done?: string
+}
+
+/** The admin API's answers, as far as the summaries read them. */
+interface Since {
+  readonly since: string
+  readonly by: string
+}
+interface ControlsView {
+  readonly pauses: ReadonlyArray<{ course: string; reason: string } & Since>
+  readonly throttles: ReadonlyArray<{ course: string; perSecond: number; reason: string } & Since>
+  readonly window: {
+    readonly opensAt: string | null
+    readonly opensAtByYear: Readonly<Record<string, string>>
+    readonly closesAt: string | null
+    readonly moved: ({ readonly reason: string } & Since) | null
+  }
+  readonly announcement: ({ readonly ko: string; readonly en: string } & Since) | null
+}
+interface ActionView {
+  readonly id: number
+  readonly at: string
+  readonly operator: string
+  readonly action: string
+  readonly target: string
+  readonly reason: string
+  readonly details: unknown
+}
+
+/** The API refused, or could not be reached: exit 1 with what it said. */
+class AdminFailure extends Error {}
+
+async function admin(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv
+  if (command === undefined || command === '--help' || command === 'help') {
+    console.log(ADMIN_USAGE)
+    return command === undefined ? 2 : 0
+  }
+  const allowed = ADMIN_COMMANDS[command]
+  if (!allowed) throw new ConfigError(`unknown admin command "${command}"\n\n${ADMIN_USAGE}`)
+  const { values, positionals } = parseArgs({
+    args: rest,
+    options: ADMIN_OPTIONS,
+    allowPositionals: command === 'token',
+  })
+  if (values.help) {
+    console.log(ADMIN_USAGE)
+    return 0
+  }
+  for (const [name, value] of Object.entries(values)) {
+    if (name === 'json' || name === 'help' || value === undefined) continue
+    if (!allowed.includes(name as AdminOption)) {
+      throw new ConfigError(`--${name} does not apply to "sugang admin ${command}"`)
+    }
+  }
+  if (command === 'token') {
+    newOperatorToken(positionals, values.json)
+    return 0
+  }
+  const call = adminCall(command, values)
+  try {
+    const answer = await adminRequest(call)
+    if (values.json) console.log(JSON.stringify(answer, null, 2))
+    else if (command === 'actions') printActions((answer as { actions: ActionView[] }).actions)
+    else {
+      if (call.done) console.log(call.done)
+      printControls(answer as ControlsView)
+    }
+    return 0
+  } catch (err) {
+    if (!(err instanceof AdminFailure)) throw err
+    console.error(`sugang admin ${command}: ${err.message}`)
+    return 1
+  }
+}
+
+/** `sugang admin token NAME`: a new token, shown once, and the hash the instances keep. */
+function newOperatorToken(positionals: readonly string[], json: boolean): void {
+  const [name] = positionals
+  if (name === undefined || positionals.length !== 1) {
+    throw new ConfigError('one operator name is required: sugang admin token NAME')
+  }
+  // The names ADMIN_TOKENS accepts (config.ts): they are recorded with every action.
+  if (!/^[A-Za-z0-9._@-]{1,64}$/.test(name)) {
+    throw new ConfigError('NAME must be 1 to 64 letters, digits, ".", "_", "@" or "-"')
+  }
+  const token = randomBytes(32).toString('base64url')
+  const entry = `${name}:${createHash('sha256').update(token).digest('hex')}`
+  if (json) {
+    console.log(JSON.stringify({ operator: name, token, entry }, null, 2))
+    return
+  }
+  console.log(`Operator token of ${name} (shown only now; ${name} keeps it in SUGANG_ADMIN_TOKEN):`)
+  console.log(`  ${token}`)
+  console.log(
+    'Add this entry to ADMIN_TOKENS (comma-separated) on every instance and restart them:',
+  )
+  console.log(`  ${entry}`)
+}
+
+function adminCall(command: string, values: AdminValues): AdminCall {
+  const text = (name: AdminOption): string | undefined => {
+    const value = values[name]
+    return typeof value === 'string' ? value : undefined
+  }
+  const required = (name: AdminOption): string => {
+    const value = text(name)?.trim()
+    if (!value) throw new ConfigError(`--${name} is required for "sugang admin ${command}"`)
+    return value
+  }
+  const integer = (name: AdminOption, min: number, max: number): number => {
+    const raw = required(name)
+    const n = Number(raw)
+    if (!/^\d+$/.test(raw) || n < min || n > max) {
+      throw new ConfigError(`--${name} must be an integer from ${min} to ${max}`)
+    }
+    return n
+  }
+  if (command === 'status') return { method: 'GET', path: '/controls' }
+  if (command === 'actions') {
+    const limit = text('limit') === undefined ? 100 : integer('limit', 1, 1000)
+    return { method: 'GET', path: `/actions?limit=${limit}` }
+  }
+  const reason = required('reason')
+  const course = text('course')
+  const target = course ?? EVERY_COURSE
+  const which = course === undefined ? 'every course' : course
+  switch (command) {
+    case 'pause':
+      return post('/pause', { course: target, reason }, `paused admission of ${which}`)
+    case 'resume':
+      return post('/resume', { course: target, reason }, `resumed admission of ${which}`)
+    case 'throttle': {
+      const perSecond = integer('per-second', 1, 100_000)
+      const over = course === undefined ? 'over all courses together' : `of ${course}`
+      return post(
+        '/throttle',
+        { course: target, perSecond, reason },
+        `at most ${perSecond} decisions a second ${over}`,
+      )
+    }
+    case 'unthrottle':
+      return post('/unthrottle', { course: target, reason }, `lifted the ceiling of ${which}`)
+    case 'window': {
+      const raw = required('opens-at')
+      const at = Date.parse(raw)
+      // A time without an offset would be read in this machine's zone: say which one is meant.
+      if (Number.isNaN(at) || !/(Z|[+-]\d\d:?\d\d)$/i.test(raw)) {
+        throw new ConfigError(
+          `--opens-at must be an ISO 8601 time with its offset, e.g. 2026-02-10T10:10:00+09:00, got "${raw}"`,
+        )
+      }
+      const opensAt = new Date(at).toISOString()
+      const year = text('year') === undefined ? undefined : integer('year', 1, 6)
+      return post(
+        '/window',
+        { opensAt, ...(year === undefined ? {} : { year }), reason },
+        `registration opens at ${opensAt} for ${year === undefined ? 'everyone' : `grade year ${year}`}`,
+      )
+    }
+    case 'announce':
+      return post(
+        '/announcement',
+        { ko: required('ko'), en: required('en'), reason },
+        'the announcement is up',
+      )
+    case 'unannounce':
+      return post('/announcement/clear', { reason }, 'the announcement is down')
+    default:
+      throw new ConfigError(`unknown admin command "${command}"`)
+  }
+}
+
+function post(path: string, body: Record<string, unknown>, done: string): AdminCall {
+  return { method: 'POST', path, body, done }
+}
+
+/** The admin listener of this machine's service, unless ADMIN_URL names another. */
+function adminBase(): string {
+  const url = process.env.ADMIN_URL?.trim()
+  if (url) {
+    if (!/^https?:\/\//.test(url)) throw new ConfigError('ADMIN_URL must be an http(s) URL')
+    return url.replace(/\/+$/, '')
+  }
+  const port = process.env.ADMIN_PORT?.trim() || '9465'
+  if (!/^\d{1,5}$/.test(port) || Number(port) > 65535) {
+    throw new ConfigError('ADMIN_PORT must be a port number')
+  }
+  return `http://127.0.0.1:${port}`
+}
+
+async function adminRequest(call: AdminCall): Promise<unknown> {
+  const token = process.env.SUGANG_ADMIN_TOKEN?.trim()
+  if (!token) {
+    throw new ConfigError(
+      'set SUGANG_ADMIN_TOKEN to your operator token (never an option: it would show in the shell history); "sugang admin token NAME" makes one',
+    )
+  }
+  const url = `${adminBase()}/admin/v1${call.path}`
+  let res: Response
+  try {
+    res = await fetch(url, {
+      method: call.method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(call.body ? { 'content-type': 'application/json' } : {}),
+      },
+      ...(call.body ? { body: JSON.stringify(call.body) } : {}),
+      signal: AbortSignal.timeout(15_000),
+    })
+  } catch (err) {
+    const { cause } = err as { cause?: { code?: string; message?: string } }
+    const why = cause?.code ?? cause?.message ?? (err as Error).message
+    throw new AdminFailure(
+      `cannot reach the admin listener at ${url} (${why}): is "sugang serve" running here with ADMIN_TOKENS set, and ADMIN_PORT or ADMIN_URL the same as its?`,
+    )
+  }
+  const text = await res.text()
+  let body: unknown
+  try {
+    body = JSON.parse(text)
+  } catch {
+    body = text
+  }
+  if (!res.ok) {
+    const error = (body as { error?: { code?: string; message?: string } } | null)?.error
+    throw new AdminFailure(
+      error
+        ? `${res.status} ${error.code ?? ''}: ${error.message ?? ''}`
+        : `${res.status} ${text.slice(0, 200)}`,
+    )
+  }
+  return body
+}
+
+const courseLabel = (course: string): string => (course === EVERY_COURSE ? 'every course' : course)
+
+function printControls(c: ControlsView): void {
+  const line = (label: string, value: string) => console.log(`${label.padEnd(15)}${value}`)
+  const who = (s: Since) => `since ${s.since} by ${s.by}`
+  if (c.pauses.length === 0) line('paused:', 'nothing')
+  for (const [i, p] of c.pauses.entries()) {
+    line(i === 0 ? 'paused:' : '', `${courseLabel(p.course)} ${who(p)}: ${p.reason}`)
+  }
+  if (c.throttles.length === 0) line('throttled:', 'nothing')
+  for (const [i, t] of c.throttles.entries()) {
+    const what = t.course === EVERY_COURSE ? 'all courses together' : t.course
+    line(i === 0 ? 'throttled:' : '', `${what} at ${t.perSecond}/s ${who(t)}: ${t.reason}`)
+  }
+  const w = c.window
+  line('opens:', w.opensAt ?? 'always open')
+  for (const [year, at] of Object.entries(w.opensAtByYear)) line(`  year ${year}:`, at)
+  line('closes:', w.closesAt ?? 'never')
+  if (w.moved) line('  moved', `${who(w.moved)}: ${w.moved.reason}`)
+  const a = c.announcement
+  if (!a) line('announcement:', 'none')
+  else {
+    line('announcement:', `${a.ko}`)
+    line('', `${a.en}`)
+    line('', who(a))
+  }
+}
+
+function printActions(actions: readonly ActionView[]): void {
+  if (actions.length === 0) {
+    console.log('no operator actions yet')
+    return
+  }
+  for (const a of actions) {
+    const details = JSON.stringify(a.details)
+    const extra = details === '{}' || details === '""' ? '' : ` ${details}`
+    // Every course is what a pause or a ceiling without --course names; the rest need no target.
+    const target =
+      a.target !== EVERY_COURSE
+        ? ` ${a.target}`
+        : ['pause', 'resume', 'throttle', 'unthrottle'].includes(a.action)
+          ? ' every course'
+          : ''
+    console.log(`${a.at}  ${a.operator}  ${a.action}${target}${extra}: ${a.reason}`)
+  }
+}
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv
   try {
     switch (command) {
+      case 'admin':
+        return await admin(rest)
       case 'audit':
         return await audit(rest)
       case 'migrate':
