@@ -227,7 +227,9 @@ async function audit(argv: string[]): Promise<number> {
     return 0
   }
   const { storage, databaseTls } = loadConfig()
-  const store = await openStore(storage, { tls: databaseTls, poolSize: 1 })
+  // One read of every course's seats and waitlist, then each course's entries: a tool's
+  // deadline, not a request's.
+  const store = await openStore(storage, { tls: databaseTls, poolSize: 1, timeoutMs: 120_000 })
   try {
     const audits = await auditRecord(store, values.course)
     if (values.course !== undefined && audits.length === 0) {
