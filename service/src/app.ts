@@ -26,6 +26,7 @@ import cart from './routes/api/cart.js'
 import me from './routes/api/me.js'
 import events from './routes/api/events.js'
 import fairnessRecord from './routes/api/fairness-record.js'
+import notices from './routes/api/notices.js'
 import openapi from './routes/api/openapi.js'
 import health from './routes/health/index.js'
 import { ErrorResponse } from './schemas/common.js'
@@ -206,6 +207,7 @@ export async function buildApp(options: AppOptions): Promise<FastifyInstance> {
       await api.register(cart)
       await api.register(events)
       await api.register(fairnessRecord)
+      await api.register(notices)
       await api.register(openapi)
     },
     { prefix: API_PREFIX },

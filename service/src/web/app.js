@@ -3,7 +3,8 @@
 // The student page: log in, count down to this student's opening with the server's clock and
 // the request button pinned in view, browse courses, fill and order the cart, ask for seats,
 // wait in line with the people ahead and the estimated wait shown, and keep the timetable. In
-// Korean or English.
+// Korean or English. What the operators tell every student (a banner, a pause, a moved opening)
+// arrives over the same stream (notices.js).
 
 import { api, setUnauthenticatedHandler } from './api.js'
 import {
@@ -46,6 +47,7 @@ import {
   updateAllCourses,
 } from './courses.js'
 import {
+  ARM_WINDOW_SECONDS,
   loadCart,
   openingCame,
   pressCartButton,
@@ -62,6 +64,17 @@ import {
   watcher,
 } from './requests.js'
 import { refreshTimetable, renderTimetable, resetTimetable } from './timetable-view.js'
+import { dismissNotice, loadNotices, onNotices, renderNotices } from './notices.js'
+
+/**
+ * The page asks for its window again when the window's version changes. The first version it
+ * hears of may be a move its window already has, or one made just before GET /me answered (the
+ * instance that answered learns of a move within a second): it asks again only for a move made
+ * after its window was read, less this margin.
+ */
+const MOVE_MARGIN_MS = 5000
+/** Every open page asks at once otherwise: spread over this (ms). */
+const MOVE_SPREAD_MS = 2000
 
 let loginBusy = false
 /** After a 429: until when, and for which student id (null: any, the limit is this browser's). */
@@ -82,6 +95,13 @@ function boot() {
   $.loginStudentId.addEventListener('input', renderLoginButton)
   $.logout.addEventListener('click', () => void logout())
   $.langSwitch.addEventListener('click', switchLanguage)
+  $.noticeDismiss.addEventListener('click', dismissNotice)
+  onNotices({
+    pauses: () => {
+      if (page.state.me) renderRequests()
+    },
+    window: windowVersionHeard,
+  })
   $.search.addEventListener('input', () => applyFilters(true))
   $.filterDay.addEventListener('change', () => applyFilters(true))
   $.filterSeats.addEventListener('change', () => applyFilters(true))
@@ -120,6 +140,9 @@ async function start(fromLogin = false) {
   await Promise.all([refreshCourses(), loadCart(), refreshTimetable()])
   if (mine !== page.session) return
   await resumeRequests()
+  if (mine !== page.session) return
+  // The stream stays open for the notices, with or without requests to watch.
+  watcher.start()
 }
 
 /** @param {import('./api.js').ApiError} error */
@@ -140,6 +163,8 @@ function showLogin(notice = null) {
   $.account.hidden = true
   $.skipRush.hidden = true
   $.loginView.hidden = false
+  // No stream before logging in: one look, so the banner is on the login page too.
+  void loadNotices()
   loginTexts.notice = notice
   renderLoginTexts()
   const remembered = readJson(STUDENT_KEY)
@@ -305,6 +330,7 @@ function switchLanguage() {
   renderLanguageSwitch()
   renderLoginTexts()
   renderLoginButton()
+  renderNotices()
   if (bootText && !$.boot.hidden) setText($.bootText, bootText())
   if (!page.state.me) return
   document.title = m().registration.pageTitle
@@ -334,6 +360,7 @@ async function loadMe(quiet401 = false) {
   }
   const serverTime = time(registration.serverTime) ?? serverNow()
   const opensAt = time(registration.opensAt)
+  const before = state.registration
   state.me = {
     studentId: String(data.studentId),
     name: String(data.name ?? ''),
@@ -348,8 +375,46 @@ async function loadMe(quiet401 = false) {
     // The opening was still ahead when the server answered: once the countdown reaches it,
     // the page treats registration as open (and asks /me again to be sure).
     opensAhead: opensAt !== null && serverTime < opensAt,
+    readAt: serverTime,
   }
+  if (before.known && before.opensAt !== opensAt) openingMoved(opensAt, serverTime)
   writeJson(STUDENT_KEY, { studentId: state.me.studentId, name: state.me.name })
+}
+
+/**
+ * An operator moved this student's opening (the page asked again): the countdown starts over
+ * for the new time, and a cart set to go at the old one is not sent at it.
+ * @param {number | null} opensAt @param {number} now
+ */
+function openingMoved(opensAt, now) {
+  const { state } = page
+  state.resyncedNearOpen = false
+  state.milestone = undefined
+  if (opensAt !== null && opensAt > now) state.announcedOpen = false
+  if (opensAt !== null) announce(m().registration.moved(formatDateTime(opensAt)))
+  if (state.cartArmed && (opensAt === null || opensAt - now > ARM_WINDOW_SECONDS * 1000)) {
+    state.cartArmed = false
+    state.cartMessage = () => m().cart.windowMoved
+    announce(m().cart.windowMoved)
+  }
+  renderCartButtons()
+}
+
+/**
+ * The registration window's version (notices.js): when it changes, an operator moved an opening,
+ * and the page asks for its own window again.
+ * @param {string} version @param {string | undefined} previous undefined: the first one heard
+ */
+function windowVersionHeard(version, previous) {
+  const { state } = page
+  if (!state.me) return
+  if (previous === undefined) {
+    if (!version) return
+    const movedAt = Date.parse(version)
+    const readAt = state.registration.readAt
+    if (!Number.isNaN(movedAt) && readAt !== null && movedAt < readAt - MOVE_MARGIN_MS) return
+  }
+  later(() => void refreshMe(), Math.random() * MOVE_SPREAD_MS)
 }
 
 /** Asks /me again (the opening came, the tab woke up, a 403): corrects clock and window. */

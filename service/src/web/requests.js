@@ -2,7 +2,7 @@
 /* global navigator */
 // The student's live requests: followed over the event stream (polling as the fallback), shown
 // in the list of requests and, while any is in a queue, in the waiting panel with the people
-// ahead and the server's estimate of the wait.
+// ahead and the server's estimate of the wait, or that an operator paused its course.
 
 import { api, segment } from './api.js'
 import { formatTime } from './clock.js'
@@ -25,6 +25,7 @@ import {
 } from './state.js'
 import { errorText, formatWait, m, reasonText, requestStatusText } from './text.js'
 import { RequestWatcher } from './watcher.js'
+import { pausedFor, takeNotice } from './notices.js'
 import { refreshCourses, seatsChanged, updateCourse } from './courses.js'
 import { cartDecided } from './cart.js'
 import { confirmAction, scheduleTimetable } from './timetable-view.js'
@@ -33,6 +34,7 @@ export const watcher = new RequestWatcher({
   onUpdate: (view) => trackRequest(view),
   onGone: (requestId) => requestGone(requestId),
   onConnection: () => renderConnection(),
+  onNotice: (notice) => takeNotice(notice),
 })
 
 /** @type {Map<string, HTMLElement>} */
@@ -40,8 +42,8 @@ export const requestRows = new Map()
 /** @type {Map<string, HTMLElement>} */
 const waitRows = new Map()
 /**
- * @typedef {{ title: HTMLElement, code: HTMLElement, text: HTMLElement, time: HTMLTimeElement,
- *   leave: HTMLElement }} RequestParts
+ * @typedef {{ title: HTMLElement, code: HTMLElement, text: HTMLElement, paused: HTMLElement,
+ *   time: HTMLTimeElement, leave: HTMLElement }} RequestParts
  * @typedef {{ title: HTMLElement, ahead: HTMLElement, estimate: HTMLElement,
  *   bar: HTMLProgressElement }} WaitParts
  * @type {WeakMap<HTMLElement, any>}
@@ -187,6 +189,11 @@ function createRequestRow(requestId) {
     title: h('span', { class: 'request-title' }),
     code: h('span', { class: 'course-code' }),
     text: h('p', { class: 'request-text', dataset: { testid: 'request-status-text' } }),
+    paused: h('p', {
+      class: 'request-paused',
+      dataset: { testid: 'request-paused' },
+      hidden: true,
+    }),
     time: h('time', { class: 'request-time', dataset: { testid: 'request-updated' } }),
     leave: h('button', {
       type: 'button',
@@ -201,6 +208,7 @@ function createRequestRow(requestId) {
     { class: 'request', dataset: { testid: 'request-status', requestId } },
     h('p', { class: 'request-course' }, p.title, p.code),
     p.text,
+    p.paused,
     p.time,
     p.leave,
   )
@@ -233,6 +241,11 @@ function updateRequestRow(requestId) {
   setText(p.title, title)
   setText(p.code, view.courseId)
   setText(p.text, requestStatusText(view))
+  // A queued request of a paused course keeps its place and waits: say so, and why.
+  const pause = view.status === 'queued' ? pausedFor(view.courseId) : null
+  setData(row, 'paused', pause ? 'true' : '')
+  p.paused.hidden = pause === null
+  setText(p.paused, pause ? m().notice.paused(pause.reason) : '')
   updateRequestTime(p.time, view)
   p.leave.hidden = view.status !== 'waitlisted'
   const leaving = state.leaving.has(requestId)
@@ -272,7 +285,8 @@ export function renderRequestTimes() {
 
 export function renderConnection() {
   const connection = watcher.connection
-  let mode = connection.mode
+  // The stream is held for the notices too; this line is about the requests.
+  let mode = watcher.watching > 0 ? connection.mode : 'idle'
   if (typeof navigator.onLine === 'boolean' && !navigator.onLine && mode !== 'idle')
     mode = 'offline'
   const seconds =
@@ -349,7 +363,12 @@ export function renderWaitPanel() {
     setText(p.title, title)
     setText(p.ahead, view.position ? t.ahead(ahead) : m().status.queuedNoPlace)
     const wait = formatWait(view.estimatedWaitSeconds)
-    setText(p.estimate, wait ? t.estimate(wait) : t.estimating)
+    const pause = pausedFor(view.courseId)
+    setData(row, 'paused', pause ? 'true' : '')
+    setText(
+      p.estimate,
+      pause ? m().notice.paused(pause.reason) : wait ? t.estimate(wait) : t.estimating,
+    )
     const first = Math.max(1, view.firstPosition ?? view.position ?? 1)
     setAttr(p.bar, 'max', String(first))
     setAttr(p.bar, 'value', String(Math.max(0, first - ahead)))

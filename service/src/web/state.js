@@ -36,6 +36,10 @@ const DEFAULT_RETRY_SECONDS = 2
 
 export const $ = {
   main: byId('main'),
+  noticeBanner: byId('notice-banner'),
+  noticeText: byId('notice-text'),
+  noticeDismiss: byId('notice-dismiss'),
+  pauseNotice: byId('pause-notice'),
   skipRush: byId('skip-rush'),
   boot: byId('boot'),
   bootText: byId('boot-text'),
@@ -110,6 +114,9 @@ export function newState() {
       /** @type {number | null} */
       closesAt: null,
       opensAhead: false,
+      /** When the server read the window (its serverTime), by the server's clock. */
+      /** @type {number | null} */
+      readAt: null,
     },
     /** @type {'unknown' | 'before' | 'open' | 'closed'} */
     phase: 'unknown',

@@ -50,6 +50,9 @@ export const EN = {
     timetableTitle: 'My timetable',
     enrolledEmpty: 'No enrollment confirmed yet.',
     confirmNo: 'No',
+    noticeRegion: 'Announcement',
+    noticeDismiss: 'Close',
+    noticeDismissName: 'Close the announcement',
   },
   days: {
     short: { MON: 'Mon', TUE: 'Tue', WED: 'Wed', THU: 'Thu', FRI: 'Fri', SAT: 'Sat' },
@@ -179,6 +182,8 @@ export const EN = {
     serverClock: (time) => `Server time ${time}`,
     barWaiting: (courses, ahead) =>
       `${plural(courses, 'course', 'courses')} in line · up to ${plural(ahead, 'student', 'students')} ahead`,
+    /** @param {string} at */
+    moved: (at) => `The registration opening has moved: ${at}`,
   },
   courses: {
     updated: (time, ago) => `Seats as of ${time} (${ago}s ago)`,
@@ -272,6 +277,14 @@ export const EN = {
     moveDownName: (title) => `Move ${title} down (requested later)`,
     moved: (title, place) => `${title} moved to place ${place}.`,
     conflicts: 'Some courses in your cart meet at the same time. See the note under each.',
+    windowMoved: 'The opening has moved, so sending at the opening was cancelled.',
+  },
+  notice: {
+    /** @param {string} reason */
+    paused: (reason) => `Paused — ${reason} · you keep your place`,
+    /** @param {string} reason */
+    pausedAll: (reason) =>
+      `Processing of requests is paused for every course — ${reason}. Requests keep their places.`,
   },
   connection: {
     idle: 'No request in progress',

@@ -60,6 +60,9 @@ export const KO = {
     timetableTitle: '내 시간표',
     enrolledEmpty: '확정된 과목이 아직 없습니다.',
     confirmNo: '아니요',
+    noticeRegion: '공지',
+    noticeDismiss: '닫기',
+    noticeDismissName: '공지 닫기',
   },
   days: {
     short: { MON: '월', TUE: '화', WED: '수', THU: '목', FRI: '금', SAT: '토' },
@@ -205,6 +208,8 @@ export const KO = {
     serverClock: (time) => `서버 시각 ${time}`,
     /** @param {number} courses @param {number} ahead */
     barWaiting: (courses, ahead) => `${courses}과목 처리 대기 · 앞에 최대 ${ahead}명`,
+    /** @param {string} at */
+    moved: (at) => `수강신청 시작 시각이 바뀌었습니다: ${at}`,
   },
   courses: {
     /** @param {string} time @param {number} ago */
@@ -329,6 +334,14 @@ export const KO = {
     /** @param {string} title @param {number} place */
     moved: (title, place) => `${title}${eul(title)} ${place}번째로 옮겼습니다.`,
     conflicts: '장바구니에 시간이 겹치는 과목이 있습니다. 과목별 안내를 확인하세요.',
+    windowMoved: '신청 시작 시각이 바뀌어 시작 순간 신청 예약을 취소했습니다.',
+  },
+  notice: {
+    /** @param {string} reason */
+    paused: (reason) => `일시 중지 — ${reason} · 순서는 그대로입니다`,
+    /** @param {string} reason */
+    pausedAll: (reason) =>
+      `모든 과목의 신청 처리가 일시 중지되었습니다 — ${reason}. 신청한 순서는 그대로 유지됩니다.`,
   },
   connection: {
     idle: '처리 중인 신청이 없습니다',

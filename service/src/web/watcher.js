@@ -1,8 +1,10 @@
 // @ts-check
 /* global EventSource */
-// Watches the student's live requests: Server-Sent Events first, polling when the browser has
-// no EventSource or the stream keeps failing, and a poll for any request the stream has been
-// quiet about for a while, so the screen never freezes on an old answer.
+// Watches the student's live requests and the operators' notices: one Server-Sent Events stream
+// held for the whole session (with no request to watch it carries the notices alone), polling
+// GET /notices and each request when the browser has no EventSource or the stream keeps failing,
+// and a poll for any request the stream has been quiet about for a while, so the screen never
+// freezes on an old answer.
 
 import { api, segment } from './api.js'
 
@@ -33,6 +35,8 @@ const QUIET_CHECK_MS = 5000
 export class RequestWatcher {
   /** requestId → when we last heard about it (ms) */
   #ids = new Map()
+  /** A session is on: the stream (or the polling) goes on for the notices, requests or not. */
+  #active = false
   /** @type {EventSource | null} */
   #source = null
   #sourceKey = ''
@@ -60,19 +64,34 @@ export class RequestWatcher {
   #onUpdate
   #onGone
   #onConnection
+  #onNotice
 
   /**
    * @param {{ onUpdate: (view: RequestView) => void, onGone: (requestId: string) => void,
-   *   onConnection: (connection: Connection) => void }} handlers
+   *   onConnection: (connection: Connection) => void, onNotice: (notice: unknown) => void }}
+   *   handlers
    */
-  constructor({ onUpdate, onGone, onConnection }) {
+  constructor({ onUpdate, onGone, onConnection, onNotice }) {
     this.#onUpdate = onUpdate
     this.#onGone = onGone
     this.#onConnection = onConnection
+    this.#onNotice = onNotice
   }
 
   get connection() {
     return this.#connection
+  }
+
+  /** How many requests are watched. */
+  get watching() {
+    return this.#ids.size
+  }
+
+  /** The session began: hold the stream for the notices, with or without requests to watch. */
+  start() {
+    if (this.#active) return
+    this.#active = true
+    this.#scheduleSync()
   }
 
   /** @param {string} requestId */
@@ -96,7 +115,7 @@ export class RequestWatcher {
 
   /** Something changed (back online, tab visible again): check now rather than later. */
   nudge() {
-    if (this.#ids.size === 0) return
+    if (!this.#holding()) return
     if (this.#streamBlockedUntil > Date.now() && typeof EventSource === 'function') {
       // Give the stream another chance at once.
       this.#streamBlockedUntil = 0
@@ -110,6 +129,7 @@ export class RequestWatcher {
 
   /** Stops everything (log out). */
   stop() {
+    this.#active = false
     this.#ids.clear()
     clearTimeout(this.#syncTimer)
     this.#syncTimer = undefined
@@ -135,15 +155,21 @@ export class RequestWatcher {
     }, 50)
   }
 
+  /** Whether there is anything to follow: a session (the notices), or requests. */
+  #holding() {
+    return this.#active || this.#ids.size > 0
+  }
+
   #sync() {
-    if (this.#ids.size === 0) {
+    if (!this.#holding()) {
       this.#closeSource()
       this.#stopPolling()
       this.#stopQuietChecks()
       this.#report('idle')
       return
     }
-    this.#startQuietChecks()
+    if (this.#ids.size > 0) this.#startQuietChecks()
+    else this.#stopQuietChecks()
     const streamUsable =
       typeof EventSource === 'function' &&
       Date.now() >= this.#streamBlockedUntil &&
@@ -157,10 +183,12 @@ export class RequestWatcher {
     if (!this.#source || key !== this.#sourceKey) this.#openSource(key)
   }
 
-  /** @param {string} key */
+  /** @param {string} key the watched ids, sorted and joined; '' for the notices alone */
   #openSource(key) {
     this.#closeSource()
-    const url = `/api/v1/me/events?requests=${key.split(',').map(segment).join(',')}`
+    const url = key
+      ? `/api/v1/me/events?requests=${key.split(',').map(segment).join(',')}`
+      : '/api/v1/me/events'
     let source
     try {
       source = new EventSource(url)
@@ -195,6 +223,17 @@ export class RequestWatcher {
       }
       this.#streamErrors = 0
       this.#deliver(view)
+    })
+    // What the operators tell every student: at once, and on every change.
+    source.addEventListener('notice', (event) => {
+      if (source !== this.#source) return
+      let notice
+      try {
+        notice = JSON.parse(event.data)
+      } catch {
+        return
+      }
+      this.#onNotice(notice)
     })
     // The server could not start watching (its queue did not answer): poll instead for now.
     source.addEventListener('unavailable', () => {
@@ -243,7 +282,7 @@ export class RequestWatcher {
    * @param {boolean} now
    */
   #startPolling(now) {
-    if (this.#pollRunning || this.#ids.size === 0) return
+    if (this.#pollRunning || !this.#holding()) return
     const delay = Math.max(now ? 0 : this.#pollDelay, this.#pausedUntil - Date.now())
     if (this.#pollTimer && this.#pollAt <= Date.now() + delay) return
     this.#schedulePoll(delay, 'polling')
@@ -262,14 +301,20 @@ export class RequestWatcher {
     this.#pollTimer = undefined
   }
 
-  /** One GET per watched request, then wait: 1 s growing to 10 s, or what Retry-After says. */
+  /**
+   * GET /notices and one GET per watched request, then wait: 1 s growing to 10 s, or what
+   * Retry-After says.
+   */
   async #pollRound() {
     this.#pollTimer = undefined
-    if (this.#sourceOpen || this.#ids.size === 0) return
+    if (this.#sourceOpen || !this.#holding()) return
     this.#pollRunning = true
     let waitMs = null
     let offline = false
-    for (const requestId of [...this.#ids.keys()]) {
+    const notices = await this.#pollNotices()
+    if (notices.waitMs !== undefined) waitMs = notices.waitMs
+    if (notices.offline) offline = true
+    for (const requestId of waitMs === null && !offline ? [...this.#ids.keys()] : []) {
       if (this.#sourceOpen || !this.#ids.has(requestId)) continue
       const outcome = await this.#pollOne(requestId)
       if (outcome.stop) {
@@ -286,11 +331,26 @@ export class RequestWatcher {
       }
     }
     this.#pollRunning = false
-    if (this.#sourceOpen || this.#ids.size === 0) return
+    if (this.#sourceOpen || !this.#holding()) return
     const delay = waitMs ?? this.#pollDelay
     if (waitMs !== null) this.#pausedUntil = Date.now() + waitMs
     this.#pollDelay = Math.min(this.#pollDelay * POLL_GROWTH, POLL_MAX_MS)
     this.#schedulePoll(delay, waitMs !== null ? 'paused' : offline ? 'offline' : 'polling')
+  }
+
+  /** @returns {Promise<{ waitMs?: number, offline?: true }>} */
+  async #pollNotices() {
+    try {
+      const { data } = await api('GET', '/api/v1/notices')
+      if (!this.#sourceOpen) this.#onNotice(data)
+      return {}
+    } catch (error) {
+      if ((error.status === 429 || error.status === 503) && error.retryAfter !== null) {
+        return { waitMs: Math.max(1000, error.retryAfter * 1000) }
+      }
+      if (error.status === 0) return { offline: true }
+      return {}
+    }
   }
 
   /**

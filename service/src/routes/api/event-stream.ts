@@ -10,6 +10,14 @@ export const HEARTBEAT_MS = 15_000
 /** Written but not yet taken by the client: past this the stream is closed at once. */
 const MAX_BUFFERED_BYTES = 256 * 1024
 
+/**
+ * One event as it goes on the wire, its data already JSON (which has no line breaks): built once
+ * and written to every stream that is sent the same event.
+ */
+export function eventFrame(event: string, json: string): string {
+  return `event: ${event}\ndata: ${json}\n\n`
+}
+
 export interface EventStreamSettings {
   /** The server ends the stream after this long (ms); the browser reconnects. */
   readonly lifetimeMs: number
@@ -59,7 +67,12 @@ export class EventStream {
   }
 
   send(event: string, data: unknown): void {
-    this.#write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`)
+    this.#write(eventFrame(event, JSON.stringify(data)))
+  }
+
+  /** Sends an event built by eventFrame (the same one to many streams: serialized once). */
+  sendFrame(frame: string): void {
+    this.#write(frame)
   }
 
   /** Ends the stream (idempotent). */

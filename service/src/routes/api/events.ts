@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox'
 import { Type } from '@sinclair/typebox'
+import type { ControlState } from '../../domain/operations.js'
 import type { WatchUpdate } from '../../domain/request-watch.js'
 import { HttpError } from '../../errors.js'
 import { NOSNIFF, NO_STORE } from '../../plugins/app/security-headers.js'
 import { sessionOf } from '../../plugins/app/sessions.js'
 import { errorRef } from '../../schemas/common.js'
-import { EventStream, HEARTBEAT_MS } from './event-stream.js'
+import { EventStream, HEARTBEAT_MS, eventFrame } from './event-stream.js'
+import { noticeJson } from './notices.js'
 
 /** Requests one stream may watch. */
 const MAX_WATCHED = 20
@@ -15,38 +17,56 @@ const UUID = '[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}'
 
 const EventsQuery = Type.Object(
   {
-    requests: Type.String({
-      pattern: `^${UUID}(,${UUID}){0,${MAX_WATCHED - 1}}$`,
-      description: `Comma-separated ids of the student's own requests (at most ${MAX_WATCHED}).`,
-    }),
+    requests: Type.Optional(
+      Type.String({
+        pattern: `^${UUID}(,${UUID}){0,${MAX_WATCHED - 1}}$`,
+        description: `Comma-separated ids of the student's own requests (at most ${MAX_WATCHED}). Left out: the stream carries the notices alone.`,
+      }),
+    ),
   },
   { additionalProperties: false },
 )
 
 /**
- * The live answers of a student's requests as Server-Sent Events: an event `request` with the
- * request's answer (and `estimatedWaitSeconds` while queued) at once and on every change. A page
- * without EventSource polls GET /enrollment-requests/{requestId} instead.
+ * The student page's live stream, as Server-Sent Events: an event `notice` with what the
+ * operators tell every student (GET /notices) at once and on every change, and an event
+ * `request` with the answer of each watched request (and `estimatedWaitSeconds` while queued) at
+ * once and on every change. Every open page holds one, with or without requests to watch. A page
+ * without EventSource polls GET /notices and GET /enrollment-requests/{requestId} instead.
  */
 const events: FastifyPluginAsyncTypebox = async (app) => {
-  const { watch, config } = app.sugang
+  const { watch, config, controls } = app.sugang
   const limits = config.streams
   const open = new Set<EventStream>()
   /** Streams each student holds open on this instance. */
   const held = new Map<string, number>()
 
+  /** The `notice` event of a state, built once and sent as it is to every stream. */
+  const noticeFrame = (state: ControlState): string => eventFrame('notice', noticeJson(state))
+  /** What the open streams were last sent: a change that leaves the notice as it was is not sent. */
+  let told = noticeFrame(controls.state)
+  const stopListening = controls.onChange((state) => {
+    const frame = noticeFrame(state)
+    if (frame === told) return
+    told = frame
+    for (const stream of open) stream.sendFrame(frame)
+  })
+
   // Close what is still open when the instance shuts down.
   app.addHook('preClose', async () => {
     for (const stream of open) stream.end('closed')
+  })
+  app.addHook('onClose', async () => {
+    stopListening()
   })
 
   app.get(
     '/me/events',
     {
       schema: {
-        summary: 'Watch my requests live (Server-Sent Events)',
+        summary: 'Watch the notices and my requests live (Server-Sent Events)',
         description:
-          "text/event-stream. Each `request` event carries JSON {requestId, courseId, status, position?, reason?, estimatedWaitSeconds?}: first the current answer of every watched request, then each change. Requests that are not the student's are ignored. A comment line every 15 s keeps the stream open. The server ends a stream after STREAM_LIFETIME_MS (15 min by default), and one whose client stops reading; the browser reconnects after `retry` (3 s) and is sent every current answer again, so no event id is needed. 429 TOO_MANY_STREAMS with Retry-After: the student already holds MAX_STREAMS_PER_STUDENT (4) open streams on this instance (poll meanwhile).",
+          "text/event-stream. First a `notice` event with what GET /api/v1/notices answers (announcement, pauses, windowVersion), and another whenever that changes (within about a second of an operator's command, on every instance). Each `request` event carries JSON {requestId, courseId, status, position?, reason?, estimatedWaitSeconds?}: first the current answer of every watched request, then each change. Requests that are not the student's are ignored; without `requests` the stream carries the notices alone (every open page holds one). A comment line every 15 s keeps the stream open. The server ends a stream after STREAM_LIFETIME_MS (15 min by default), and one whose client stops reading; the browser reconnects after `retry` (3 s) and is sent every current answer again, so no event id is needed. 429 TOO_MANY_STREAMS with Retry-After: the student already holds MAX_STREAMS_PER_STUDENT (4) open streams on this instance (poll meanwhile).",
         tags: ['enrollments'],
         querystring: EventsQuery,
         response: {
@@ -71,7 +91,7 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
         )
       }
       held.set(studentId, holding + 1)
-      const ids = request.query.requests.split(',')
+      const ids = request.query.requests?.split(',') ?? []
       const raw = reply.raw
       reply.hijack()
       raw.writeHead(200, {
@@ -97,6 +117,8 @@ const events: FastifyPluginAsyncTypebox = async (app) => {
         },
       )
       open.add(stream)
+      stream.sendFrame(noticeFrame(controls.state))
+      if (ids.length === 0) return
       const send = (update: WatchUpdate): void => stream.send('request', update)
       try {
         stop = await watch.watch(studentId, ids, send)
