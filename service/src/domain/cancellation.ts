@@ -1,7 +1,14 @@
 import { randomUUID } from 'node:crypto'
 import { backoffMs } from './admission-worker.js'
 import type { RejectReason, SeatChange } from './model.js'
-import type { AdmissionStore, CancellationChange, CancellationTx, SeatCache } from './ports.js'
+import type { OperatorAction } from './operations.js'
+import type {
+  AdmissionStore,
+  CancellationChange,
+  CancellationTx,
+  Promotion,
+  SeatCache,
+} from './ports.js'
 import { mayPromote } from './rules.js'
 
 export type CancelResult =
@@ -20,6 +27,34 @@ export type LeaveResult =
       /** The request that held the place. */
       readonly requestId: string
     })
+
+export type CapacityResult =
+  | { readonly ok: false; readonly refused: 'no-course' }
+  /** The new capacity is below the seats taken: nothing changed (no enrollment is ever removed). */
+  | {
+      readonly ok: false
+      readonly refused: 'below-enrolled'
+      readonly capacity: number
+      readonly enrolled: number
+    }
+  | (SeatChange & {
+      readonly ok: true
+      /** The capacity before and after. */
+      readonly from: number
+      readonly capacity: number
+      readonly enrolled: number
+      /** The waitlist heads that took the new seats, in the waitlist's order. */
+      readonly promoted: readonly Promotion[]
+      /** Heads passed over because the rules no longer allow them a seat. */
+      readonly dropped: CancellationChange['dropped']
+    })
+
+/** What an operator's capacity change did, for its audit row. */
+export interface CapacityChanged {
+  readonly from: number
+  readonly to: number
+  readonly promoted: readonly Promotion[]
+}
 
 export interface CancellationObserver {
   /** The cancellation committed but Redis did not hear of it yet; it will be retried. */
@@ -56,10 +91,40 @@ export class Cancellation {
   }
 
   async cancel(studentId: string, courseId: string): Promise<CancelResult> {
-    return this.#commit(studentId, courseId, cancelAndPromote, notEnrolled, (done) => ({
-      promoted: done.promoted,
-      dropped: done.dropped,
-    }))
+    return this.#commit<CancelResult>(
+      studentId,
+      courseId,
+      cancelAndPromote,
+      notEnrolled,
+      (done) => ({
+        promoted: done.promoted,
+        dropped: done.dropped,
+      }),
+    )
+  }
+
+  /**
+   * Changing a course's capacity during registration (증원/감원): the same steps as a
+   * cancellation, and the same guarantees. A raise gives each new seat to the waitlist's head in
+   * order, passing over those the rules no longer allow, in the transaction that raises it; a
+   * lowering never removes an enrollment, so a capacity below the seats taken is refused and
+   * nothing changes. `audit` names the operator's action, which commits with the change. A
+   * capacity equal to the current one changes nothing but the audit row.
+   */
+  async changeCapacity(
+    courseId: string,
+    capacity: number,
+    audit: (changed: CapacityChanged) => OperatorAction,
+  ): Promise<CapacityResult> {
+    return this.#commit<CapacityResult>(
+      null,
+      courseId,
+      (tx) => changeCapacity(tx, capacity, audit),
+      noCourse,
+      (done) => ({ promoted: done.promoted, dropped: done.dropped }),
+      // Every head a raise may seat is locked up front, with the others, in id order.
+      (course) => capacity - course.enrolled,
+    )
   }
 
   /**
@@ -72,7 +137,7 @@ export class Cancellation {
    * in-flight mark sends reads of the course's places to the store.
    */
   async leaveWaitlist(studentId: string, courseId: string): Promise<LeaveResult> {
-    return this.#commit(studentId, courseId, leaveWaitlist, notWaitlisted, (done) => ({
+    return this.#commit<LeaveResult>(studentId, courseId, leaveWaitlist, notWaitlisted, (done) => ({
       promoted: null,
       dropped: [{ requestId: done.requestId, studentId, reason: 'LEFT_WAITLIST' }],
     }))
@@ -82,27 +147,32 @@ export class Cancellation {
    * The steps every change of a course's seats or waitlist outside admission takes: mark it in
    * flight, commit it in the store, then tell the queue (retried in the background if that fails).
    */
-  async #commit<Done extends SeatChange & { readonly ok: true }>(
-    studentId: string,
+  async #commit<R extends { readonly ok: false } | (SeatChange & { readonly ok: true })>(
+    studentId: string | null,
     courseId: string,
-    work: (tx: CancellationTx) => Promise<Done | { readonly ok: false }>,
-    none: { readonly ok: false },
-    report: (done: Done) => Pick<CancellationChange, 'promoted' | 'dropped'>,
-  ): Promise<Done | { readonly ok: false }> {
+    work: (tx: CancellationTx) => Promise<R>,
+    none: R,
+    report: (
+      done: Extract<R, { readonly ok: true }>,
+    ) => Pick<CancellationChange, 'promoted' | 'dropped'>,
+    heads?: (course: CancellationTx['course']) => number,
+  ): Promise<R> {
     const id = randomUUID()
     // If the cache cannot take the mark, the change is refused (503) rather than risk a seat
     // freed behind the back of a bulk rejection.
     await this.#seats.markCancellation(courseId, id, MARK_TTL_MS)
     // If this fails it may or may not have committed: the mark then stays until it expires.
-    const result = (await this.#store.cancel(studentId, courseId, work)) ?? none
-    if (!result.ok) {
+    const result = (await this.#store.cancel(studentId, courseId, work, heads)) ?? none
+    // A change refused, or one that changed nothing (its version did not move), has nothing to
+    // tell the cache.
+    if (!result.ok || result.version === result.versionBefore) {
       await this.#seats.unmarkCancellation(courseId, id).catch(() => undefined)
       return result
     }
     const change: CancellationChange = {
       cancellationId: id,
       studentId,
-      ...report(result),
+      ...report(result as Extract<R, { readonly ok: true }>),
       seatsLeft: result.seatsLeft,
       versionBefore: result.versionBefore,
       version: result.version,
@@ -142,8 +212,20 @@ export class Cancellation {
   }
 }
 
+/** The heads a change promoted, in order, however its report names them. */
+export function promotionsOf(change: Pick<CancellationChange, 'promoted'>): readonly Promotion[] {
+  const { promoted } = change
+  if (promoted === null) return []
+  return isPromotionList(promoted) ? promoted : [promoted]
+}
+
+function isPromotionList(p: Promotion | readonly Promotion[]): p is readonly Promotion[] {
+  return Array.isArray(p)
+}
+
 const notEnrolled = { ok: false } as const
 const notWaitlisted = { ok: false } as const
+const noCourse = { ok: false, refused: 'no-course' } as const
 
 /** The leave itself, inside the store's transaction: the place goes, the version rises. */
 async function leaveWaitlist(tx: CancellationTx): Promise<LeaveResult> {
@@ -163,35 +245,93 @@ async function leaveWaitlist(tx: CancellationTx): Promise<LeaveResult> {
 
 /**
  * The cancellation itself, inside the store's transaction: the seat is freed and offered to the
- * waitlist in order. A head the rules no longer allow (credit limit reached, enrolled meanwhile,
- * account gone) is dropped and the next one is offered the seat.
+ * waitlist in order (promoteHeads).
  */
 async function cancelAndPromote(tx: CancellationTx): Promise<CancelResult> {
   if (!(await tx.removeEnrollment())) return notEnrolled
   const { course } = tx
-  let enrolled = course.enrolled - 1
-  let promoted: { studentId: string; requestId: string } | null = null
+  const { promoted, dropped } = await promoteHeads(tx, 1)
+  const enrolled = course.enrolled - 1 + promoted.length
+  const version = course.version + 1
+  await tx.updateCourse(enrolled, version)
+  return {
+    ok: true,
+    promoted: promoted[0] ?? null,
+    dropped,
+    seatsLeft: course.capacity - enrolled,
+    versionBefore: course.version,
+    version,
+  }
+}
+
+/**
+ * The capacity change itself, inside the store's transaction: the capacity is recorded first,
+ * then each new seat is offered to the waitlist in order, as a cancellation offers its seat.
+ */
+async function changeCapacity(
+  tx: CancellationTx,
+  capacity: number,
+  audit: (changed: CapacityChanged) => OperatorAction,
+): Promise<CapacityResult> {
+  const { course } = tx
+  if (capacity < course.enrolled) {
+    return { ok: false, refused: 'below-enrolled', capacity, enrolled: course.enrolled }
+  }
+  if (capacity === course.capacity) {
+    await tx.recordAction(audit({ from: capacity, to: capacity, promoted: [] }))
+    return {
+      ok: true,
+      from: capacity,
+      capacity,
+      enrolled: course.enrolled,
+      promoted: [],
+      dropped: [],
+      seatsLeft: capacity - course.enrolled,
+      versionBefore: course.version,
+      version: course.version,
+    }
+  }
+  await tx.changeCapacity(capacity)
+  const { promoted, dropped } = await promoteHeads(tx, capacity - course.enrolled)
+  const enrolled = course.enrolled + promoted.length
+  const version = course.version + 1
+  await tx.updateCourse(enrolled, version)
+  await tx.recordAction(audit({ from: course.capacity, to: capacity, promoted }))
+  return {
+    ok: true,
+    from: course.capacity,
+    capacity,
+    enrolled,
+    promoted,
+    dropped,
+    seatsLeft: capacity - enrolled,
+    versionBefore: course.version,
+    version,
+  }
+}
+
+/**
+ * Offers up to `seats` free seats to the waitlist in order. A head the rules no longer allow
+ * (credit limit reached, enrolled meanwhile, account gone) is passed over and the next one is
+ * offered the seat, until the seats are taken or the waitlist is empty.
+ */
+async function promoteHeads(
+  tx: CancellationTx,
+  seats: number,
+): Promise<{ promoted: Promotion[]; dropped: Array<CancellationChange['dropped'][number]> }> {
+  const promoted: Promotion[] = []
   const dropped: Array<{ requestId: string; studentId: string; reason: RejectReason }> = []
-  for (let head = await tx.takeWaitlistHead(); head; head = await tx.takeWaitlistHead()) {
-    const reason = mayPromote(course, head)
+  while (promoted.length < seats) {
+    const head = await tx.takeWaitlistHead()
+    if (!head) break
+    const reason = mayPromote(tx.course, head)
     if (reason) {
       tx.passOver(head.studentId, head.requestId, reason)
       dropped.push({ requestId: head.requestId, studentId: head.studentId, reason })
       continue
     }
     await tx.enroll(head.studentId, head.requestId)
-    enrolled += 1
-    promoted = { studentId: head.studentId, requestId: head.requestId }
-    break
+    promoted.push({ studentId: head.studentId, requestId: head.requestId })
   }
-  const version = course.version + 1
-  await tx.updateCourse(enrolled, version)
-  return {
-    ok: true,
-    promoted,
-    dropped,
-    seatsLeft: course.capacity - enrolled,
-    versionBefore: course.version,
-    version,
-  }
+  return { promoted, dropped }
 }

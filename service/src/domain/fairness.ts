@@ -18,7 +18,10 @@ import type { FairnessRecordReads } from './ports.js'
  *   `rejected` (with its reason);
  * - outside the queue (a cancellation or a leave): `cancelled` (an enrollment given up),
  *   `left` (a waitlist place given up), `promoted` (the waitlist head took the freed seat),
- *   `passed-over` (the head was dropped: the rules no longer allow it the seat, with the reason).
+ *   `passed-over` (the head was dropped: the rules no longer allow it the seat, with the reason);
+ * - from an operator: `capacity` (the course's capacity changed, 증원/감원: the entry carries the
+ *   new one and no student), followed in its transaction by the `promoted` and `passed-over`
+ *   entries of the seats a raise frees.
  */
 export type RecordKind =
   | 'enrolled'
@@ -29,6 +32,7 @@ export type RecordKind =
   | 'left'
   | 'promoted'
   | 'passed-over'
+  | 'capacity'
 
 export const RECORD_KINDS: readonly RecordKind[] = [
   'enrolled',
@@ -39,6 +43,7 @@ export const RECORD_KINDS: readonly RecordKind[] = [
   'left',
   'promoted',
   'passed-over',
+  'capacity',
 ]
 
 /** One decision, as the domain makes it; the store adds its place in the chain. */
@@ -50,6 +55,8 @@ export interface RecordDecision {
   /** The request's arrival number in the course's queue (null outside the queue). */
   readonly arrival: number | null
   readonly reason: RejectReason | null
+  /** The course's new capacity, from this entry on (a `capacity` decision; its student is ''). */
+  readonly capacity?: number
 }
 
 /** Where a course's chain ends: its last entry's number and hash. */
@@ -109,7 +116,8 @@ export function entryHash(e: Omit<RecordEntry, 'hash'>): string {
 
 /**
  * The entries of one transaction's decisions, chained after `head`. `seats` is the course as the
- * transaction read it under its lock, before these decisions.
+ * transaction read it under its lock, before these decisions; a decision that carries a capacity
+ * changes it for itself and every entry after it.
  */
 export function chainDecisions(
   courseId: string,
@@ -122,8 +130,10 @@ export function chainDecisions(
   const batch = head.seq + 1
   let prevHash = head.hash
   let enrolled = seats.enrolled
+  let capacity = seats.capacity
   for (const [i, d] of decisions.entries()) {
     enrolled += seatDelta(d.kind)
+    if (d.capacity !== undefined) capacity = d.capacity
     const entry = {
       courseId,
       seq: head.seq + 1 + i,
@@ -134,7 +144,7 @@ export function chainDecisions(
       arrival: d.arrival,
       reason: d.reason,
       enrolled,
-      capacity: seats.capacity,
+      capacity,
       decidedAt,
       prevHash,
     }
@@ -176,7 +186,9 @@ export interface CourseAudit {
  *   (the first one's is GENESIS_HASH); each hash is the hash of its entry; batches are runs of
  *   consecutive entries; the course's head is the last entry;
  * - the seats: each entry's enrolled is the one before it moved by its decision, never above the
- *   capacity, and a capacity never changes without an entry that says so;
+ *   capacity, and a capacity changes only on a `capacity` entry; when the transaction of a
+ *   capacity change ends, no seat is free while a student holds a waitlist place (a raise gives
+ *   its seats to the waitlist's head, in order);
  * - first come, first served: a request is refused for a full course (COURSE_FULL) or put on the
  *   waitlist only when every seat is taken, and never after a later arrival got a seat from the
  *   queue;
@@ -196,8 +208,20 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
   let prev: RecordEntry | null = null
   let latestAdmitted = 0
   let latestAdmittedBy = ''
+  // The transaction (batch) of the latest `capacity` entry, until it ends.
+  let capacityBatch: number | null = null
+  const endOfTransaction = (last: RecordEntry) => {
+    if (capacityBatch !== last.batch) return
+    capacityBatch = null
+    if (last.enrolled < last.capacity && waiting.length > 0) {
+      breaks.push(
+        `entry ${last.seq}: the capacity change left ${last.capacity - last.enrolled} seats free while ${waiting.length} students wait`,
+      )
+    }
+  }
   for (const e of entries) {
     const at = `entry ${e.seq}`
+    if (prev !== null && e.batch !== prev.batch) endOfTransaction(prev)
     kinds[e.kind] = (kinds[e.kind] ?? 0) + 1
     const expectedSeq = (prev?.seq ?? 0) + 1
     if (e.seq !== expectedSeq) breaks.push(`${at}: expected entry ${expectedSeq} here`)
@@ -214,10 +238,9 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
     if (e.enrolled !== before + seatDelta(e.kind)) {
       breaks.push(`${at}: ${e.enrolled} seats taken after ${before} and a ${e.kind}`)
     }
-    if (prev !== null) {
-      if (e.capacity !== prev.capacity) {
-        breaks.push(`${at}: capacity ${e.capacity} changed from ${prev.capacity} unrecorded`)
-      }
+    if (e.kind === 'capacity') capacityBatch = e.batch
+    else if (prev !== null && e.capacity !== prev.capacity) {
+      breaks.push(`${at}: capacity ${e.capacity} changed from ${prev.capacity} unrecorded`)
     }
     if (e.enrolled > e.capacity) breaks.push(`${at}: ${e.enrolled} seats taken of ${e.capacity}`)
     const full = e.enrolled >= e.capacity
@@ -278,6 +301,7 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
     }
     prev = e
   }
+  if (prev !== null) endOfTransaction(prev)
 
   const last: RecordHead = prev ? { seq: prev.seq, hash: prev.hash } : emptyHead
   if (now.head.seq !== last.seq || now.head.hash !== last.hash) {

@@ -8,6 +8,8 @@
  * Commands arrive through the admin listener (plugins/app/admin.ts), never the public one.
  */
 import { randomUUID } from 'node:crypto'
+import type { Cancellation } from './cancellation.js'
+import type { Promotion } from './ports.js'
 import type { RegistrationWindow } from './rules.js'
 
 /** The target of a control that applies to every course. */
@@ -278,11 +280,20 @@ export class OperatorControls {
 /** A command refused: the target does not exist, or the value makes no sense. */
 export class OperationRefused extends Error {
   constructor(
-    readonly code: 'COURSE_NOT_FOUND' | 'NOTHING_TO_UNDO',
+    readonly code: 'COURSE_NOT_FOUND' | 'NOTHING_TO_UNDO' | 'CAPACITY_BELOW_ENROLLED',
     message: string,
   ) {
     super(message)
   }
+}
+
+/** A course after an operator changed its capacity. */
+export interface CapacityChange {
+  readonly courseId: string
+  readonly capacity: number
+  readonly enrolled: number
+  /** The waitlisted students the new seats went to, in the waitlist's order. */
+  readonly promoted: readonly Promotion[]
 }
 
 /**
@@ -293,15 +304,18 @@ export class Operations {
   readonly #store: OperatorStore
   readonly #controls: OperatorControls
   readonly #courseExists: (courseId: string) => Promise<boolean>
+  readonly #seats: Pick<Cancellation, 'changeCapacity'>
 
   constructor(
     store: OperatorStore,
     controls: OperatorControls,
     courseExists: (courseId: string) => Promise<boolean>,
+    seats: Pick<Cancellation, 'changeCapacity'>,
   ) {
     this.#store = store
     this.#controls = controls
     this.#courseExists = courseExists
+    this.#seats = seats
   }
 
   async pause(operator: string, target: string, reason: string): Promise<ControlState> {
@@ -421,6 +435,44 @@ export class Operations {
       reason,
       details: '{}',
     })
+  }
+
+  /**
+   * Changes a course's capacity during registration (증원/감원). A raise gives the new seats to
+   * the waitlist's head in order, in the same transaction; a lowering never removes an
+   * enrollment, so a capacity below the seats taken is refused (CAPACITY_BELOW_ENROLLED) and
+   * nothing changes. The audit row (from, to, promoted) commits with the change.
+   */
+  async changeCapacity(
+    operator: string,
+    courseId: string,
+    capacity: number,
+    reason: string,
+  ): Promise<CapacityChange> {
+    const result = await this.#seats.changeCapacity(courseId, capacity, (changed) => ({
+      operator,
+      action: 'capacity',
+      target: courseId,
+      reason,
+      details: JSON.stringify(changed),
+    }))
+    if (!result.ok) {
+      if (result.refused === 'no-course') {
+        throw new OperationRefused('COURSE_NOT_FOUND', `no course ${courseId}`)
+      }
+      const held =
+        result.enrolled === 1 ? '1 student holds a seat' : `${result.enrolled} students hold seats`
+      throw new OperationRefused(
+        'CAPACITY_BELOW_ENROLLED',
+        `${held} in ${courseId}: its capacity can go down to ${result.enrolled}, not ${result.capacity} (no enrollment is removed)`,
+      )
+    }
+    return {
+      courseId,
+      capacity: result.capacity,
+      enrolled: result.enrolled,
+      promoted: result.promoted,
+    }
   }
 
   actions(limit: number): Promise<RecordedAction[]> {

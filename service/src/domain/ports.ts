@@ -19,7 +19,7 @@ import type {
 } from './model.js'
 import type { ConfirmationBacklog } from './confirmations.js'
 import type { CourseNow, RecordDecision, RecordEntry, RecordHead } from './fairness.js'
-import type { OperatorStore } from './operations.js'
+import type { OperatorAction, OperatorStore } from './operations.js'
 
 // ---------------------------------------------------------------------------------------------
 // The durable store (MySQL in production). Everything here is the truth.
@@ -111,7 +111,11 @@ export interface WaitlistHead {
   readonly enrolledHere: boolean
 }
 
-/** The writes of one cancellation transaction (the course row and the canceller are locked). */
+/**
+ * The writes of one transaction that changes a course's seats or waitlist outside admission (a
+ * cancellation, a leave, a capacity change): the course row is locked, and the canceller if
+ * there is one.
+ */
 export interface CancellationTx {
   readonly course: {
     readonly credits: number
@@ -120,16 +124,26 @@ export interface CancellationTx {
     readonly version: number
     readonly meetings: readonly Meeting[]
   }
-  /** Deletes the canceller's enrollment; false when there was none. */
+  /** Deletes the canceller's enrollment; false when there was none. Needs a canceller. */
   removeEnrollment(): Promise<boolean>
-  /** Deletes the canceller's place on the course's waitlist: its request id, or null if none. */
+  /**
+   * Deletes the canceller's place on the course's waitlist: its request id, or null if none.
+   * Needs a canceller.
+   */
   removeWaitlistPlace(): Promise<string | null>
+  /**
+   * Sets the course's capacity (never below its seats taken) and records the change (a
+   * `capacity` entry): called before the promotions a raise makes room for.
+   */
+  changeCapacity(capacity: number): Promise<void>
   /** Takes the head off the waitlist, its student locked; null when the waitlist is empty. */
   takeWaitlistHead(): Promise<WaitlistHead | null>
   enroll(studentId: string, requestId: string): Promise<void>
   /** Records that the head just taken off the waitlist was dropped, and why (the fairness record). */
   passOver(studentId: string, requestId: string, reason: RejectReason): void
   updateCourse(enrolled: number, version: number): Promise<void>
+  /** Records an operator's action (operator_actions), committed with the change it made. */
+  recordAction(action: OperatorAction): Promise<void>
 }
 
 /** The transactions of admission and cancellation: locks and rows, no rules. */
@@ -152,15 +166,17 @@ export interface AdmissionStore {
     decide: (facts: AdmissionFacts) => { readonly writes: AdmissionWrites; readonly value: T },
   ): Promise<FencedOutcome<T>>
   /**
-   * One transaction that locks the course row and the canceller (with the waitlist head, in id
-   * order) and runs `work` on them; null when the course does not exist. `work` must use only
-   * the transaction object, and may run again when the store retries the transaction (MySQL
-   * does after a deadlock).
+   * One transaction that locks the course row, then the canceller (none for a capacity change:
+   * null) with the first `heads(course)` students of the waitlist (1 by default), in id order,
+   * and runs `work` on them; null when the course does not exist. Heads taken beyond those are
+   * locked as they are taken. `work` must use only the transaction object, and may run again
+   * when the store retries the transaction (MySQL does after a deadlock).
    */
   cancel<T>(
-    studentId: string,
+    studentId: string | null,
     courseId: string,
     work: (tx: CancellationTx) => Promise<T>,
+    heads?: (course: CancellationTx['course']) => number,
   ): Promise<T | null>
   /**
    * Records rejections decided without a batch (a full course's queue head, rules.bulkRejections)
@@ -480,11 +496,25 @@ export interface Leases {
   takeAdmissions(count: number, perSecond: number): Promise<number>
 }
 
-/** A committed cancellation, as the seat cache must learn it. */
+/** A waitlisted request that took a seat outside admission. */
+export interface Promotion {
+  readonly studentId: string
+  readonly requestId: string
+}
+
+/**
+ * A committed cancellation, leave or capacity change, as the seat cache must learn it. The new
+ * capacity is in `seatsLeft`: the cache keeps no capacity of its own.
+ */
 export interface CancellationChange extends SeatChange {
   readonly cancellationId: string
-  readonly studentId: string
-  readonly promoted: { readonly studentId: string; readonly requestId: string } | null
+  /** Who gave up a seat or a place; null for a capacity change. */
+  readonly studentId: string | null
+  /**
+   * The waitlist heads that took a seat, in the waitlist's order: one at most for a
+   * cancellation, as many as a capacity raise freed (see promotionsOf, domain/cancellation.ts).
+   */
+  readonly promoted: Promotion | readonly Promotion[] | null
   /** Waitlisted requests dropped because the rules no longer allow them. */
   readonly dropped: ReadonlyArray<{
     readonly requestId: string

@@ -55,11 +55,6 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     error: (err) => throttled.warn('reading the operator controls failed; will retry', err),
     badRow: (name, err) => throttled.warn('an operator control could not be read', err, { name }),
   })
-  const operations = new Operations(
-    store,
-    controls,
-    async (courseId) => (await catalogue.find(courseId)) !== null,
-  )
 
   const worker = new AdmissionWorker(
     { store, queue: rush.queue, leases: rush.leases, gate: controls },
@@ -104,6 +99,13 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
       reflected: (courseId, attempt) =>
         log.info({ courseId, attempt }, 'cancellation reflected in the queue after a retry'),
     },
+  )
+
+  const operations = new Operations(
+    store,
+    controls,
+    async (courseId) => (await catalogue.find(courseId)) !== null,
+    cancellation,
   )
 
   const students = new StudentDirectory(store)

@@ -1,3 +1,4 @@
+import { promotionsOf } from '../../domain/cancellation.js'
 import type { CourseSnapshot } from '../../domain/model.js'
 import type { CancellationChange, SeatCache } from '../../domain/ports.js'
 import { ENROLLED, type RushMemory } from './state.js'
@@ -32,14 +33,16 @@ export class MemorySeatCache implements SeatCache {
     const m = this.#m
     const course = m.course(courseId)
     // Only when this is the newest state: a later enrollment of the canceller keeps its marker.
+    // A capacity change has no canceller.
+    const canceller = change.studentId
     if (
       m.writeSeatCache(course, change.version, change.seatsLeft, change.versionBefore) &&
-      course.live.get(change.studentId) === ENROLLED
+      canceller !== null &&
+      course.live.get(canceller) === ENROLLED
     ) {
-      course.live.delete(change.studentId)
+      course.live.delete(canceller)
     }
-    if (change.promoted) {
-      const { studentId, requestId } = change.promoted
+    for (const { studentId, requestId } of promotionsOf(change)) {
       if (m.requests.has(requestId)) {
         m.recordDecision(course, requestId, studentId, 'enrolled', null)
       } else {

@@ -2,7 +2,7 @@ import { readFileSync, readdirSync } from 'node:fs'
 import calculateSlot from 'cluster-key-slot'
 import type { Cluster, Redis } from 'ioredis'
 import type { Decision, RejectReason, WaitlistPlace } from '../../domain/model.js'
-import type { LeaseResult } from '../../domain/ports.js'
+import type { LeaseResult, Promotion } from '../../domain/ports.js'
 import type { CourseKeys, KeyAround } from './keys.js'
 
 const luaDir = new URL('./lua/', import.meta.url)
@@ -432,18 +432,20 @@ export class LuaScripts {
   async reflectCancellation(
     keys: {
       readonly course: CourseKeys
-      /** The promoted request's hash, when someone was promoted. */
-      readonly promoted: string | null
+      /** The hash of each promoted request (one, or none, as the promoted args). */
+      readonly promoted: string | readonly string[] | null
       readonly dropped: readonly string[]
     },
     args: {
       readonly cancellationId: string
-      readonly studentId: string
+      /** The canceller; null for a capacity change. */
+      readonly studentId: string | null
       readonly seatsLeft: number
       readonly version: number
       readonly versionBefore: number
       readonly ttlSeconds: number
-      readonly promoted: { readonly studentId: string; readonly requestId: string } | null
+      /** The heads that took a seat, in the waitlist's order (one or none for a cancellation). */
+      readonly promoted: Promotion | readonly Promotion[] | null
       readonly dropped: ReadonlyArray<{
         readonly requestId: string
         readonly studentId: string
@@ -452,8 +454,10 @@ export class LuaScripts {
     },
   ): Promise<void> {
     const { course } = keys
-    if ((keys.promoted === null) !== (args.promoted === null))
-      throw new Error('promoted key and args disagree')
+    const promotedKeys = keys.promoted === null ? [] : [keys.promoted].flat()
+    const promoted = args.promoted === null ? [] : [args.promoted].flat()
+    if (promotedKeys.length !== promoted.length)
+      throw new Error('one request key per promoted request')
     if (keys.dropped.length !== args.dropped.length)
       throw new Error('one request key per dropped request')
     await this.#call(
@@ -463,18 +467,18 @@ export class LuaScripts {
         course.seats,
         course.cancelling,
         course.waitlist,
-        ...(keys.promoted ? [keys.promoted] : []),
+        ...promotedKeys,
         ...keys.dropped,
       ],
       [
-        args.studentId,
+        args.studentId ?? '',
         args.seatsLeft,
         args.version,
         args.ttlSeconds,
         args.cancellationId,
-        args.promoted?.studentId ?? '',
-        args.promoted?.requestId ?? '',
+        promoted.length,
         args.versionBefore,
+        ...promoted.flatMap((p) => [p.studentId, p.requestId]),
         ...args.dropped.flatMap((d) => [d.requestId, d.studentId, d.reason]),
       ],
     )

@@ -1,3 +1,4 @@
+import { promotionsOf } from '../../domain/cancellation.js'
 import type { CourseSnapshot } from '../../domain/model.js'
 import type { CancellationChange, SeatCache } from '../../domain/ports.js'
 import type { RedisContext } from './context.js'
@@ -25,14 +26,15 @@ export class RedisSeatCache implements SeatCache {
 
   async reflectCancellation(courseId: string, change: CancellationChange): Promise<void> {
     const { connection, keys, scripts } = this.#r
+    const promoted = promotionsOf(change)
     await connection.run(() =>
       scripts.reflectCancellation(
         {
           course: keys.course(courseId),
-          promoted: change.promoted ? keys.requestOf(courseId, change.promoted.requestId) : null,
+          promoted: promoted.map((p) => keys.requestOf(courseId, p.requestId)),
           dropped: change.dropped.map((d) => keys.requestOf(courseId, d.requestId)),
         },
-        { ...change, ttlSeconds: keys.ttl.decidedSeconds },
+        { ...change, promoted, ttlSeconds: keys.ttl.decidedSeconds },
       ),
     )
   }

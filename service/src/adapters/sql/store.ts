@@ -414,9 +414,10 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
   }
 
   async cancel<T>(
-    studentId: string,
+    studentId: string | null,
     courseId: string,
     work: (tx: CancellationTx) => Promise<T>,
+    heads: (course: CancellationTx['course']) => number = () => 1,
   ): Promise<T | null> {
     const d = this.dialect
     return d.transaction('request', async (s) => {
@@ -426,24 +427,37 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
         [courseId],
       )
       if (!course) return null
+      const read = cancellationCourse(course)
       // The fairness record's entries of this transaction, written after `work` returns.
       const record: RecordDecision[] = []
       const note = (kind: RecordDecision['kind'], student: string, requestId: string | null) => {
         record.push({ kind, studentId: student, requestId, arrival: null, reason: null })
       }
+      const canceller = (): string => {
+        if (studentId === null) throw new Error('this transaction has no canceller')
+        return studentId
+      }
 
-      let firstHead: string | null = null
+      // The students locked so far (where rows lock): a head beyond them is locked when taken.
+      const locked = new Set<string>()
       if (d.locksRows) {
-        // The waitlist of this course only changes under this course's row lock, so its head is
-        // stable; lock the canceller and the head together, in id order.
-        const head = await s.row(
-          'SELECT student_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT 1',
-          [courseId],
-        )
-        firstHead = head ? String(head.student_id) : null
-        await s.rows(`SELECT id FROM students WHERE id ${d.inList} ORDER BY id${d.forUpdate}`, [
-          d.list(firstHead ? [studentId, firstHead].sort() : [studentId]),
-        ])
+        // The waitlist of this course only changes under this course's row lock, so its first
+        // heads are stable; lock the canceller and those heads together, in id order.
+        const first = Math.max(0, Math.floor(heads(read)))
+        const waiting =
+          first === 0
+            ? []
+            : await s.rows(
+                `SELECT student_id FROM waitlist WHERE course_id = ? ORDER BY id LIMIT ${first}`,
+                [courseId],
+              )
+        for (const r of waiting) locked.add(String(r.student_id))
+        if (studentId !== null) locked.add(studentId)
+        if (locked.size > 0) {
+          await s.rows(`SELECT id FROM students WHERE id ${d.inList} ORDER BY id${d.forUpdate}`, [
+            d.list([...locked].sort()),
+          ])
+        }
       }
 
       // `work` gets the transaction's connection until it settles; a method called after that
@@ -454,9 +468,10 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
         return step()
       }
       const tx: CancellationTx = {
-        course: cancellationCourse(course),
+        course: read,
         removeEnrollment: () =>
           inside(async () => {
+            const studentId = canceller()
             const held = await s.row(
               'SELECT request_id FROM enrollments WHERE student_id = ? AND course_id = ?',
               [studentId, courseId],
@@ -471,6 +486,7 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
           }),
         removeWaitlistPlace: () =>
           inside(async () => {
+            const studentId = canceller()
             const place = await s.row(
               'SELECT id, request_id FROM waitlist WHERE course_id = ? AND student_id = ?',
               [courseId, studentId],
@@ -489,9 +505,11 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
             if (!head) return null
             const headStudent = String(head.student_id)
             await s.run('DELETE FROM waitlist WHERE id = ?', [head.id])
-            if (d.locksRows && headStudent !== firstHead) {
-              // Rare: the first head was dropped by the rules. Deadlocks are retried as a whole.
+            if (d.locksRows && !locked.has(headStudent)) {
+              // Rare: a head locked first was dropped by the rules. Deadlocks are retried as a
+              // whole.
               await s.rows(`SELECT id FROM students WHERE id = ?${d.forUpdate}`, [headStudent])
+              locked.add(headStudent)
             }
             const student = await s.row(WAITLIST_HEAD_STUDENT, [courseId, headStudent])
             return waitlistHead(head, student, await s.rows(MEETINGS_HELD, [headStudent]))
@@ -513,6 +531,18 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
           if (!open) throw new Error('the cancellation transaction has ended')
           record.push({ kind: 'passed-over', studentId: student, requestId, arrival: null, reason })
         },
+        changeCapacity: (capacity) =>
+          inside(async () => {
+            await s.run('UPDATE courses SET capacity = ? WHERE id = ?', [capacity, courseId])
+            record.push({
+              kind: 'capacity',
+              studentId: '',
+              requestId: null,
+              arrival: null,
+              reason: null,
+              capacity,
+            })
+          }),
         updateCourse: (enrolled, version) =>
           inside(async () => {
             await s.run('UPDATE courses SET enrolled = ?, version = ? WHERE id = ?', [
@@ -521,6 +551,7 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
               courseId,
             ])
           }),
+        recordAction: (action) => inside(() => this.#recordAction(s, action)),
       }
       let result: T
       try {
@@ -790,11 +821,15 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
           `${d.onConflict('name')} value = ${d.incoming('value')}`,
         )
       }
-      await s.run(
-        'INSERT INTO operator_actions (operator, action, target, reason, details) VALUES (?, ?, ?, ?, ?)',
-        [action.operator, action.action, action.target, action.reason, action.details],
-      )
+      await this.#recordAction(s, action)
     })
+  }
+
+  async #recordAction(s: SqlSession, action: OperatorAction): Promise<void> {
+    await s.run(
+      'INSERT INTO operator_actions (operator, action, target, reason, details) VALUES (?, ?, ?, ?, ?)',
+      [action.operator, action.action, action.target, action.reason, action.details],
+    )
   }
 
   async listActions(limit: number): Promise<RecordedAction[]> {

@@ -8,7 +8,8 @@ import {
   type Operations,
 } from '../../domain/operations.js'
 import { HttpError } from '../../errors.js'
-import { CourseId, errorRef } from '../../schemas/common.js'
+import { CourseId, RequestId, StudentId, errorRef } from '../../schemas/common.js'
+import { CourseParams } from '../../schemas/course.js'
 
 const Reason = Type.String({
   minLength: 3,
@@ -53,6 +54,19 @@ const Action = Type.Object({
   reason: Type.String(),
   details: Type.Unknown(),
 })
+
+const CapacityChanged = Type.Object(
+  {
+    courseId: Type.String(),
+    capacity: Type.Integer({ description: 'The capacity now.' }),
+    enrolled: Type.Integer({ description: 'Seats taken now, the promoted included.' }),
+    promoted: Type.Array(Type.Object({ studentId: StudentId, requestId: RequestId }), {
+      description:
+        "The waitlisted students the new seats went to, in the waitlist's order (each is sent the usual promotion confirmation).",
+    }),
+  },
+  { additionalProperties: false },
+)
 
 const errorsOf = (...codes: number[]) => Object.fromEntries(codes.map((c) => [c, errorRef]))
 
@@ -205,6 +219,49 @@ const operations: FastifyPluginAsyncTypebox<{
       Type.Object({ reason: Reason }, { additionalProperties: false }),
     ),
     (request) => run(() => ops.unannounce(request.operator, request.body.reason)),
+  )
+  app.post(
+    '/courses/:courseId/capacity',
+    {
+      schema: {
+        summary: "Change a course's capacity during registration (증원/감원)",
+        description: [
+          'A raise gives the new seats to the head of the waitlist at once, in order, in the transaction that raises the capacity (as a cancellation gives its seat): a head the rules no longer allow (credit limit, time conflict, enrolled meanwhile) is passed over and the next one offered the seat, until the new seats are taken or the waitlist is empty. Seats left over go to the queue as usual.',
+          'A lowering never removes an enrollment: a capacity below the seats taken is refused with 409 CAPACITY_BELOW_ENROLLED, whose message says how many students hold seats (the lowest capacity allowed now), and nothing changes. Lowering to exactly the seats taken closes the course to new seats; the waitlist keeps its places.',
+          'The change, the promotions and the audit row (operator, reason, details {from, to, promoted}) commit in one transaction, and the fairness record gets a `capacity` entry followed by the promotions. Asking for the capacity the course has changes nothing but the audit row. The course list shows the new capacity within a second.',
+        ].join('\n\n'),
+        params: CourseParams,
+        body: Type.Object(
+          {
+            capacity: Type.Integer({
+              minimum: 1,
+              maximum: 100_000,
+              description: 'The new capacity.',
+            }),
+            reason: Reason,
+          },
+          { additionalProperties: false },
+        ),
+        response: { 200: CapacityChanged, ...errorsOf(400, 401, 404, 409, 503) },
+      },
+    },
+    async (request) => {
+      const { courseId } = request.params
+      try {
+        const changed = await ops.changeCapacity(
+          request.operator,
+          courseId,
+          request.body.capacity,
+          request.body.reason,
+        )
+        return { ...changed, promoted: [...changed.promoted] }
+      } catch (err) {
+        if (err instanceof OperationRefused) {
+          throw new HttpError(err.code === 'COURSE_NOT_FOUND' ? 404 : 409, err.code, err.message)
+        }
+        throw err
+      }
+    },
   )
   app.get(
     '/actions',
