@@ -553,6 +553,7 @@ const ADMIN_USAGE = `Usage: sugang admin token NAME [--json]
        sugang admin window --opens-at ISO [--year Y] --reason R
        sugang admin announce --ko TEXT --en TEXT --reason R
        sugang admin unannounce --reason R
+       sugang admin capacity --course C --capacity N --reason R
        sugang admin actions [--limit N]
 
 Opening-day controls of a running "sugang serve", through its admin listener. Each command is
@@ -575,6 +576,9 @@ this instance at once and on every other within a second, and prints the control
               REGISTRATION_CLOSED with the new time, which the students' pages count down to.
   announce    sets the banner, in Korean (--ko) and English (--en).
   unannounce  takes the banner down.
+  capacity    changes course C's capacity (증원/감원). New seats go to the head of the waitlist
+              at once, in order; a capacity below the seats taken is refused (409
+              CAPACITY_BELOW_ENROLLED): no enrollment is ever removed.
   actions     who did what, when and why, newest first (--limit, default 100).
 
 Environment: SUGANG_ADMIN_TOKEN, the operator's token (never an option: it would show in the
@@ -592,6 +596,7 @@ const ADMIN_OPTIONS = {
   ko: { type: 'string' },
   en: { type: 'string' },
   limit: { type: 'string' },
+  capacity: { type: 'string' },
   json: { type: 'boolean', default: false },
   help: { type: 'boolean', default: false },
 } as const
@@ -609,6 +614,7 @@ const ADMIN_COMMANDS: Readonly<Record<string, readonly AdminOption[]>> = {
   window: ['opens-at', 'year', 'reason'],
   announce: ['ko', 'en', 'reason'],
   unannounce: ['reason'],
+  capacity: ['course', 'capacity', 'reason'],
   actions: ['limit'],
 }
 
@@ -681,6 +687,7 @@ async function admin(argv: string[]): Promise<number> {
     const answer = await adminRequest(call)
     if (values.json) console.log(JSON.stringify(answer, null, 2))
     else if (command === 'actions') printActions((answer as { actions: ActionView[] }).actions)
+    else if (command === 'capacity') printCapacity(answer as CapacityView)
     else {
       if (call.done) console.log(call.done)
       printControls(answer as ControlsView)
@@ -785,13 +792,33 @@ function adminCall(command: string, values: AdminValues): AdminCall {
       )
     case 'unannounce':
       return post('/announcement/clear', { reason }, 'the announcement is down')
+    case 'capacity': {
+      const id = required('course')
+      const capacity = integer('capacity', 0, 100_000)
+      return post(`/courses/${encodeURIComponent(id)}/capacity`, { capacity, reason })
+    }
     default:
       throw new ConfigError(`unknown admin command "${command}"`)
   }
 }
 
-function post(path: string, body: Record<string, unknown>, done: string): AdminCall {
-  return { method: 'POST', path, body, done }
+function post(path: string, body: Record<string, unknown>, done?: string): AdminCall {
+  return { method: 'POST', path, body, ...(done === undefined ? {} : { done }) }
+}
+
+/** What a capacity change answers. */
+interface CapacityView {
+  readonly courseId: string
+  readonly capacity: number
+  readonly enrolled: number
+  readonly promoted: ReadonlyArray<{ readonly studentId: string; readonly requestId: string }>
+}
+
+function printCapacity(answer: CapacityView): void {
+  console.log(
+    `${answer.courseId}: capacity ${answer.capacity}, ${answer.enrolled} seats taken, ${answer.promoted.length} promoted from the waitlist`,
+  )
+  for (const p of answer.promoted) console.log(`  ${p.studentId}  (request ${p.requestId})`)
 }
 
 /** The admin listener of this machine's service, unless ADMIN_URL names another. */

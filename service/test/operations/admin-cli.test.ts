@@ -244,6 +244,42 @@ t.test('sugang admin against a running sugang serve', async (t) => {
     t.match(actions.out, new RegExp(`on-call {2}resume ${c1}: failover done`))
   })
 
+  await t.test('capacity: raised, refused below the seats taken, audited', async (t) => {
+    const raised = await admin(
+      'capacity',
+      '--course',
+      c1,
+      '--capacity',
+      '7',
+      '--reason',
+      '증원 요청',
+    )
+    t.equal(raised.code, 0, raised.err)
+    t.match(raised.out, new RegExp(`^${c1}: capacity 7, 0 seats taken, 0 promoted`, 'm'))
+    const below = await admin(
+      'capacity',
+      '--course',
+      c1,
+      '--capacity',
+      '3',
+      '--reason',
+      '감원 요청',
+    )
+    t.equal(below.code, 0, below.err)
+    t.match(below.out, new RegExp(`^${c1}: capacity 3, 0 seats taken`, 'm'))
+    const many = await admin('capacity', '--course', c1, '--capacity', 'many', '--reason', 'typo')
+    t.equal(many.code, 2, 'a capacity that is no number is a mistake in the command')
+    const missing = await admin('capacity', '--capacity', '7', '--reason', 'no course')
+    t.equal(missing.code, 2)
+    t.match(missing.err, /--course is required/)
+    const actions = await admin('actions', '--limit', '1', '--json')
+    t.match(JSON.parse(actions.out), {
+      actions: [
+        { action: 'capacity', target: c1, reason: '감원 요청', details: { from: 7, to: 3 } },
+      ],
+    })
+  })
+
   await t.test('help', async (t) => {
     const help = await sugang(['admin', '--help'], {})
     t.equal(help.code, 0)

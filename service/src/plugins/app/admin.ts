@@ -50,6 +50,8 @@ export default fp<{ readonly listener: AdminListener | null }>(
       const server = Fastify({
         loggerInstance: app.log.child({ listener: 'admin' }),
         bodyLimit: 16 * 1024,
+        // As on the public listener: unknown fields are refused, types never coerced in bodies.
+        ajv: { customOptions: { removeAdditional: false, coerceTypes: false, allErrors: false } },
       })
       server.addSchema(ErrorResponse)
       await server.register(errors)

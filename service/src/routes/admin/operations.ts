@@ -269,14 +269,19 @@ const operations: FastifyPluginAsyncTypebox<{
       schema: {
         summary: "The operators' latest actions, newest first",
         querystring: Type.Object(
-          { limit: Type.Optional(Type.Integer({ minimum: 1, maximum: 1000 })) },
+          {
+            // A query is text, and types are not coerced here: digits, 1 to 1000.
+            limit: Type.Optional(
+              Type.String({ pattern: '^(1000|[1-9][0-9]{0,2})$', description: '1 to 1000' }),
+            ),
+          },
           { additionalProperties: false },
         ),
         response: { 200: Type.Object({ actions: Type.Array(Action) }), ...errorsOf(400, 401) },
       },
     },
     async (request) => {
-      const actions = await ops.actions(request.query.limit ?? 100)
+      const actions = await ops.actions(Number(request.query.limit ?? 100))
       return {
         actions: actions.map((a) => ({
           ...a,
