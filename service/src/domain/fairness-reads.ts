@@ -1,3 +1,4 @@
+import type { Catalogue } from './catalogue.js'
 import type { EnrollmentRequests } from './enrollment-requests.js'
 import type { RecordHead } from './fairness.js'
 import type { FairnessRecordReads, RequestFairness } from './ports.js'
@@ -23,13 +24,21 @@ export type RequestRecordLook =
 export class FairnessRecord {
   readonly #reads: Pick<FairnessRecordReads, 'requestRecord' | 'recordHead'>
   readonly #requests: Pick<EnrollmentRequests, 'status'>
+  readonly #catalogue: Pick<Catalogue, 'exists'>
+  /** Digests read in the last second, by course: the public route costs one read a course a second. */
+  readonly #digests = new Map<
+    string,
+    { readonly at: number; readonly head: Promise<RecordHead | null> }
+  >()
 
   constructor(
     reads: Pick<FairnessRecordReads, 'requestRecord' | 'recordHead'>,
     requests: Pick<EnrollmentRequests, 'status'>,
+    catalogue: Pick<Catalogue, 'exists'>,
   ) {
     this.#reads = reads
     this.#requests = requests
+    this.#catalogue = catalogue
   }
 
   /**
@@ -50,12 +59,28 @@ export class FairnessRecord {
     return again ? this.#own(studentId, again) : { kind: 'not-recorded' }
   }
 
-  /** A course's digest: its number of entries and the hash of the last one; null: no course. */
-  digest(courseId: string): Promise<RecordHead | null> {
-    return this.#reads.recordHead(courseId)
+  /**
+   * A course's digest: its number of entries and the hash of the last one; null: no course. The
+   * route is public, so what it costs is bounded: a course the catalogue (in memory) does not
+   * know costs no read, and each course's digest is read at most once a second per instance,
+   * shared by everyone asking meanwhile. A digest is at most that old.
+   */
+  async digest(courseId: string): Promise<RecordHead | null> {
+    if (!(await this.#catalogue.exists(courseId))) return null
+    const now = Date.now()
+    const kept = this.#digests.get(courseId)
+    if (kept && now - kept.at < DIGEST_TTL_MS) return kept.head
+    const head = this.#reads.recordHead(courseId)
+    this.#digests.set(courseId, { at: now, head })
+    // A failed read is not kept: the next request asks again.
+    head.catch(() => this.#digests.delete(courseId))
+    return head
   }
 
   #own(studentId: string, record: RequestFairness): RequestRecordLook {
     return record.studentId === studentId ? { kind: 'record', record } : { kind: 'not-found' }
   }
 }
+
+/** How long a course's digest is kept before it is read again (ms). */
+const DIGEST_TTL_MS = 1_000

@@ -119,7 +119,7 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     () => worker.poke(),
   )
 
-  const fairness = new FairnessRecord(store, requests)
+  const fairness = new FairnessRecord(store, requests, catalogue)
 
   const dependencies = new DependencyMonitor({
     mysql: () => store.ping(),

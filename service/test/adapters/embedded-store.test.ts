@@ -12,6 +12,7 @@ import Database from 'better-sqlite3'
 import t from 'tap'
 import type { Test } from 'tap'
 import { createMemoryRushState } from '../../src/adapters/memory/index.js'
+import { migrations } from '../../src/adapters/sqlite/schema.js'
 import { SqliteStore } from '../../src/adapters/sqlite/store.js'
 import { DEMO_PASSWORD, demoSemester, seedDemoSemester } from '../../src/demo/semester.js'
 import { Cancellation } from '../../src/domain/cancellation.js'
@@ -189,7 +190,7 @@ t.test(
     )
     t.same(
       raw.prepare('SELECT version FROM schema_migrations ORDER BY version').all(),
-      [{ version: 1 }, { version: 2 }, { version: 3 }],
+      migrations.map((m) => ({ version: m.version })),
       'each version, recorded once',
     )
     const columns = (table: string) =>
@@ -213,6 +214,8 @@ t.test(
       'id',
       'meetings',
       'professor',
+      'record_hash',
+      'record_seq',
       'title',
       'version',
     ])
@@ -225,6 +228,31 @@ t.test(
       'student_id',
     ])
     t.same(columns('cart_items').sort(), ['added_at', 'course_id', 'seq', 'student_id'])
+    t.same(columns('fairness_record').sort(), [
+      'arrival',
+      'batch',
+      'capacity',
+      'course_id',
+      'decided_at',
+      'enrolled',
+      'hash',
+      'kind',
+      'prev_hash',
+      'reason',
+      'request_id',
+      'seq',
+      'student_id',
+    ])
+    t.same(columns('operator_controls').sort(), ['name', 'value'])
+    t.same(columns('operator_actions').sort(), [
+      'action',
+      'at',
+      'details',
+      'id',
+      'operator',
+      'reason',
+      'target',
+    ])
 
     const again = new SqliteStore({ path })
     t.teardown(() => again.close())
