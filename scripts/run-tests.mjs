@@ -42,6 +42,8 @@ const SERVICE_SLOW = [
   'test/browser/student-page.test.ts',
   // Chromium again: two pages watch an operator's banner, pauses and a moved opening.
   'test/browser/operator-controls.test.ts',
+  // Chromium again: a decided request's fairness record, opened on the page.
+  'test/browser/fairness-record.test.ts',
 ]
 // Files that count the answers to thousands of simultaneous requests: they run last, on a machine
 // with nothing else to do, as a benchmark would. Beside three busy lanes their instances stall for

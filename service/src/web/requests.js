@@ -2,7 +2,8 @@
 /* global navigator */
 // The student's live requests: followed over the event stream (polling as the fallback), shown
 // in the list of requests and, while any is in a queue, in the waiting panel with the people
-// ahead and the server's estimate of the wait, or that an operator paused its course.
+// ahead and the server's estimate of the wait, or that an operator paused its course. A decided
+// request's row offers its entry in the fairness record (record.js).
 
 import { api, segment } from './api.js'
 import { formatTime } from './clock.js'
@@ -29,6 +30,7 @@ import { pausedFor, takeNotice } from './notices.js'
 import { refreshCourses, seatsChanged, updateCourse } from './courses.js'
 import { cartDecided } from './cart.js'
 import { confirmAction, scheduleTimetable } from './timetable-view.js'
+import { createRecord, forgetRecords, resetRecords, updateRecord } from './record.js'
 
 export const watcher = new RequestWatcher({
   onUpdate: (view) => trackRequest(view),
@@ -55,6 +57,7 @@ export function resetRequests() {
     for (const row of map.values()) row.remove()
     map.clear()
   }
+  resetRecords()
 }
 
 /**
@@ -203,13 +206,17 @@ function createRequestRow(requestId) {
       onclick: () => void leaveWaitlist(requestId, p.leave),
     }),
   }
+  const record = createRecord(requestId)
   const row = h(
     'li',
     { class: 'request', dataset: { testid: 'request-status', requestId } },
     h('p', { class: 'request-course' }, p.title, p.code),
     p.text,
     p.paused,
-    p.time,
+    // The record's button shares the time's line, which always holds its height: a decision
+    // adds no line to the row, and nothing below it moves.
+    h('div', { class: 'request-foot' }, p.time, record.toggle),
+    record.panel,
     p.leave,
   )
   parts.set(row, p)
@@ -220,6 +227,7 @@ export function renderRequests() {
   const { state } = page
   const ids = [...state.requests.keys()].reverse()
   syncChildren($.requestList, ids, requestRows, createRequestRow)
+  forgetRecords(ids)
   for (const requestId of ids) updateRequestRow(requestId)
   $.requestsEmpty.hidden = ids.length > 0
   renderWaitPanel()
@@ -253,6 +261,7 @@ function updateRequestRow(requestId) {
   setText(p.leave, label)
   setAttr(p.leave, 'aria-label', m().requests.leaveName(title, label))
   setDisabled(p.leave, leaving)
+  updateRecord(requestId, view, title)
 }
 
 /**

@@ -304,6 +304,24 @@ export const EN = {
     leaveName: (title, label) => `${label}: ${title}`,
     promoted: (title) => `${title}: a seat opened up and you are enrolled.`,
   },
+  record: {
+    toggle: 'Fairness record',
+    toggleName: (title) => `Fairness record: ${title}`,
+    loading: 'Loading the fairness record…',
+    arrival: (n) => `Arrival number ${n}`,
+    noArrival: 'No arrival number was recorded',
+    before: (n) => `${plural(n, 'request', 'requests')} to this course arrived before yours`,
+    digest: (entries) => `Course record digest: ${plural(entries, 'entry', 'entries')} · hash`,
+    asOf: (time) => `(as of ${time})`,
+    explain:
+      'Anyone can save this digest (the number of entries and the hash). If the entry with that number still has a hash starting the same way later, the record up to it was not rewritten.',
+    notRecorded:
+      'This request was decided without an entry in the fairness record: requests decided before the record was kept have none.',
+    notDecided:
+      'This request is still being decided, so it has no entry yet. Open this again in a moment.',
+    failed: (message) => `The fairness record could not be loaded. ${message}`,
+    retry: 'Load again',
+  },
   wait: {
     ahead: (ahead) =>
       ahead > 0 ? `${plural(ahead, 'student', 'students')} ahead` : 'You are next',

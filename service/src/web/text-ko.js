@@ -369,6 +369,30 @@ export const KO = {
     /** @param {string} title */
     promoted: (title) => `${title}: 빈자리가 나서 신청되었습니다.`,
   },
+  /** A decided request's entry in the fairness record (record.js, docs/fairness.md). */
+  record: {
+    toggle: '공정성 기록',
+    /** @param {string} title */
+    toggleName: (title) => `${title} 공정성 기록`,
+    loading: '공정성 기록을 불러오는 중…',
+    /** @param {number} n */
+    arrival: (n) => `접수 번호 ${n}`,
+    noArrival: '접수 번호가 기록되지 않았습니다',
+    /** @param {number} n */
+    before: (n) => `이 과목에 나보다 먼저 접수된 신청 ${n}건`,
+    /** @param {number} entries */
+    digest: (entries) => `과목 기록 요약: 항목 ${entries}개 · 해시`,
+    /** @param {string} time */
+    asOf: (time) => `(${time} 기준)`,
+    explain:
+      '이 요약(항목 수와 해시)은 누구나 저장해 둘 수 있습니다. 나중에도 그 번호의 항목이 같은 해시로 시작하면, 그때까지의 기록이 고쳐 쓰이지 않은 것입니다.',
+    notRecorded:
+      '이 신청은 공정성 기록 없이 처리되었습니다. 기록을 남기기 전에 처리된 신청에는 기록이 없습니다.',
+    notDecided: '아직 처리 중이라 기록이 없습니다. 잠시 후 다시 열어 보세요.',
+    /** @param {string} message */
+    failed: (message) => `공정성 기록을 불러오지 못했습니다. ${message}`,
+    retry: '다시 불러오기',
+  },
   wait: {
     /** @param {number} ahead */
     ahead: (ahead) => (ahead > 0 ? `앞에 ${ahead}명` : '바로 다음 차례'),
