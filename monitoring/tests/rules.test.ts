@@ -18,6 +18,10 @@ const REQUIRED_ALERTS = [
   'SugangDependencyDown',
   'SugangAdmissionPausedTooLong',
   'SugangAdmissionThrottled',
+  'SugangLoginRefusalsSurge',
+  'SugangCacheRepairsAboveBaseline',
+  'SugangCancellationReflectionFailing',
+  'SugangWatchRoundsSlow',
   'Watchdog',
 ]
 /** Alerts that only inform: an operator's own decision kept in view (severity info). */
