@@ -11,6 +11,7 @@ import {
   CONFIRMATION_METRICS,
   mysqlMaxConnections,
   REDIS_REPLICATION_LAG_SECONDS,
+  WAF_BLOCKED_SHARE_ALARM,
   WAF_MANAGED_BLOCKS_ALARM,
 } from '../src/constructs/alarms.js'
 import {
@@ -122,6 +123,7 @@ t.test('the alarms cover what must page without the monitoring host', async (t) 
     'waf-blocked-AWSManagedRulesSQLiRuleSet',
     'waf-blocked-rate-limit-per-ip-backstop',
     'waf-blocked-rate-limit-per-session',
+    'waf-web-acl-blocked-share',
   ]
   const redis = (member: string, lag: boolean) =>
     ['cpu', 'engine-cpu', 'evictions', 'memory', ...(lag ? ['replication-lag'] : [])].map(
@@ -335,6 +337,60 @@ t.test('every rule of the web ACL pages when it blocks, under the names WAF repo
     }
   }
 })
+
+t.test(
+  'the web ACL pages when it blocks a large share of what it sees, from its own totals',
+  async (t) => {
+    for (const [platform, config] of [
+      [small, profiles.small],
+      [ha, profiles.ha],
+    ] as const) {
+      const alarm = alarms(platform.ops, `sugang-${config.profile}`)['waf-web-acl-blocked-share']!
+      const acl = only(platform.app, 'aws_wafv2_web_acl')
+      t.equal(acl.default_action.allow !== undefined, true, 'what no rule blocks is allowed')
+      const queries = alarm.metric_query as Body[]
+      const ids: Record<string, string> = {}
+      for (const name of ['BlockedRequests', 'AllowedRequests']) {
+        const query = queries.find((q) => q.metric?.metric_name === name)
+        t.match(query?.metric, { namespace: 'AWS/WAFV2', stat: 'Sum', period: 300 }, name)
+        // WAF reports a web ACL's totals under Rule "ALL", and the web ACL under the metric name
+        // of its visibility config: the same dimensions as the rules' alarms, but for every rule.
+        t.same(
+          query?.metric.dimensions,
+          { WebACL: acl.visibility_config.metric_name, Rule: 'ALL', Region: config.region },
+          `${name}: the web ACL's totals`,
+        )
+        t.equal(query?.return_data, undefined, `${name} is not what the alarm compares`)
+        ids[name] = query?.id as string
+      }
+      const byId = Object.fromEntries(queries.map((q) => [q.id, q]))
+      const returned = queries.filter((q) => q.return_data)
+      t.equal(returned.length, 1, 'one series is compared')
+      const blocks = /^FILL\((\w+), 0\)$/.exec(byId.blocks?.expression ?? '')?.[1]
+      t.equal(blocks, ids.BlockedRequests, 'a period without blocks counts as none')
+      t.equal(
+        returned[0]?.expression,
+        `IF(blocks >= ${WAF_BLOCKED_SHARE_ALARM.atLeast}, ` +
+          `100 * blocks / (blocks + FILL(${ids.AllowedRequests}, 0)), 0)`,
+        'the blocked percentage of all requests, once the blocks reach the floor',
+      )
+      t.match(alarm, {
+        comparison_operator: 'GreaterThanThreshold',
+        threshold: WAF_BLOCKED_SHARE_ALARM.percent,
+        evaluation_periods: 2,
+        datapoints_to_alarm: 2,
+        treat_missing_data: 'notBreaching',
+      })
+      t.ok(
+        WAF_BLOCKED_SHARE_ALARM.atLeast > WAF_MANAGED_BLOCKS_ALARM,
+        'the floor is above what one managed group blocks before its own alarm',
+      )
+      t.match(alarm.alarm_description, /runbook: "WAF blocks requests"/)
+    }
+    const runbook = readFileSync(new URL('monitoring/runbook.md', repoRoot), 'utf8')
+    t.match(runbook, /^## WAF blocks requests$/m, 'the runbook section the alarm names')
+  },
+)
 
 t.test('the confirmation alarms read the metrics the Lambda really logs', async (t) => {
   // The service's own function, run: the line CloudWatch turns into metrics.

@@ -90,6 +90,18 @@ export const REDIS_REPLICATION_LAG_SECONDS = 5
  */
 export const WAF_MANAGED_BLOCKS_ALARM = 100
 
+/**
+ * The web ACL as a whole pages when it blocks more than `percent` of the requests it sees (and at
+ * least `atLeast` in 5 minutes), in two 5-minute periods running. The rules' own alarms say which
+ * rule blocks; this says how much of the traffic is turned away, whichever rules share it: an
+ * attack held at the edge, or students shut out by a rule. The floor keeps the scanners of a quiet
+ * night, a large share of very little, from paging.
+ */
+export const WAF_BLOCKED_SHARE_ALARM = { percent: 5, atLeast: 1000 } as const
+
+/** The `Rule` dimension under which WAF reports a web ACL's totals over all of its rules. */
+export const WEB_ACL_TOTALS_RULE = 'ALL'
+
 interface MetricAlarm {
   readonly description: string
   readonly namespace: string
@@ -280,6 +292,51 @@ export class Alarms extends Construct {
         missing: 'notBreaching',
       })
     }
+
+    // The web ACL's totals (Rule ALL): the share of what it saw that it blocked. A request is
+    // blocked by one rule at most, so the blocks of all rules add up to it.
+    const aclTotals = { WebACL: props.webAcl.webAcl, Rule: WEB_ACL_TOTALS_RULE, Region: region }
+    const wafMetric = (id: string, metricName: string) => ({
+      id,
+      metric: {
+        namespace: 'AWS/WAFV2',
+        metricName,
+        dimensions: aclTotals,
+        stat: 'Sum',
+        period: 300,
+      },
+    })
+    const share = WAF_BLOCKED_SHARE_ALARM
+    this.alarms['waf-web-acl-blocked-share'] = new CloudwatchMetricAlarm(
+      this,
+      'waf-web-acl-blocked-share',
+      {
+        alarmName: `${name}-waf-web-acl-blocked-share`,
+        alarmDescription:
+          `The web ACL blocked more than ${share.percent} % of the requests it saw (and at least ` +
+          `${share.atLeast} in 5 minutes) for 10 minutes: an attack held at the edge, or students ` +
+          'shut out by a rule (runbook: "WAF blocks requests")',
+        evaluationPeriods: 2,
+        datapointsToAlarm: 2,
+        comparisonOperator: 'GreaterThanThreshold',
+        threshold: share.percent,
+        treatMissingData: 'notBreaching',
+        metricQuery: [
+          wafMetric('blocked', 'BlockedRequests'),
+          wafMetric('allowed', 'AllowedRequests'),
+          // WAF reports each metric only when it is not zero.
+          { id: 'blocks', expression: 'FILL(blocked, 0)' },
+          {
+            id: 'share',
+            expression: `IF(blocks >= ${share.atLeast}, 100 * blocks / (blocks + FILL(allowed, 0)), 0)`,
+            label: 'blocked % of requests',
+            returnData: true,
+          },
+        ],
+        alarmActions: [this.topic.arn],
+        okActions: [this.topic.arn],
+      },
+    )
 
     // --- app instances ---------------------------------------------------------------------------
     // Against the group's own minimum, which the rush schedule raises before each opening: a
