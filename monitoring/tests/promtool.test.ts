@@ -19,7 +19,7 @@ t.test('prometheus.yml passes promtool check config, rule files included', async
     'prometheus/prometheus.yml',
   ])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /SUCCESS: 3 rule files found/)
+  t.match(output, /SUCCESS: 4 rule files found/)
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 

@@ -23,6 +23,10 @@ const REQUIRED_ALERTS = [
   'SugangCancellationReflectionFailing',
   'SugangWatchRoundsSlow',
   'Watchdog',
+  // The SLOs' burn-rate alerts (rules/slo.yml, generated from src/slo/slos.ts).
+  'SugangAvailabilityBudgetBurn',
+  'SugangLatencyBudgetBurn',
+  'SugangDecisionBudgetBurn',
 ]
 /** Alerts that only inform: an operator's own decision kept in view (severity info). */
 const INFORMATIONAL = new Set(['SugangAdmissionThrottled'])
