@@ -57,6 +57,11 @@ const sent: Alert[] = [
     '12% of requests to sugang failed with a 5xx over the last minute.',
   ),
   alert(
+    { alertname: 'SugangAvailabilityBudgetBurn', job: 'sugang', severity: 'critical' },
+    'Students are answered 5xx fast enough to miss the availability objective.',
+    'sugang spends its error budget at 40 times the sustainable rate.',
+  ),
+  alert(
     { alertname: 'InstanceDown', job: 'sugang', instance: 'i-0b1', severity: 'critical' },
     'A scrape target is down.',
     'sugang on i-0b1 has not answered Prometheus for more than 3 minutes.',
@@ -135,8 +140,12 @@ t.test(
     ).filter((a) => a.status.state === 'suppressed')
     t.same(
       held.map((a) => `${a.labels.alertname} ${a.labels.severity}`).sort(),
-      ['HostOutOfDiskSpace warning', 'SugangHighErrorRate warning'],
-      'the warning under its critical twin, and the errors under the lost dependency',
+      [
+        'HostOutOfDiskSpace warning',
+        'SugangAvailabilityBudgetBurn critical',
+        'SugangHighErrorRate warning',
+      ],
+      'the warning under its critical twin, and the errors and the budget under the lost dependency',
     )
     for (const a of held) t.equal(a.status.inhibitedBy.length, 1)
   },
