@@ -1,10 +1,15 @@
 import { freePort } from '@sugang/testkit/ports'
+import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { findTool } from '../src/binaries.js'
+import { node, sugang } from '../src/dashboards/metrics.js'
 import { startProcess, waitUntilReady } from '../src/processes.js'
 import { dashboardQueries, loadDashboards, loadRules } from './helpers/config-files.js'
+import { watchRequests, type OpenStream } from './helpers/event-stream.js'
 import { collectExposition, type Exported } from './helpers/exposition.js'
+import { query, type Sample } from './helpers/prometheus-api.js'
 import { analysePromql } from './helpers/promql.js'
+import { startScrapingPrometheus } from './helpers/scraping-prometheus.js'
 import {
   api,
   decided,
@@ -20,7 +25,8 @@ import {
 
 // Against the real service with real traffic, and a real node exporter: every metric name that a
 // rule or a dashboard reads must be one that is really exported (or recorded by a rule), and
-// every label a selector matches on must exist on that metric.
+// every label a selector matches on must exist on that metric. A real Prometheus scrapes both
+// during the rush, and every query of the opening-day board must return data from it.
 
 const DATABASE = 'sugang_mon_metrics'
 /** Labels that Prometheus's targets add (prometheus.yml relabeling), not the exporters. */
@@ -41,6 +47,32 @@ const exporter = startProcess('node exporter', findTool('nodeExporter'), [
 ])
 t.teardown(() => exporter.stop())
 await waitUntilReady(`http://${exporterAddress}/metrics`, exporter)
+// A labelled counter's series appears at its first increment, and rate() needs a sample before
+// it: one request decided before Prometheus starts gives the rush's counters their baseline, as
+// the requests before an opening do in production.
+const early = await login(service, 14)
+const first = await api(service, 'POST', '/api/v1/courses/C0003/enrollment-requests', {
+  cookie: early.cookie,
+  body: {},
+})
+if (first.status !== 202) throw new Error(`the early request answered ${first.status}`)
+await decided(service, early, String(first.body?.requestId))
+const prometheus = await startScrapingPrometheus({
+  sugang: [new URL(service.metricsUrl).host],
+  node: [exporterAddress],
+})
+t.teardown(() => prometheus.stop())
+// Scraped before the rush, so that rate() has samples on both sides of it.
+await waitFor('Prometheus to scrape the service and node exporter', async () => {
+  const targets = await query(prometheus.url, 'up{job=~"sugang|node"} == 1')
+  return targets.length === 2 ? true : undefined
+})
+/** A student's page watching a request that waits (its course held), until the board is read. */
+let waiting: OpenStream | null = null
+t.teardown(async () => {
+  await waiting?.close()
+  await releaseAdmission(redis, 'C0002')
+})
 
 const fromService: Exported = new Map()
 const serviceScrape = async (): Promise<string> => {
@@ -53,6 +85,17 @@ t.test('a small rush through the public API moves every sugang metric', async (t
   await serviceScrape()
   const students = []
   for (let n = 1; n <= 12; n += 1) students.push(await login(service, n))
+
+  // One more student asks for C0002, whose admission is held until the opening-day board has
+  // been read, and keeps the page open: a stream listening through the rush.
+  const patient = await login(service, 13)
+  await holdAdmission(redis, 'C0002', 180_000)
+  const held = await api(service, 'POST', '/api/v1/courses/C0002/enrollment-requests', {
+    cookie: patient.cookie,
+    body: {},
+  })
+  t.equal(held.status, 202, `${patient.id} is queued for C0002`)
+  waiting = await watchRequests(service, patient, [String(held.body?.requestId)])
 
   // The worker is kept off C0001 while the rush arrives, so the queue is there to be scraped.
   await holdAdmission(redis, 'C0001', 20_000)
@@ -68,6 +111,12 @@ t.test('a small rush through the public API moves every sugang metric', async (t
     }),
   )
   t.match(await serviceScrape(), /^sugang_queue_length\{course_id="C0001"\} 12$/m, 'queue seen')
+  // The first student's page watches the request live, as the student page does.
+  const watched = requests[0]
+  if (!watched) throw new Error('no request')
+  const stream = await watchRequests(service, watched.student, [watched.requestId])
+  t.teardown(() => stream.close())
+  t.match(await serviceScrape(), /^sugang_watch_listeners 2$/m, 'two streams listening')
 
   await releaseAdmission(redis, 'C0001')
   const outcomes = await Promise.all(requests.map((r) => decided(service, r.student, r.requestId)))
@@ -93,10 +142,78 @@ t.test('a small rush through the public API moves every sugang metric', async (t
     404,
   )
   t.equal((await api(service, 'GET', '/health/ready')).status, 200)
+
+  // Someone guessing one student's password: after LOGIN_ACCOUNT_FAILURES (10) wrong ones, the
+  // account is refused before any check.
+  const guessed = { studentId: 'S000050', password: 'guess' }
+  const answers: number[] = []
+  let refused: Awaited<ReturnType<typeof api>> | null = null
+  while (!refused && answers.length < 20) {
+    const res = await api(service, 'POST', '/api/v1/auth/login', { body: guessed })
+    answers.push(res.status)
+    if (res.status === 429) refused = res
+  }
+  t.same(answers.slice(0, -1), Array<number>(answers.length - 1).fill(401), 'wrong passwords')
+  t.match(refused?.body, { error: { code: 'ACCOUNT_LOCKED' } }, 'then refused by account')
+
   const text = await serviceScrape()
+  t.match(text, /^sugang_login_refusals_total\{reason="account"\} [1-9]/m, 'the refusal counted')
+  t.match(text, /^sugang_watch_updates_total [1-9]/m, 'the decision pushed to the stream')
+  t.match(stream.text(), /^event: request\ndata: \{[^\n]*"status":"(enrolled|rejected)"/m)
   t.match(text, /^sugang_waitlist_promotions_total 1$/m, 'the waitlist head was promoted')
   t.match(text, /^sugang_admissions_total\{outcome="enrolled"\} [1-9]/m)
   t.match(text, /^sugang_dependency_up\{dependency="redis"\} 1$/m)
+})
+
+t.test('every query of the opening-day board returns data on a real Prometheus', async (t) => {
+  const board = (await loadDashboards()).find((d) => d.dashboard.uid === 'sugang-opening-day')
+  if (!board) throw new Error('no opening-day dashboard')
+  const queries = dashboardQueries(board.dashboard)
+  t.ok(queries.length >= 25, `${queries.length} queries`)
+  /** A number (Inf included) in at least one series: NaN is what an empty rate() divides into. */
+  const hasData = (samples: Sample[]) => samples.some((s) => s.value[1] !== 'NaN')
+  type Results = Array<{ q: (typeof queries)[number]; samples: Sample[] }>
+  const run = async (): Promise<Results> =>
+    Promise.all(queries.map(async (q) => ({ q, samples: await query(prometheus.url, q.expr) })))
+  // Panels where the rush must show, not only a series: traffic, decisions, batches, the stream.
+  const rush: ReadonlyArray<readonly [string, string]> = [
+    ['Requests/s at the door', 'A'],
+    ['Queued/s and decided/s', 'A'],
+    ['Queued/s and decided/s', 'B'],
+    ['Admission batch duration', 'B'],
+    ['Admission batch size', 'A'],
+    ['Stream listeners by instance', 'A'],
+    ['Stream round duration p99 by instance', 'A'],
+  ]
+  const largest = (results: Results, title: string, refId: string) => {
+    const found = results.find((r) => r.q.where === `${whereOf(title)} target ${refId}`)
+    return Math.max(...(found?.samples ?? []).map((s) => Number(s.value[1])))
+  }
+  const whereOf = (title: string) =>
+    queries.find((q) => q.where.startsWith(`panel "${title}" (`))?.where.replace(/ target \w+$/, '')
+  // Each scrape (every 5 s) adds what rate() needs; wait until Prometheus has seen the rush.
+  const results = await waitFor(
+    'every opening-day query to return data, with the rush in it',
+    async () => {
+      const all = await run()
+      const complete =
+        all.every((r) => hasData(r.samples)) &&
+        rush.every(([title, refId]) => largest(all, title, refId) > 0)
+      return complete ? all : undefined
+    },
+    { timeoutMs: 45_000, intervalMs: 1_000 },
+  ).catch(async () => run())
+  for (const { q, samples } of results) {
+    t.ok(hasData(samples), `${q.where} returns data`, { expr: q.expr, samples })
+  }
+  for (const [title, refId] of rush) {
+    const where = `${whereOf(title)} target ${refId}`
+    const samples = results.find((r) => r.q.where === where)?.samples
+    t.ok(largest(results, title, refId) > 0, `"${title}" ${refId} shows the rush`, { samples })
+  }
+  await waiting?.close()
+  waiting = null
+  await releaseAdmission(redis, 'C0002')
 })
 
 t.test(
@@ -187,4 +304,20 @@ t.test('every metric read by a rule or a dashboard is exported or recorded', asy
     }
   }
   t.ok(checked.size >= 20, `${checked.size} distinct metrics checked`)
+})
+
+t.test("the dashboards' typed table of metrics is what is exported", async (t) => {
+  // src/dashboards/metrics.ts names each metric once, with its labels: it must agree with the
+  // service and node exporter, label by label.
+  const fromNode = collectExposition(await scrape(`http://${exporterAddress}/metrics`))
+  const table = [...Object.values(sugang), ...Object.values(node)]
+  for (const metric of table) {
+    const exported = metric.job === 'node' ? fromNode : fromService
+    const series = metric.kind === 'histogram' ? `${metric.name}_bucket` : metric.name
+    const labels = exported.get(series)
+    t.ok(labels, `${series} is exported (job ${metric.job})`)
+    for (const label of Object.keys(metric.labels)) {
+      t.ok(labels?.has(label), `${series} has the label ${label}`)
+    }
+  }
 })

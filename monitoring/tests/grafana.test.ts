@@ -1,7 +1,11 @@
-import { readFile } from 'node:fs/promises'
+import { readFile, readdir } from 'node:fs/promises'
 import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
+import { ha } from '../../infra/src/config/ha.js'
+import { dashboardsDir, renderAll } from '../src/dashboards/index.js'
+import { tableSeriesNames } from '../src/dashboards/metrics.js'
+import { SCHEDULE, SCHEDULED_CAPACITY } from '../src/dashboards/opening-day.js'
 import { grafanaDir } from '../src/paths.js'
 import {
   allPanels,
@@ -146,4 +150,87 @@ t.test('the hosts dashboard reads node exporter only', async (t) => {
   ]) {
     t.ok(names.includes(metric), `shows ${metric}, which a host alert watches`)
   }
+})
+
+t.test('the committed dashboards are exactly what the generator writes', async (t) => {
+  // The JSON is generated from src/dashboards/ (npm run dashboards -w monitoring): an edit by
+  // hand, or a change of the TypeScript that was not generated, fails here.
+  const rendered = await renderAll()
+  const committed = (await readdir(dashboardsDir)).filter((f) => f.endsWith('.json')).sort()
+  t.same(committed, rendered.map((r) => r.file).sort(), 'one file per generated dashboard')
+  for (const { file, text } of rendered) {
+    const onDisk = await readFile(join(dashboardsDir, file), 'utf8').catch(() => '')
+    t.ok(onDisk === text, `${file} is what npm run dashboards -w monitoring writes`)
+  }
+})
+
+t.test('every metric a dashboard reads is named through the typed table', async (t) => {
+  const known = tableSeriesNames()
+  for (const { dashboard } of dashboards) {
+    for (const q of dashboardQueries(dashboard)) {
+      for (const name of metricNames(q.expr)) {
+        t.ok(known.has(name), `${name} (${q.dashboard} ${q.where}) is in src/dashboards/metrics.ts`)
+      }
+    }
+  }
+})
+
+t.test('the opening-day board answers "are we keeping up, and if not, where"', async (t) => {
+  const board = byUid('sugang-opening-day')
+  t.equal(board.title, 'sugang / Opening day')
+  const wanted: Array<[string, string]> = [
+    ['Requests/s at the door', 'http_request_duration_seconds_count'],
+    ['Share of the scheduled capacity', 'http_request_duration_seconds_count'],
+    ['Top courses by queue length', 'sugang_queue_length'],
+    ['Queued/s and decided/s', 'sugang_admissions_total'],
+    ['Queued/s and decided/s', 'sugang_enrollment_requests_total'],
+    ['Decision lag', 'sugang_queue_length'],
+    ['Decision lag', 'sugang_admissions_total'],
+    ['Admission batch duration', 'sugang_admission_batch_duration_seconds_bucket'],
+    ['Admission batch size', 'sugang_admission_batch_duration_seconds_count'],
+    ['Logins/s by status', 'http_request_duration_seconds_count'],
+    ['Login refusals/s by reason', 'sugang_login_refusals_total'],
+    ['Stream listeners by instance', 'sugang_watch_listeners'],
+    ['Stream round duration p99 by instance', 'sugang_watch_round_duration_seconds_bucket'],
+    ['Stream updates/s by instance', 'sugang_watch_updates_total'],
+    [
+      'MySQL: admission commits/s and failed attempts/s',
+      'sugang_admission_batch_duration_seconds_count',
+    ],
+    ['MySQL: admission commits/s and failed attempts/s', 'sugang_admission_errors_total'],
+    ['Redis: cache repairs and reflection failures', 'sugang_cache_repairs_total'],
+    ['Redis: cache repairs and reflection failures', 'sugang_cancel_reflection_failures_total'],
+    ['Healthy instances against the scheduled minimum', 'sugang_dependency_up'],
+    ['Healthy instances against the scheduled minimum', 'up'],
+    ['E-mail backlog', 'sugang_confirmations'],
+    ['E-mail backlog', 'sugang_confirmation_oldest_waiting_seconds'],
+  ]
+  for (const [title, metric] of wanted) {
+    t.ok(panelMetrics(board, title).includes(metric), `"${title}" reads ${metric}`)
+  }
+  // The top row is the one look: the door against the capacity, the queues, the lag, the
+  // instances and the e-mails, as stats.
+  const top = allPanels(board).filter((p) => p.gridPos.y === 1)
+  t.ok(top.length >= 5, 'a row of stats at the top')
+  for (const panel of top) t.equal(panel.type, 'stat', `${panel.title} is a stat`)
+  // Every instance and course is shown: no variable but the data source narrows the board.
+  t.same(
+    board.templating.list.map((v) => v.name),
+    ['datasource'],
+  )
+  for (const panel of allPanels(board)) {
+    for (const target of panel.targets ?? []) {
+      t.notMatch(target.expr ?? '', /\$(?!__)/, `"${panel.title}" uses no variable of its own`)
+    }
+  }
+})
+
+t.test("the opening-day board's schedule is infra's ha profile", async (t) => {
+  // No metric holds the scheduled capacity: the board holds it, and must follow the profile.
+  t.equal(SCHEDULE.minimumInstances, ha.compute.rush.instances, 'compute.rush.instances')
+  const board = byUid('sugang-opening-day')
+  const share = allPanels(board).find((p) => p.title === 'Share of the scheduled capacity')
+  t.match(share?.targets?.[0]?.expr, new RegExp(` / ${SCHEDULED_CAPACITY}$`))
+  const healthy = allPanels(board).find((p) => p.title.startsWith('Healthy instances ('))
+  t.equal(healthy?.title, `Healthy instances (scheduled ${ha.compute.rush.instances})`)
 })

@@ -1,0 +1,529 @@
+import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge'
+import * as common from '@grafana/grafana-foundation-sdk/common'
+import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
+import { datasource, datasourceVariable } from './datasource.js'
+import { increase, nre, rate, sugang, up } from './metrics.js'
+import {
+  board,
+  dashedLine,
+  row,
+  statPanel,
+  targets,
+  thresholds,
+  timeseriesPanel,
+  type Cell,
+} from './panels.js'
+
+// "sugang / Opening day": one board for the morning of an opening. The top row answers "are we
+// keeping up?"; each row under it is one place where we might not be: the door, the queues and
+// the admission worker, logins, event streams, MySQL and Redis, the instances and the e-mails.
+// Every instance and course is shown: there are no variables to narrow it, so nothing is hidden.
+
+/**
+ * What was scheduled for the opening. No metric says it (the Auto Scaling group's minimum is in
+ * AWS, not in Prometheus), so the board holds it as constants, from infra's `ha` profile
+ * (infra/src/config/ha.ts; tests/grafana.test.ts fails when they part). For the `small` profile
+ * they are 2 instances of 1,080 requests/s.
+ */
+export const SCHEDULE = {
+  /** compute.rush.instances: minimum and desired from the scale-out to the end of the hold. */
+  minimumInstances: 6,
+  /**
+   * Requests/s one instance serves: C of docs/benchmarks.md (the rush run of 2026-11-27), from
+   * which the profile's scaling targets and rush size are derived.
+   */
+  requestsPerInstance: 2_700,
+} as const
+
+/** Requests/s the scheduled instances serve together. */
+export const SCHEDULED_CAPACITY = SCHEDULE.minimumInstances * SCHEDULE.requestsPerInstance
+
+const m = sugang
+/** API requests, the load balancer's health probes left out: what students send. */
+const api = { route: nre('/health/.*') } as const
+const LOGIN = '/api/v1/auth/login'
+
+const doorRate = `sum(${rate(m.httpRequests.count(api))})`
+const queued = `sum(max by (course_id) (${m.queueLength.select()}))`
+const decided = `sum(${rate(m.admissions.select())})`
+/**
+ * Seconds to decide what is queued at the current pace (Little's law): 0 with an empty queue,
+ * +Inf while requests wait and nothing is decided. sugang_admissions_total has no course label,
+ * so this is for all courses together.
+ */
+const decisionLag = `(${queued} > 0) / (${decided} or vector(0)) or ${queued}`
+/** Instances whose scrape succeeds and whose MySQL and Redis both answer (/health/ready). */
+const healthy = `count((${up('sugang')} == 1) and on (instance) (min by (instance) (${m.dependencyUp.select()}) == 1)) or vector(0)`
+
+const stat = (panel: Cell['panel']): Cell => ({ panel, w: 4, h: 4 })
+const third = (panel: Cell['panel']): Cell => ({ panel, w: 8, h: 8 })
+const half = (panel: Cell['panel']): Cell => ({ panel, w: 12, h: 8 })
+
+const p99 = (bucket: string, by = '') =>
+  `histogram_quantile(0.99, sum by (${by ? `${by}, ` : ''}le) (${rate(bucket)}))`
+const p50 = (bucket: string) => `histogram_quantile(0.5, sum by (le) (${rate(bucket)}))`
+
+/** The courses with the longest queues, longest first. */
+function topQueues(): bargauge.PanelBuilder {
+  return new bargauge.PanelBuilder()
+    .id(13)
+    .title('Top courses by queue length')
+    .description(
+      'The ten longest course queues now (every instance reads the same queue from Redis). A course that stays on top while decisions/s is high is a popular course; one that stays on top while the rest drain is paused, under a ceiling, or its admission is failing (Service board, Operator controls).',
+    )
+    .datasource(datasource)
+    .unit('short')
+    .min(0)
+    .thresholds(thresholds('green', [100, 'orange'], [1000, 'red']))
+    .displayMode(common.BarGaugeDisplayMode.Basic)
+    .orientation(common.VizOrientation.Horizontal)
+    .showUnfilled(true)
+    .reduceOptions(
+      new common.ReduceDataOptionsBuilder().calcs(['lastNotNull']).fields('').values(false),
+    )
+    .targets(
+      targets(
+        [
+          {
+            expr: `topk(10, max by (course_id) (${m.queueLength.select()}))`,
+            legend: '{{course_id}}',
+          },
+        ],
+        'instant',
+      ),
+    )
+}
+
+export function openingDayDashboard(): dashboard.Dashboard {
+  const capacity = SCHEDULED_CAPACITY.toLocaleString('en-US')
+  return board({
+    uid: 'sugang-opening-day',
+    title: 'sugang / Opening day',
+    description: `Are we keeping up, and if not, where: the door against the scheduled capacity (${SCHEDULE.minimumInstances} instances, ${capacity} requests/s), queues and decisions, logins, streams, MySQL, Redis, instances, e-mail.`,
+    from: 'now-1h',
+    variables: [datasourceVariable()],
+    sections: [
+      {
+        row: row(1, 'Are we keeping up?'),
+        lines: [
+          [
+            stat(
+              statPanel({
+                id: 2,
+                title: 'Requests/s at the door',
+                description:
+                  'Every API request of every instance, health probes left out: what the load balancer passes on.',
+                unit: 'reqps',
+                queries: [{ expr: doorRate }],
+                thresholds: thresholds(
+                  'green',
+                  [SCHEDULED_CAPACITY / 2, 'orange'],
+                  [SCHEDULED_CAPACITY * 0.8, 'red'],
+                ),
+              }),
+            ),
+            stat(
+              statPanel({
+                id: 3,
+                title: 'Share of the scheduled capacity',
+                description: `Requests/s at the door over what the scheduled instances serve: ${SCHEDULE.minimumInstances} × ${SCHEDULE.requestsPerInstance.toLocaleString('en-US')} = ${capacity} requests/s (a constant of this board, from infra's ha profile; no metric holds the schedule). The rush was sized for half of it; above 80 % answers slow down and the service starts shedding with 503.`,
+                unit: 'percentunit',
+                queries: [{ expr: `${doorRate} / ${SCHEDULED_CAPACITY}` }],
+                thresholds: thresholds('green', [0.5, 'orange'], [0.8, 'red']),
+              }),
+            ),
+            stat(
+              statPanel({
+                id: 4,
+                title: 'Waiting in queues',
+                description: 'Requests waiting in every course queue together.',
+                queries: [{ expr: queued }],
+                thresholds: thresholds('green', [1000, 'orange'], [10000, 'red']),
+              }),
+            ),
+            stat(
+              statPanel({
+                id: 5,
+                title: 'Decision lag',
+                description:
+                  'Seconds to decide what is queued at the current pace (queued ÷ decisions/s); ∞ while requests wait and nothing is decided. The benchmark asks for every request decided within 15 s of the first.',
+                unit: 's',
+                queries: [{ expr: decisionLag }],
+                thresholds: thresholds('green', [6, 'orange'], [15, 'red']),
+              }),
+            ),
+            stat(
+              statPanel({
+                id: 6,
+                title: `Healthy instances (scheduled ${SCHEDULE.minimumInstances})`,
+                description: `Instances scraped whose MySQL and Redis both answer (what /health/ready checks), against the ${SCHEDULE.minimumInstances} the schedule starts before the opening (infra's ha profile, compute.rush.instances). Red below it: the scale-out did not happen, or instances are failing.`,
+                queries: [{ expr: healthy }],
+                thresholds: thresholds('red', [SCHEDULE.minimumInstances, 'green']),
+              }),
+            ),
+            stat(
+              statPanel({
+                id: 7,
+                title: 'Oldest e-mail waiting',
+                description:
+                  'Age of the oldest confirmation e-mail not sent yet. SugangConfirmationEmailsDelayed fires above 20 minutes.',
+                unit: 's',
+                queries: [{ expr: `max(${m.confirmationOldestWaiting.select()})` }],
+                thresholds: thresholds('green', [600, 'orange'], [1200, 'red']),
+              }),
+            ),
+          ],
+        ],
+      },
+      {
+        row: row(8, 'The door'),
+        lines: [
+          [
+            third(
+              dashedLine(
+                timeseriesPanel({
+                  id: 9,
+                  title: 'Requests/s at the door by instance',
+                  description: `Stacked: the top is the whole door; the dashed red line is the scheduled capacity, ${capacity} requests/s; an instance far above the others is one the load balancer favours or one that is left alone.`,
+                  unit: 'reqps',
+                  stack: true,
+                  queries: [
+                    {
+                      expr: `sum by (instance) (${rate(m.httpRequests.count(api))})`,
+                      legend: '{{instance}}',
+                    },
+                  ],
+                }),
+                SCHEDULED_CAPACITY,
+              ),
+            ),
+            third(
+              timeseriesPanel({
+                id: 10,
+                title: 'Answers/s by status',
+                description:
+                  '409 and 429 are the rush working as designed; 503 is an instance shedding load (its event loop is behind) or a login waiting too long for its check; other 5xx are failures.',
+                unit: 'reqps',
+                stack: true,
+                queries: [
+                  {
+                    expr: `sum by (status_code) (${rate(m.httpRequests.count(api))})`,
+                    legend: '{{status_code}}',
+                  },
+                ],
+              }),
+            ),
+            third(
+              timeseriesPanel({
+                id: 11,
+                title: 'Event loop lag p99 by instance',
+                description:
+                  'An instance sheds requests with 503 above MAX_EVENT_LOOP_DELAY_MS (1 s by default): the instance is saturated.',
+                unit: 's',
+                queries: [
+                  {
+                    expr: `max by (instance) (${m.eventLoopLagP99.select()})`,
+                    legend: '{{instance}}',
+                  },
+                ],
+              }),
+            ),
+          ],
+        ],
+      },
+      {
+        row: row(12, 'Queues and decisions'),
+        lines: [
+          [
+            third(topQueues()),
+            third(
+              timeseriesPanel({
+                id: 14,
+                title: 'Queued/s and decided/s',
+                description:
+                  'Requests the door queued against decisions the admission workers made, by outcome (stacked). Decided below queued for long means the queues grow: look at the batches and MySQL below.',
+                unit: 'ops',
+                queries: [
+                  {
+                    expr: `sum(${rate(m.enrollmentRequests.select({ outcome: 'queued' }))})`,
+                    legend: 'queued/s',
+                  },
+                  {
+                    expr: `sum by (outcome) (${rate(m.admissions.select())})`,
+                    legend: 'decided/s {{outcome}}',
+                  },
+                ],
+              }).overrideByRegexp('^decided/s .*', [
+                { id: 'custom.stacking', value: { mode: 'normal', group: 'decided' } },
+                { id: 'custom.fillOpacity', value: 30 },
+              ]),
+            ),
+            third(
+              timeseriesPanel({
+                id: 15,
+                title: 'Decision lag',
+                description:
+                  'Seconds to decide what is queued at the current pace: queued ÷ decisions/s, for all courses together (decisions carry no course label). It rises when the queues grow faster than they are decided; no metric times one request from its answer at the door to its decision.',
+                unit: 's',
+                min: 0,
+                queries: [{ expr: decisionLag, legend: 'queued ÷ decided/s' }],
+              }),
+            ),
+          ],
+          [
+            half(
+              timeseriesPanel({
+                id: 16,
+                title: 'Admission batch duration',
+                description:
+                  'One admission transaction: lock the course, apply the rules, insert, commit. Long batches with few decisions each point at MySQL (lock waits) rather than at the volume.',
+                unit: 's',
+                queries: [
+                  { expr: p50(m.admissionBatch.bucket()), legend: 'p50' },
+                  { expr: p99(m.admissionBatch.bucket()), legend: 'p99' },
+                ],
+              }),
+            ),
+            half(
+              timeseriesPanel({
+                id: 17,
+                title: 'Admission batch size',
+                description:
+                  "Decisions per committed batch (mean over the interval; a full course's bulk rejections count too). The service exports no batch-size histogram: this is decisions/s ÷ batches/s.",
+                unit: 'short',
+                min: 0,
+                queries: [
+                  {
+                    expr: `${decided} / sum(${rate(m.admissionBatch.count())})`,
+                    legend: 'decisions per batch',
+                  },
+                ],
+              }),
+            ),
+          ],
+        ],
+      },
+      {
+        row: row(18, 'Logins'),
+        lines: [
+          [
+            half(
+              timeseriesPanel({
+                id: 19,
+                title: 'Logins/s by status',
+                description:
+                  '200 logged in, 401 a wrong password, 429 refused before the check (below, by reason), 503 LOGIN_BUSY: more logins than the instances can check within 5 s.',
+                unit: 'reqps',
+                stack: true,
+                queries: [
+                  {
+                    expr: `sum by (status_code) (${rate(m.httpRequests.count({ route: LOGIN, method: 'POST' }))})`,
+                    legend: '{{status_code}}',
+                  },
+                ],
+              }),
+            ),
+            half(
+              timeseriesPanel({
+                id: 20,
+                title: 'Login refusals/s by reason',
+                description:
+                  'Refused before the password was checked. account (ACCOUNT_LOCKED): one account guessed at; address (LOGIN_RATE_LIMITED): many failures from one address, guessing or a campus behind one NAT (LOGIN_CAMPUS_NETWORKS); device (LOGIN_RATE_LIMITED): one browser; busy (LOGIN_BUSY, 503): the checks are saturated, a capacity problem, not an attack.',
+                unit: 'reqps',
+                stack: true,
+                queries: [
+                  {
+                    expr: `sum by (reason) (${rate(m.loginRefusals.select())})`,
+                    legend: '{{reason}}',
+                  },
+                ],
+              }),
+            ),
+          ],
+        ],
+      },
+      {
+        row: row(21, 'Event streams'),
+        lines: [
+          [
+            third(
+              timeseriesPanel({
+                id: 22,
+                title: 'Stream listeners by instance',
+                description:
+                  'Open live streams of request answers, one per watched request and tab. The load balancer spreads connections, not work: an instance far above the others holds more streams than its share.',
+                unit: 'short',
+                min: 0,
+                stack: true,
+                queries: [
+                  {
+                    expr: `sum by (instance) (${m.watchListeners.select()})`,
+                    legend: '{{instance}}',
+                  },
+                ],
+              }),
+            ),
+            third(
+              dashedLine(
+                timeseriesPanel({
+                  id: 23,
+                  title: 'Stream round duration p99 by instance',
+                  description:
+                    'One round recomputes the places of every watched request of the instance (one queue read for all), every second (the dashed red line). A round near 1 s means the instance is at its stream capacity: places and answers reach students late.',
+                  unit: 's',
+                  queries: [
+                    {
+                      expr: p99(m.watchRounds.bucket(), 'instance'),
+                      legend: '{{instance}}',
+                    },
+                  ],
+                }),
+                1,
+              ),
+            ),
+            third(
+              timeseriesPanel({
+                id: 24,
+                title: 'Stream updates/s by instance',
+                description: 'Live request updates pushed to watching students.',
+                unit: 'ops',
+                stack: true,
+                queries: [
+                  {
+                    expr: `sum by (instance) (${rate(m.watchUpdates.select())})`,
+                    legend: '{{instance}}',
+                  },
+                ],
+              }),
+            ),
+          ],
+        ],
+      },
+      {
+        row: row(25, 'MySQL and Redis'),
+        lines: [
+          [
+            third(
+              timeseriesPanel({
+                id: 26,
+                title: 'MySQL: admission commits/s and failed attempts/s',
+                description:
+                  "What the service sees of MySQL: each admission batch is one committed transaction; a failed attempt (a lock wait timeout, a deadlock, a lost connection) is retried. The server's own commits and InnoDB row lock waits need mysqld_exporter or RDS's CloudWatch metrics, which Prometheus does not scrape.",
+                unit: 'ops',
+                queries: [
+                  {
+                    expr: `sum(${rate(m.admissionBatch.count())})`,
+                    legend: 'admission commits/s',
+                  },
+                  {
+                    expr: `sum(${rate(m.admissionErrors.select())})`,
+                    legend: 'failed attempts/s',
+                  },
+                ],
+              }),
+            ),
+            third(
+              timeseriesPanel({
+                id: 27,
+                title: 'Redis: cache repairs and reflection failures',
+                description:
+                  "Repairs: courses whose queue caches the reconciler rebuilt from MySQL because Redis lost a write (a failover, an eviction). Reflection failures: committed cancellations whose update of the queue failed at first. Both are 0 on a good day. Redis CPU per shard is ElastiCache's EngineCPUUtilization in CloudWatch, which Prometheus does not scrape.",
+                unit: 'short',
+                min: 0,
+                queries: [
+                  {
+                    expr: `sum(${increase(m.cacheRepairs.select(), '5m')})`,
+                    legend: 'cache repairs (5 min)',
+                  },
+                  {
+                    expr: `sum(${increase(m.reflectionFailures.select(), '5m')})`,
+                    legend: 'reflection failures (5 min)',
+                  },
+                ],
+              }),
+            ),
+            {
+              w: 8,
+              stack: [
+                {
+                  h: 4,
+                  panel: statPanel({
+                    id: 28,
+                    title: 'Dependencies answering',
+                    description:
+                      "1 when every instance's last background check reached it (what /health/ready answers from).",
+                    queries: [
+                      {
+                        expr: `min by (dependency) (${m.dependencyUp.select()})`,
+                        legend: '{{dependency}}',
+                      },
+                    ],
+                    thresholds: thresholds('red', [1, 'green']),
+                  }),
+                },
+                {
+                  h: 4,
+                  panel: statPanel({
+                    id: 29,
+                    title: 'MySQL replica lag',
+                    description:
+                      'Seconds the read replica is behind the primary; reads of the catalogue and of "my enrollments" are that old. SugangReplicaLagging fires above 30 s.',
+                    unit: 's',
+                    queries: [{ expr: `max(${m.replicaLag.select()})` }],
+                    thresholds: thresholds('green', [5, 'orange'], [30, 'red']),
+                  }),
+                },
+              ],
+            },
+          ],
+        ],
+      },
+      {
+        row: row(30, 'Instances and e-mail'),
+        lines: [
+          [
+            half(
+              dashedLine(
+                timeseriesPanel({
+                  id: 31,
+                  title: 'Healthy instances against the scheduled minimum',
+                  description: `Instances whose MySQL and Redis answer, and instances scraped at all. The dashed red line is the scheduled minimum (${SCHEDULE.minimumInstances}).`,
+                  unit: 'short',
+                  min: 0,
+                  queries: [
+                    { expr: healthy, legend: 'healthy' },
+                    { expr: `sum(${up('sugang')})`, legend: 'scraped' },
+                  ],
+                }),
+                SCHEDULE.minimumInstances,
+              ),
+            ),
+            half(
+              timeseriesPanel({
+                id: 32,
+                title: 'E-mail backlog',
+                description:
+                  'Confirmation e-mails owed (pending, sending) and given up on (dead), and the age of the oldest one owed (right axis). The notifier sends them in the background: a backlog delays e-mails, never a registration.',
+                unit: 'short',
+                min: 0,
+                queries: [
+                  {
+                    expr: `max by (state) (${m.confirmations.select()})`,
+                    legend: '{{state}}',
+                  },
+                  {
+                    expr: `max(${m.confirmationOldestWaiting.select()})`,
+                    legend: 'oldest owed',
+                  },
+                ],
+              }).overrideByQuery('B', [
+                { id: 'unit', value: 's' },
+                { id: 'custom.axisPlacement', value: 'right' },
+              ]),
+            ),
+          ],
+        ],
+      },
+    ],
+  })
+}
