@@ -59,7 +59,7 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
   }
   t.same(
     rules.data.groups.map((g) => g.name).sort(),
-    ['host', 'sugang', 'watchdog'],
+    ['host', 'slo', 'sugang', 'watchdog'],
     'the committed rules',
   )
 

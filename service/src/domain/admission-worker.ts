@@ -385,6 +385,7 @@ export class AdmissionWorker {
         studentId: r.studentId,
         requestId: r.requestId,
         arrival: head[i]?.arrival ?? null,
+        queuedAt: head[i]?.queuedAt ?? null,
         reason: r.reason,
       })),
     )

@@ -54,6 +54,11 @@ export interface RecordDecision {
   readonly requestId: string | null
   /** The request's arrival number in the course's queue (null outside the queue). */
   readonly arrival: number | null
+  /**
+   * When the request joined the queue, on the queue's clock (ms since the epoch; null where
+   * unknown). Arrival numbers start again when Redis loses its counter: this orders them then.
+   */
+  readonly queuedAt?: number | null
   readonly reason: RejectReason | null
   /** The course's new capacity, from this entry on (a `capacity` decision; its student is ''). */
   readonly capacity?: number
@@ -92,6 +97,17 @@ export function seatDelta(kind: RecordKind): number {
   return 0
 }
 
+/**
+ * Whether `b` joined its queue after `a`: a larger arrival number, unless the queue's clock says
+ * it joined first (the numbers started again after Redis lost the counter, between the two).
+ */
+function cameLater(b: RecordEntry, a: RecordEntry): boolean {
+  if (b.arrival === null || a.arrival === null || b.arrival <= a.arrival) return false
+  const bAt = b.queuedAt ?? null
+  const aAt = a.queuedAt ?? null
+  return bAt === null || aAt === null || bAt >= aAt
+}
+
 /** The hash of an entry: SHA-256 over its fields and the hash of the entry before it. */
 export function entryHash(e: Omit<RecordEntry, 'hash'>): string {
   return createHash('sha256')
@@ -105,6 +121,7 @@ export function entryHash(e: Omit<RecordEntry, 'hash'>): string {
         e.studentId,
         e.requestId ?? '',
         e.arrival ?? '',
+        e.queuedAt ?? '',
         e.reason ?? '',
         e.enrolled,
         e.capacity,
@@ -142,6 +159,7 @@ export function chainDecisions(
       studentId: d.studentId,
       requestId: d.requestId,
       arrival: d.arrival,
+      queuedAt: d.queuedAt ?? null,
       reason: d.reason,
       enrolled,
       capacity,
@@ -206,8 +224,8 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
   const seated = new Set<string>()
   const waiting: Array<{ studentId: string; requestId: string | null }> = []
   let prev: RecordEntry | null = null
-  let latestAdmitted = 0
-  let latestAdmittedBy = ''
+  /** Seats given from the queue so far, in the order given. */
+  const admitted: RecordEntry[] = []
   // The transaction (batch) of the latest `capacity` entry, until it ends.
   let capacityBatch: number | null = null
   const endOfTransaction = (last: RecordEntry) => {
@@ -246,17 +264,19 @@ export function auditCourse(entries: readonly RecordEntry[], now: CourseNow): Co
     const full = e.enrolled >= e.capacity
     const who = `${e.kind} ${e.requestId ?? e.studentId}`
 
-    if (e.kind === 'enrolled') {
-      if (e.arrival !== null && e.arrival > latestAdmitted) {
-        latestAdmitted = e.arrival
-        latestAdmittedBy = e.requestId ?? e.studentId
-      }
-    }
+    if (e.kind === 'enrolled' && e.arrival !== null) admitted.push(e)
     if ((e.kind === 'rejected' && e.reason === 'COURSE_FULL') || e.kind === 'waitlisted') {
       if (!full) breaks.push(`${at}: ${who} while ${e.capacity - e.enrolled} seats were free`)
-      if (e.arrival !== null && e.arrival < latestAdmitted) {
+      // The latest arrival among those seated from the queue after joining it later than e.
+      let jumped: RecordEntry | undefined
+      for (const b of admitted) {
+        if (cameLater(b, e) && (jumped === undefined || (b.arrival ?? 0) > (jumped.arrival ?? 0))) {
+          jumped = b
+        }
+      }
+      if (jumped) {
         breaks.push(
-          `${at}: ${who} (arrival ${e.arrival}) after ${latestAdmittedBy} (arrival ${latestAdmitted}) got a seat`,
+          `${at}: ${who} (arrival ${e.arrival}) after ${jumped.requestId ?? jumped.studentId} (arrival ${jumped.arrival}) got a seat`,
         )
       }
     }

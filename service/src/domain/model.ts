@@ -15,6 +15,11 @@ export interface QueuedRequest {
   readonly waitlist: boolean
   /** Global arrival number: the queue's order, never a wall clock. */
   readonly arrival: number
+  /**
+   * When it joined, on the queue's clock (ms since the epoch), where the queue knows: only the
+   * fairness record reads it, to order requests numbered again after the queue lost its counter.
+   */
+  readonly queuedAt?: number
 }
 
 export type Decision =

@@ -45,6 +45,7 @@ export function decideBatch(requests: readonly QueuedRequest[], facts: BatchFact
       studentId: r.studentId,
       requestId: r.requestId,
       arrival: r.arrival,
+      queuedAt: r.queuedAt ?? null,
       reason: reason ?? null,
     })
   }

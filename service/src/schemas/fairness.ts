@@ -34,6 +34,10 @@ const RecordEntryView = Type.Object(
     enrolled: Type.Integer({ minimum: 0, description: 'Seats taken after this decision.' }),
     capacity: Type.Integer({ minimum: 0 }),
     decidedAt: Type.String({ format: 'date-time' }),
+    queuedAt: Type.Union([Type.String({ format: 'date-time' }), Type.Null()], {
+      description:
+        "When the request joined its course's queue, on the queue's clock; null for a decision outside the queue. Part of the hash.",
+    }),
     hash: Hash,
     prevHash: Hash,
   },

@@ -931,11 +931,22 @@ export function contract(t: Test, factory: PairFactory): void {
       promoted: { studentId: 'S2', requestId: 'w2' },
       dropped: [{ requestId: 'r3', studentId: 'S3', reason: 'CREDIT_LIMIT' }],
     })
-    t.same(await rush.queue.head('C1', 3), [
-      { requestId: 'r1', studentId: 'S1', waitlist: true, arrival: 1, standing: 'this-request' },
-      { requestId: 'r2', studentId: 'S2', waitlist: false, arrival: 2, standing: 'enrolled' },
-      { requestId: 'r3', studentId: 'S3', waitlist: false, arrival: 3, standing: 'other' },
-    ])
+    const before = Date.now()
+    const head = await rush.queue.head('C1', 3)
+    t.same(
+      head.map(({ queuedAt: _, ...e }) => e),
+      [
+        { requestId: 'r1', studentId: 'S1', waitlist: true, arrival: 1, standing: 'this-request' },
+        { requestId: 'r2', studentId: 'S2', waitlist: false, arrival: 2, standing: 'enrolled' },
+        { requestId: 'r3', studentId: 'S3', waitlist: false, arrival: 3, standing: 'other' },
+      ],
+    )
+    // When each joined, on the queue's clock (the same machine's here): in arrival order.
+    const joined = head.map((e) => e.queuedAt ?? NaN)
+    t.ok(
+      joined.every((at, i) => at <= before && (i === 0 || at >= (joined[i - 1] ?? NaN))),
+      `joined in order, before the head was read: ${joined}`,
+    )
     t.same(
       await rush.queue.progress(['C1', 'C9']),
       new Map([

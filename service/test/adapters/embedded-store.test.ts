@@ -238,6 +238,7 @@ t.test(
       'hash',
       'kind',
       'prev_hash',
+      'queued_at',
       'reason',
       'request_id',
       'seq',

@@ -384,7 +384,7 @@ async function rush(t: Test, w: World, seed: number, workers: number) {
 
 /** One entry's columns, to put a deleted entry back. */
 const COLUMNS =
-  'course_id, seq, batch, kind, student_id, request_id, arrival, reason, enrolled, capacity, decided_at, prev_hash, hash'
+  'course_id, seq, batch, kind, student_id, request_id, arrival, queued_at, reason, enrolled, capacity, decided_at, prev_hash, hash'
 
 for (const storage of STORAGES) {
   t.test(`${storage}: the fairness record of a rush holds, and shows any change`, async (t) => {

@@ -153,7 +153,8 @@ t.test(
       queueLength: 2,
     })
     t.equal(await redis.get(course.arrivals), '2', "the course's arrival counter counts arrivals")
-    t.same(await redis.hgetall(request('r1')), {
+    const { t: joinedAt, ...fields } = await redis.hgetall(request('r1'))
+    t.same(fields, {
       s: 'S1',
       c: 'C1',
       q: '1',
@@ -162,6 +163,7 @@ t.test(
       jp: '1',
       jr: '0',
     })
+    t.match(joinedAt, /^\d{13}$/, "when it joined, in ms on Redis's clock")
     t.same(
       await redis.hmget(request('r2'), 'jp', 'jr'),
       ['2', '0'],

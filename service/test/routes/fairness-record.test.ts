@@ -23,6 +23,7 @@ interface EntryView {
   enrolled: number
   capacity: number
   decidedAt: string
+  queuedAt: string | null
   hash: string
   prevHash: string
 }
@@ -152,6 +153,7 @@ for (const storage of STORAGES) {
               studentId: 'S000001',
               requestId: firstRequest,
               arrival: enrolled.arrival,
+              queuedAt: entry.queuedAt === null ? null : Date.parse(entry.queuedAt),
               reason: null,
               decidedAt: Date.parse(entry.decidedAt),
             }),

@@ -430,6 +430,44 @@ t.test('an earlier arrival refused or waitlisted after a later arrival got a sea
   )
 })
 
+t.test(
+  'arrival numbers that start again after the queue lost its counter are ordered by when they joined',
+  async (t) => {
+    const at = (d: RecordDecision, queuedAt: number): RecordDecision => ({ ...d, queuedAt })
+    // B joined first and got the seat; Redis lost its data; A joined later and was numbered 1.
+    const renumbered = record(1, [
+      [at(queued('enrolled', 'B', 15), T0)],
+      [at(queued('rejected', 'A', 1, 'COURSE_FULL'), T0 + 5_000)],
+      [at(queued('waitlisted', 'C', 2), T0 + 6_000)],
+    ])
+    t.same(
+      auditCourse(
+        renumbered.entries,
+        now(renumbered.head, { capacity: 1, students: ['B'], waitlist: [['C', 'rC2']] }),
+      ).breaks,
+      [],
+      'no break: A and C joined after B',
+    )
+    // The same numbers, but the queue's clock says A joined before B: B jumped the queue.
+    const jumped = record(1, [
+      [at(queued('enrolled', 'B', 15), T0 + 5_000)],
+      [at(queued('rejected', 'A', 1, 'COURSE_FULL'), T0)],
+    ])
+    t.same(auditCourse(jumped.entries, now(jumped.head, { capacity: 1, students: ['B'] })).breaks, [
+      'entry 2: rejected rA1 (arrival 1) after rB15 (arrival 15) got a seat',
+    ])
+    // The time is part of the hash: moving it breaks the entry.
+    const moved = renumbered.entries.map((e) => (e.seq === 2 ? { ...e, queuedAt: T0 - 1 } : e))
+    t.match(
+      auditCourse(
+        moved,
+        now(renumbered.head, { capacity: 1, students: ['B'], waitlist: [['C', 'rC2']] }),
+      ).breaks,
+      ['entry 2: its hash does not match its content'],
+    )
+  },
+)
+
 t.test('a promotion or a pass-over of a student who is not the waitlist head', async (t) => {
   const base = [
     [queued('enrolled', 'A', 1), queued('waitlisted', 'C', 2), queued('waitlisted', 'E', 3)],

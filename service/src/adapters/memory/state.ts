@@ -34,6 +34,8 @@ export interface RequestState {
   reason: RejectReason | null
   /** Its place when it joined, and how many the queue had let go of by then. */
   joined: { readonly position: number; readonly removedBefore: number } | null
+  /** When it joined (ms since the epoch; enqueue-request.lua's `t`). */
+  queuedAt?: number
 }
 
 /** The keys of one course (`course:{<id>}:*` in Redis), the lease aside. */

@@ -82,6 +82,7 @@ export class MemoryWaitingQueue implements WaitingQueue {
         reason: null,
         // Its place later is position - (let go of then - removedBefore).
         joined: { position: length, removedBefore: course.removed },
+        queuedAt: this.#m.clock(),
       },
       null,
     )
@@ -155,6 +156,7 @@ export class MemoryWaitingQueue implements WaitingQueue {
         studentId: record.studentId,
         waitlist: record.waitlist,
         arrival,
+        ...(record.queuedAt === undefined ? {} : { queuedAt: record.queuedAt }),
         standing,
       })
     }

@@ -178,4 +178,12 @@ export const migrations: ReadonlyArray<{
         ) ENGINE=InnoDB DEFAULT CHARSET=utf8mb4`,
     ],
   },
+  {
+    version: 8,
+    statements: [
+      // When a request joined its queue, on the queue's clock (ms): after Redis loses its arrival
+      // counter the numbers start again, and the audit orders the two runs of numbers by it.
+      'ALTER TABLE fairness_record ADD COLUMN queued_at BIGINT UNSIGNED NULL AFTER arrival',
+    ],
+  },
 ]

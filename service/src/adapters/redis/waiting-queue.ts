@@ -148,8 +148,10 @@ export class RedisWaitingQueue implements WaitingQueue {
         arrivals.push(Number(flat[i + 1]))
       }
       const pipeline = client.pipeline()
-      for (const id of ids) pipeline.hmget(keys.requestOf(courseId, id), 's', 'w')
-      const requests = results(await pipeline.exec()) as Array<[string | null, string | null]>
+      for (const id of ids) pipeline.hmget(keys.requestOf(courseId, id), 's', 'w', 't')
+      const requests = results(await pipeline.exec()) as Array<
+        [string | null, string | null, string | null]
+      >
       const students = requests.map(([s]) => s).filter((s): s is string => s !== null)
       const markers =
         students.length > 0
@@ -160,7 +162,7 @@ export class RedisWaitingQueue implements WaitingQueue {
       const out: HeadEntry[] = []
       const gone: string[] = []
       ids.forEach((requestId, i) => {
-        const [studentId, waitlist] = requests[i] ?? [null, null]
+        const [studentId, waitlist, joinedAt] = requests[i] ?? [null, null, null]
         // A queue entry whose request hash is gone cannot be decided: drop it.
         if (studentId === null) {
           gone.push(requestId)
@@ -174,6 +176,7 @@ export class RedisWaitingQueue implements WaitingQueue {
           studentId,
           waitlist: waitlist === '1',
           arrival: arrivals[i] as number,
+          ...(joinedAt === null ? {} : { queuedAt: Number(joinedAt) }),
           standing,
         })
       })

@@ -132,7 +132,7 @@ export function asDate(value: unknown): Date {
 
 /** The fairness record's columns, in the order its rows are written and read. */
 export const RECORD_COLUMNS =
-  'course_id, seq, batch, kind, student_id, request_id, arrival, reason, enrolled, capacity, decided_at, prev_hash, hash'
+  'course_id, seq, batch, kind, student_id, request_id, arrival, queued_at, reason, enrolled, capacity, decided_at, prev_hash, hash'
 
 /** A row of RECORD_COLUMNS. */
 export function toRecordEntry(r: Row): RecordEntry {
@@ -144,6 +144,7 @@ export function toRecordEntry(r: Row): RecordEntry {
     studentId: String(r.student_id),
     requestId: r.request_id === null ? null : String(r.request_id),
     arrival: r.arrival === null ? null : Number(r.arrival),
+    queuedAt: r.queued_at === null || r.queued_at === undefined ? null : Number(r.queued_at),
     reason: r.reason === null ? null : (String(r.reason) as RejectReason),
     enrolled: Number(r.enrolled),
     capacity: Number(r.capacity),

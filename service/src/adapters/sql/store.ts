@@ -627,6 +627,7 @@ export abstract class SqlStore<D extends SqlDialect = SqlDialect>
         e.studentId,
         e.requestId,
         e.arrival,
+        e.queuedAt,
         e.reason,
         e.enrolled,
         e.capacity,

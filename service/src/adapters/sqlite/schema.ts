@@ -152,4 +152,11 @@ export const migrations: ReadonlyArray<{
         ) STRICT`,
     ],
   },
+  {
+    version: 6,
+    statements: [
+      // MySQL version 8: when a request joined its queue (see adapters/mysql/schema.ts).
+      'ALTER TABLE fairness_record ADD COLUMN queued_at INTEGER NULL',
+    ],
+  },
 ]

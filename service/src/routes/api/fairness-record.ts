@@ -72,6 +72,7 @@ const fairnessRecord: FastifyPluginAsyncTypebox = async (app) => {
               enrolled: e.enrolled,
               capacity: e.capacity,
               decidedAt: new Date(e.decidedAt).toISOString(),
+              queuedAt: e.queuedAt == null ? null : new Date(e.queuedAt).toISOString(),
               hash: e.hash,
               prevHash: e.prevHash,
             })),

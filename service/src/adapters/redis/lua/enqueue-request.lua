@@ -82,8 +82,10 @@ rcall('ZADD', KEYS[2], seq, ARGV[2])
 local length = rcall('ZCARD', KEYS[2])
 -- Where it joined (jp) and how many the queue had let go of then (jr): its place later is
 -- jp - (let go of now - jr), without a command per waiting student.
+-- t: when it joined, on Redis's clock (ms): the fairness record orders arrivals numbered after a
+-- loss of Redis's data, when the counter starts again, by it.
 rcall('HSET', KEYS[6], 's', ARGV[1], 'c', ARGV[3], 'q', seq, 'w', ARGV[4], 'st', 'queued',
-  'jp', length, 'jr', rcall('GET', KEYS[8]) or '0')
+  'jp', length, 'jr', rcall('GET', KEYS[8]) or '0', 't', now_ms())
 rcall('HSET', KEYS[1], ARGV[1], ARGV[2])
 if length == 1 then
   -- The queue was empty: make it visible to the workers (they drop it once it drains).
