@@ -1,8 +1,5 @@
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { chromium, type Page } from 'playwright-core'
 import t from 'tap'
-import type { Test as Tap } from 'tap'
+import { audit, launchChromium } from './chromium.js'
 import {
   configFrom,
   database,
@@ -13,24 +10,12 @@ import {
   startInstance,
 } from '../helper.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const LONG = 30_000
 
 interface RecordAnswer {
   arrival: number | null
   arrivedBefore: number | null
   digest: { courseId: string; entries: number; head: string }
-}
-
-/** axe-core's audit of the page as it is now (WCAG 2.x A and AA). */
-async function audit(t: Tap, page: Page, what: string) {
-  if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(AXE)
-  const violations = (await page.evaluate(
-    `axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(' ')) })))`,
-  )) as Array<{ id: string; nodes: string[] }>
-  t.same(violations, [], `no accessibility violations: ${what}`)
 }
 
 t.test(
@@ -57,11 +42,7 @@ t.test(
     })
     t.equal(ahead.statusCode, 202, "the rival's request is queued")
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--no-first-run'],
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const context = await browser.newContext({
       viewport: { width: 1280, height: 800 },
       locale: 'ko-KR',

@@ -1,14 +1,10 @@
 import { createHash } from 'node:crypto'
-import { readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
-import { chromium, type Browser, type Page } from 'playwright-core'
+import type { Browser, Page } from 'playwright-core'
 import t from 'tap'
-import type { Test as Tap } from 'tap'
+import { audit, launchChromium } from './chromium.js'
 import type { FastifyInstance } from 'fastify'
 import { configFrom, isolatedEnv, PASSWORD, seedDatabase, startInstance } from '../helper.js'
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 /** Long enough for a page without EventSource, which polls every 10 s at the slowest. */
 const LONG = 30_000
 const TOKEN = 'operator-token-for-the-browser-test'
@@ -66,16 +62,6 @@ async function admin(app: FastifyInstance, path: string, body: object): Promise<
   return res.status
 }
 
-/** axe-core's audit of the page as it is now (WCAG 2.x A and AA). */
-async function audit(t: Tap, page: Page, what: string) {
-  if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(AXE)
-  const violations = (await page.evaluate(
-    `axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, nodes: v.nodes.map((n) => n.target.join(' ')) })))`,
-  )) as Array<{ id: string; nodes: string[] }>
-  t.same(violations, [], `no accessibility violations: ${what}`)
-}
-
 t.test(
   'operators reach the open pages: a banner, a pause on the request, a moved opening counted down',
   async (t) => {
@@ -90,19 +76,7 @@ t.test(
     if (!address || typeof address === 'string') throw new Error('no address')
     const base = `http://127.0.0.1:${address.port}`
 
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
 
     // The student's page holds the event stream; their request for 자료구조 (C0001) is queued.
     const live = await openWindow(browser, { eventSource: true })

@@ -1,8 +1,8 @@
-import { mkdirSync, readFileSync } from 'node:fs'
-import { createRequire } from 'node:module'
+import { mkdirSync } from 'node:fs'
 import { join } from 'node:path'
-import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
+import type { Browser, BrowserContext, Page } from 'playwright-core'
 import t from 'tap'
+import { audit, launchChromium } from './chromium.js'
 import type { Test as Tap } from 'tap'
 import type { Decision } from '../../src/domain/model.js'
 import {
@@ -18,8 +18,6 @@ import {
 
 /** Screenshots land here (ignored by git): the test's own output folder. */
 const SHOTS = join(process.cwd(), 'test-output', 'browser')
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium'
-const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8')
 const RIVALS = 30
 /** The demo semester's size: the course list the idle measurement downloads is that long. */
 const COURSES = 66
@@ -72,16 +70,6 @@ const testid = (page: Page, id: string, course?: string) =>
   page.locator(
     course ? `[data-testid="${id}"][data-course-id="${course}"]` : `[data-testid="${id}"]`,
   )
-
-/** axe-core's audit of the page as it is now (WCAG 2.x A and AA). */
-async function audit(t: Tap, page: Page, what: string) {
-  if ((await page.evaluate('typeof window.axe')) !== 'object') await page.evaluate(AXE)
-  const violations = (await page.evaluate(
-    `axe.run(document, { runOnly: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] })
-      .then((r) => r.violations.map((v) => ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')) })))`,
-  )) as Array<{ id: string; nodes: string[] }>
-  t.same(violations, [], `no accessibility violations: ${what}`)
-}
 
 /**
  * Watches the page for screens that contradict each other, at every change of the DOM, for the
@@ -159,19 +147,7 @@ t.test(
 
     // One browser, one window (context: cookies of its own) per student. Playwright starts it
     // with a fresh profile of its own; nothing is carried over, nothing dialled out.
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: [
-        '--headless',
-        '--no-sandbox',
-        '--disable-gpu',
-        '--no-first-run',
-        '--disable-background-networking',
-        '--disable-component-update',
-        '--disable-sync',
-      ],
-    })
-    t.teardown(() => browser.close())
+    const browser = await launchChromium(t)
     const [phone, desktop] = await Promise.all([
       openWindow(browser, PHONE),
       openWindow(browser, DESKTOP),
