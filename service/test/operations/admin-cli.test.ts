@@ -10,6 +10,7 @@ import { fileURLToPath } from 'node:url'
 import t, { type Test } from 'tap'
 import { courseId } from '../../src/seed.js'
 import { configFrom, isolatedEnv, PASSWORD, seedDatabase, waitFor } from '../helper.js'
+import { sugangProcess } from '../support/cli.js'
 import { freePort } from '../support/servers.js'
 
 const CLI = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
@@ -21,21 +22,8 @@ interface Run {
   err: string
 }
 
-/** Runs `sugang <args>` to its end in a process of its own. */
 function sugang(args: string[], env: Record<string, string | undefined>): Promise<Run> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: SERVICE_DIR,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, out, err }))
-  })
+  return sugangProcess(args, env)
 }
 
 /** Starts `sugang serve`; stopped when the test ends. */

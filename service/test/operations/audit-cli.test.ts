@@ -3,8 +3,6 @@
  * a small rush through the service: it says the record holds and exits 0; once an entry is
  * changed behind the service's back it prints the break and exits 1.
  */
-import { spawn } from 'node:child_process'
-import { fileURLToPath } from 'node:url'
 import t from 'tap'
 import { courseId, studentId } from '../../src/seed.js'
 import {
@@ -16,9 +14,8 @@ import {
   startInstance,
   waitFor,
 } from '../helper.js'
+import { sugangProcess } from '../support/cli.js'
 
-const CLI = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
-const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url))
 const STUDENTS = 12
 
 /** Runs `sugang audit fairness <args>` to its end: exit code, stdout and stderr. */
@@ -26,19 +23,7 @@ function audit(
   args: string[],
   env: Record<string, string>,
 ): Promise<{ code: number | null; out: string; err: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, 'audit', 'fairness', ...args], {
-      cwd: SERVICE_DIR,
-      env: { ...process.env, ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let out = ''
-    let err = ''
-    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
-    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
-    child.on('error', reject)
-    child.on('close', (code) => resolve({ code, out, err }))
-  })
+  return sugangProcess(['audit', 'fairness', ...args], env)
 }
 
 t.test('sugang audit fairness on MySQL: holds after a rush, names a changed entry', async (t) => {

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process'
+import { fileURLToPath } from 'node:url'
 import { main } from '../../src/cli.js'
 
 /**
@@ -19,4 +21,30 @@ export async function sugang(
     console.log = log
     process.env = saved
   }
+}
+
+const CLI = fileURLToPath(new URL('../../bin/sugang.js', import.meta.url))
+const SERVICE_DIR = fileURLToPath(new URL('../..', import.meta.url))
+
+/**
+ * Runs `sugang <args>` to its end in a process of its own, as an operator runs it in a shell:
+ * the exit code, stdout and stderr.
+ */
+export function sugangProcess(
+  args: string[],
+  env: Record<string, string | undefined>,
+): Promise<{ code: number | null; out: string; err: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], {
+      cwd: SERVICE_DIR,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let out = ''
+    let err = ''
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (out += chunk))
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (err += chunk))
+    child.on('error', reject)
+    child.on('close', (code) => resolve({ code, out, err }))
+  })
 }
