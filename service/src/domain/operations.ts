@@ -259,6 +259,7 @@ export class OperatorControls {
     return true
   }
 
+  /** Reads the store every pollMs from now on (start-up reads it once before starting this). */
   start(): void {
     if (this.#timer) return
     const tick = () => {
@@ -268,7 +269,7 @@ export class OperatorControls {
           if (this.#timer) this.#timer = setTimeout(tick, this.#pollMs).unref()
         })
     }
-    this.#timer = setTimeout(tick, 0).unref()
+    this.#timer = setTimeout(tick, this.#pollMs).unref()
   }
 
   stop(): void {
