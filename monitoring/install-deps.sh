@@ -4,11 +4,13 @@
 #   prometheus               prometheus, promtool
 #   prometheus-alertmanager  prometheus-alertmanager, amtool
 #   prometheus-node-exporter prometheus-node-exporter (host metrics for the metric-name test)
+#   prometheus-redis-exporter   prometheus-redis-exporter (each Redis node's INFO)
+#   prometheus-mysqld-exporter  prometheus-mysqld-exporter (MySQL's global status)
 # The packages' service scripts are not needed: the tests start the binaries themselves on spare
 # loopback ports with temporary data directories.
 set -eu
 
-packages='prometheus prometheus-alertmanager prometheus-node-exporter'
+packages='prometheus prometheus-alertmanager prometheus-node-exporter prometheus-redis-exporter prometheus-mysqld-exporter'
 missing=''
 for package in $packages; do
   if ! dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q 'install ok installed'; then

@@ -74,6 +74,8 @@ needs=(
   "promtool|has promtool && has prometheus|prometheus|"
   "amtool|has amtool && has prometheus-alertmanager|prometheus-alertmanager|"
   "node_exporter|has prometheus-node-exporter|prometheus-node-exporter|"
+  "redis_exporter|has prometheus-redis-exporter|prometheus-redis-exporter|"
+  "mysqld_exporter|has prometheus-mysqld-exporter|prometheus-mysqld-exporter|"
   "terraform|terraform_ok|| install Terraform >= 1.11 from HashiCorp (its apt repository or release zip)"
 )
 servers=(

@@ -18,6 +18,14 @@ const tools = {
     names: ['prometheus-node-exporter', 'node_exporter'],
     debianPackage: 'prometheus-node-exporter',
   },
+  redisExporter: {
+    names: ['prometheus-redis-exporter', 'redis_exporter'],
+    debianPackage: 'prometheus-redis-exporter',
+  },
+  mysqldExporter: {
+    names: ['prometheus-mysqld-exporter', 'mysqld_exporter'],
+    debianPackage: 'prometheus-mysqld-exporter',
+  },
 } as const
 
 export type Tool = keyof typeof tools

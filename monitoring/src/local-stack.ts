@@ -4,6 +4,13 @@ import { join } from 'node:path'
 import { freePort } from '@sugang/testkit/ports'
 import { parse, stringify } from 'yaml'
 import { findTool } from './binaries.js'
+import {
+  redisTarget,
+  startMysqldExporter,
+  startRedisExporter,
+  type MysqlServer,
+  type TargetGroup,
+} from './exporters.js'
 import { alertmanagerDir, prometheusDir, rulesDir } from './paths.js'
 import { startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
 
@@ -17,6 +24,10 @@ export interface LocalStackOptions {
   readonly nodeTargets?: readonly string[]
   /** Runs Debian's node exporter on 127.0.0.1 and scrapes it. */
   readonly startNodeExporter?: boolean
+  /** Redis nodes (redis://host:port) to scrape through a redis_exporter run on 127.0.0.1. */
+  readonly redis?: readonly string[]
+  /** MySQL servers to scrape, each through a mysqld_exporter of its own on 127.0.0.1. */
+  readonly mysql?: readonly MysqlServer[]
   /** 0 or unset: a free port. */
   readonly prometheusPort?: number
   readonly alertmanagerPort?: number
@@ -63,8 +74,9 @@ export async function renderAlertmanagerConfig(webhookUrlFile: string): Promise<
   return stringify(config)
 }
 
-function targetsFile(targets: readonly string[]): string {
-  return `${JSON.stringify(targets.length > 0 ? [{ targets, labels: {} }] : [], null, 2)}\n`
+function targetsFile(targets: readonly string[] | readonly TargetGroup[]): string {
+  const groups = targets.map((t) => (typeof t === 'string' ? { targets: [t], labels: {} } : t))
+  return `${JSON.stringify(groups, null, 2)}\n`
 }
 
 export interface AlertmanagerOptions {
@@ -115,11 +127,15 @@ export async function startAlertmanager(
   return { url: `http://${address}`, process: proc }
 }
 
-/** Scrape targets of the local variant, by job (the jobs of prometheus.local.yml). */
+/**
+ * Scrape targets of the local variant, by job (the jobs of prometheus.local.yml): host:port, or
+ * for the exporters' jobs the target groups that name what each scrape reads.
+ */
 export type LocalTargets = Record<
   'sugang' | 'node' | 'alertmanager' | 'prometheus',
   readonly string[]
->
+> &
+  Partial<Record<'redis' | 'mysql', readonly TargetGroup[]>>
 
 /**
  * Writes prometheus.local.yml as dir/prometheus.yml, next to a link to the committed rules and
@@ -131,7 +147,7 @@ export async function writePrometheusConfig(dir: string, targets: LocalTargets):
   await copyFile(join(prometheusDir, 'prometheus.local.yml'), configFile)
   // A link, not a copy: during a demo, edited rules take effect on a reload (POST /-/reload).
   await symlink(rulesDir, join(dir, 'rules'))
-  for (const [job, list] of Object.entries(targets)) {
+  for (const [job, list] of Object.entries({ redis: [], mysql: [], ...targets })) {
     await writeFile(join(dir, 'targets', `${job}.json`), targetsFile(list))
   }
   return configFile
@@ -168,11 +184,35 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
 
     const nodeTargets = [...(options.nodeTargets ?? [])]
     if (nodeExporterAddress) nodeTargets.push(nodeExporterAddress)
+
+    const redisTargets: TargetGroup[] = []
+    if ((options.redis ?? []).length > 0) {
+      const exporter = await startRedisExporter({ echo: options.echo })
+      processes.push(exporter.process)
+      for (const [i, url] of (options.redis ?? []).entries()) {
+        const name = new URL(url).host
+        redisTargets.push(
+          redisTarget(exporter.address, { url, name, shard: String(i), role: 'primary' }),
+        )
+      }
+    }
+    const mysqlTargets: TargetGroup[] = []
+    for (const server of options.mysql ?? []) {
+      const exporter = await startMysqldExporter(server, { echo: options.echo })
+      processes.push(exporter.process)
+      mysqlTargets.push({
+        targets: [exporter.address],
+        labels: { instance: `${server.host}:${server.port}` },
+      })
+    }
+
     await writePrometheusConfig(promDir, {
       sugang: options.sugangTargets,
       node: nodeTargets,
       alertmanager: [alertmanagerAddress],
       prometheus: [prometheusAddress],
+      redis: redisTargets,
+      mysql: mysqlTargets,
     })
 
     if (nodeExporterBin && nodeExporterAddress) {

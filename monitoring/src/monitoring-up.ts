@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util'
+import type { MysqlServer } from './exporters.js'
 import { startLocalStack, type LocalStack } from './local-stack.js'
 import { formatSlackMessage, startSlackReceiver, type SlackReceiver } from './slack-receiver.js'
 
@@ -12,6 +13,11 @@ Options:
   --sugang HOST:PORT            a sugang metrics listener to scrape; repeat for several
                                 (default 127.0.0.1:9464, the service's METRICS_PORT default)
   --node-exporter               also run Debian's node exporter on 127.0.0.1 and scrape it
+  --redis URL                   a Redis node to scrape through Debian's redis exporter, e.g.
+                                redis://127.0.0.1:6379; repeat for several (a cluster's nodes)
+  --mysql USER@HOST:PORT        a MySQL server to scrape through Debian's mysqld exporter, e.g.
+                                root@127.0.0.1:3306 (its password, if any, from MYSQL_PWD);
+                                repeat for several (a primary and its replica)
   --prometheus-port N           default 9090 (0: any free port)
   --alertmanager-port N         default 9093 (0: any free port)
   --slack-webhook-url-file F    post alerts to the Slack webhook URL held in file F; without it,
@@ -27,12 +33,33 @@ function port(value: string | undefined, fallback: number, name: string): number
   return n
 }
 
+function redisUrl(value: string): string {
+  if (!/^rediss?:\/\/[^/\s]+$/.test(value)) {
+    throw new Error(`--redis must be redis://HOST:PORT, got "${value}"`)
+  }
+  return value
+}
+
+function mysqlServer(value: string): MysqlServer {
+  const m = /^([^@\s]+)@([^:\s]+):(\d+)$/.exec(value)
+  if (!m) throw new Error(`--mysql must be USER@HOST:PORT, got "${value}"`)
+  const password = process.env.MYSQL_PWD
+  return {
+    user: m[1] as string,
+    host: m[2] as string,
+    port: port(m[3], 3306, 'mysql'),
+    ...(password ? { password } : {}),
+  }
+}
+
 export async function main(argv: readonly string[]): Promise<number> {
   const { values } = parseArgs({
     args: [...argv],
     options: {
       sugang: { type: 'string', multiple: true },
       'node-exporter': { type: 'boolean', default: false },
+      redis: { type: 'string', multiple: true },
+      mysql: { type: 'string', multiple: true },
       'prometheus-port': { type: 'string' },
       'alertmanager-port': { type: 'string' },
       'slack-webhook-url-file': { type: 'string' },
@@ -60,6 +87,8 @@ export async function main(argv: readonly string[]): Promise<number> {
     stack = await startLocalStack({
       sugangTargets: values.sugang ?? ['127.0.0.1:9464'],
       startNodeExporter: values['node-exporter'],
+      redis: (values.redis ?? []).map(redisUrl),
+      mysql: (values.mysql ?? []).map(mysqlServer),
       prometheusPort: port(values['prometheus-port'], 9090, 'prometheus-port'),
       alertmanagerPort: port(values['alertmanager-port'], 9093, 'alertmanager-port'),
       slack: urlFile ? { urlFile } : { url: (receiver as SlackReceiver).url },

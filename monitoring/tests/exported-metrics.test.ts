@@ -2,7 +2,8 @@ import { freePort } from '@sugang/testkit/ports'
 import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { findTool } from '../src/binaries.js'
-import { node, sugang } from '../src/dashboards/metrics.js'
+import { allMetrics } from '../src/dashboards/metrics.js'
+import { redisTarget, startMysqldExporter, startRedisExporter } from '../src/exporters.js'
 import { startProcess, waitUntilReady } from '../src/processes.js'
 import { dashboardQueries, loadDashboards, loadRules } from './helpers/config-files.js'
 import { watchRequests, type OpenStream } from './helpers/event-stream.js'
@@ -23,14 +24,15 @@ import {
   startService,
 } from './helpers/service-harness.js'
 
-// Against the real service with real traffic, and a real node exporter: every metric name that a
-// rule or a dashboard reads must be one that is really exported (or recorded by a rule), and
-// every label a selector matches on must exist on that metric. A real Prometheus scrapes both
-// during the rush, and every query of the opening-day board must return data from it.
+// Against the real service with real traffic, and real node, Redis and MySQL exporters reading
+// the machine, the service's Redis and its MariaDB: every metric name that a rule or a dashboard
+// reads must be one that is really exported (or recorded by a rule), and every label a selector
+// matches on must exist on that metric. A real Prometheus scrapes them all during the rush, and
+// every query of the opening-day board must return data from it.
 
 const DATABASE = 'sugang_mon_metrics'
 /** Labels that Prometheus's targets add (prometheus.yml relabeling), not the exporters. */
-const TARGET_LABELS = new Set(['job', 'instance', 'name', 'az', 'env'])
+const TARGET_LABELS = new Set(['job', 'instance', 'name', 'az', 'env', 'shard', 'role'])
 /** Series that Prometheus makes itself. */
 const SYNTHETIC = new Set(['up', 'ALERTS', 'ALERTS_FOR_STATE'])
 
@@ -47,6 +49,17 @@ const exporter = startProcess('node exporter', findTool('nodeExporter'), [
 ])
 t.teardown(() => exporter.stop())
 await waitUntilReady(`http://${exporterAddress}/metrics`, exporter)
+const redisExporter = await startRedisExporter()
+t.teardown(() => redisExporter.process.stop())
+const redisNode = `redis://127.0.0.1:${redis.port}`
+const mysqldExporter = await startMysqldExporter({ host: '127.0.0.1', port: 3306, user: 'root' })
+t.teardown(() => mysqldExporter.process.stop())
+/** What each exporter job's metrics come from, scraped as Prometheus scrapes them. */
+const exporterScrapes = {
+  node: `http://${exporterAddress}/metrics`,
+  redis: `http://${redisExporter.address}/scrape?target=${encodeURIComponent(redisNode)}`,
+  mysql: `http://${mysqldExporter.address}/metrics`,
+} as const
 // A labelled counter's series appears at its first increment, and rate() needs a sample before
 // it: one request decided before Prometheus starts gives the rush's counters their baseline, as
 // the requests before an opening do in production.
@@ -60,12 +73,23 @@ await decided(service, early, String(first.body?.requestId))
 const prometheus = await startScrapingPrometheus({
   sugang: [new URL(service.metricsUrl).host],
   node: [exporterAddress],
+  redis: [
+    redisTarget(redisExporter.address, {
+      url: redisNode,
+      name: 'redis-0001-001',
+      shard: '0001',
+      role: 'primary',
+    }),
+  ],
+  mysql: [{ targets: [mysqldExporter.address], labels: { instance: 'primary' } }],
 })
 t.teardown(() => prometheus.stop())
-// Scraped before the rush, so that rate() has samples on both sides of it.
-await waitFor('Prometheus to scrape the service and node exporter', async () => {
-  const targets = await query(prometheus.url, 'up{job=~"sugang|node"} == 1')
-  return targets.length === 2 ? true : undefined
+// Scraped before the rush, so that rate() has samples on both sides of it. An exporter's scrape
+// succeeds even when it cannot reach its server: redis_up and mysql_up say that it did.
+await waitFor('Prometheus to scrape the service and every exporter, and them to read', async () => {
+  const targets = await query(prometheus.url, 'up{job=~"sugang|node|redis|mysql"} == 1')
+  const read = await query(prometheus.url, 'redis_up == 1 or mysql_up == 1')
+  return targets.length === 4 && read.length === 2 ? true : undefined
 })
 /** A student's page watching a request that waits (its course held), until the board is read. */
 let waiting: OpenStream | null = null
@@ -273,8 +297,25 @@ t.test('the service exports what the contract and the dashboards need', async (t
   }
 })
 
+/** Each exporter job's metrics and their labels, from one scrape of each. */
+async function exporterExpositions(): Promise<Record<keyof typeof exporterScrapes, Exported>> {
+  const [node, redis, mysql] = await Promise.all(
+    [exporterScrapes.node, exporterScrapes.redis, exporterScrapes.mysql].map(async (url) =>
+      collectExposition(await scrape(url)),
+    ),
+  )
+  if (!node || !redis || !mysql) throw new Error('an exporter was not scraped')
+  return { node, redis, mysql }
+}
+
+/** The job whose exporter a metric's name belongs to: node_*, redis_*, mysql_*, else the service. */
+function jobOf(metric: string): 'sugang' | keyof typeof exporterScrapes {
+  const prefix = /^(node|redis|mysql)_/.exec(metric)?.[1]
+  return (prefix as keyof typeof exporterScrapes | undefined) ?? 'sugang'
+}
+
 t.test('every metric read by a rule or a dashboard is exported or recorded', async (t) => {
-  const fromNode = collectExposition(await scrape(`http://${exporterAddress}/metrics`))
+  const exporters = await exporterExpositions()
   const rules = await loadRules()
   const recorded = new Set(rules.flatMap((r) => (r.rule.record ? [r.rule.record] : [])))
   const exprs = [
@@ -290,12 +331,12 @@ t.test('every metric read by a rule or a dashboard is exported or recorded', asy
   for (const { where, expr } of exprs) {
     for (const { metric, labels } of analysePromql(expr).selectors) {
       if (!metric || SYNTHETIC.has(metric) || recorded.has(metric)) continue
-      const exported = fromService.get(metric) ?? fromNode.get(metric)
-      if (metric.startsWith('node_')) {
-        t.ok(fromNode.has(metric), `${metric} (${where}) is exported by node exporter`)
-      } else {
-        t.ok(fromService.has(metric), `${metric} (${where}) is exported by the service`)
-      }
+      const job = jobOf(metric)
+      const exported = (job === 'sugang' ? fromService : exporters[job]).get(metric)
+      t.ok(
+        exported,
+        `${metric} (${where}) is exported by ${job === 'sugang' ? 'the service' : `the ${job} exporter`}`,
+      )
       for (const label of labels) {
         if (TARGET_LABELS.has(label)) continue
         t.ok(exported?.has(label), `${metric} has the label ${label} (${where})`)
@@ -308,11 +349,10 @@ t.test('every metric read by a rule or a dashboard is exported or recorded', asy
 
 t.test("the dashboards' typed table of metrics is what is exported", async (t) => {
   // src/dashboards/metrics.ts names each metric once, with its labels: it must agree with the
-  // service and node exporter, label by label.
-  const fromNode = collectExposition(await scrape(`http://${exporterAddress}/metrics`))
-  const table = [...Object.values(sugang), ...Object.values(node)]
-  for (const metric of table) {
-    const exported = metric.job === 'node' ? fromNode : fromService
+  // service and the exporters, label by label.
+  const exporters = await exporterExpositions()
+  for (const metric of allMetrics()) {
+    const exported = metric.job === 'sugang' ? fromService : exporters[metric.job]
     const series = metric.kind === 'histogram' ? `${metric.name}_bucket` : metric.name
     const labels = exported.get(series)
     t.ok(labels, `${series} is exported (job ${metric.job})`)

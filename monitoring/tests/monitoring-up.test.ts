@@ -4,6 +4,7 @@ import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { repoRoot } from '../src/paths.js'
 import { httpGet, startProcess } from '../src/processes.js'
+import { query } from './helpers/prometheus-api.js'
 
 // scripts/monitoring-up as a person runs it: it comes up on loopback, scrapes what it was told to,
 // and an interrupt stops everything it started.
@@ -25,6 +26,11 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
   const proc = startProcess('monitoring-up', script, [
     '--sugang',
     target,
+    // The machine's Redis and MariaDB, which CI starts: read through the exporters it runs.
+    '--redis',
+    'redis://127.0.0.1:6379',
+    '--mysql',
+    'root@127.0.0.1:3306',
     '--prometheus-port',
     '0',
     '--alertmanager-port',
@@ -54,6 +60,22 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
     return found ? true : undefined
   })
   t.pass('the given service is a target of job sugang')
+  // Each exporter answers for what it reads: redis_up and mysql_up are 1 only when it got there.
+  const read = await waitFor('Redis and MySQL to be read through their exporters', async () => {
+    const found = await query(
+      prometheus,
+      'redis_up{job="redis"} == 1 or mysql_up{job="mysql"} == 1',
+    )
+    return found.length === 2 ? found : undefined
+  })
+  t.same(
+    read.map((s) => [s.metric.job, s.metric.instance]).sort(),
+    [
+      ['mysql', '127.0.0.1:3306'],
+      ['redis', '127.0.0.1:6379'],
+    ],
+    'the given Redis and MySQL, each under its own name',
+  )
   const rules = JSON.parse((await httpGet(`${prometheus}/api/v1/rules`)).body) as {
     data: { groups: Array<{ name: string }> }
   }

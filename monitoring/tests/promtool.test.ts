@@ -1,8 +1,9 @@
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import t, { type Test } from 'tap'
 import { renderAlertmanagerConfig, writePrometheusConfig } from '../src/local-stack.js'
+import { prometheusDir, rulesDir } from '../src/paths.js'
 import { ruleFiles, ruleTestFiles } from './helpers/config-files.js'
 import { runTool } from './helpers/tools.js'
 
@@ -13,10 +14,25 @@ async function tempDir(t: Test): Promise<string> {
 }
 
 t.test('prometheus.yml passes promtool check config, rule files included', async (t) => {
+  // As on the monitoring host: beside it, the rules and the target files the host writes for the
+  // Redis nodes and the MySQL servers (infra's monitoring-host.ts), here with one of each.
+  const dir = await tempDir(t)
+  await copyFile(join(prometheusDir, 'prometheus.yml'), join(dir, 'prometheus.yml'))
+  await symlink(rulesDir, join(dir, 'rules'))
+  await mkdir(join(dir, 'targets'))
+  const redis = [
+    {
+      targets: ['rediss://sugang-redis-0001-001.example.internal:6379'],
+      labels: { node: 'sugang-redis-0001-001', shard: '0001', role: 'primary' },
+    },
+  ]
+  const mysql = [{ targets: ['127.0.0.1:9104'], labels: { instance: 'primary' } }]
+  await writeFile(join(dir, 'targets', 'redis.json'), JSON.stringify(redis))
+  await writeFile(join(dir, 'targets', 'mysql.json'), JSON.stringify(mysql))
   const { code, output } = await runTool('promtool', [
     'check',
     'config',
-    'prometheus/prometheus.yml',
+    join(dir, 'prometheus.yml'),
   ])
   t.equal(code, 0, 'exits 0', { output })
   t.match(output, /SUCCESS: 4 rule files found/)

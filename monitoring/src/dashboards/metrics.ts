@@ -5,11 +5,19 @@
 // tests/exported-metrics.test.ts checks against the real service that what is written here is
 // exported; tests/grafana.test.ts that no dashboard names a metric outside this table.
 
-/** Scrape jobs of prometheus.yml: the service's /metrics and node exporter, on each instance. */
-export type Job = 'sugang' | 'node'
+/**
+ * Scrape jobs of prometheus.yml: the service's /metrics and node exporter, on each instance;
+ * redis_exporter for each Redis node and mysqld_exporter for each MySQL server, on the
+ * monitoring host.
+ */
+export type Job = 'sugang' | 'node' | 'redis' | 'mysql'
 
-/** Labels that Prometheus adds to every series of a target (prometheus.yml relabeling). */
-export type TargetLabel = 'instance' | 'name' | 'az'
+/**
+ * Labels that Prometheus adds to every series of a target (prometheus.yml relabeling and the
+ * target files): the instance everywhere; the Name tag and the zone of an app instance; the
+ * shard and the role (primary, replica) of a Redis node.
+ */
+export type TargetLabel = 'instance' | 'name' | 'az' | 'shard' | 'role'
 
 /** A label's values: a fixed set, or `any` for free text (course ids, routes, ...). */
 type Values = readonly string[] | 'any'
@@ -209,6 +217,46 @@ export const node = {
   tcpEstablished: gauge('node', 'node_netstat_Tcp_CurrEstab'),
 } as const
 
+/**
+ * What redis_exporter reports of each Redis node (INFO). Redis runs commands on one thread, so
+ * the main thread's CPU is the node's saturation: near one second per second it can take no more.
+ */
+export const redis = {
+  up: gauge('redis', 'redis_up'),
+  cpuSysMainThread: counter('redis', 'redis_cpu_sys_main_thread_seconds_total'),
+  cpuUserMainThread: counter('redis', 'redis_cpu_user_main_thread_seconds_total'),
+  commandsProcessed: counter('redis', 'redis_commands_processed_total'),
+  connectedClients: gauge('redis', 'redis_connected_clients'),
+  memoryUsed: gauge('redis', 'redis_memory_used_bytes'),
+} as const
+
+/**
+ * What mysqld_exporter reports of each MySQL server (SHOW GLOBAL STATUS). The InnoDB row lock
+ * counters carry no `_total`: the exporter passes status variables through untyped, so they are
+ * gauges here, and their rate() is what the board shows.
+ */
+export const mysql = {
+  up: gauge('mysql', 'mysql_up'),
+  commands: counter('mysql', 'mysql_global_status_commands_total', { command: 'any' }),
+  /** Row lock waits begun, since the server started. */
+  rowLockWaits: gauge('mysql', 'mysql_global_status_innodb_row_lock_waits'),
+  /** Row lock waits under way now. */
+  rowLockCurrentWaits: gauge('mysql', 'mysql_global_status_innodb_row_lock_current_waits'),
+  /** Milliseconds spent waiting for row locks, since the server started. */
+  rowLockTime: gauge('mysql', 'mysql_global_status_innodb_row_lock_time'),
+  threadsRunning: gauge('mysql', 'mysql_global_status_threads_running'),
+} as const
+
+/** Every metric of the table, whichever job exports it. */
+export function allMetrics(): AnyMetric[] {
+  return [
+    ...Object.values(sugang),
+    ...Object.values(node),
+    ...Object.values(redis),
+    ...Object.values(mysql),
+  ] as AnyMetric[]
+}
+
 /** Prometheus's own series of each target: 1 while its last scrape succeeded. */
 export function up(job: Job, matchers: Matchers<NoLabels> = {}): string {
   return selector('up', job, matchers)
@@ -219,7 +267,7 @@ type AnyMetric = Simple<string, LabelSpec> | Histogram<string, LabelSpec>
 /** Every series name the table can select: a histogram's three, `up`. */
 export function tableSeriesNames(): Set<string> {
   const names = new Set<string>(['up'])
-  for (const metric of [...Object.values(sugang), ...Object.values(node)] as AnyMetric[]) {
+  for (const metric of allMetrics()) {
     if (metric.kind === 'histogram') {
       for (const suffix of ['_bucket', '_count', '_sum']) names.add(`${metric.name}${suffix}`)
     } else {

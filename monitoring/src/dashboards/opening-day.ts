@@ -2,7 +2,7 @@ import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge'
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import { datasource, datasourceVariable } from './datasource.js'
-import { increase, nre, rate, sugang, up } from './metrics.js'
+import { increase, mysql, nre, rate, redis, sugang, up } from './metrics.js'
 import {
   board,
   dashedLine,
@@ -54,6 +54,10 @@ const decided = `sum(${rate(m.admissions.select())})`
 const decisionLag = `(${queued} > 0) / (${decided} or vector(0)) or ${queued}`
 /** Instances whose scrape succeeds and whose MySQL and Redis both answer (/health/ready). */
 const healthy = `count((${up('sugang')} == 1) and on (instance) (min by (instance) (${m.dependencyUp.select()}) == 1)) or vector(0)`
+
+/** Each Redis node's main thread: CPU seconds per second, system and user together. */
+const byNode = (selector: string) => `sum by (shard, instance, role) (${rate(selector)})`
+const redisCpu = `${byNode(redis.cpuSysMainThread.select())} + ${byNode(redis.cpuUserMainThread.select())}`
 
 const stat = (panel: Cell['panel']): Cell => ({ panel, w: 4, h: 4 })
 const third = (panel: Cell['panel']): Cell => ({ panel, w: 8, h: 8 })
@@ -408,7 +412,7 @@ export function openingDayDashboard(): dashboard.Dashboard {
                 id: 26,
                 title: 'MySQL: admission commits/s and failed attempts/s',
                 description:
-                  "What the service sees of MySQL: each admission batch is one committed transaction; a failed attempt (a lock wait timeout, a deadlock, a lost connection) is retried. The server's own commits and InnoDB row lock waits need mysqld_exporter or RDS's CloudWatch metrics, which Prometheus does not scrape.",
+                  "What the service sees of MySQL: each admission batch is one committed transaction; a failed attempt (a lock wait timeout, a deadlock, a lost connection) is retried. The server's own commits and lock waits are in the panel below.",
                 unit: 'ops',
                 queries: [
                   {
@@ -427,7 +431,7 @@ export function openingDayDashboard(): dashboard.Dashboard {
                 id: 27,
                 title: 'Redis: cache repairs and reflection failures',
                 description:
-                  "Repairs: courses whose queue caches the reconciler rebuilt from MySQL because Redis lost a write (a failover, an eviction). Reflection failures: committed cancellations whose update of the queue failed at first. Both are 0 on a good day. Redis CPU per shard is ElastiCache's EngineCPUUtilization in CloudWatch, which Prometheus does not scrape.",
+                  "Repairs: courses whose queue caches the reconciler rebuilt from MySQL because Redis lost a write (a failover, an eviction). Reflection failures: committed cancellations whose update of the queue failed at first. Both are 0 on a good day. Each shard's CPU is in the panel below.",
                 unit: 'short',
                 min: 0,
                 queries: [
@@ -475,6 +479,54 @@ export function openingDayDashboard(): dashboard.Dashboard {
                 },
               ],
             },
+          ],
+          [
+            half(
+              dashedLine(
+                timeseriesPanel({
+                  id: 33,
+                  title: 'Redis CPU per shard (main thread)',
+                  description:
+                    "CPU seconds per second of each Redis node's main thread, which runs every command: at 100 % the node can take no more, and every queue, seat and session on its shard waits (the dashed red line is 80 %). One shard far above the others is a hot course's keys; every shard high together is the rush outgrowing the cluster. From redis_exporter on the monitoring host, which reads each node's INFO.",
+                  unit: 'percentunit',
+                  min: 0,
+                  queries: [
+                    {
+                      expr: redisCpu,
+                      legend: 'shard {{shard}} {{instance}} ({{role}})',
+                    },
+                  ],
+                }),
+                0.8,
+              ),
+            ),
+            half(
+              timeseriesPanel({
+                id: 34,
+                title: 'MySQL commits/s and row lock waits',
+                description:
+                  "From mysqld_exporter on the monitoring host (SHOW GLOBAL STATUS), per server (primary, replica). Commits/s: every explicit COMMIT, the service's admission batches and cancellations among them. Row lock waits/s: InnoDB row locks that were not free at once; waiting now: those under way (right axis). Admission batches lock their course's row, so waits that rise with decided/s flat point at one hot course's batches queueing behind each other, or at another writer holding rows.",
+                unit: 'ops',
+                min: 0,
+                queries: [
+                  {
+                    expr: `sum by (instance) (${rate(mysql.commands.select({ command: 'commit' }))})`,
+                    legend: 'commits/s {{instance}}',
+                  },
+                  {
+                    expr: `sum by (instance) (${rate(mysql.rowLockWaits.select())})`,
+                    legend: 'row lock waits/s {{instance}}',
+                  },
+                  {
+                    expr: `max by (instance) (${mysql.rowLockCurrentWaits.select()})`,
+                    legend: 'waiting now {{instance}}',
+                  },
+                ],
+              }).overrideByQuery('C', [
+                { id: 'unit', value: 'short' },
+                { id: 'custom.axisPlacement', value: 'right' },
+              ]),
+            ),
           ],
         ],
       },

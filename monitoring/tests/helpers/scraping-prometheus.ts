@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { freePort } from '@sugang/testkit/ports'
 import { findTool } from '../../src/binaries.js'
+import type { TargetGroup } from '../../src/exporters.js'
 import { writePrometheusConfig } from '../../src/local-stack.js'
 import { startProcess, waitUntilReady, type ManagedProcess } from '../../src/processes.js'
 
@@ -14,12 +15,15 @@ export interface ScrapingPrometheus {
 
 /**
  * Prometheus alone (no Alertmanager): prometheus.local.yml with the committed rules, scraping the
- * given service and node exporter targets every 5 s (and nothing else), on 127.0.0.1, with its data in a temporary
- * directory that stop() removes. For running the dashboards' queries against real series.
+ * given service, node exporter, Redis and MySQL targets every 5 s (and nothing else), on
+ * 127.0.0.1, with its data in a temporary directory that stop() removes. For running the
+ * dashboards' queries against real series.
  */
 export async function startScrapingPrometheus(targets: {
   readonly sugang: readonly string[]
   readonly node: readonly string[]
+  readonly redis?: readonly TargetGroup[]
+  readonly mysql?: readonly TargetGroup[]
 }): Promise<ScrapingPrometheus> {
   const bin = findTool('prometheus')
   const dir = await mkdtemp(join(tmpdir(), 'sugang-prometheus-'))
