@@ -215,27 +215,30 @@ t.test('small runs one single-AZ database; ha runs Multi-AZ with a read replica'
   t.notOk('database_replica_endpoint' in small.data.tf.output!)
 })
 
-t.test('MySQL accepts 3306 only from the service and the e-mail Lambda', async (t) => {
-  for (const { data } of [small, ha]) {
-    const dbGroup = Object.entries(resources(data, 'aws_security_group')).find(([, g]) =>
-      g.name.endsWith('-mysql'),
-    )!
-    const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
-      (r) => r.security_group_id === `\${aws_security_group.${dbGroup[0]}.id}`,
-    )
-    t.equal(rules.length, 2)
-    for (const rule of rules) {
-      t.equal(rule.from_port, 3306)
-      t.equal(rule.to_port, 3306)
-      t.notOk(rule.cidr_ipv4)
+t.test(
+  'MySQL accepts 3306 only from the service, the e-mail Lambda and the monitoring host',
+  async (t) => {
+    for (const { data } of [small, ha]) {
+      const dbGroup = Object.entries(resources(data, 'aws_security_group')).find(([, g]) =>
+        g.name.endsWith('-mysql'),
+      )!
+      const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
+        (r) => r.security_group_id === `\${aws_security_group.${dbGroup[0]}.id}`,
+      )
+      t.equal(rules.length, 3)
+      for (const rule of rules) {
+        t.equal(rule.from_port, 3306)
+        t.equal(rule.to_port, 3306)
+        t.notOk(rule.cidr_ipv4)
+      }
+      t.match(
+        rules.map((r) => r.referenced_security_group_id),
+        [/network_app-sg/, /network_monitoring-sg/, /network_notify-sg/],
+      )
+      t.notOk(dbGroup[1].egress, 'no egress rules')
     }
-    t.match(
-      rules.map((r) => r.referenced_security_group_id),
-      [/network_app-sg/, /network_notify-sg/],
-    )
-    t.notOk(dbGroup[1].egress, 'no egress rules')
-  }
-})
+  },
+)
 
 t.test(
   'Redis encrypts at rest and in transit and requires the AUTH token from Secrets Manager',
@@ -345,13 +348,29 @@ t.test('the members of a replication group are named as ElastiCache names them',
   ])
 })
 
-t.test('Redis accepts 6379 only from the service', async (t) => {
+t.test('Redis accepts 6379 only from the service and the monitoring host', async (t) => {
   for (const { data } of [small, ha]) {
-    const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
-      (r) => r.from_port === 6379,
+    const cacheGroup = Object.keys(resources(data, 'aws_security_group')).find((id) =>
+      id.startsWith('redis_sg'),
     )
-    t.equal(rules.length, 1)
-    t.match(rules[0], { to_port: 6379, referenced_security_group_id: /network_app-sg/ })
+    const rules = resourceList(data, 'aws_vpc_security_group_ingress_rule').filter(
+      (r) =>
+        r.from_port === 6379 || r.security_group_id === `\${aws_security_group.${cacheGroup}.id}`,
+    )
+    t.equal(rules.length, 2)
+    t.match(rules, [
+      {
+        security_group_id: `\${aws_security_group.${cacheGroup}.id}`,
+        to_port: 6379,
+        referenced_security_group_id: /network_app-sg/,
+      },
+      {
+        security_group_id: `\${aws_security_group.${cacheGroup}.id}`,
+        to_port: 6379,
+        referenced_security_group_id: /network_monitoring-sg/,
+      },
+    ])
+    for (const rule of rules) t.notOk(rule.cidr_ipv4)
   }
 })
 
