@@ -50,6 +50,11 @@ export const defaultAdmissionSettings: Readonly<AdmissionSettings> = Object.free
 export interface AdmissionObserver {
   batch(courseId: string, seconds: number, decisions: readonly Decision[], seatsLeft: number): void
   bulkRejected(courseId: string, count: number): void
+  /**
+   * One request decided and told: seconds from joining its queue (on the queue's clock) until
+   * now, and whether its course's admission was paused by an operator at any time in between.
+   */
+  waited(seconds: number, throughPause: boolean): void
   error(err: unknown, courseId: string | null): void
 }
 
@@ -59,6 +64,8 @@ export interface AdmissionObserver {
  */
 export interface AdmissionGate {
   pausedFor(courseId: string): unknown
+  /** Whether admission of this course was paused at any time since `since` (ms since the epoch). */
+  pausedSince(courseId: string, since: number): boolean
   /** Most decisions per second for this course; 0 for no ceiling. */
   ceilingFor(courseId: string): number
   /** Most decisions per second over every course and every instance together; 0 for none. */
@@ -67,6 +74,7 @@ export interface AdmissionGate {
 
 const openGate: AdmissionGate = {
   pausedFor: () => null,
+  pausedSince: () => false,
   ceilingFor: () => 0,
   overallCeiling: () => 0,
 }
@@ -311,6 +319,7 @@ export class AdmissionWorker {
         await this.#hooks.afterCommit?.(courseId)
         const left = await this.#queue.settle(courseId, this.#token, decisions, plan)
         this.#observer.batch(courseId, seconds, plan.decisions, plan.seatsLeft)
+        if (left !== null) this.#waited(courseId, requests, requests.length)
         this.#adapt(courseId, size, seconds * 1000, requests.length)
         if (left === null) {
           released = true
@@ -392,7 +401,22 @@ export class AdmissionWorker {
     if (recorded === 'fenced') return 'lease-lost'
     if (recorded !== 'recorded') return 0
     const result = await this.#queue.rejectHead(courseId, this.#token, rejections)
+    if (typeof result === 'number') this.#waited(courseId, head, result)
     return result === 'not-full' ? 0 : result
+  }
+
+  /**
+   * Reports how long each of the first `count` requests waited, now that it is decided and told.
+   * A batch decides every request it read: each gets its decision, or is rejected with its course.
+   */
+  #waited(courseId: string, requests: readonly QueuedRequest[], count: number): void {
+    const now = Date.now()
+    for (let i = 0; i < count; i += 1) {
+      const at = requests[i]?.queuedAt
+      if (at === undefined) continue
+      // The queue's clock and this instance's may differ by a little: never a negative wait.
+      this.#observer.waited(Math.max(0, now - at) / 1000, this.#gate.pausedSince(courseId, at))
+    }
   }
 
   #adapt(courseId: string, size: number, ms: number, used: number): void {

@@ -204,6 +204,8 @@ export class OperatorControls {
   #window: RegistrationWindow
   #seen = ''
   #timer: NodeJS.Timeout | null = null
+  /** When this instance saw each pause lifted (by target, EVERY_COURSE included), ms since the epoch. */
+  readonly #resumed = new Map<string, number>()
 
   constructor(
     store: Pick<OperatorStore, 'readControls'>,
@@ -232,6 +234,18 @@ export class OperatorControls {
     return this.#state.pauses.get(courseId) ?? this.#state.pauses.get(EVERY_COURSE) ?? null
   }
 
+  /**
+   * Whether admission of this course was paused at any time since `since` (ms since the epoch):
+   * a pause in force now, or one this instance saw lifted after it. A pause lifted before this
+   * instance started is not known to it.
+   */
+  pausedSince(courseId: string, since: number): boolean {
+    if (this.pausedFor(courseId)) return true
+    const course = this.#resumed.get(courseId)
+    const every = this.#resumed.get(EVERY_COURSE)
+    return (course !== undefined && course > since) || (every !== undefined && every > since)
+  }
+
   /** The ceiling on this course's decisions per second, or 0 for none. */
   ceilingFor(courseId: string): number {
     return this.#state.throttles.get(courseId)?.perSecond ?? 0
@@ -253,7 +267,12 @@ export class OperatorControls {
     const seen = rows.map((r) => `${r.name}=${r.value}`).join('\n')
     if (seen === this.#seen) return false
     this.#seen = seen
+    const before = this.#state.pauses
     this.#state = parseControls(rows, (row, err) => this.#observer.badRow(row.name, err))
+    const now = Date.now()
+    for (const target of before.keys()) {
+      if (!this.#state.pauses.has(target)) this.#resumed.set(target, now)
+    }
     this.#window = effectiveWindow(this.#configured, this.#state.window)
     for (const listener of this.#listeners) listener(this.#state)
     return true

@@ -7,6 +7,7 @@ import type { Counter, Histogram } from 'prom-client'
 export interface ServiceMetrics {
   readonly admissions: Counter<'outcome'>
   readonly admissionBatch: Histogram
+  readonly decisionWait: Histogram<'paused'>
   readonly admissionErrors: Counter
   readonly cacheRepairs: Counter
   readonly reflectionFailures: Counter

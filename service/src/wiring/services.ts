@@ -56,6 +56,9 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
     badRow: (name, err) => throttled.warn('an operator control could not be read', err, { name }),
   })
 
+  // The histogram's two children, looked up once rather than for every decision.
+  const waited = metrics.decisionWait.labels({ paused: 'false' })
+  const waitedThroughPause = metrics.decisionWait.labels({ paused: 'true' })
   const worker = new AdmissionWorker(
     { store, queue: rush.queue, leases: rush.leases, gate: controls },
     config.admission,
@@ -66,6 +69,8 @@ export function createServices(adapters: Adapters, context: ServiceContext): Ser
         for (const d of decisions) metrics.admissions.inc({ outcome: d.status })
       },
       bulkRejected: (_courseId, count) => metrics.admissions.inc({ outcome: 'rejected' }, count),
+      waited: (seconds, throughPause) =>
+        (throughPause ? waitedThroughPause : waited).observe(seconds),
       error: (err, courseId) => {
         metrics.admissionErrors.inc()
         throttled.warn('admission attempt failed; will retry', err, { courseId })

@@ -117,6 +117,7 @@ function startWorkers(t: Test, w: World, count: number) {
         {
           batch: () => undefined,
           bulkRejected: (_course, n) => (counts.bulk += n),
+          waited: () => undefined,
           error: (err) => {
             if (!(err instanceof StoppedAfterCommit)) t.error(err, 'admission attempt failed')
           },

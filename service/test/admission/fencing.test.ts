@@ -87,6 +87,7 @@ t.test(
       {
         batch: () => undefined,
         bulkRejected: () => undefined,
+        waited: () => undefined,
         error: (_err, courseId) => {
           if (courseId !== 'C0001') return
           failures.push(performance.now())

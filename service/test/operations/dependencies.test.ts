@@ -116,13 +116,16 @@ t.test('health and metrics', async (t) => {
   // Catalogue-based gauges may be up to a second old: wait for the admission to show.
   const text = await waitFor('the scrape to show the admission', async () => {
     const body = await (await fetch(`http://127.0.0.1:${address?.port}/metrics`)).text()
-    return /^sugang_seats_left\{course_id="C0001"\} 0$/m.test(body) && body
+    const waits = /^sugang_decision_wait_seconds_count\{paused="false"\} 2$/m
+    return /^sugang_seats_left\{course_id="C0001"\} 0$/m.test(body) && waits.test(body) && body
   })
   for (const line of [
     /^http_request_duration_seconds_bucket\{.*method="POST".*route="\/api\/v1\/courses\/:courseId\/enrollment-requests".*status_code="202"/m,
     /^sugang_enrollment_requests_total\{outcome="queued"\} 2$/m,
     /^sugang_queue_length\{course_id="C0001"\} 0$/m,
     /^sugang_admission_batch_duration_seconds_count \d+$/m,
+    // Both requests decided and told: each one's wait from its queue's clock to its answer.
+    /^sugang_decision_wait_seconds_bucket\{le="600",paused="false"\} 2$/m,
     /^sugang_enrolled_over_capacity 0$/m,
     /^sugang_replica_lag_seconds 0$/m,
     /^sugang_admissions_total\{outcome="enrolled"\} 1$/m,

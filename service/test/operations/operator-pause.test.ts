@@ -52,6 +52,18 @@ async function askInTurn(
   return ids
 }
 
+/** How many decisions the decision-wait histogram counted, through a pause and not. */
+async function waitsCounted(app: FastifyInstance): Promise<{ paused: number; unpaused: number }> {
+  const metric = await app.metrics.registry.getSingleMetric('sugang_decision_wait_seconds')?.get()
+  const count = (paused: string) =>
+    metric?.values.find(
+      (v) =>
+        (v as { metricName?: string }).metricName === 'sugang_decision_wait_seconds_count' &&
+        v.labels.paused === paused,
+    )?.value ?? 0
+  return { paused: count('true'), unpaused: count('false') }
+}
+
 /** Asks for a batch of each course by hand, then checks that nothing was decided. */
 async function nothingDecided(
   t: Test,
@@ -132,6 +144,11 @@ for (const storage of STORAGES) {
         return (await state(other.body.requestId, 6)).status === 'enrolled'
       })
       await nothingDecided(t, app, cookies, [{ courseId: 'C0001', students, ids }])
+      const before = await waitFor('C0002 wait to be counted, not as paused', async () => {
+        const counted = await waitsCounted(app)
+        return counted.unpaused === 1 ? counted : undefined
+      })
+      t.same(before, { paused: 0, unpaused: 1 }, "the other course's wait counts as unpaused")
 
       const resumed = await command(app, '/resume', {
         course: 'C0001',
@@ -153,6 +170,12 @@ for (const storage of STORAGES) {
         'decided in the order they arrived',
       )
       await decidedInArrivalOrder(t, app, 'C0001', ids.slice(0, 2))
+      // Their waits are not the admission's to answer for: each is counted as through a pause.
+      const after = await waitFor('the five waits to be counted', async () => {
+        const counted = await waitsCounted(app)
+        return counted.paused + counted.unpaused >= 6 ? counted : undefined
+      })
+      t.same(after, { paused: 5, unpaused: 1 }, 'the paused course waited through its pause')
     })
 
     await t.test('every course paused: every queue waits until the pause is lifted', async (t) => {

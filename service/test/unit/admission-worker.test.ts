@@ -9,18 +9,19 @@ import { embeddedStore, logIn, rushState } from './support/world.js'
 
 const rules = { maxWaitlistPerStudent: 5 }
 
-async function world(t: Test, capacity: number, students: number) {
+async function world(t: Test, capacity: number, students: number, startsAt = 0) {
   const ids = Array.from({ length: students }, (_, i) => `S${i + 1}`)
   const data = await embeddedStore(t, { students: ids, courses: [{ id: 'C1', capacity }] })
   const { store } = data
   /** The rush state's time (ms): it moves only when the test moves it. */
-  const clock = { now: 0 }
+  const clock = { now: startsAt }
   const rush = rushState(t, () => clock.now)
   const { queue, leases, memory } = rush
   await logIn(rush, ids)
   const decided: Decision[] = []
   const batches: number[] = []
   let bulk = 0
+  const waits: Array<{ seconds: number; throughPause: boolean }> = []
   const errors: unknown[] = []
   const requestIds: string[] = []
   const worker = (settings: Partial<AdmissionSettings> = {}) =>
@@ -30,6 +31,7 @@ async function world(t: Test, capacity: number, students: number) {
         decided.push(...decisions)
       },
       bulkRejected: (_c, n) => (bulk += n),
+      waited: (seconds, throughPause) => waits.push({ seconds, throughPause }),
       error: (err) => errors.push(err),
     })
   const enqueue = (
@@ -60,6 +62,7 @@ async function world(t: Test, capacity: number, students: number) {
     batches,
     errors,
     bulk: () => bulk,
+    waits,
     /** The records of every request enqueued so far. */
     records: () => requestIds.flatMap((id) => memory.requests.get(id) ?? []),
     status: (requestId: string) => {
@@ -96,6 +99,67 @@ t.test('admits in arrival order, then rejects the rest in bulk without the store
     t.ok(w.bulk() > 0, 'most rejections were made in bulk')
     t.ok(w.data.transactions <= Math.ceil(capacity / 4) + 1, `${w.data.transactions} transactions`)
   }
+})
+
+t.test(
+  'every request decided reports how long it waited, batched or rejected in bulk',
+  async (t) => {
+    for (let round = 0; round < 10; round += 1) {
+      const capacity = 1 + Math.floor(Math.random() * 5)
+      const students = capacity + 5 + Math.floor(Math.random() * 60)
+      // The queue's clock says each request joined `ago` seconds before now, one every 10 ms.
+      const ago = 30 + Math.floor(Math.random() * 60)
+      const base = Date.now() - ago * 1000
+      const w = await world(t, capacity, students, base)
+      for (let i = 0; i < students; i += 1) {
+        w.clock.now = base + i * 10
+        await w.enqueue(`S${i + 1}`)
+      }
+      const before = Date.now()
+      await w.worker({ minBatch: 2, maxBatch: 4 }).drain('C1')
+      const after = Date.now()
+      t.equal(await w.queue.length('C1'), 0, 'the queue is drained')
+      t.ok(w.bulk() > 0, 'some were rejected in bulk')
+      t.equal(w.waits.length, students, 'one wait per request, whichever way it was decided')
+      const bad = w.waits.filter(
+        (x, i) =>
+          x.throughPause ||
+          x.seconds * 1000 < before - (base + i * 10) - 1 ||
+          x.seconds * 1000 > after - (base + i * 10) + 1,
+      )
+      t.same(bad, [], 'each from its own join until it was told, in arrival order, no pause')
+    }
+  },
+)
+
+t.test("a wait through an operator's pause says so", async (t) => {
+  const w = await world(t, 3, 6, Date.now() - 5_000)
+  for (let i = 1; i <= 6; i += 1) await w.enqueue(`S${i}`)
+  const asked: number[] = []
+  const waits: boolean[] = []
+  const gate = {
+    pausedFor: () => null,
+    pausedSince: (_course: string, since: number) => {
+      asked.push(since)
+      return true
+    },
+    ceilingFor: () => 0,
+    overallCeiling: () => 0,
+  }
+  const worker = new AdmissionWorker(
+    { store: w.store, queue: w.queue, leases: w.leases, gate },
+    {},
+    rules,
+    {
+      batch: () => undefined,
+      bulkRejected: () => undefined,
+      waited: (_s, throughPause) => waits.push(throughPause),
+      error: (err) => t.error(err),
+    },
+  )
+  await worker.drain('C1')
+  t.same(waits, [true, true, true, true, true, true], 'every wait is marked as through a pause')
+  t.same(asked, Array<number>(6).fill(w.clock.now), 'asked from when each request joined')
 })
 
 t.test('batches are bounded by the batch size settings', async (t) => {
@@ -306,6 +370,7 @@ t.test('a pace decides a course a tenth of a second’s worth at a time, in orde
     {
       batch: (_c, _s, decisions) => decided.push(decisions.length),
       bulkRejected: (_c, n) => decided.push(n),
+      waited: () => undefined,
       error: (err) => t.error(err),
     },
   )
@@ -353,7 +418,12 @@ t.test(
       },
     }
     let paused = false
-    const gate = { pausedFor: () => paused, ceilingFor: () => 0, overallCeiling: () => 4 }
+    const gate = {
+      pausedFor: () => paused,
+      pausedSince: () => false,
+      ceilingFor: () => 0,
+      overallCeiling: () => 4,
+    }
     const worker = new AdmissionWorker(
       { store: w.store, queue: w.queue, leases, gate },
       { sliceMs: 60_000 },
@@ -361,6 +431,7 @@ t.test(
       {
         batch: (_c, _s, decisions) => decided.push(decisions.length),
         bulkRejected: (_c, n) => decided.push(n),
+        waited: () => undefined,
         error: (err) => t.error(err),
       },
     )

@@ -63,6 +63,13 @@ export default fp<MetricsOptions>(
         buckets: [0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
         registers: [registry],
       }),
+      decisionWait: new Histogram({
+        name: 'sugang_decision_wait_seconds',
+        help: 'Seconds from a request joining its course queue to its decision being told, per decided request; paused="true" when an operator paused its course in between.',
+        labelNames: ['paused'],
+        buckets: [0.1, 0.25, 0.5, 1, 2.5, 5, 10, 15, 30, 60, 120, 300, 600],
+        registers: [registry],
+      }),
       admissionErrors: new Counter({
         name: 'sugang_admission_errors_total',
         help: 'Admission attempts that failed and will be retried.',
