@@ -145,6 +145,8 @@ export const sugang = {
     outcome: ['enrolled', 'waitlisted', 'rejected'],
   }),
   admissionBatch: histogram('sugang', 'sugang_admission_batch_duration_seconds'),
+  /** From joining a queue to the decision; paused="true" when an operator's pause lengthened it. */
+  decisionWait: histogram('sugang', 'sugang_decision_wait_seconds', { paused: ['true', 'false'] }),
   admissionErrors: counter('sugang', 'sugang_admission_errors_total'),
   waitlistPromotions: counter('sugang', 'sugang_waitlist_promotions_total'),
   queueLength: gauge('sugang', 'sugang_queue_length', { course_id: 'any' }),

@@ -49,9 +49,11 @@ const decided = `sum(${rate(m.admissions.select())})`
 /**
  * Seconds to decide what is queued at the current pace (Little's law): 0 with an empty queue,
  * +Inf while requests wait and nothing is decided. sugang_admissions_total has no course label,
- * so this is for all courses together.
+ * so this is for all courses together. The wait ahead, where the measured waits are behind.
  */
 const decisionLag = `(${queued} > 0) / (${decided} or vector(0)) or ${queued}`
+/** Measured waits from joining a queue to the decision, an operator's pauses left out. */
+const waits = m.decisionWait.bucket({ paused: 'false' })
 /** Instances whose scrape succeeds and whose MySQL and Redis both answer (/health/ready). */
 const healthy = `count((${up('sugang')} == 1) and on (instance) (min by (instance) (${m.dependencyUp.select()}) == 1)) or vector(0)`
 
@@ -148,12 +150,12 @@ export function openingDayDashboard(): dashboard.Dashboard {
             stat(
               statPanel({
                 id: 5,
-                title: 'Decision lag',
+                title: 'Decision wait p99',
                 description:
-                  'Seconds to decide what is queued at the current pace (queued ÷ decisions/s); ∞ while requests wait and nothing is decided. The benchmark asks for every request decided within 15 s of the first.',
+                  "How long the slowest 1 % of the requests decided lately waited from joining their queue to their decision, waits through an operator's pause left out. The objective is 99 % within 60 s (SugangDecisionBudgetBurn); the benchmark decides every request within 15 s of the first. A stall decides nothing, so it shows in the wait ahead (Queues and decisions), not here.",
                 unit: 's',
-                queries: [{ expr: decisionLag }],
-                thresholds: thresholds('green', [6, 'orange'], [15, 'red']),
+                queries: [{ expr: p99(waits) }],
+                thresholds: thresholds('green', [15, 'orange'], [60, 'red']),
               }),
             ),
             stat(
@@ -263,15 +265,22 @@ export function openingDayDashboard(): dashboard.Dashboard {
               ]),
             ),
             third(
-              timeseriesPanel({
-                id: 15,
-                title: 'Decision lag',
-                description:
-                  'Seconds to decide what is queued at the current pace: queued ÷ decisions/s, for all courses together (decisions carry no course label). It rises when the queues grow faster than they are decided; no metric times one request from its answer at the door to its decision.',
-                unit: 's',
-                min: 0,
-                queries: [{ expr: decisionLag, legend: 'queued ÷ decided/s' }],
-              }),
+              dashedLine(
+                timeseriesPanel({
+                  id: 15,
+                  title: 'Decision wait',
+                  description:
+                    "Measured: how long requests decided lately waited from joining their queue to their decision (p50, p99; an operator's pauses left out), timed by the worker on Redis's clock. Ahead: what a request joining now would wait at the current pace, queued ÷ decisions/s over all courses; it rises first when the queues grow faster than they are decided, and alone shows a stall. The dashed red line is the objective's 60 s.",
+                  unit: 's',
+                  min: 0,
+                  queries: [
+                    { expr: p50(waits), legend: 'measured p50' },
+                    { expr: p99(waits), legend: 'measured p99' },
+                    { expr: decisionLag, legend: 'ahead: queued ÷ decided/s' },
+                  ],
+                }),
+                60,
+              ),
             ),
           ],
           [

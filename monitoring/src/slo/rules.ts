@@ -6,7 +6,6 @@ import {
   budget,
   percent,
   type BurnWindows,
-  type EventIndicator,
   type Slo,
   type Window,
 } from './slos.js'
@@ -23,8 +22,7 @@ export function windows(): Window[] {
 
 /** The recorded error ratio of an objective over a window. */
 export function errorRatio(slo: Slo, window: Window): string {
-  const operation = slo.indicator.kind === 'events' ? 'ratio_rate' : 'ratio_avg'
-  return `job:sugang_slo_${slo.name}_errors:${operation}${window}`
+  return `job:sugang_slo_${slo.name}_errors:ratio_rate${window}`
 }
 
 /** The recorded event rate of an event-based objective over a window. */
@@ -44,7 +42,8 @@ function sumOfRates(selectors: readonly string[], window: Window): string {
   return `sum by (job) (\n  ${rates.join('\n  or\n  ')}\n)`
 }
 
-function eventRules(slo: Slo, indicator: EventIndicator): RuleText[] {
+function eventRules(slo: Slo): RuleText[] {
+  const { indicator } = slo
   const out: RuleText[] = []
   for (const window of windows()) {
     out.push({
@@ -66,27 +65,6 @@ function eventRules(slo: Slo, indicator: EventIndicator): RuleText[] {
   return out
 }
 
-function sliceRules(slo: Slo): RuleText[] {
-  if (slo.indicator.kind !== 'slices') return []
-  const out: RuleText[] = slo.indicator.rules.map((r) => ({
-    comment: r.comment,
-    fields: [
-      ['record', r.record],
-      ['expr', r.expr],
-    ],
-  }))
-  const bad = slo.indicator.rules.at(-1)?.record
-  for (const window of windows()) {
-    out.push({
-      fields: [
-        ['record', errorRatio(slo, window)],
-        ['expr', `avg_over_time(${bad}[${window}])`],
-      ],
-    })
-  }
-  return out
-}
-
 function indent(text: string, by = '  '): string {
   return text
     .split('\n')
@@ -101,9 +79,7 @@ function pairCondition(slo: Slo, pair: BurnWindows): string {
     `${errorRatio(slo, pair.long)} / ${b} > ${pair.burn}`,
     `and on (job) ${errorRatio(slo, pair.short)} / ${b} > ${pair.burn}`,
   ]
-  if (slo.indicator.kind === 'events') {
-    lines.push(`and on (job) ${eventRate(slo, pair.short)} >= ${slo.indicator.floorPerSecond}`)
-  }
+  lines.push(`and on (job) ${eventRate(slo, pair.short)} >= ${slo.indicator.floorPerSecond}`)
   return lines.join('\n')
 }
 
@@ -219,7 +195,7 @@ export function renderSloRules(slos: readonly Slo[] = SLOS): string {
   for (const slo of slos) {
     const b = budget(slo)
     const title = `${slo.title}: ${percent(slo.objective)} good, a budget of ${percent(b)}.`
-    const rules = slo.indicator.kind === 'events' ? eventRules(slo, slo.indicator) : sliceRules(slo)
+    const rules = eventRules(slo)
     sections.push(
       [
         `      # ${title}\n${renderRule(rules[0] as RuleText)}`,

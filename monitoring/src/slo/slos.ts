@@ -43,7 +43,6 @@ export const FOR = { page: '1m', ticket: '5m' } as const
  * (rates over the window, summed per job). Give either the bad events or the good ones.
  */
 export interface EventIndicator {
-  readonly kind: 'events'
   /** Every event: series selectors summed together. */
   readonly total: string
   /** The bad events, a subset of the total: series selectors summed together. */
@@ -54,32 +53,14 @@ export interface EventIndicator {
   readonly floorPerSecond: number
 }
 
-/** A recording rule that an indicator builds on. */
-export interface Recording {
-  readonly record: string
-  readonly expr: string
-  /** Why it is computed this way, written above it in the rule file. */
-  readonly comment: string
-}
-
-/**
- * A time-slice indicator: every rule evaluation (15 s) during the rush is a slice, good or bad,
- * and the error ratio of a window is the share of its slices that were bad.
- */
-export interface SliceIndicator {
-  readonly kind: 'slices'
-  /** The rules it needs, in order; the last records 1 for a bad slice and 0 for a good one. */
-  readonly rules: readonly Recording[]
-}
-
 export interface Slo {
   /** In record names: job:sugang_slo_<name>_errors:ratio_<window>. */
   readonly name: string
   /** What students feel, in a few words. */
   readonly title: string
-  /** The share of good events (or slices) over the registration period. */
+  /** The share of good events over the registration period. */
   readonly objective: number
-  readonly indicator: EventIndicator | SliceIndicator
+  readonly indicator: EventIndicator
   readonly alert: string
   readonly summary: string
   /** Templated; `{{ $value }}` is the burn rate over the long window of the pair that fired. */
@@ -96,8 +77,13 @@ const LATENCY_ROUTES = '/api/v1/(courses/:courseId|me/cart)/enrollment-requests'
 /** Answers that are not 5xx: a slow failure is counted by the availability objective. */
 const ANSWERED = 'status_code!~"5.."'
 
-/** Seconds of decisions ahead above which a slice of the rush is bad. */
+/**
+ * Seconds from joining a queue to the decision above which a decision is bad (a bucket bound of
+ * sugang_decision_wait_seconds).
+ */
 export const DECISION_TARGET_SECONDS = 60
+/** Waits that an operator's pause did not lengthen. */
+const NOT_PAUSED = 'paused="false"'
 /** Answer time targets of the latency objective, per route (the histogram's bucket bounds). */
 export const LATENCY_TARGETS = [
   { route: COURSE_REQUEST, le: '0.25', what: 'a course' },
@@ -124,7 +110,6 @@ export const SLOS: readonly Slo[] = [
     title: 'The door answers',
     objective: AVAILABILITY,
     indicator: {
-      kind: 'events',
       total: `http_request_duration_seconds_count{${API}}`,
       bad: [`http_request_duration_seconds_count{${API}, status_code=~"5.."}`],
       floorPerSecond: 1,
@@ -140,7 +125,6 @@ export const SLOS: readonly Slo[] = [
     title: "The door's latency",
     objective: LATENCY,
     indicator: {
-      kind: 'events',
       total: `http_request_duration_seconds_count{${JOB}, route=~"${LATENCY_ROUTES}", ${ANSWERED}}`,
       good: LATENCY_TARGETS.map(
         ({ route, le }) =>
@@ -160,69 +144,19 @@ export const SLOS: readonly Slo[] = [
     title: 'The time from a request to its decision',
     objective: DECISION,
     indicator: {
-      kind: 'slices',
-      rules: [
-        {
-          record: 'job:sugang_slo_decision_backlog:sum',
-          comment:
-            'Requests waiting for a decision. Every instance reports the shared queues, so max()\n' +
-            "per course; a course an operator paused waits by the operator's decision and is left\n" +
-            'out (SugangAdmissionPausedTooLong speaks for it), as is everything under a pause of\n' +
-            'every course.',
-          expr: [
-            'sum by (job) (',
-            `  max by (job, course_id) (sugang_queue_length{${JOB}})`,
-            `  unless on (job, course_id) sugang_admission_paused{${JOB}}`,
-            ')',
-            `unless on (job) sugang_admission_paused{${JOB}, course_id="*"}`,
-          ].join('\n'),
-        },
-        {
-          record: 'job:sugang_admissions:irate1m',
-          comment:
-            "Decisions per second, the fleet's pace now: irate() follows the pace within one\n" +
-            'scrape, where a rate over a minute would still average in the time before the\n' +
-            'opening.',
-          expr: `sum by (job) (irate(sugang_admissions_total{${JOB}}[1m]))`,
-        },
-        {
-          record: 'job:sugang_decision_lag_seconds:estimate',
-          comment:
-            'Seconds until the backlog is decided at the present pace: what a request that joins\n' +
-            'now will wait (the wait the student page shows, fleet-wide). No decision at all (no\n' +
-            'pace yet, or a stall) counts as 0.001 a second: a backlog then reads as a lag of\n' +
-            'at least 1000 s, and no backlog as 0, never NaN.',
-          expr:
-            'job:sugang_slo_decision_backlog:sum\n' +
-            '/ on (job) clamp_min(\n' +
-            '  job:sugang_admissions:irate1m or on (job) 0 * job:sugang_slo_decision_backlog:sum,\n' +
-            '  0.001\n' +
-            ')',
-        },
-        {
-          record: 'job:sugang_slo_decision_slices:bad',
-          comment:
-            `A slice of the rush is bad when the lag was over ${DECISION_TARGET_SECONDS} s at this\n` +
-            'evaluation and at the one before (rules run every 15 s: [20s] holds both): the first\n' +
-            'scrape after the opening sees a backlog and only a part of a scrape interval of\n' +
-            'decisions, and would overstate the lag once; a lag with no evaluation before it (a\n' +
-            'restarted Prometheus) makes no slice. Slices exist only while there is something to\n' +
-            'decide (a backlog, or decisions being made): quiet hours are no slices at all.',
-          expr:
-            `min_over_time(job:sugang_decision_lag_seconds:estimate[20s]) > bool ${DECISION_TARGET_SECONDS}\n` +
-            'and on (job) count_over_time(job:sugang_decision_lag_seconds:estimate[20s]) > 1\n' +
-            'and on (job) (\n' +
-            '  job:sugang_slo_decision_backlog:sum > 0\n' +
-            '  or on (job) job:sugang_admissions:irate1m > 0\n' +
-            ')',
-        },
+      // Each request decided and told, from its joining the queue; a wait through an operator's
+      // pause (paused="true") is the operator's decision, not the admission's, and not counted.
+      total: `sugang_decision_wait_seconds_count{${JOB}, ${NOT_PAUSED}}`,
+      good: [
+        `sugang_decision_wait_seconds_bucket{${JOB}, ${NOT_PAUSED}, le="${DECISION_TARGET_SECONDS}"}`,
       ],
+      floorPerSecond: 1,
     },
     alert: 'SugangDecisionBudgetBurn',
     summary: 'Requests wait too long for their decisions for the decision-time objective.',
     description:
-      `The backlog of {{ $labels.job }} has been more than ${DECISION_TARGET_SECONDS} s of ` +
-      `decisions deep for long enough to ${burning(DECISION, "the rush's time")}`,
+      `{{ $labels.job }} decides requests more than ${DECISION_TARGET_SECONDS} s after they ` +
+      `joined their queues often enough to ${burning(DECISION, 'decisions')}`,
   },
 ]
 
@@ -231,7 +165,7 @@ export function percent(ratio: number): string {
   return `${Number((ratio * 100).toPrecision(6))} %`
 }
 
-/** The error budget: the share of events (or slices) that may be bad. */
+/** The error budget: the share of events that may be bad. */
 export function budget(slo: Pick<Slo, 'objective'>): number {
   // 1 − 0.995 is 0.0050000000000000044 in binary floating point; the rules say 0.005.
   return Number((1 - slo.objective).toPrecision(6))
