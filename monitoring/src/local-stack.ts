@@ -12,6 +12,7 @@ import {
   type TargetGroup,
 } from './exporters.js'
 import { alertmanagerDir, prometheusDir, rulesDir } from './paths.js'
+import { schedulesDir } from './schedule.js'
 import { startProcess, waitUntilReady, type ManagedProcess } from './processes.js'
 
 /** Where Slack messages go: a URL (written to a private file) or a file that holds one. */
@@ -24,6 +25,8 @@ export interface LocalStackOptions {
   readonly nodeTargets?: readonly string[]
   /** Runs Debian's node exporter on 127.0.0.1 and scrapes it. */
   readonly startNodeExporter?: boolean
+  /** Whose opening schedule the rules hold (prometheus/schedules/<profile>.yml); small unset. */
+  readonly profile?: Profile
   /** Redis nodes (redis://host:port) to scrape through a redis_exporter run on 127.0.0.1. */
   readonly redis?: readonly string[]
   /** MySQL servers to scrape, each through a mysqld_exporter of its own on 127.0.0.1. */
@@ -137,16 +140,25 @@ export type LocalTargets = Record<
 > &
   Partial<Record<'redis' | 'mysql', readonly TargetGroup[]>>
 
+/** Infra's profiles, whose opening schedules prometheus/schedules/ holds. */
+export type Profile = 'small' | 'ha'
+
 /**
- * Writes prometheus.local.yml as dir/prometheus.yml, next to a link to the committed rules and
- * the target files it reads (dir/targets/<job>.json).
+ * Writes prometheus.local.yml as dir/prometheus.yml, next to a link to the committed rules, the
+ * profile's opening schedule and the target files it reads (dir/targets/<job>.json).
  */
-export async function writePrometheusConfig(dir: string, targets: LocalTargets): Promise<string> {
+export async function writePrometheusConfig(
+  dir: string,
+  targets: LocalTargets,
+  profile: Profile = 'small',
+): Promise<string> {
   await mkdir(join(dir, 'targets'), { recursive: true })
+  await mkdir(join(dir, 'schedule'))
   const configFile = join(dir, 'prometheus.yml')
   await copyFile(join(prometheusDir, 'prometheus.local.yml'), configFile)
   // A link, not a copy: during a demo, edited rules take effect on a reload (POST /-/reload).
   await symlink(rulesDir, join(dir, 'rules'))
+  await symlink(join(schedulesDir, `${profile}.yml`), join(dir, 'schedule', `${profile}.yml`))
   for (const [job, list] of Object.entries({ redis: [], mysql: [], ...targets })) {
     await writeFile(join(dir, 'targets', `${job}.json`), targetsFile(list))
   }
@@ -206,14 +218,18 @@ export async function startLocalStack(options: LocalStackOptions): Promise<Local
       })
     }
 
-    await writePrometheusConfig(promDir, {
-      sugang: options.sugangTargets,
-      node: nodeTargets,
-      alertmanager: [alertmanagerAddress],
-      prometheus: [prometheusAddress],
-      redis: redisTargets,
-      mysql: mysqlTargets,
-    })
+    await writePrometheusConfig(
+      promDir,
+      {
+        sugang: options.sugangTargets,
+        node: nodeTargets,
+        alertmanager: [alertmanagerAddress],
+        prometheus: [prometheusAddress],
+        redis: redisTargets,
+        mysql: mysqlTargets,
+      },
+      options.profile,
+    )
 
     if (nodeExporterBin && nodeExporterAddress) {
       const exporter = startProcess(

@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util'
 import type { MysqlServer } from './exporters.js'
-import { startLocalStack, type LocalStack } from './local-stack.js'
+import { startLocalStack, type LocalStack, type Profile } from './local-stack.js'
 import { formatSlackMessage, startSlackReceiver, type SlackReceiver } from './slack-receiver.js'
 
 const USAGE = `Usage: scripts/monitoring-up [options]
@@ -18,6 +18,8 @@ Options:
   --mysql USER@HOST:PORT        a MySQL server to scrape through Debian's mysqld exporter, e.g.
                                 root@127.0.0.1:3306 (its password, if any, from MYSQL_PWD);
                                 repeat for several (a primary and its replica)
+  --profile small|ha            whose opening schedule the opening-day board reads
+                                (prometheus/schedules/<profile>.yml; default small)
   --prometheus-port N           default 9090 (0: any free port)
   --alertmanager-port N         default 9093 (0: any free port)
   --slack-webhook-url-file F    post alerts to the Slack webhook URL held in file F; without it,
@@ -31,6 +33,13 @@ function port(value: string | undefined, fallback: number, name: string): number
     throw new Error(`--${name} must be a port number, got "${value}"`)
   }
   return n
+}
+
+function profile(value: string): Profile {
+  if (value !== 'small' && value !== 'ha') {
+    throw new Error(`--profile must be small or ha, got "${value}"`)
+  }
+  return value
 }
 
 function redisUrl(value: string): string {
@@ -58,6 +67,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     options: {
       sugang: { type: 'string', multiple: true },
       'node-exporter': { type: 'boolean', default: false },
+      profile: { type: 'string', default: 'small' },
       redis: { type: 'string', multiple: true },
       mysql: { type: 'string', multiple: true },
       'prometheus-port': { type: 'string' },
@@ -87,6 +97,7 @@ export async function main(argv: readonly string[]): Promise<number> {
     stack = await startLocalStack({
       sugangTargets: values.sugang ?? ['127.0.0.1:9464'],
       startNodeExporter: values['node-exporter'],
+      profile: profile(values.profile),
       redis: (values.redis ?? []).map(redisUrl),
       mysql: (values.mysql ?? []).map(mysqlServer),
       prometheusPort: port(values['prometheus-port'], 9090, 'prometheus-port'),

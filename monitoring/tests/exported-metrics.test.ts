@@ -4,6 +4,7 @@ import t from 'tap'
 import { findTool } from '../src/binaries.js'
 import { allMetrics } from '../src/dashboards/metrics.js'
 import { redisTarget, startMysqldExporter, startRedisExporter } from '../src/exporters.js'
+import { SCHEDULE_SERIES } from '../src/schedule.js'
 import { startProcess, waitUntilReady } from '../src/processes.js'
 import { dashboardQueries, loadDashboards, loadRules } from './helpers/config-files.js'
 import { watchRequests, type OpenStream } from './helpers/event-stream.js'
@@ -320,7 +321,11 @@ function jobOf(metric: string): 'sugang' | keyof typeof exporterScrapes {
 t.test('every metric read by a rule or a dashboard is exported or recorded', async (t) => {
   const exporters = await exporterExpositions()
   const rules = await loadRules()
-  const recorded = new Set(rules.flatMap((r) => (r.rule.record ? [r.rule.record] : [])))
+  // The profile's schedule file records the opening's schedule (src/schedule.ts).
+  const recorded = new Set([
+    ...rules.flatMap((r) => (r.rule.record ? [r.rule.record] : [])),
+    ...Object.values(SCHEDULE_SERIES),
+  ])
   const exprs = [
     ...rules.map((r) => ({ where: `rule ${r.rule.alert ?? r.rule.record}`, expr: r.rule.expr })),
     ...(await loadDashboards()).flatMap(({ dashboard }) =>

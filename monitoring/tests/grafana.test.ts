@@ -3,9 +3,11 @@ import { join } from 'node:path'
 import t from 'tap'
 import { parse } from 'yaml'
 import { ha } from '../../infra/src/config/ha.js'
+import { small } from '../../infra/src/config/small.js'
 import { dashboardsDir, renderAll } from '../src/dashboards/index.js'
 import { tableSeriesNames } from '../src/dashboards/metrics.js'
-import { SCHEDULE, SCHEDULED_CAPACITY } from '../src/dashboards/opening-day.js'
+import { schedulesDir } from '../src/schedule.js'
+import { profileSchedules, scheduleFiles } from '../src/schedule-generate.js'
 import { grafanaDir } from '../src/paths.js'
 import {
   allPanels,
@@ -232,12 +234,41 @@ t.test('the opening-day board answers "are we keeping up, and if not, where"', a
   }
 })
 
-t.test("the opening-day board's schedule is infra's ha profile", async (t) => {
-  // No metric holds the scheduled capacity: the board holds it, and must follow the profile.
-  t.equal(SCHEDULE.minimumInstances, ha.compute.rush.instances, 'compute.rush.instances')
+t.test("the opening-day board reads the schedule from the profile's series", async (t) => {
   const board = byUid('sugang-opening-day')
   const share = allPanels(board).find((p) => p.title === 'Share of the scheduled capacity')
-  t.match(share?.targets?.[0]?.expr, new RegExp(` / ${SCHEDULED_CAPACITY}$`))
-  const healthy = allPanels(board).find((p) => p.title.startsWith('Healthy instances ('))
-  t.equal(healthy?.title, `Healthy instances (scheduled ${ha.compute.rush.instances})`)
+  t.match(share?.targets?.[0]?.expr, / \/ scalar\(sugang:scheduled_capacity_requests_per_second\)$/)
+  const healthy = allPanels(board).find((p) => p.title === 'Healthy instances of the scheduled')
+  t.match(healthy?.targets?.[0]?.expr, / \/ scalar\(sugang:scheduled_minimum_instances\)$/)
+  // No number of a profile is written into the board: every threshold is a share or a fixed
+  // bound, and each limit line is a series.
+  const text = JSON.stringify(board)
+  for (const profile of [ha, small]) {
+    const capacity = profile.compute.rush.instances * profile.compute.requestsPerSecondPerInstance
+    t.notMatch(
+      text,
+      new RegExp(`\\b${capacity}\\b`),
+      `${profile.profile}'s capacity is no constant`,
+    )
+  }
+})
+
+t.test("each profile's schedule file is what its configuration says", async (t) => {
+  const files = scheduleFiles()
+  t.same([...files.keys()].sort(), ['ha.yml', 'small.yml'], 'one file per profile')
+  for (const [name, text] of files) {
+    t.equal(
+      await readFile(join(schedulesDir, name), 'utf8'),
+      text,
+      `${name}: npm run schedules -w monitoring`,
+    )
+  }
+  t.same(
+    profileSchedules().find((s) => s.profile === 'ha'),
+    {
+      profile: 'ha',
+      minimumInstances: ha.compute.rush.instances,
+      requestsPerInstance: ha.compute.requestsPerSecondPerInstance,
+    },
+  )
 })

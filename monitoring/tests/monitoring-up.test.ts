@@ -4,6 +4,7 @@ import { waitFor } from '@sugang/testkit/wait'
 import t from 'tap'
 import { repoRoot } from '../src/paths.js'
 import { httpGet, startProcess } from '../src/processes.js'
+import { ha } from '../../infra/src/config/ha.js'
 import { query } from './helpers/prometheus-api.js'
 
 // scripts/monitoring-up as a person runs it: it comes up on loopback, scrapes what it was told to,
@@ -31,6 +32,8 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
     'redis://127.0.0.1:6379',
     '--mysql',
     'root@127.0.0.1:3306',
+    '--profile',
+    'ha',
     '--prometheus-port',
     '0',
     '--alertmanager-port',
@@ -81,9 +84,15 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
   }
   t.same(
     rules.data.groups.map((g) => g.name).sort(),
-    ['host', 'slo', 'sugang', 'watchdog'],
-    'the committed rules',
+    ['host', 'schedule', 'slo', 'sugang', 'watchdog'],
+    'the committed rules and the schedule',
   )
+  // The ha profile's: 6 instances for the opening (infra/src/config/ha.ts, compute.rush).
+  const scheduled = await waitFor('the schedule to be recorded', async () => {
+    const found = await query(prometheus, 'sugang:scheduled_minimum_instances')
+    return found.length === 1 ? found : undefined
+  })
+  t.equal(scheduled[0]?.value[1], String(ha.compute.rush.instances), "the ha profile's schedule")
 
   proc.child.kill('SIGINT')
   t.equal(await proc.exited, 0, 'an interrupt ends it cleanly')

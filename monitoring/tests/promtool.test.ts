@@ -1,9 +1,19 @@
-import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises'
+import {
+  copyFile,
+  mkdir,
+  mkdtemp,
+  readFile,
+  readdir,
+  rm,
+  symlink,
+  writeFile,
+} from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import { basename, join } from 'node:path'
 import t, { type Test } from 'tap'
 import { renderAlertmanagerConfig, writePrometheusConfig } from '../src/local-stack.js'
 import { prometheusDir, rulesDir } from '../src/paths.js'
+import { schedulesDir } from '../src/schedule.js'
 import { ruleFiles, ruleTestFiles } from './helpers/config-files.js'
 import { runTool } from './helpers/tools.js'
 
@@ -19,6 +29,8 @@ t.test('prometheus.yml passes promtool check config, rule files included', async
   const dir = await tempDir(t)
   await copyFile(join(prometheusDir, 'prometheus.yml'), join(dir, 'prometheus.yml'))
   await symlink(rulesDir, join(dir, 'rules'))
+  await mkdir(join(dir, 'schedule'))
+  await copyFile(join(schedulesDir, 'ha.yml'), join(dir, 'schedule', 'ha.yml'))
   await mkdir(join(dir, 'targets'))
   const redis = [
     {
@@ -35,7 +47,7 @@ t.test('prometheus.yml passes promtool check config, rule files included', async
     join(dir, 'prometheus.yml'),
   ])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /SUCCESS: 4 rule files found/)
+  t.match(output, /SUCCESS: 5 rule files found/, 'the rules and the schedule')
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 
@@ -49,12 +61,15 @@ t.test('the local variant passes promtool check config with its target files', a
   })
   const { code, output } = await runTool('promtool', ['check', 'config', config])
   t.equal(code, 0, 'exits 0', { output })
+  t.match(output, /SUCCESS: 5 rule files found/, 'the rules and the schedule')
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 
-t.test('every rule file passes promtool check rules', async (t) => {
-  const files = await ruleFiles()
-  t.ok(files.length >= 2, 'host and sugang rule files')
+t.test('every rule file passes promtool check rules, the schedules included', async (t) => {
+  const schedules = (await readdir(schedulesDir)).map((f) => join(schedulesDir, f))
+  t.equal(schedules.length, 2, "each profile's schedule")
+  const files = [...(await ruleFiles()), ...schedules]
+  t.ok(files.length >= 4, 'host and sugang rule files, and the schedules')
   const { code, output } = await runTool('promtool', ['check', 'rules', ...files])
   t.equal(code, 0, 'exits 0', { output })
 })

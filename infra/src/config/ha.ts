@@ -72,6 +72,7 @@ export const ha: PlatformConfig = {
     // generator, so one process (one per instance) serves at least C = 2,700 req/s. Target a
     // quarter of that, 2,700 × 60 × 0.25 ≈ 40,000 requests a minute, so load may quadruple in the
     // ~4 minutes an alarm and a warm start take before new capacity serves.
+    requestsPerSecondPerInstance: 2_700,
     targetRequestsPerInstance: 40_000,
     // One service process per instance (app-user-data.ts runs one container) keeps one of the
     // two vCPUs busy: saturated, it reads 50 % (logins' scrypt on the thread pool can add a

@@ -67,6 +67,7 @@ export const small: PlatformConfig = {
     // 40 % of one core (its baseline; it bursts above): 2,700 × 0.4 = 1,080 req/s. Target a
     // quarter of that, 1,080 × 60 × 0.25 ≈ 16,000 requests a minute, so load may quadruple in the
     // ~4 minutes an alarm and a warm start take before new capacity serves.
+    requestsPerSecondPerInstance: 1_080,
     targetRequestsPerInstance: 16_000,
     // One service process per instance (app-user-data.ts runs one container) keeps one of the
     // two vCPUs busy: saturated, it reads 50 % (logins' scrypt on the thread pool can add a

@@ -112,6 +112,12 @@ export interface ComputeConfig {
    */
   readonly amiId: string
   readonly rootVolumeGiB: number
+  /**
+   * Requests/s one instance of this type serves: C of docs/benchmarks.md, from which the scaling
+   * target and the rush's instances are derived. The opening-day board reads the scheduled
+   * capacity, rush.instances × this, from monitoring/prometheus/schedules/<profile>.yml.
+   */
+  readonly requestsPerSecondPerInstance: number
   /** Target of the ALB requests-per-target scaling policy (requests per minute per instance). */
   readonly targetRequestsPerInstance: number
   /**

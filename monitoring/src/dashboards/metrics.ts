@@ -1,3 +1,5 @@
+import { SCHEDULE_SERIES } from '../schedule.js'
+
 // The metrics the dashboards read, as one typed table. A query names a metric through it, never
 // by a string of its own: the metric's name, the job that exports it and the labels a selector
 // may match on (with their values, where the service has a fixed set) are written here once, so
@@ -266,9 +268,12 @@ export function up(job: Job, matchers: Matchers<NoLabels> = {}): string {
 
 type AnyMetric = Simple<string, LabelSpec> | Histogram<string, LabelSpec>
 
-/** Every series name the table can select: a histogram's three, `up`. */
+/**
+ * Every series name the table can select: a histogram's three, `up`, and the opening's schedule
+ * that the profile's rule file records (src/schedule.ts).
+ */
 export function tableSeriesNames(): Set<string> {
-  const names = new Set<string>(['up'])
+  const names = new Set<string>(['up', ...Object.values(SCHEDULE_SERIES)])
   for (const metric of allMetrics()) {
     if (metric.kind === 'histogram') {
       for (const suffix of ['_bucket', '_count', '_sum']) names.add(`${metric.name}${suffix}`)

@@ -2,10 +2,12 @@ import * as bargauge from '@grafana/grafana-foundation-sdk/bargauge'
 import * as common from '@grafana/grafana-foundation-sdk/common'
 import type * as dashboard from '@grafana/grafana-foundation-sdk/dashboard'
 import { datasource, datasourceVariable } from './datasource.js'
+import { SCHEDULE_SERIES } from '../schedule.js'
 import { increase, mysql, nre, rate, redis, sugang, up } from './metrics.js'
 import {
   board,
   dashedLine,
+  scheduleLine,
   row,
   statPanel,
   targets,
@@ -20,23 +22,11 @@ import {
 // Every instance and course is shown: there are no variables to narrow it, so nothing is hidden.
 
 /**
- * What was scheduled for the opening. No metric says it (the Auto Scaling group's minimum is in
- * AWS, not in Prometheus), so the board holds it as constants, from infra's `ha` profile
- * (infra/src/config/ha.ts; tests/grafana.test.ts fails when they part). For the `small` profile
- * they are 2 instances of 1,080 requests/s.
+ * What was scheduled for the opening, from the profile's rule file (src/schedule.ts): the
+ * instances the Auto Scaling group holds from the scale-out, and the requests/s they serve.
  */
-export const SCHEDULE = {
-  /** compute.rush.instances: minimum and desired from the scale-out to the end of the hold. */
-  minimumInstances: 6,
-  /**
-   * Requests/s one instance serves: C of docs/benchmarks.md (the rush run of 2026-11-27), from
-   * which the profile's scaling targets and rush size are derived.
-   */
-  requestsPerInstance: 2_700,
-} as const
-
-/** Requests/s the scheduled instances serve together. */
-export const SCHEDULED_CAPACITY = SCHEDULE.minimumInstances * SCHEDULE.requestsPerInstance
+const scheduledInstances = SCHEDULE_SERIES.minimumInstances
+const scheduledCapacity = SCHEDULE_SERIES.capacity
 
 const m = sugang
 /** API requests, the load balancer's health probes left out: what students send. */
@@ -101,11 +91,11 @@ function topQueues(): bargauge.PanelBuilder {
 }
 
 export function openingDayDashboard(): dashboard.Dashboard {
-  const capacity = SCHEDULED_CAPACITY.toLocaleString('en-US')
   return board({
     uid: 'sugang-opening-day',
     title: 'sugang / Opening day',
-    description: `Are we keeping up, and if not, where: the door against the scheduled capacity (${SCHEDULE.minimumInstances} instances, ${capacity} requests/s), queues and decisions, logins, streams, MySQL, Redis, instances, e-mail.`,
+    description:
+      "Are we keeping up, and if not, where: the door against the scheduled capacity (the profile's instances for the opening and what they serve), queues and decisions, logins, streams, MySQL, Redis, instances, e-mail.",
     from: 'now-1h',
     variables: [datasourceVariable()],
     sections: [
@@ -118,23 +108,19 @@ export function openingDayDashboard(): dashboard.Dashboard {
                 id: 2,
                 title: 'Requests/s at the door',
                 description:
-                  'Every API request of every instance, health probes left out: what the load balancer passes on.',
+                  'Every API request of every instance, health probes left out: what the load balancer passes on. Its share of the scheduled capacity is beside it.',
                 unit: 'reqps',
                 queries: [{ expr: doorRate }],
-                thresholds: thresholds(
-                  'green',
-                  [SCHEDULED_CAPACITY / 2, 'orange'],
-                  [SCHEDULED_CAPACITY * 0.8, 'red'],
-                ),
+                thresholds: thresholds('blue'),
               }),
             ),
             stat(
               statPanel({
                 id: 3,
                 title: 'Share of the scheduled capacity',
-                description: `Requests/s at the door over what the scheduled instances serve: ${SCHEDULE.minimumInstances} × ${SCHEDULE.requestsPerInstance.toLocaleString('en-US')} = ${capacity} requests/s (a constant of this board, from infra's ha profile; no metric holds the schedule). The rush was sized for half of it; above 80 % answers slow down and the service starts shedding with 503.`,
+                description: `Requests/s at the door over what the scheduled instances serve (${scheduledCapacity}: the profile's rush instances × the requests/s one serves, from its schedule rule file). The rush was sized for half of it; above 80 % answers slow down and the service starts shedding with 503. No data: Prometheus has no schedule (prometheus/schedules/).`,
                 unit: 'percentunit',
-                queries: [{ expr: `${doorRate} / ${SCHEDULED_CAPACITY}` }],
+                queries: [{ expr: `${doorRate} / scalar(${scheduledCapacity})` }],
                 thresholds: thresholds('green', [0.5, 'orange'], [0.8, 'red']),
               }),
             ),
@@ -161,10 +147,11 @@ export function openingDayDashboard(): dashboard.Dashboard {
             stat(
               statPanel({
                 id: 6,
-                title: `Healthy instances (scheduled ${SCHEDULE.minimumInstances})`,
-                description: `Instances scraped whose MySQL and Redis both answer (what /health/ready checks), against the ${SCHEDULE.minimumInstances} the schedule starts before the opening (infra's ha profile, compute.rush.instances). Red below it: the scale-out did not happen, or instances are failing.`,
-                queries: [{ expr: healthy }],
-                thresholds: thresholds('red', [SCHEDULE.minimumInstances, 'green']),
+                title: 'Healthy instances of the scheduled',
+                description: `Instances scraped whose MySQL and Redis both answer (what /health/ready checks), over the instances the schedule starts before the opening (${scheduledInstances}, the profile's compute.rush.instances). Red below 100 %: the scale-out did not happen, or instances are failing.`,
+                unit: 'percentunit',
+                queries: [{ expr: `${healthy} / scalar(${scheduledInstances})` }],
+                thresholds: thresholds('red', [1, 'green']),
               }),
             ),
             stat(
@@ -186,11 +173,12 @@ export function openingDayDashboard(): dashboard.Dashboard {
         lines: [
           [
             third(
-              dashedLine(
+              scheduleLine(
                 timeseriesPanel({
                   id: 9,
                   title: 'Requests/s at the door by instance',
-                  description: `Stacked: the top is the whole door; the dashed red line is the scheduled capacity, ${capacity} requests/s; an instance far above the others is one the load balancer favours or one that is left alone.`,
+                  description:
+                    "Stacked: the top is the whole door; the dashed red line is the scheduled capacity (the profile's schedule rule file); an instance far above the others is one the load balancer favours or one that is left alone.",
                   unit: 'reqps',
                   stack: true,
                   queries: [
@@ -198,9 +186,10 @@ export function openingDayDashboard(): dashboard.Dashboard {
                       expr: `sum by (instance) (${rate(m.httpRequests.count(api))})`,
                       legend: '{{instance}}',
                     },
+                    { expr: scheduledCapacity, legend: 'scheduled capacity' },
                   ],
                 }),
-                SCHEDULED_CAPACITY,
+                'B',
               ),
             ),
             third(
@@ -544,19 +533,21 @@ export function openingDayDashboard(): dashboard.Dashboard {
         lines: [
           [
             half(
-              dashedLine(
+              scheduleLine(
                 timeseriesPanel({
                   id: 31,
                   title: 'Healthy instances against the scheduled minimum',
-                  description: `Instances whose MySQL and Redis answer, and instances scraped at all. The dashed red line is the scheduled minimum (${SCHEDULE.minimumInstances}).`,
+                  description:
+                    "Instances whose MySQL and Redis answer, and instances scraped at all. The dashed red line is the scheduled minimum for the opening (the profile's compute.rush.instances).",
                   unit: 'short',
                   min: 0,
                   queries: [
                     { expr: healthy, legend: 'healthy' },
                     { expr: `sum(${up('sugang')})`, legend: 'scraped' },
+                    { expr: scheduledInstances, legend: 'scheduled minimum' },
                   ],
                 }),
-                SCHEDULE.minimumInstances,
+                'C',
               ),
             ),
             half(

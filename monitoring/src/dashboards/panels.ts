@@ -56,6 +56,22 @@ export function dashedLine(panel: timeseries.PanelBuilder, value: number): times
     )
 }
 
+/**
+ * The query `refId` drawn as a dashed red line, never stacked or filled: a limit the other
+ * series are read against, which a series holds (the opening's schedule) instead of a constant.
+ */
+export function scheduleLine(
+  panel: timeseries.PanelBuilder,
+  refId: string,
+): timeseries.PanelBuilder {
+  return panel.overrideByQuery(refId, [
+    { id: 'custom.lineStyle', value: { fill: 'dash', dash: [10, 10] } },
+    { id: 'color', value: { mode: 'fixed', fixedColor: 'red' } },
+    { id: 'custom.stacking', value: { mode: 'none' } },
+    { id: 'custom.fillOpacity', value: 0 },
+  ])
+}
+
 /** Value mappings of a 0/1 gauge to words. */
 export function yesNo(no: string, yes: string): dashboard.ValueMapping[] {
   return [
