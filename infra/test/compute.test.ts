@@ -485,10 +485,11 @@ t.test('the monitoring host user data interpolates nothing but its own reference
     const references = script.match(/[$%]\{[^}]*\}/g) ?? []
     t.ok(references.length > 0)
     for (const reference of references) {
-      // Its own bucket, and the Grafana secret's ARN from the data stack.
+      // Its own bucket and, from the data stack, the Grafana and Redis secrets' ARNs, the Redis
+      // replication group and the MySQL addresses.
       t.match(
         reference,
-        /^\$\{(aws_s3_bucket\.monitoring_[^.]+\.bucket|data\.terraform_remote_state\.[^.]+-data\.outputs\.[^.]*grafana-adminarn)\}$/,
+        /^\$\{(aws_s3_bucket\.monitoring_[^.]+\.bucket|data\.terraform_remote_state\.[^.]+-data\.outputs\.cross-stack-output-(aws_secretsmanager_secretgrafana-adminarn|aws_secretsmanager_secretredis_auth-token_[^.]+arn|aws_elasticache_replication_groupredis_[^.]+replication_group_id|aws_db_instancemysql_(primary|replica)_[^.]+address))\}$/,
       )
     }
   }

@@ -156,6 +156,8 @@ function attributeValue(json: StackJson, type: string, name: string, attribute: 
       return `targetgroup/${literal(body, 'name', where)}/${hex(seed, 16)}`
     case 'aws_db_instance.address':
       return `${literal(body, 'identifier', where)}.c${hex(seed, 11)}.${region}.rds.amazonaws.com`
+    case 'aws_db_instance.resource_id':
+      return `db-${hex(seed, 26).toUpperCase()}`
     case 'aws_db_instance.endpoint':
       return `${attributeValue(json, type, name, 'address')}:${body.port ?? 3306}`
     case 'aws_elasticache_replication_group.primary_endpoint_address':

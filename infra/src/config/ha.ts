@@ -161,6 +161,8 @@ export const ha: PlatformConfig = {
     prometheusImage: 'quay.io/prometheus/prometheus:v3.5.0',
     alertmanagerImage: 'quay.io/prometheus/alertmanager:v0.28.1',
     grafanaImage: 'docker.io/grafana/grafana:12.1.0',
+    redisExporterImage: 'docker.io/oliver006/redis_exporter:v1.88.0',
+    mysqldExporterImage: 'quay.io/prometheus/mysqld-exporter:v0.20.0',
     alertmanagerSecretsPath: '/sugang-ha/alertmanager',
   },
   ops: {

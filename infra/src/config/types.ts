@@ -272,6 +272,13 @@ export interface MonitoringConfig {
   readonly prometheusImage: string
   readonly alertmanagerImage: string
   readonly grafanaImage: string
+  /** One redis_exporter scrapes every ElastiCache node through its `/scrape` endpoint. */
+  readonly redisExporterImage: string
+  /**
+   * mysqld_exporter, one container per RDS instance; 0.19.0 or later, which can send an IAM
+   * authentication token (`enable-cleartext-plugin` in its my.cnf).
+   */
+  readonly mysqldExporterImage: string
   /**
    * Parameter Store path under which the operator puts Alertmanager's secret files as
    * SecureStrings (the Slack webhook URLs), one parameter per file; never in Terraform state.

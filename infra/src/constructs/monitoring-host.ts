@@ -11,12 +11,22 @@ import {
   S3BucketVersioningA,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
-import type { MonitoringConfig } from '../config/types.js'
+import type { CacheTopology, MonitoringConfig } from '../config/types.js'
 import { SSM_MANAGED_INSTANCE_CORE } from './access.js'
 import { METRICS_PORT, NODE_EXPORTER_PORT } from './app-user-data.js'
+import { memberSuffixes } from './cache.js'
 import { amazonLinuxParameter } from './compute.js'
 import { allowFrom } from './firewall.js'
 import { denyInsecureTransport, policyDocument, serviceTrustPolicy } from './iam.js'
+import {
+  EXPORTER_GROUPS,
+  EXPORTER_PORTS,
+  MONITORING_DATABASE_USER,
+  MONITORING_TARGETS_PATHS,
+  monitoringTargetsScript,
+  MYSQLD_EXPORTER_MOUNT,
+  REDIS_EXPORTER_MOUNT,
+} from './monitoring-exporters.js'
 import { blockPublicAccess } from './private-bucket.js'
 
 export interface MonitoringHostProps {
@@ -30,6 +40,24 @@ export interface MonitoringHostProps {
   readonly appSecurityGroupId: string
   /** Grafana's admin password (the data stack's `<prefix>/grafana/admin-password`). */
   readonly grafanaAdminSecretArn: string
+  /** The Redis the exporter scrapes, node by node. */
+  readonly cache: {
+    readonly replicationGroupId: string
+    readonly topology: CacheTopology
+    /** The AUTH token's secret. */
+    readonly authSecretArn: string
+  }
+  /** The MySQL instances the exporters scrape, as MONITORING_DATABASE_USER with IAM tokens. */
+  readonly database: {
+    readonly primary: MonitoredDatabase
+    readonly replica?: MonitoredDatabase
+  }
+}
+
+export interface MonitoredDatabase {
+  readonly address: string
+  /** The instance's DbiResourceId: IAM authentication tokens are granted by it. */
+  readonly resourceId: string
 }
 
 /**
@@ -43,6 +71,9 @@ export const ALERTMANAGER_SECRET_FILES = [
 
 /** Ports on the monitoring host; all bound to 127.0.0.1 and reached through SSM port forwarding. */
 export const MONITORING_PORTS = { grafana: 3000, prometheus: 9090, alertmanager: 9093 } as const
+
+/** Where the RDS CA bundle comes from: the mysqld exporters verify the server with it. */
+export const RDS_CA_BUNDLE_URL = 'https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem'
 
 /**
  * Alertmanager routes the always-firing `Watchdog` alert (monitoring/prometheus/rules/watchdog.yml)
@@ -150,10 +181,14 @@ export class MonitoringHost extends Construct {
     })
 
     const alertmanagerSecretsArn = `arn:aws:ssm:${props.region}:${props.accountId}:parameter${config.alertmanagerSecretsPath}/*`
+    const elasticache = `arn:aws:elasticache:${props.region}:${props.accountId}`
+    const { cache, database } = props
+    const databases = [database.primary, ...(database.replica ? [database.replica] : [])]
 
     const role = (this.role = new IamRole(this, 'role', {
       name: `${name}-monitoring`,
-      description: 'sugang monitoring host: SSM, EC2 service discovery, its config and secrets',
+      description:
+        'sugang monitoring host: SSM, EC2 service discovery, Redis and MySQL, its config and secrets',
       assumeRolePolicy: serviceTrustPolicy(this, 'trust', 'ec2.amazonaws.com'),
     }))
     new IamRolePolicyAttachment(this, 'ssm-core', {
@@ -181,6 +216,42 @@ export class MonitoringHost extends Construct {
           effect: 'Allow',
           actions: ['secretsmanager:GetSecretValue'],
           resources: [props.grafanaAdminSecretArn],
+        },
+        {
+          // The target writer lists the nodes of this replication group, and no other.
+          sid: 'RedisNodes',
+          effect: 'Allow',
+          actions: ['elasticache:DescribeReplicationGroups'],
+          resources: [`${elasticache}:replicationgroup:${cache.replicationGroupId}`],
+        },
+        // With cluster mode, AWS gives a member's address only per cache cluster.
+        ...(cache.topology.clusterMode === 'enabled'
+          ? [
+              {
+                sid: 'RedisNodeAddresses',
+                effect: 'Allow',
+                actions: ['elasticache:DescribeCacheClusters'],
+                resources: memberSuffixes(cache.topology).map(
+                  (suffix) => `${elasticache}:cluster:${cache.replicationGroupId}${suffix}`,
+                ),
+              },
+            ]
+          : []),
+        {
+          sid: 'RedisAuthToken',
+          effect: 'Allow',
+          actions: ['secretsmanager:GetSecretValue'],
+          resources: [cache.authSecretArn],
+        },
+        {
+          // IAM authentication tokens for the exporters' user, on these instances only.
+          sid: 'MysqlMonitoringUser',
+          effect: 'Allow',
+          actions: ['rds-db:connect'],
+          resources: databases.map(
+            (db) =>
+              `arn:aws:rds-db:${props.region}:${props.accountId}:dbuser:${db.resourceId}/${MONITORING_DATABASE_USER}`,
+          ),
         },
         {
           sid: 'WatchdogHeartbeat',
@@ -241,6 +312,10 @@ export class MonitoringHost extends Construct {
         configBucket: this.configBucket.bucket,
         grafanaAdminSecretArn: props.grafanaAdminSecretArn,
         config,
+        replicationGroupId: cache.replicationGroupId,
+        redisAuthSecretArn: cache.authSecretArn,
+        primaryHost: database.primary.address,
+        replicaHost: database.replica?.address,
       }),
       // A new AMI must not replace the host and its metrics history behind the operator's back.
       lifecycle: { ignoreChanges: ['ami', 'user_data'] },
@@ -258,18 +333,26 @@ interface MonitoringUserDataProps {
   readonly configBucket: string
   readonly grafanaAdminSecretArn: string
   readonly config: MonitoringConfig
+  readonly replicationGroupId: string
+  readonly redisAuthSecretArn: string
+  readonly primaryHost: string
+  readonly replicaHost?: string
 }
 
 // This script carries Terraform references (the bucket, the secret ARN), so Terraform interpolates
 // it: the shell below never writes `$` or `%` followed by a brace.
 function renderMonitoringUserData(p: MonitoringUserDataProps): string {
   const { grafana, prometheus, alertmanager } = MONITORING_PORTS
-  const unit = (service: string, description: string, run: string) => `
+  const paths = MONITORING_TARGETS_PATHS
+  // The exporters start once the target writer has written their credentials (they refuse to
+  // start without them), and it runs again at every start of one.
+  const afterTargets = 'sugang-monitoring-targets.service'
+  const unit = (service: string, description: string, run: string, after = '') => `
 cat >/etc/systemd/system/${service}.service <<'UNIT'
 [Unit]
 Description=${description}
-After=docker.service sugang-monitoring-config.service
-Requires=docker.service sugang-monitoring-config.service
+After=docker.service sugang-monitoring-config.service${after ? ` ${after}` : ''}
+Requires=docker.service sugang-monitoring-config.service${after ? `\nWants=${after}` : ''}
 
 [Service]
 Restart=always
@@ -282,6 +365,27 @@ ExecStop=/usr/bin/docker stop ${service}
 WantedBy=multi-user.target
 UNIT
 `
+  const mysqldExporter = (name: 'primary' | 'replica', port: number) =>
+    unit(
+      `mysqld-exporter-${name}`,
+      `mysqld_exporter for the ${name} MySQL instance`,
+      `-v ${paths.mysqldExporter}:${MYSQLD_EXPORTER_MOUNT}:ro ${p.config.mysqldExporterImage} --config.my-cnf=${MYSQLD_EXPORTER_MOUNT}/${name}.cnf --web.listen-address=127.0.0.1:${port}`,
+      afterTargets,
+    )
+  const mysqldExporters = [
+    ['primary', EXPORTER_PORTS.mysqlPrimary] as const,
+    ...(p.replicaHost ? [['replica', EXPORTER_PORTS.mysqlReplica] as const] : []),
+  ]
+  const services = [
+    'sugang-monitoring-config.service',
+    'sugang-monitoring-targets.timer',
+    'prometheus.service',
+    'alertmanager.service',
+    'grafana.service',
+    'redis-exporter.service',
+    ...mysqldExporters.map(([name]) => `mysqld-exporter-${name}.service`),
+    'sugang-watchdog-relay.service',
+  ]
   return `#!/bin/bash
 # Monitoring host bootstrap. Containers use the host network: they listen on 127.0.0.1 only (reached
 # through SSM port forwarding), and Prometheus's EC2 discovery can use the instance role (IMDS hop
@@ -292,6 +396,7 @@ systemctl enable --now docker
 install -d -o 65534 -g 65534 /var/lib/prometheus /var/lib/alertmanager
 install -d -o 472 -g 0 /var/lib/grafana
 install -d -m 0755 /opt/sugang-monitoring
+install -d -m 0755 ${paths.targets}
 
 cat >/usr/local/bin/sugang-monitoring-config <<'SCRIPT'
 #!/bin/bash
@@ -300,14 +405,31 @@ cat >/usr/local/bin/sugang-monitoring-config <<'SCRIPT'
 set -euo pipefail
 REGION='${p.region}'
 aws s3 sync --delete --region "$REGION" 's3://${p.configBucket}/monitoring/' /opt/sugang-monitoring/
-# Mount points for the secret directories inside the read-only config mounts.
-install -d /opt/sugang-monitoring/alertmanager/secrets
+# Mount points for the secret and target directories inside the read-only config mounts.
+install -d /opt/sugang-monitoring/alertmanager/secrets /opt/sugang-monitoring/prometheus/targets
 install -d -m 0750 -o 0 -g 0 /etc/sugang-monitoring/grafana
 install -d -m 0750 -o 0 -g 65534 /etc/sugang-monitoring/alertmanager
+install -d -m 0700 -o 0 -g 0 $(dirname ${paths.redisToken})
+install -d -m 0750 -o 0 -g ${EXPORTER_GROUPS.redis} ${paths.redisExporter}
+install -d -m 0750 -o 0 -g ${EXPORTER_GROUPS.mysqld} ${paths.mysqldExporter}
 umask 027
-# Grafana runs as uid 472 in group 0; Alertmanager as nobody (65534).
+# Grafana runs as uid 472 in group 0; Alertmanager and the MySQL exporters as nobody (65534), the
+# Redis exporter as 59000.
 aws secretsmanager get-secret-value --region "$REGION" --secret-id '${p.grafanaAdminSecretArn}' \\
   --query SecretString --output text >/etc/sugang-monitoring/grafana/admin-password
+# Root only: the target writer puts it in the Redis exporter's password file, node by node.
+aws secretsmanager get-secret-value --region "$REGION" --secret-id '${p.redisAuthSecretArn}' \\
+  --query SecretString --output text >${paths.redisToken}.new
+chmod 0600 ${paths.redisToken}.new
+mv ${paths.redisToken}.new ${paths.redisToken}
+# The MySQL exporters verify the RDS server certificate against it; a failed download keeps the last.
+if curl -fsS --retry 3 -o ${paths.mysqldExporter}/rds-ca.pem.new '${RDS_CA_BUNDLE_URL}'; then
+  chgrp ${EXPORTER_GROUPS.mysqld} ${paths.mysqldExporter}/rds-ca.pem.new
+  mv ${paths.mysqldExporter}/rds-ca.pem.new ${paths.mysqldExporter}/rds-ca.pem
+else
+  rm -f ${paths.mysqldExporter}/rds-ca.pem.new
+  echo 'the RDS CA bundle could not be fetched: the MySQL exporters cannot connect without one' >&2
+fi
 for file in ${ALERTMANAGER_SECRET_FILES.join(' ')}; do
   if aws ssm get-parameter --region "$REGION" --name "${p.config.alertmanagerSecretsPath}/$file" \\
     --with-decryption --query Parameter.Value --output text >"/etc/sugang-monitoring/alertmanager/$file.new"; then
@@ -324,6 +446,39 @@ chmod 0700 /usr/local/bin/sugang-monitoring-config
 cat >/usr/local/bin/sugang-watchdog-relay <<'SCRIPT'
 ${watchdogRelayScript()}SCRIPT
 chmod 0755 /usr/local/bin/sugang-watchdog-relay
+
+cat >/usr/local/bin/sugang-monitoring-targets <<'SCRIPT'
+${monitoringTargetsScript({
+  region: p.region,
+  replicationGroupId: p.replicationGroupId,
+  primaryHost: p.primaryHost,
+  replicaHost: p.replicaHost ?? '',
+})}SCRIPT
+chmod 0700 /usr/local/bin/sugang-monitoring-targets
+
+cat >/etc/systemd/system/sugang-monitoring-targets.service <<'UNIT'
+[Unit]
+Description=Write Prometheus's Redis and MySQL targets and the exporters' credentials
+Wants=network-online.target
+After=network-online.target sugang-monitoring-config.service
+
+[Service]
+Type=oneshot
+ExecStart=/usr/local/bin/sugang-monitoring-targets
+UNIT
+
+cat >/etc/systemd/system/sugang-monitoring-targets.timer <<'UNIT'
+[Unit]
+Description=Every minute, and at boot: Prometheus's Redis and MySQL targets, fresh MySQL tokens
+
+[Timer]
+OnBootSec=0
+OnUnitActiveSec=1min
+AccuracySec=5s
+
+[Install]
+WantedBy=timers.target
+UNIT
 
 cat >/etc/systemd/system/sugang-watchdog-relay.service <<'UNIT'
 [Unit]
@@ -359,7 +514,7 @@ UNIT
 ${unit(
   'prometheus',
   'Prometheus',
-  `-v /opt/sugang-monitoring/prometheus:/etc/prometheus:ro -v /var/lib/prometheus:/prometheus ${p.config.prometheusImage} --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:${prometheus}`,
+  `-v /opt/sugang-monitoring/prometheus:/etc/prometheus:ro -v ${paths.targets}:/etc/prometheus/targets:ro -v /var/lib/prometheus:/prometheus ${p.config.prometheusImage} --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:${prometheus}`,
 )}${unit(
     'alertmanager',
     'Alertmanager',
@@ -368,8 +523,14 @@ ${unit(
     'grafana',
     'Grafana',
     `-e GF_SERVER_HTTP_ADDR=127.0.0.1 -e GF_SERVER_HTTP_PORT=${grafana} -e GF_SECURITY_ADMIN_PASSWORD__FILE=/run/secrets/grafana-admin-password -e GF_PATHS_PROVISIONING=/etc/grafana/provisioning -v /opt/sugang-monitoring/grafana/provisioning:/etc/grafana/provisioning:ro -v /opt/sugang-monitoring/grafana/dashboards:/etc/grafana/dashboards/sugang:ro -v /etc/sugang-monitoring/grafana/admin-password:/run/secrets/grafana-admin-password:ro -v /var/lib/grafana:/var/lib/grafana ${p.config.grafanaImage}`,
-  )}
+  )}${unit(
+    'redis-exporter',
+    'redis_exporter for every ElastiCache node (its /scrape endpoint)',
+    // ElastiCache refuses CONFIG: without --config-command=- every scrape would log its error.
+    `-v ${paths.redisExporter}:${REDIS_EXPORTER_MOUNT}:ro ${p.config.redisExporterImage} --web.listen-address=127.0.0.1:${EXPORTER_PORTS.redis} --redis.password-file=${REDIS_EXPORTER_MOUNT}/passwords.json --config-command=-`,
+    afterTargets,
+  )}${mysqldExporters.map(([name, port]) => mysqldExporter(name, port)).join('')}
 systemctl daemon-reload
-systemctl enable --now sugang-monitoring-config.service prometheus.service alertmanager.service grafana.service sugang-watchdog-relay.service
+systemctl enable --now ${services.join(' ')}
 `
 }

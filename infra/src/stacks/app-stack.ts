@@ -103,6 +103,17 @@ export class AppStack extends PlatformStack {
       securityGroupId: groups.monitoring.id,
       appSecurityGroupId: groups.app.id,
       grafanaAdminSecretArn: deps.data.grafanaAdminSecret.arn,
+      cache: {
+        replicationGroupId: cache.replicationGroup.replicationGroupId,
+        topology: config.cache.topology,
+        authSecretArn: cache.authSecret.arn,
+      },
+      database: {
+        primary: { address: data.primary.address, resourceId: data.primary.resourceId },
+        ...(data.replica
+          ? { replica: { address: data.replica.address, resourceId: data.replica.resourceId } }
+          : {}),
+      },
     })
 
     new TerraformOutput(this, 'alb_dns_name', { value: this.edge.loadBalancer.dnsName })

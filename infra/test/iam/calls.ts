@@ -11,6 +11,8 @@
 // role deleted behind Terraform's back) are left out. An API operation is authorized as the IAM
 // action the Service Authorization Reference gives for it, which is not always its name
 // (HeadBucket is s3:ListBucket).
+import { memberSuffixes } from '../../src/constructs/cache.js'
+import { MONITORING_DATABASE_USER } from '../../src/constructs/monitoring-exporters.js'
 import type { Body } from '../helpers/synth.js'
 import type { PolicyDocument, Resolver, ResourceRef } from './resolve.js'
 import { parameterArn } from './resolve.js'
@@ -877,7 +879,22 @@ export function appInstanceCalls(r: Resolver): Call[] {
   ]
 }
 
-/** The monitoring host: its user data, Prometheus's EC2 discovery and the Watchdog relay. */
+/** The Redis replication group and the MySQL instances, as the data stack creates them. */
+function dataTier(r: Resolver) {
+  const redis = r.find('data', 'aws_elasticache_replication_group', () => true, 'Redis')
+  const groupId = r.attribute(redis, 'replication_group_id')
+  const databases = r.resources('data').filter((ref) => ref.type === 'aws_db_instance')
+  if (databases.length === 0) throw new Error('no MySQL instance in the data stack')
+  /** The IAM authentication ARN of a MySQL user on one instance (its DbiResourceId). */
+  const dbUser = (db: ResourceRef, user: string) =>
+    r.arn('rds-db', `dbuser:${r.resourceAttribute(db, 'resource_id')}/${user}`)
+  return { groupId, databases, dbUser }
+}
+
+/**
+ * The monitoring host: its user data, Prometheus's EC2 discovery, the Watchdog relay, and the
+ * target writer (monitoring-exporters.ts).
+ */
 export function monitoringCalls(r: Resolver): Call[] {
   const bucket = r.resourceArn(
     r.find(
@@ -888,6 +905,7 @@ export function monitoringCalls(r: Resolver): Call[] {
     ),
   )
   const secrets = r.config.monitoring.alertmanagerSecretsPath
+  const tier = dataTier(r)
   return [
     {
       by: 'aws s3 sync of the config',
@@ -905,6 +923,29 @@ export function monitoringCalls(r: Resolver): Call[] {
       action: 'secretsmanager:GetSecretValue',
       resource: secret(r, `${r.prefix}/grafana/admin-password`),
     },
+    {
+      by: "the Redis exporter's AUTH token",
+      action: 'secretsmanager:GetSecretValue',
+      resource: secret(r, `${r.prefix}/redis/auth-token`),
+    },
+    {
+      by: 'target writer: the nodes of the replication group',
+      action: 'elasticache:DescribeReplicationGroups',
+      resource: r.arn('elasticache', `replicationgroup:${tier.groupId}`),
+    },
+    // With cluster mode, each member's address comes from its own cache cluster.
+    ...(r.config.cache.topology.clusterMode === 'enabled'
+      ? memberSuffixes(r.config.cache.topology).map((suffix) => ({
+          by: `target writer: the address of ${tier.groupId}${suffix}`,
+          action: 'elasticache:DescribeCacheClusters',
+          resource: r.arn('elasticache', `cluster:${tier.groupId}${suffix}`),
+        }))
+      : []),
+    ...tier.databases.map((db) => ({
+      by: `target writer: an IAM token for the MySQL exporter of ${db.body.identifier}`,
+      action: 'rds-db:connect',
+      resource: tier.dbUser(db, MONITORING_DATABASE_USER),
+    })),
     ...['slack-critical-webhook-url', 'slack-warnings-webhook-url'].map((file) => ({
       by: 'Alertmanager webhooks',
       action: 'ssm:GetParameter',
@@ -1178,6 +1219,7 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
       { by: 'reading an unrelated bucket', action: 's3:GetObject', resource: `${unrelated}/x` },
     ],
     monitoring: [
+      ...monitoringRefusals(r, otherPrefix, master),
       { by: 'reading SESSION_SECRET', action: 'ssm:GetParameter', resource: sessionSecret },
       { by: 'reading ADMIN_TOKENS', action: 'ssm:GetParameter', resource: adminTokens },
       {
@@ -1217,6 +1259,59 @@ export function refusedCalls(r: Resolver): Record<PrincipalKey, Call[]> {
       { by: 'reading ADMIN_TOKENS', action: 'ssm:GetParameter', resource: adminTokens },
     ],
   }
+}
+
+/** What the monitoring host's Redis and MySQL grants must not reach. */
+function monitoringRefusals(r: Resolver, otherPrefix: string, master: string): Call[] {
+  const { groupId, databases, dbUser } = dataTier(r)
+  const primary = databases.find((db) => !db.body.replicate_source_db)!
+  return [
+    {
+      by: 'MySQL as the service',
+      action: 'rds-db:connect',
+      resource: dbUser(primary, 'sugang_app'),
+    },
+    {
+      by: 'MySQL as the master',
+      action: 'rds-db:connect',
+      resource: dbUser(primary, r.config.database.masterUsername),
+    },
+    {
+      by: 'MySQL on another instance',
+      action: 'rds-db:connect',
+      resource: r.arn('rds-db', `dbuser:db-ABCDEFGHIJKLMNOPQRSTUVWXYZ/${MONITORING_DATABASE_USER}`),
+    },
+    {
+      by: "listing another profile's Redis",
+      action: 'elasticache:DescribeReplicationGroups',
+      resource: r.arn('elasticache', `replicationgroup:${otherPrefix}-redis`),
+    },
+    {
+      by: "describing a cache cluster outside the group's members",
+      action: 'elasticache:DescribeCacheClusters',
+      resource: r.arn('elasticache', `cluster:${groupId}-9999-001`),
+    },
+    {
+      by: 'changing the replication group',
+      action: 'elasticache:ModifyReplicationGroup',
+      resource: r.arn('elasticache', `replicationgroup:${groupId}`),
+    },
+    {
+      by: 'reading the database master',
+      action: 'secretsmanager:GetSecretValue',
+      resource: master,
+    },
+    {
+      by: "reading the e-mail sender's database user",
+      action: 'secretsmanager:GetSecretValue',
+      resource: secret(r, `${r.prefix}/mysql/notifier`),
+    },
+    {
+      by: "reading another profile's Redis AUTH token",
+      action: 'secretsmanager:GetSecretValue',
+      resource: r.arn('secretsmanager', `secret:${otherPrefix}/redis/auth-token-AbCdEf`),
+    },
+  ]
 }
 
 /**

@@ -201,6 +201,11 @@ export class Resolver {
       case 'aws_s3_bucket.id':
       case 'aws_s3_bucket.bucket':
         return this.bucketName(ref)
+      case 'aws_elasticache_replication_group.replication_group_id':
+        return named('replication_group_id')
+      case 'aws_db_instance.resource_id':
+        // A DbiResourceId: `db-` and 26 upper-case letters and digits, drawn from the logical id.
+        return `db-${createHash('sha256').update(ref.id).digest('hex').slice(0, 26).toUpperCase()}`
       default:
         if (attribute === 'id' && ID_PREFIXES[ref.type]) return drawnId(ref.type, ref.id)
         throw new Error(`unresolved attribute ${ref.type}.${attribute} (${ref.id})`)
