@@ -142,11 +142,12 @@ t.test('Prometheus reads the targets the writer writes, outside its synced confi
     file_sd_configs?: { files: string[] }[]
     relabel_configs?: { target_label?: string; replacement?: string }[]
   }[]
+  const read: string[] = []
   for (const job of jobs) {
     for (const file of (job.file_sd_configs ?? []).flatMap((c) => c.files)) {
-      if (file.startsWith('/etc/prometheus/targets/')) {
-        t.ok(['redis.json', 'mysql.json'].includes(path.basename(file)), `${job.job_name}: ${file}`)
-      }
+      // Relative to the config file's directory, /etc/prometheus in the container.
+      const resolved = path.posix.resolve('/etc/prometheus', file)
+      if (resolved.startsWith('/etc/prometheus/targets/')) read.push(path.posix.basename(resolved))
     }
     for (const rule of job.relabel_configs ?? []) {
       if (rule.target_label === '__address__' && rule.replacement?.startsWith('127.0.0.1:')) {
@@ -154,6 +155,7 @@ t.test('Prometheus reads the targets the writer writes, outside its synced confi
       }
     }
   }
+  t.same(read.sort(), ['mysql.json', 'redis.json'], 'the redis and mysql jobs read the two files')
 })
 
 t.test('the target writer runs every minute and at boot, before the exporters', async (t) => {
