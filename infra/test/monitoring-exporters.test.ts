@@ -27,6 +27,7 @@ import {
   monitoringDatabaseUserSql,
   monitoringTargetsScript,
 } from '../src/constructs/monitoring-exporters.js'
+import { MONITORING_SCHEDULE_DIR } from '../src/constructs/monitoring-host.js'
 import { only, synthPlatform } from './helpers/synth.js'
 
 const repoRoot = new URL('../../', import.meta.url)
@@ -540,4 +541,31 @@ t.test('infra/README.md gives the statements the tests run', async (t) => {
   // In a list item's code block: indented by two spaces.
   const indented = monitoringDatabaseUserSql().replace(/^/gm, '  ')
   t.ok(readme.includes(`<<'SQL'\n${indented}\n  SQL\n`), 'the heredoc holds them')
+})
+
+t.test("Prometheus loads its profile's opening schedule, which the workspace holds", async (t) => {
+  const prometheusYml = parse(
+    readFileSync(new URL('monitoring/prometheus/prometheus.yml', repoRoot), 'utf8'),
+  ) as { rule_files: string[] }
+  t.ok(prometheusYml.rule_files.includes('schedule/*.yml'), 'prometheus.yml reads schedule/')
+  for (const config of configs) {
+    const script = scripts.get(config.profile)!
+    const file = `monitoring/prometheus/schedules/${config.profile}.yml`
+    t.ok(existsSync(new URL(file, repoRoot)), `${file} is in the workspace the bucket holds`)
+    t.match(
+      script,
+      `install -m 0644 /opt/sugang-monitoring/prometheus/schedules/${config.profile}.yml ${MONITORING_SCHEDULE_DIR}/schedule.yml`,
+      `${config.profile}: the config script copies its own profile's schedule`,
+    )
+    t.notMatch(
+      script,
+      `schedules/${config.profile === 'ha' ? 'small' : 'ha'}.yml`,
+      `${config.profile}: and no other`,
+    )
+    t.match(
+      containers(script).get('prometheus'),
+      `-v ${MONITORING_SCHEDULE_DIR}:/etc/prometheus/schedule:ro`,
+      `${config.profile}: mounted where prometheus.yml looks`,
+    )
+  }
 })

@@ -11,7 +11,7 @@ import {
   S3BucketVersioningA,
 } from '../aws.js'
 import { Construct } from '../cdktf.js'
-import type { CacheTopology, MonitoringConfig } from '../config/types.js'
+import type { CacheTopology, MonitoringConfig, ProfileName } from '../config/types.js'
 import { SSM_MANAGED_INSTANCE_CORE } from './access.js'
 import { METRICS_PORT, NODE_EXPORTER_PORT } from './app-user-data.js'
 import { memberSuffixes } from './cache.js'
@@ -31,6 +31,8 @@ import { blockPublicAccess } from './private-bucket.js'
 
 export interface MonitoringHostProps {
   readonly name: string
+  /** Whose opening schedule Prometheus loads (monitoring/prometheus/schedules/<profile>.yml). */
+  readonly profile: ProfileName
   readonly region: string
   readonly accountId: string
   readonly config: MonitoringConfig
@@ -68,6 +70,12 @@ export const ALERTMANAGER_SECRET_FILES = [
   'slack-critical-webhook-url',
   'slack-warnings-webhook-url',
 ] as const
+
+/**
+ * Where the host keeps its profile's opening schedule (monitoring/prometheus/schedules/<profile>.yml,
+ * copied from the synced workspace), mounted into Prometheus at /etc/prometheus/schedule.
+ */
+export const MONITORING_SCHEDULE_DIR = '/etc/sugang-monitoring/prometheus-schedule'
 
 /** Ports on the monitoring host; all bound to 127.0.0.1 and reached through SSM port forwarding. */
 export const MONITORING_PORTS = { grafana: 3000, prometheus: 9090, alertmanager: 9093 } as const
@@ -309,6 +317,7 @@ export class MonitoringHost extends Construct {
       },
       userData: renderMonitoringUserData({
         region: props.region,
+        profile: props.profile,
         configBucket: this.configBucket.bucket,
         grafanaAdminSecretArn: props.grafanaAdminSecretArn,
         config,
@@ -330,6 +339,7 @@ export class MonitoringHost extends Construct {
 
 interface MonitoringUserDataProps {
   readonly region: string
+  readonly profile: ProfileName
   readonly configBucket: string
   readonly grafanaAdminSecretArn: string
   readonly config: MonitoringConfig
@@ -407,6 +417,13 @@ REGION='${p.region}'
 aws s3 sync --delete --region "$REGION" 's3://${p.configBucket}/monitoring/' /opt/sugang-monitoring/
 # Mount points for the secret and target directories inside the read-only config mounts.
 install -d /opt/sugang-monitoring/alertmanager/secrets /opt/sugang-monitoring/prometheus/targets
+install -d /opt/sugang-monitoring/prometheus/schedule
+# The opening's schedule of this profile (monitoring/prometheus/schedules/), which the opening-day
+# board reads; without it the board's capacity panels show no data, and nothing else fails.
+install -d -m 0755 ${MONITORING_SCHEDULE_DIR}
+if ! install -m 0644 /opt/sugang-monitoring/prometheus/schedules/${p.profile}.yml ${MONITORING_SCHEDULE_DIR}/schedule.yml; then
+  echo "prometheus/schedules/${p.profile}.yml not in the config bucket: the opening-day board has no schedule" >&2
+fi
 install -d -m 0750 -o 0 -g 0 /etc/sugang-monitoring/grafana
 install -d -m 0750 -o 0 -g 65534 /etc/sugang-monitoring/alertmanager
 install -d -m 0700 -o 0 -g 0 $(dirname ${paths.redisToken})
@@ -514,7 +531,7 @@ UNIT
 ${unit(
   'prometheus',
   'Prometheus',
-  `-v /opt/sugang-monitoring/prometheus:/etc/prometheus:ro -v ${paths.targets}:/etc/prometheus/targets:ro -v /var/lib/prometheus:/prometheus ${p.config.prometheusImage} --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:${prometheus}`,
+  `-v /opt/sugang-monitoring/prometheus:/etc/prometheus:ro -v ${paths.targets}:/etc/prometheus/targets:ro -v ${MONITORING_SCHEDULE_DIR}:/etc/prometheus/schedule:ro -v /var/lib/prometheus:/prometheus ${p.config.prometheusImage} --config.file=/etc/prometheus/prometheus.yml --storage.tsdb.path=/prometheus --storage.tsdb.retention.time=30d --web.listen-address=127.0.0.1:${prometheus}`,
 )}${unit(
     'alertmanager',
     'Alertmanager',

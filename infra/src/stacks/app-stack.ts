@@ -96,6 +96,7 @@ export class AppStack extends PlatformStack {
 
     this.monitoring = new MonitoringHost(this, 'monitoring', {
       name: this.prefix,
+      profile: config.profile,
       region: config.region,
       accountId: config.accountId,
       config: config.monitoring,
