@@ -84,7 +84,7 @@ t.test('it runs Prometheus and Alertmanager on loopback until interrupted', asyn
   }
   t.same(
     rules.data.groups.map((g) => g.name).sort(),
-    ['host', 'schedule', 'slo', 'sugang', 'watchdog'],
+    ['host', 'schedule', 'slo', 'stores', 'sugang', 'watchdog'],
     'the committed rules and the schedule',
   )
   // The ha profile's: 6 instances for the opening (infra/src/config/ha.ts, compute.rush).

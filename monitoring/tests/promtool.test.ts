@@ -47,7 +47,7 @@ t.test('prometheus.yml passes promtool check config, rule files included', async
     join(dir, 'prometheus.yml'),
   ])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /SUCCESS: 5 rule files found/, 'the rules and the schedule')
+  t.match(output, /SUCCESS: 6 rule files found/, 'the rules and the schedule')
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 
@@ -61,7 +61,7 @@ t.test('the local variant passes promtool check config with its target files', a
   })
   const { code, output } = await runTool('promtool', ['check', 'config', config])
   t.equal(code, 0, 'exits 0', { output })
-  t.match(output, /SUCCESS: 5 rule files found/, 'the rules and the schedule')
+  t.match(output, /SUCCESS: 6 rule files found/, 'the rules and the schedule')
   t.notMatch(output, /WARNING/, 'no warning', { output })
 })
 

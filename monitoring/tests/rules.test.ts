@@ -22,6 +22,9 @@ const REQUIRED_ALERTS = [
   'SugangCacheRepairsAboveBaseline',
   'SugangCancellationReflectionFailing',
   'SugangWatchRoundsSlow',
+  // Redis and MySQL as their exporters see them (rules/stores.yml).
+  'RedisShardSaturated',
+  'StoreExporterCannotRead',
   'Watchdog',
   // The SLOs' burn-rate alerts (rules/slo.yml, generated from src/slo/slos.ts).
   'SugangAvailabilityBudgetBurn',
