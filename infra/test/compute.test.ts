@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs'
+import { loadConfig } from '@sugang/service/config'
 import { CLOSE_GRACE_MS } from '@sugang/service/server'
 import t from 'tap'
 import { Testing } from '../src/cdktf.js'
@@ -12,6 +13,7 @@ import {
 import {
   APP_ROLE_TAG,
   SERVICE_PROCESSES_PER_INSTANCE,
+  campusEnvironment,
   validateInstanceTypes,
 } from '../src/constructs/compute.js'
 import { registrationOpenings } from '../src/registration.js'
@@ -126,6 +128,45 @@ t.test(
     }
   },
 )
+
+t.test("the profile's campus networks become the service's LOGIN_CAMPUS_NETWORKS", async (t) => {
+  const campusLine = (stack: SynthesizedStack) =>
+    envFileLines(stack).filter((line) => line.includes('LOGIN_CAMPUS_NETWORKS'))
+  for (const stack of both) t.same(campusLine(stack), [], 'none listed, none set')
+
+  const networks = ['203.0.113.0/24', '198.51.100.7', '2001:db8:cafe::/48']
+  const listed = synthPlatform({
+    ...profiles.small,
+    edge: { ...profiles.small.edge, campusNetworks: networks },
+  }).app
+  const line = campusLine(listed)
+  t.same(line, [`echo 'LOGIN_CAMPUS_NETWORKS=${networks.join(',')}'`], 'written as listed')
+  // What is written is what the service accepts, and means what the profile lists.
+  const value = /=(.*)'$/.exec(line[0] ?? '')?.[1] ?? ''
+  const config = loadConfig({
+    DATABASE_URL: 'mysql://u@h:3306/db',
+    REDIS_URL: 'redis://h:6379',
+    LOGIN_CAMPUS_NETWORKS: value,
+  })
+  t.same(config.login.campusNetworks, ['203.0.113.0/24', '198.51.100.7/32', '2001:db8:cafe::/48'])
+})
+
+t.test('a campus network the service would refuse fails synthesis, not the boot', async (t) => {
+  for (const bad of ['203.0.113.0/33', 'campus', '10.0.0.0/8/1', '2001:db8::/129', '']) {
+    t.throws(() => campusEnvironment([bad]), /edge\.campusNetworks: ".*" is not a network/, bad)
+    t.throws(
+      () =>
+        loadConfig({
+          DATABASE_URL: 'mysql://u@h:3306/db',
+          REDIS_URL: 'redis://h:6379',
+          LOGIN_CAMPUS_NETWORKS: `${bad},10.0.0.0/8`,
+        }),
+      /LOGIN_CAMPUS_NETWORKS must be/,
+      `the service refuses ${bad} too`,
+    )
+  }
+  t.same(campusEnvironment(['10.0.0.0/8', '::1']), { LOGIN_CAMPUS_NETWORKS: '10.0.0.0/8,::1' })
+})
 
 t.test('the env file binds the metrics listener explicitly, not to loopback', async (t) => {
   for (const stack of both) {

@@ -46,6 +46,10 @@ export const ha: PlatformConfig = {
       // (edge.ts).
       perIpBackstopPer5Minutes: 600_000,
     },
+    // Placeholder: the university's egress ranges (ask its network team), the same ones the
+    // per-address WAF limit above is sized for. Empty, a campus NAT over its failure limit is
+    // refused as one client: every student behind it until the window passes.
+    campusNetworks: [],
     accessLogRetentionDays: 90,
     wafLogRetentionDays: 90,
     // Not measured on AWS yet. The opening's largest LCU dimension is new connections: the

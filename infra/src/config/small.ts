@@ -46,6 +46,10 @@ export const small: PlatformConfig = {
       // (edge.ts).
       perIpBackstopPer5Minutes: 50_000,
     },
+    // Placeholder: the university's egress ranges (ask its network team), the same ones the
+    // per-address WAF limit above is sized for. Empty, a campus NAT over its failure limit is
+    // refused as one client: every student behind it until the window passes.
+    campusNetworks: [],
     accessLogRetentionDays: 30,
     wafLogRetentionDays: 30,
   },

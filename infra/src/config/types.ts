@@ -38,6 +38,13 @@ export interface EdgeConfig {
   readonly deletionProtection: boolean
   /** The web ACL's rate-based rules (see RateLimitsConfig). */
   readonly rateLimits: RateLimitsConfig
+  /**
+   * The university's own egress networks (campus NAT, dormitories, labs), CIDRs or addresses,
+   * IPv4 or IPv6: the service's LOGIN_CAMPUS_NETWORKS. Hundreds of students share each address,
+   * so over its failure limit a campus address is refused per account, not as a whole
+   * (docs/security.md). Empty: every address is limited as one client.
+   */
+  readonly campusNetworks: readonly string[]
   readonly accessLogRetentionDays: number
   readonly wafLogRetentionDays: number
   /**

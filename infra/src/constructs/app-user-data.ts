@@ -51,7 +51,7 @@ export interface AppUserDataProps {
 
 /** What a profile setting may look like to be written into the env file unquoted and unescaped. */
 const ENV_NAME = /^[A-Z][A-Z0-9_]*$/
-const ENV_VALUE = /^[A-Za-z0-9:+,=._-]*$/
+const ENV_VALUE = /^[A-Za-z0-9:+,=./_-]*$/
 
 /**
  * Where the service's dependencies are, written by Terraform to Parameter Store. Addresses and

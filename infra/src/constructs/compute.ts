@@ -1,3 +1,4 @@
+import { isIP } from 'node:net'
 import {
   AutoscalingGroup,
   AutoscalingPolicy,
@@ -14,6 +15,27 @@ import { plannedAt, rushWindows, scheduledMinimum, utcSeconds } from '../rush.js
 import { LAUNCH_HOOK_NAME, renderAppUserData, type AppRuntimeSettings } from './app-user-data.js'
 import { policyDocument } from './iam.js'
 
+/**
+ * LOGIN_CAMPUS_NETWORKS for the profile's campus networks, none when it lists none. Each entry
+ * is checked at synthesis, as the service would at start-up: a typo must fail the plan, not
+ * every instance's boot.
+ */
+export function campusEnvironment(networks: readonly string[]): Record<string, string> {
+  if (networks.length === 0) return {}
+  for (const network of networks) {
+    const [address = '', prefix, extra] = network.split('/')
+    const family = isIP(address)
+    const bits = family === 6 ? 128 : 32
+    const length = prefix === undefined ? bits : /^\d{1,3}$/.test(prefix) ? Number(prefix) : NaN
+    if (!family || extra !== undefined || !(length <= bits)) {
+      throw new Error(
+        `edge.campusNetworks: "${network}" is not a network like 192.0.2.0/24 or 2001:db8::/32`,
+      )
+    }
+  }
+  return { LOGIN_CAMPUS_NETWORKS: networks.join(',') }
+}
+
 /** Tag that Prometheus EC2 service discovery selects app instances by (infra/README.md). */
 export const APP_ROLE_TAG = { key: 'sugang:role', value: 'app' } as const
 
@@ -25,6 +47,8 @@ export interface ComputeProps {
   readonly config: ComputeConfig
   /** The registration calendar: the service's window, and the schedule around its openings. */
   readonly registration: RegistrationCalendar
+  /** edge.campusNetworks: the service's LOGIN_CAMPUS_NETWORKS. */
+  readonly campusNetworks: readonly string[]
   readonly subnetIds: string[]
   readonly securityGroupId: string
   readonly instanceProfileArn: string
@@ -195,7 +219,10 @@ export class Compute extends Construct {
       nodeExporterImage: config.nodeExporterImage,
       autoscalingGroupName: groupName,
       readyTimeoutSeconds: config.instanceBootSeconds,
-      serviceEnvironment: registrationEnvironment(props.registration),
+      serviceEnvironment: {
+        ...registrationEnvironment(props.registration),
+        ...campusEnvironment(props.campusNetworks),
+      },
       redisClusterMode: props.redisClusterMode,
     })
     // What the instances, their volumes and network interfaces carry: the profile's tags (cost

@@ -72,6 +72,7 @@ export class AppStack extends PlatformStack {
       accountId: config.accountId,
       config: config.compute,
       registration: config.registration,
+      campusNetworks: config.edge.campusNetworks,
       subnetIds: network.appSubnets.map((s) => s.id),
       securityGroupId: groups.app.id,
       instanceProfileArn: this.access.instanceProfile.arn,
