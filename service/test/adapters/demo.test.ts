@@ -118,7 +118,9 @@ t.test('npm run demo: a countdown, then a crowd ahead whose queue moves', async 
   const headers = { cookie, 'content-type': 'application/json' }
 
   // The countdown: registration is ahead, and a request now is refused with its opening.
-  const me = (await (await fetch(`${base}/api/v1/me`, { headers })).json()) as {
+  const meAnswer = await retrying503(() => fetch(`${base}/api/v1/me`, { headers }))
+  t.equal(meAnswer.status, 200, 'the visitor reads their page')
+  const me = (await meAnswer.json()) as {
     registration: { open: boolean; opensAt: string; serverTime: string }
   }
   t.equal(me.registration.open, false, 'not open yet: the page counts down')
